@@ -72,18 +72,21 @@ export function buildMaglev(servers: readonly Server[], requestedSize: number): 
   }
 
   const stamps = new VisitStamps(servers.length);
+  // Slot of a hash: floor(hash x size / 2^32), exact in a double, which V8
+  // computes far faster than `hash % size` on an unsigned 32-bit value.
+  const slotOf = (hash: number): number => ((hash * size) / 4294967296) | 0;
 
   return {
     servers,
     first(hash) {
-      return active.length === 0 ? NO_SERVER : slots[hash % size]!;
+      return active.length === 0 ? NO_SERVER : slots[slotOf(hash)]!;
     },
     walk(hash, visit) {
       if (active.length === 0) return;
       stamps.reset();
       // Fallbacks are the next distinct owners along the table: as spread as
       // the table itself, so a dead server's keys scatter over the others.
-      const start = hash % size;
+      const start = slotOf(hash);
       let seen = 0;
       for (let step = 0; step < size && seen < active.length; step++) {
         const owner = slots[(start + step) % size]!;
