@@ -40,7 +40,8 @@ interface Candidate {
 }
 
 const ours = (algorithm: Algorithm): Candidate => {
-  const build = (ids: string[]) => createHashRing({ algorithm, servers: ids.map((id) => ({ id })) }).pick;
+  const build = (ids: string[]) =>
+    createHashRing({ algorithm, servers: ids.map((id) => ({ id })) }).pick;
   return {
     name: `@stickyring/hashing ${algorithm}`,
     build,

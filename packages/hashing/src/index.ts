@@ -3,6 +3,7 @@ export type { Algorithm, HashRing, HashRingOptions, Loads } from "./create.js";
 export type { Server, ServerSpec } from "./servers.js";
 export { MAX_WEIGHT, DEFAULT_WEIGHT } from "./servers.js";
 export { sourceKey, parseAddress, formatAddress } from "./address.js";
+export type { AddressBytes } from "./address.js";
 export { uriKey } from "./uri.js";
 export type { UriKeyOptions } from "./uri.js";
 export { hashString } from "./hash.js";

@@ -14,116 +14,110 @@ const PASSES = 5;
 const keys = distinctIPv4(KEYS);
 const three = ["app1", "app2", "app3"];
 const ours = (algorithm) => {
-    const build = (ids) => createHashRing({ algorithm, servers: ids.map((id) => ({ id })) }).pick;
-    return {
-        name: `@stickyring/hashing ${algorithm}`,
-        build,
-        change: (ids, remove, add) => [
-            build(ids),
-            build([...ids.filter((id) => id !== remove), ...(add ? [add] : [])]),
-        ],
-    };
+  const build = (ids) => createHashRing({ algorithm, servers: ids.map((id) => ({ id })) }).pick;
+  return {
+    name: `@stickyring/hashing ${algorithm}`,
+    build,
+    change: (ids, remove, add) => [
+      build(ids),
+      build([...ids.filter((id) => id !== remove), ...(add ? [add] : [])]),
+    ],
+  };
 };
 const mutable = (name, make) => ({
-    name,
-    build: (ids) => {
-        const ring = make(ids);
-        return (key) => ring.get(key);
-    },
-    change: (ids, remove, add) => {
-        const ring = make(ids);
-        const before = keys.map((k) => ring.get(k));
-        if (remove)
-            ring.remove(remove);
-        if (add)
-            ring.add(add);
-        return [(key) => before[keyIndex.get(key)], (key) => ring.get(key)];
-    },
+  name,
+  build: (ids) => {
+    const ring = make(ids);
+    return (key) => ring.get(key);
+  },
+  change: (ids, remove, add) => {
+    const ring = make(ids);
+    const before = keys.map((k) => ring.get(k));
+    if (remove) ring.remove(remove);
+    if (add) ring.add(add);
+    return [(key) => before[keyIndex.get(key)], (key) => ring.get(key)];
+  },
 });
 const keyIndex = new Map(keys.map((k, i) => [k, i]));
 const candidates = [
-    ours("ring"),
-    ours("maglev"),
-    ours("modulo"),
-    mutable("hashring 3.2.0 (ketama, md5)", (ids) => new HashRingLib(ids)),
-    // Its points come from Math.random: the same servers give another
-    // placement in every process, so two proxy replicas would disagree.
-    mutable("consistent-hash 1.2.2", (ids) => {
-        const ring = new ConsistentHashLib();
-        for (const id of ids)
-            ring.add(id);
-        return ring;
-    }),
+  ours("ring"),
+  ours("maglev"),
+  ours("modulo"),
+  mutable("hashring 3.2.0 (ketama, md5)", (ids) => new HashRingLib(ids)),
+  // Its points come from Math.random: the same servers give another
+  // placement in every process, so two proxy replicas would disagree.
+  mutable("consistent-hash 1.2.2", (ids) => {
+    const ring = new ConsistentHashLib();
+    for (const id of ids) ring.add(id);
+    return ring;
+  }),
 ];
 /** Median ns per pick over PASSES timed passes, after one untimed pass. */
 function nsPerPick(pick) {
-    let sink = 0;
-    const run = () => {
-        const start = process.hrtime.bigint();
-        for (let i = 0; i < keys.length; i++)
-            sink += pick(keys[i]).length;
-        return Number(process.hrtime.bigint() - start) / keys.length;
-    };
-    run();
-    const times = Array.from({ length: PASSES }, run).sort((a, b) => a - b);
-    if (sink === 0)
-        throw new Error("unreachable: keeps the loop from being optimised away");
-    return times[Math.floor(PASSES / 2)];
+  let sink = 0;
+  const run = () => {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < keys.length; i++) sink += pick(keys[i]).length;
+    return Number(process.hrtime.bigint() - start) / keys.length;
+  };
+  run();
+  const times = Array.from({ length: PASSES }, run).sort((a, b) => a - b);
+  if (sink === 0) throw new Error("unreachable: keeps the loop from being optimised away");
+  return times[Math.floor(PASSES / 2)];
 }
 function buildMs(candidate, servers) {
-    const ids = Array.from({ length: servers }, (_, i) => `server-${i + 1}`);
-    const start = performance.now();
-    candidate.build(ids);
-    return performance.now() - start;
+  const ids = Array.from({ length: servers }, (_, i) => `server-${i + 1}`);
+  const start = performance.now();
+  candidate.build(ids);
+  return performance.now() - start;
 }
 function measure(candidate) {
-    const pick = candidate.build(three);
-    const owners = keys.map(pick);
-    const counts = countOwners(owners);
-    const maxOverMean = Math.max(...counts.values()) / (keys.length / 3);
-    const [beforeRemove, afterRemove] = candidate.change(three, "app2");
-    const removedFrom = keys.map(beforeRemove);
-    const removed = keys.map(afterRemove);
-    const [beforeAdd, afterAdd] = candidate.change(three, undefined, "app4");
-    const added = keys.map(afterAdd);
-    const addedFrom = keys.map(beforeAdd);
-    const ns = nsPerPick(pick);
-    const ideal = (countOwners(removedFrom).get("app2") / keys.length) * 100;
-    const row = [
-        candidate.name,
-        ns.toFixed(1),
-        maxOverMean.toFixed(4),
-        `${(movedFraction(removedFrom, removed) * 100).toFixed(2)}% (ideal ${ideal.toFixed(2)}%)`,
-        String(movedBetweenSurvivors(removedFrom, removed, new Set(["app1", "app3"]))),
-        `${(movedFraction(addedFrom, added) * 100).toFixed(2)}% (ideal 25%)`,
-        buildMs(candidate, 100).toFixed(1),
-    ];
-    return `| ${row.join(" | ")} |`;
+  const pick = candidate.build(three);
+  const owners = keys.map(pick);
+  const counts = countOwners(owners);
+  const maxOverMean = Math.max(...counts.values()) / (keys.length / 3);
+  const [beforeRemove, afterRemove] = candidate.change(three, "app2");
+  const removedFrom = keys.map(beforeRemove);
+  const removed = keys.map(afterRemove);
+  const [beforeAdd, afterAdd] = candidate.change(three, undefined, "app4");
+  const added = keys.map(afterAdd);
+  const addedFrom = keys.map(beforeAdd);
+  const ns = nsPerPick(pick);
+  const ideal = (countOwners(removedFrom).get("app2") / keys.length) * 100;
+  const row = [
+    candidate.name,
+    ns.toFixed(1),
+    maxOverMean.toFixed(4),
+    `${(movedFraction(removedFrom, removed) * 100).toFixed(2)}% (ideal ${ideal.toFixed(2)}%)`,
+    String(movedBetweenSurvivors(removedFrom, removed, new Set(["app1", "app3"]))),
+    `${(movedFraction(addedFrom, added) * 100).toFixed(2)}% (ideal 25%)`,
+    buildMs(candidate, 100).toFixed(1),
+  ];
+  return `| ${row.join(" | ")} |`;
 }
 // Each candidate runs in a fresh process: otherwise whichever runs first
 // leaves the JIT's feedback shaped for it, and a proxy only ever runs one.
 const only = process.argv[2];
 if (only !== undefined) {
-    console.log(measure(candidates[Number(only)]));
-    process.exit(0);
+  console.log(measure(candidates[Number(only)]));
+  process.exit(0);
 }
 const rows = candidates.map((candidate, i) => {
-    const child = spawnSync(process.execPath, [process.argv[1], String(i)], { encoding: "utf8" });
-    if (child.status !== 0)
-        throw new Error(`${candidate.name} failed: ${child.stderr}`);
-    console.error(`done: ${candidate.name}`);
-    return child.stdout.trim();
+  const child = spawnSync(process.execPath, [process.argv[1], String(i)], { encoding: "utf8" });
+  if (child.status !== 0) throw new Error(`${candidate.name} failed: ${child.stderr}`);
+  console.error(`done: ${candidate.name}`);
+  return child.stdout.trim();
 });
 const header = [
-    "| library | ns per pick | max/mean load | moved when app2 is removed | keys moved between survivors | moved when app4 is added | build, 100 servers (ms) |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+  "| library | ns per pick | max/mean load | moved when app2 is removed | keys moved between survivors | moved when app4 is added | build, 100 servers (ms) |",
+  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
 ];
 const report = [
-    `Command: \`pnpm --filter @stickyring/hashing bench\` (${keys.length.toLocaleString("en")} distinct IPv4 keys, 3 servers, median of ${PASSES} passes, Node ${process.version}, ${new Date().toISOString().slice(0, 10)})`,
-    "",
-    ...header,
-    ...rows,
-    "",
+  `Command: \`pnpm --filter @stickyring/hashing bench\` (${keys.length.toLocaleString("en")} distinct IPv4 keys, 3 servers, median of ${PASSES} passes, Node ${process.version}, ${new Date().toISOString().slice(0, 10)})`,
+  "",
+  ...header,
+  ...rows,
+  "",
 ].join("\n");
 console.log(report);
 writeFileSync(new URL("../../bench/results.md", import.meta.url), report);

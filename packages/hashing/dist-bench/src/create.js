@@ -7,89 +7,91 @@ import { buildRing, DEFAULT_POINTS_PER_WEIGHT } from "./ring.js";
 import { normalizeServers } from "./servers.js";
 export const ALGORITHMS = ["ring", "maglev", "modulo"];
 function checkOptions(options) {
-    if (options === null || typeof options !== "object") {
-        throw new TypeError("createHashRing: expected an options object { servers, algorithm? }");
-    }
-    const { algorithm, pointsPerWeight, balanceFactor, hash } = options;
-    if (algorithm !== undefined && !ALGORITHMS.includes(algorithm)) {
-        throw new TypeError(`algorithm must be one of ${ALGORITHMS.join(", ")}, got ${JSON.stringify(algorithm)}`);
-    }
-    if (pointsPerWeight !== undefined &&
-        (!Number.isInteger(pointsPerWeight) || pointsPerWeight < 1 || pointsPerWeight > 65536)) {
-        throw new TypeError(`pointsPerWeight must be an integer from 1 to 65536, got ${pointsPerWeight}`);
-    }
-    if (balanceFactor !== undefined && !(Number.isFinite(balanceFactor) && balanceFactor >= 1)) {
-        throw new TypeError(`balanceFactor must be a number >= 1, got ${balanceFactor}`);
-    }
-    if (hash !== undefined && typeof hash !== "function") {
-        throw new TypeError("hash must be a function (key: string) => number");
-    }
+  if (options === null || typeof options !== "object") {
+    throw new TypeError("createHashRing: expected an options object { servers, algorithm? }");
+  }
+  const { algorithm, pointsPerWeight, balanceFactor, hash } = options;
+  if (algorithm !== undefined && !ALGORITHMS.includes(algorithm)) {
+    throw new TypeError(
+      `algorithm must be one of ${ALGORITHMS.join(", ")}, got ${JSON.stringify(algorithm)}`,
+    );
+  }
+  if (
+    pointsPerWeight !== undefined &&
+    (!Number.isInteger(pointsPerWeight) || pointsPerWeight < 1 || pointsPerWeight > 65536)
+  ) {
+    throw new TypeError(
+      `pointsPerWeight must be an integer from 1 to 65536, got ${pointsPerWeight}`,
+    );
+  }
+  if (balanceFactor !== undefined && !(Number.isFinite(balanceFactor) && balanceFactor >= 1)) {
+    throw new TypeError(`balanceFactor must be a number >= 1, got ${balanceFactor}`);
+  }
+  if (hash !== undefined && typeof hash !== "function") {
+    throw new TypeError("hash must be a function (key: string) => number");
+  }
 }
 function buildTable(servers, options) {
-    switch (options.algorithm ?? "ring") {
-        case "ring":
-            return buildRing(servers, options.pointsPerWeight ?? DEFAULT_POINTS_PER_WEIGHT);
-        case "maglev":
-            return buildMaglev(servers, options.tableSize ?? DEFAULT_MAGLEV_SIZE);
-        case "modulo":
-            return buildModulo(servers);
-    }
+  switch (options.algorithm ?? "ring") {
+    case "ring":
+      return buildRing(servers, options.pointsPerWeight ?? DEFAULT_POINTS_PER_WEIGHT);
+    case "maglev":
+      return buildMaglev(servers, options.tableSize ?? DEFAULT_MAGLEV_SIZE);
+    case "modulo":
+      return buildModulo(servers);
+  }
 }
 export function createHashRing(options) {
-    checkOptions(options);
-    const servers = normalizeServers(options.servers);
-    const table = buildTable(servers, options);
-    const hash = options.hash ?? ((key) => hashString(key));
-    const factor = options.balanceFactor;
-    const hashKey = (key) => (typeof key === "string" ? hash(key) >>> 0 : 0);
-    const pickBounded = (h, loads) => {
-        let total = 0;
-        let weights = 0;
-        for (const s of servers) {
-            if (s.weight === 0)
-                continue;
-            total += loads.get(s.id) ?? 0;
-            weights += s.weight;
-        }
-        let chosen;
-        table.walk(h, (index) => {
-            const server = servers[index];
-            const cap = Math.ceil((factor * (total + 1) * server.weight) / weights);
-            if ((loads.get(server.id) ?? 0) + 1 > cap)
-                return false;
-            chosen = server.id;
-            return true;
-        });
-        return chosen;
-    };
-    return Object.freeze({
-        algorithm: options.algorithm ?? "ring",
-        servers,
-        balanceFactor: factor,
-        hashKey,
-        pick(key, loads) {
-            const h = hashKey(key);
-            if (factor !== undefined && loads !== undefined) {
-                const bounded = pickBounded(h, loads);
-                if (bounded !== undefined)
-                    return bounded;
-            }
-            const index = table.first(h);
-            return index < 0 ? undefined : servers[index].id;
-        },
-        pickN(key, count) {
-            const ids = [];
-            if (!(count > 0))
-                return ids;
-            table.walk(hashKey(key), (index) => {
-                ids.push(servers[index].id);
-                return ids.length >= count;
-            });
-            return ids;
-        },
-        shares() {
-            const share = table.shares();
-            return new Map(servers.map((s, i) => [s.id, share[i]]));
-        },
+  checkOptions(options);
+  const servers = normalizeServers(options.servers);
+  const table = buildTable(servers, options);
+  const hash = options.hash ?? ((key) => hashString(key));
+  const factor = options.balanceFactor;
+  const hashKey = (key) => (typeof key === "string" ? hash(key) >>> 0 : 0);
+  const pickBounded = (h, loads) => {
+    let total = 0;
+    let weights = 0;
+    for (const s of servers) {
+      if (s.weight === 0) continue;
+      total += loads.get(s.id) ?? 0;
+      weights += s.weight;
+    }
+    let chosen;
+    table.walk(h, (index) => {
+      const server = servers[index];
+      const cap = Math.ceil((factor * (total + 1) * server.weight) / weights);
+      if ((loads.get(server.id) ?? 0) + 1 > cap) return false;
+      chosen = server.id;
+      return true;
     });
+    return chosen;
+  };
+  return Object.freeze({
+    algorithm: options.algorithm ?? "ring",
+    servers,
+    balanceFactor: factor,
+    hashKey,
+    pick(key, loads) {
+      const h = hashKey(key);
+      if (factor !== undefined && loads !== undefined) {
+        const bounded = pickBounded(h, loads);
+        if (bounded !== undefined) return bounded;
+      }
+      const index = table.first(h);
+      return index < 0 ? undefined : servers[index].id;
+    },
+    pickN(key, count) {
+      const ids = [];
+      if (!(count > 0)) return ids;
+      table.walk(hashKey(key), (index) => {
+        ids.push(servers[index].id);
+        return ids.length >= count;
+      });
+      return ids;
+    },
+    shares() {
+      const share = table.shares();
+      return new Map(servers.map((s, i) => [s.id, share[i]]));
+    },
+  });
 }

@@ -4,47 +4,43 @@
 // hashing avoids.
 import { NO_SERVER, VisitStamps } from "./table.js";
 export function buildModulo(servers) {
-    // Smooth weighted round-robin over the servers in id order spreads each
-    // server's slots through the table instead of in one block.
-    const credit = servers.map(() => 0);
-    const totalWeight = servers.reduce((sum, s) => sum + s.weight, 0);
-    /** slots[h % length]: index into `servers`. */
-    const slots = new Uint16Array(totalWeight);
-    for (let slot = 0; slot < totalWeight; slot++) {
-        let best = -1;
-        servers.forEach((s, i) => {
-            credit[i] += s.weight;
-            if (s.weight > 0 && (best < 0 || credit[i] > credit[best]))
-                best = i;
-        });
-        credit[best] -= totalWeight;
-        slots[slot] = best;
-    }
-    const active = servers.filter((s) => s.weight > 0).length;
-    const stamps = new VisitStamps(servers.length);
-    return {
-        servers,
-        first(hash) {
-            return totalWeight === 0 ? NO_SERVER : slots[hash % totalWeight];
-        },
-        walk(hash, visit) {
-            if (totalWeight === 0)
-                return;
-            stamps.reset();
-            let seen = 0;
-            for (let step = 0; step < totalWeight && seen < active; step++) {
-                const owner = slots[(hash + step) % totalWeight];
-                if (!stamps.mark(owner))
-                    continue;
-                seen++;
-                if (visit(owner))
-                    return;
-            }
-        },
-        shares() {
-            const share = new Float64Array(servers.length);
-            servers.forEach((s, i) => (share[i] = totalWeight === 0 ? 0 : s.weight / totalWeight));
-            return share;
-        },
-    };
+  // Smooth weighted round-robin over the servers in id order spreads each
+  // server's slots through the table instead of in one block.
+  const credit = servers.map(() => 0);
+  const totalWeight = servers.reduce((sum, s) => sum + s.weight, 0);
+  /** slots[h % length]: index into `servers`. */
+  const slots = new Uint16Array(totalWeight);
+  for (let slot = 0; slot < totalWeight; slot++) {
+    let best = -1;
+    servers.forEach((s, i) => {
+      credit[i] += s.weight;
+      if (s.weight > 0 && (best < 0 || credit[i] > credit[best])) best = i;
+    });
+    credit[best] -= totalWeight;
+    slots[slot] = best;
+  }
+  const active = servers.filter((s) => s.weight > 0).length;
+  const stamps = new VisitStamps(servers.length);
+  return {
+    servers,
+    first(hash) {
+      return totalWeight === 0 ? NO_SERVER : slots[hash % totalWeight];
+    },
+    walk(hash, visit) {
+      if (totalWeight === 0) return;
+      stamps.reset();
+      let seen = 0;
+      for (let step = 0; step < totalWeight && seen < active; step++) {
+        const owner = slots[(hash + step) % totalWeight];
+        if (!stamps.mark(owner)) continue;
+        seen++;
+        if (visit(owner)) return;
+      }
+    },
+    shares() {
+      const share = new Float64Array(servers.length);
+      servers.forEach((s, i) => (share[i] = totalWeight === 0 ? 0 : s.weight / totalWeight));
+      return share;
+    },
+  };
 }

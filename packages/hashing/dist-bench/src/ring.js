@@ -17,97 +17,90 @@ export const DEFAULT_POINTS_PER_WEIGHT = 1000;
 export const MAX_RING_POINTS = 1 << 23;
 /** Bits of the hash that index the prefix table. */
 function prefixBitsFor(points) {
-    let bits = 8;
-    while (bits < 20 && 1 << bits < points * 2)
-        bits++;
-    return bits;
+  let bits = 8;
+  while (bits < 20 && 1 << bits < points * 2) bits++;
+  return bits;
 }
 export function buildRing(servers, pointsPerWeight) {
-    let total = 0;
-    for (const s of servers)
-        total += s.weight * pointsPerWeight;
-    if (total > MAX_RING_POINTS) {
-        throw new TypeError(`pointsPerWeight: ${pointsPerWeight} points per weight unit gives ${total} ring points ` +
-            `(limit ${MAX_RING_POINTS}); lower pointsPerWeight or the weights`);
+  let total = 0;
+  for (const s of servers) total += s.weight * pointsPerWeight;
+  if (total > MAX_RING_POINTS) {
+    throw new TypeError(
+      `pointsPerWeight: ${pointsPerWeight} points per weight unit gives ${total} ring points ` +
+        `(limit ${MAX_RING_POINTS}); lower pointsPerWeight or the weights`,
+    );
+  }
+  // Sort (hash, server index) pairs in one native Float64Array sort: the
+  // index lives below the hash, so equal hashes order by server id and every
+  // process resolves a collision the same way.
+  const packed = new Float64Array(total);
+  let p = 0;
+  servers.forEach((server, index) => {
+    const base = hashString(server.id);
+    const count = server.weight * pointsPerWeight;
+    for (let n = 0; n < count; n++) packed[p++] = hashWords(base, n) * 65536 + index;
+  });
+  packed.sort();
+  /** Point hashes in ascending order. */
+  const hashes = new Uint32Array(total);
+  /** owners[i]: index into `servers` of the server that owns hashes[i]. */
+  const owners = new Uint16Array(total);
+  for (let i = 0; i < total; i++) {
+    const v = packed[i];
+    const owner = v % 65536;
+    owners[i] = owner;
+    hashes[i] = (v - owner) / 65536;
+  }
+  // prefix[b] is the first point whose top bits are >= b, so a lookup only
+  // searches the few points that share the key's top bits.
+  const bits = prefixBitsFor(total);
+  const shift = 32 - bits;
+  const buckets = 1 << bits;
+  const prefix = new Uint32Array(buckets + 1);
+  let cursor = 0;
+  for (let b = 0; b <= buckets; b++) {
+    while (cursor < total && hashes[cursor] >>> shift < b) cursor++;
+    prefix[b] = cursor;
+  }
+  /** Index of the first point at or after `hash`, wrapping to 0. */
+  const pointFor = (hash) => {
+    const bucket = hash >>> shift;
+    let lo = prefix[bucket];
+    let hi = prefix[bucket + 1];
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (hashes[mid] < hash) lo = mid + 1;
+      else hi = mid;
     }
-    // Sort (hash, server index) pairs in one native Float64Array sort: the
-    // index lives below the hash, so equal hashes order by server id and every
-    // process resolves a collision the same way.
-    const packed = new Float64Array(total);
-    let p = 0;
-    servers.forEach((server, index) => {
-        const base = hashString(server.id);
-        const count = server.weight * pointsPerWeight;
-        for (let n = 0; n < count; n++)
-            packed[p++] = hashWords(base, n) * 65536 + index;
-    });
-    packed.sort();
-    /** Point hashes in ascending order. */
-    const hashes = new Uint32Array(total);
-    /** owners[i]: index into `servers` of the server that owns hashes[i]. */
-    const owners = new Uint16Array(total);
-    for (let i = 0; i < total; i++) {
-        const v = packed[i];
-        const owner = v % 65536;
-        owners[i] = owner;
-        hashes[i] = (v - owner) / 65536;
-    }
-    // prefix[b] is the first point whose top bits are >= b, so a lookup only
-    // searches the few points that share the key's top bits.
-    const bits = prefixBitsFor(total);
-    const shift = 32 - bits;
-    const buckets = 1 << bits;
-    const prefix = new Uint32Array(buckets + 1);
-    let cursor = 0;
-    for (let b = 0; b <= buckets; b++) {
-        while (cursor < total && hashes[cursor] >>> shift < b)
-            cursor++;
-        prefix[b] = cursor;
-    }
-    /** Index of the first point at or after `hash`, wrapping to 0. */
-    const pointFor = (hash) => {
-        const bucket = hash >>> shift;
-        let lo = prefix[bucket];
-        let hi = prefix[bucket + 1];
-        while (lo < hi) {
-            const mid = (lo + hi) >>> 1;
-            if (hashes[mid] < hash)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        return lo === total ? 0 : lo;
-    };
-    const stamps = new VisitStamps(servers.length);
-    const active = servers.filter((s) => s.weight > 0).length;
-    return {
-        servers,
-        first(hash) {
-            return total === 0 ? NO_SERVER : owners[pointFor(hash)];
-        },
-        walk(hash, visit) {
-            if (total === 0)
-                return;
-            stamps.reset();
-            const start = pointFor(hash);
-            let seen = 0;
-            for (let step = 0; step < total && seen < active; step++) {
-                const owner = owners[(start + step) % total];
-                if (!stamps.mark(owner))
-                    continue;
-                seen++;
-                if (visit(owner))
-                    return;
-            }
-        },
-        shares() {
-            const share = new Float64Array(servers.length);
-            for (let i = 0; i < total; i++) {
-                // Point i owns the arc from the previous point (exclusive) to itself.
-                const previous = i === 0 ? hashes[total - 1] - 2 ** 32 : hashes[i - 1];
-                share[owners[i]] += (hashes[i] - previous) / 2 ** 32;
-            }
-            return share;
-        },
-    };
+    return lo === total ? 0 : lo;
+  };
+  const stamps = new VisitStamps(servers.length);
+  const active = servers.filter((s) => s.weight > 0).length;
+  return {
+    servers,
+    first(hash) {
+      return total === 0 ? NO_SERVER : owners[pointFor(hash)];
+    },
+    walk(hash, visit) {
+      if (total === 0) return;
+      stamps.reset();
+      const start = pointFor(hash);
+      let seen = 0;
+      for (let step = 0; step < total && seen < active; step++) {
+        const owner = owners[(start + step) % total];
+        if (!stamps.mark(owner)) continue;
+        seen++;
+        if (visit(owner)) return;
+      }
+    },
+    shares() {
+      const share = new Float64Array(servers.length);
+      for (let i = 0; i < total; i++) {
+        // Point i owns the arc from the previous point (exclusive) to itself.
+        const previous = i === 0 ? hashes[total - 1] - 2 ** 32 : hashes[i - 1];
+        share[owners[i]] += (hashes[i] - previous) / 2 ** 32;
+      }
+      return share;
+    },
+  };
 }

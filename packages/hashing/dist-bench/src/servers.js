@@ -4,8 +4,8 @@ export const DEFAULT_WEIGHT = 1;
 /** Server indexes are stored in 16-bit typed arrays; 0xffff marks "no server". */
 export const MAX_SERVERS = 0xfffe;
 function describe(spec, index) {
-    const id = spec?.id;
-    return typeof id === "string" && id !== "" ? `server "${id}"` : `server at index ${index}`;
+  const id = spec?.id;
+  return typeof id === "string" && id !== "" ? `server "${id}"` : `server at index ${index}`;
 }
 /**
  * Checks the list and returns it sorted by id. Sorting by identity is what
@@ -13,29 +13,31 @@ function describe(spec, index) {
  * table (Envoy and HAProxy `hash-key id` do the same).
  */
 export function normalizeServers(specs) {
-    if (!Array.isArray(specs))
-        throw new TypeError("servers must be an array of { id, weight? }");
-    if (specs.length > MAX_SERVERS) {
-        throw new TypeError(`servers: at most ${MAX_SERVERS} servers are supported, got ${specs.length}`);
+  if (!Array.isArray(specs)) throw new TypeError("servers must be an array of { id, weight? }");
+  if (specs.length > MAX_SERVERS) {
+    throw new TypeError(
+      `servers: at most ${MAX_SERVERS} servers are supported, got ${specs.length}`,
+    );
+  }
+  const seen = new Set();
+  const servers = [];
+  specs.forEach((spec, index) => {
+    if (spec === null || typeof spec !== "object") {
+      throw new TypeError(`server at index ${index} must be an object { id, weight? }`);
     }
-    const seen = new Set();
-    const servers = [];
-    specs.forEach((spec, index) => {
-        if (spec === null || typeof spec !== "object") {
-            throw new TypeError(`server at index ${index} must be an object { id, weight? }`);
-        }
-        const { id, weight = DEFAULT_WEIGHT } = spec;
-        if (typeof id !== "string" || id === "") {
-            throw new TypeError(`${describe(spec, index)}: id must be a non-empty string`);
-        }
-        if (seen.has(id))
-            throw new TypeError(`server "${id}": duplicate id (ids must be unique)`);
-        seen.add(id);
-        if (!Number.isInteger(weight) || weight < 0 || weight > MAX_WEIGHT) {
-            throw new TypeError(`server "${id}": weight must be an integer from 0 to ${MAX_WEIGHT}, got ${String(weight)}`);
-        }
-        servers.push(Object.freeze({ id, weight }));
-    });
-    servers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    return Object.freeze(servers);
+    const { id, weight = DEFAULT_WEIGHT } = spec;
+    if (typeof id !== "string" || id === "") {
+      throw new TypeError(`${describe(spec, index)}: id must be a non-empty string`);
+    }
+    if (seen.has(id)) throw new TypeError(`server "${id}": duplicate id (ids must be unique)`);
+    seen.add(id);
+    if (!Number.isInteger(weight) || weight < 0 || weight > MAX_WEIGHT) {
+      throw new TypeError(
+        `server "${id}": weight must be an integer from 0 to ${MAX_WEIGHT}, got ${String(weight)}`,
+      );
+    }
+    servers.push(Object.freeze({ id, weight }));
+  });
+  servers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return Object.freeze(servers);
 }

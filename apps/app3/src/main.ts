@@ -1,0 +1,3 @@
+import { runBackend } from "@stickyring/backend";
+
+await runBackend(3);

@@ -1,0 +1,342 @@
+// The proxy's configuration: read from the environment (over an optional JSON
+// file given with --config), validated once, here, with zod. Nothing else in
+// the proxy reads process.env.
+
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { MAX_WEIGHT, parseAddress } from "@stickyring/hashing";
+import { parseCidrList, type AddressMatcher } from "./cidr.js";
+import { parseDuration } from "./duration.js";
+
+export type Balance =
+  | { kind: "source" }
+  | { kind: "uri"; whole: boolean; len: number; depth: number; pathOnly: boolean }
+  | { kind: "hdr"; header: string };
+
+export const HASH_TYPES = ["consistent", "maglev", "map-based"] as const;
+export type HashType = (typeof HASH_TYPES)[number];
+
+export interface BackendConfig {
+  id: string;
+  url: URL;
+  weight: number;
+}
+
+export interface ProxyConfig {
+  port: number;
+  host: string | undefined;
+  backends: BackendConfig[];
+  balance: Balance;
+  hashType: HashType;
+  /** HAProxy `hash-balance-factor` as a factor (125 -> 1.25); undefined: off. */
+  balanceFactor: number | undefined;
+  health: { path: string; interMs: number; timeoutMs: number; rise: number; fall: number };
+  timeouts: { connectMs: number; serverMs: number; clientMs: number };
+  trustedProxies: AddressMatcher;
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  admin: { host: string; port: number; token: string | undefined };
+  workers: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join("\n  ")}`);
+  }
+}
+
+const DEFAULT_BACKENDS =
+  "app1=http://127.0.0.1:5001,app2=http://127.0.0.1:5002,app3=http://127.0.0.1:5003";
+export const SERVER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** A setting arrives as text from the environment, or as JSON from the file. */
+const text = z.union([z.string(), z.number(), z.boolean()]).transform(String);
+
+const port = (fallback: number) =>
+  text.optional().transform((v, ctx) => {
+    if (v === undefined || v === "") return fallback;
+    const n = Number(v);
+    if (Number.isInteger(n) && n >= 0 && n <= 65535 && /^\d+$/.test(v.trim())) return n;
+    ctx.addIssue({ code: "custom", message: "expected a port number from 0 to 65535" });
+    return z.NEVER;
+  });
+
+const integer = (fallback: number, min: number, max: number) =>
+  text.optional().transform((v, ctx) => {
+    if (v === undefined || v === "") return fallback;
+    const n = Number(v);
+    if (/^\s*\d+\s*$/.test(v) && n >= min && n <= max) return n;
+    ctx.addIssue({ code: "custom", message: `expected an integer from ${min} to ${max}` });
+    return z.NEVER;
+  });
+
+const duration = (fallback: string, minMs: number) =>
+  text.optional().transform((v, ctx) => {
+    const ms = parseDuration(v === undefined || v === "" ? fallback : v);
+    if (ms !== undefined && ms >= minMs && ms <= 86_400_000) return ms;
+    ctx.addIssue({
+      code: "custom",
+      message: `expected a duration such as 500ms, 2s or 1m (at least ${minMs}ms, at most 1d)`,
+    });
+    return z.NEVER;
+  });
+
+const backendItem = z.object({
+  id: z
+    .string()
+    .regex(SERVER_ID, "expected an id of letters, digits, '.', '_' or '-' (at most 64)"),
+  url: z.string(),
+  weight: z.number().int().min(0).max(MAX_WEIGHT).optional(),
+});
+
+export function parseBackendUrl(id: string, raw: string): URL | string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return `backend "${id}": "${raw}" is not a URL (expected http://host:port)`;
+  }
+  if (url.protocol !== "http:")
+    return `backend "${id}": only http:// backends are supported, got ${url.protocol}`;
+  if (url.pathname !== "/" || url.search || url.hash || url.username) {
+    return `backend "${id}": expected http://host:port with no path, query or credentials, got ${raw}`;
+  }
+  return url;
+}
+
+const backends = z
+  .union([z.string(), z.array(backendItem)])
+  .optional()
+  .transform((v, ctx) => {
+    const items =
+      v === undefined || v === ""
+        ? DEFAULT_BACKENDS.split(",").map((pair) => pair.split("="))
+        : typeof v === "string"
+          ? v.split(",").map((pair) => pair.trim().split("="))
+          : v.map((b) => [b.id, b.url, b.weight]);
+    const result: BackendConfig[] = [];
+    const seen = new Set<string>();
+    for (const [id, url, weight] of items) {
+      if (typeof id !== "string" || !SERVER_ID.test(id) || typeof url !== "string" || url === "") {
+        ctx.addIssue({
+          code: "custom",
+          message:
+            "expected comma-separated id=url pairs, e.g. app1=http://127.0.0.1:5001,app2=http://127.0.0.1:5002",
+        });
+        return z.NEVER;
+      }
+      if (seen.has(id)) {
+        ctx.addIssue({ code: "custom", message: `backend "${id}" is listed twice` });
+        return z.NEVER;
+      }
+      seen.add(id);
+      const parsed = parseBackendUrl(id, url);
+      if (typeof parsed === "string") {
+        ctx.addIssue({ code: "custom", message: parsed });
+        return z.NEVER;
+      }
+      result.push({ id, url: parsed, weight: typeof weight === "number" ? weight : 1 });
+    }
+    return result;
+  });
+
+/** `app1=2,app3=0`: weights by backend id. */
+const weights = text.optional().transform((v, ctx) => {
+  const map = new Map<string, number>();
+  for (const pair of (v ?? "")
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const [id, w] = pair.split("=");
+    const n = Number(w);
+    if (!id || w === undefined || !/^\d+$/.test(w) || n > MAX_WEIGHT) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected id=weight pairs with weights 0..${MAX_WEIGHT}, e.g. app1=2,app2=1`,
+      });
+      return z.NEVER;
+    }
+    map.set(id, n);
+  }
+  return map;
+});
+
+/** HAProxy's syntax: `source`, `uri [whole] [len N] [depth N] [path-only]`, `hdr(name)`. */
+export function parseBalance(value: string): Balance | undefined {
+  const words = value.trim().split(/\s+/);
+  const [kind, ...rest] = words;
+  if (kind === "source" && rest.length === 0) return { kind: "source" };
+  const header = /^hdr\(([!#$%&'*+.^_`|~0-9A-Za-z-]+)\)$/.exec(value.trim());
+  if (header) return { kind: "hdr", header: header[1]!.toLowerCase() };
+  if (kind !== "uri") return undefined;
+  const balance = { kind: "uri" as const, whole: false, len: 0, depth: 0, pathOnly: false };
+  for (let i = 0; i < rest.length; i++) {
+    const word = rest[i]!;
+    if (word === "whole") balance.whole = true;
+    else if (word === "path-only") balance.pathOnly = true;
+    else if ((word === "len" || word === "depth") && /^\d{1,6}$/.test(rest[i + 1] ?? "")) {
+      balance[word] = Number(rest[++i]);
+    } else return undefined;
+  }
+  return balance;
+}
+
+const balance = text.optional().transform((v, ctx) => {
+  const parsed = parseBalance(v === undefined || v === "" ? "source" : v);
+  if (parsed) return parsed;
+  ctx.addIssue({
+    code: "custom",
+    message: "expected source, uri [whole] [len N] [depth N] [path-only], or hdr(<header-name>)",
+  });
+  return z.NEVER;
+});
+
+const schema = z.object({
+  PORT: port(8080),
+  HOST: text.optional(),
+  BACKENDS: backends,
+  WEIGHTS: weights,
+  BALANCE: balance,
+  HASH_TYPE: z
+    .enum(HASH_TYPES, { error: `expected one of ${HASH_TYPES.join(", ")}` })
+    .default("consistent"),
+  HASH_BALANCE_FACTOR: integer(0, 0, 100_000).refine((n) => n === 0 || n >= 100, {
+    message:
+      "expected 0 (off) or a percentage of at least 100, as HAProxy's hash-balance-factor (e.g. 125)",
+  }),
+  HEALTH_PATH: z
+    .string()
+    .regex(/^\/[^\s]*$/, "expected a path starting with /")
+    .default("/healthz"),
+  HEALTH_INTER: duration("2s", 100),
+  HEALTH_TIMEOUT: duration("1s", 10),
+  HEALTH_RISE: integer(2, 1, 100),
+  HEALTH_FALL: integer(3, 1, 100),
+  TIMEOUT_CONNECT: duration("5s", 1),
+  TIMEOUT_SERVER: duration("30s", 1),
+  TIMEOUT_CLIENT: duration("30s", 1),
+  TRUSTED_PROXIES: text.optional().transform((v, ctx) => {
+    const parsed = parseCidrList(v ?? "");
+    if ("matcher" in parsed) return parsed.matcher;
+    ctx.addIssue({
+      code: "custom",
+      message: `"${parsed.invalid}" is not an address or CIDR block (e.g. 10.0.0.0/8, ::1)`,
+    });
+    return z.NEVER;
+  }),
+  LOG_LEVEL: z
+    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
+      error: "expected one of fatal, error, warn, info, debug, trace, silent",
+    })
+    .default("info"),
+  ADMIN_HOST: text.optional().transform((v) => (v === undefined || v === "" ? "127.0.0.1" : v)),
+  ADMIN_PORT: port(8404),
+  ADMIN_TOKEN: text.optional().transform((v) => (v === "" ? undefined : v)),
+  WORKERS: integer(1, 1, 64),
+});
+
+const SETTINGS = Object.keys(schema.shape);
+
+function isLoopback(host: string): boolean {
+  if (host === "localhost") return true;
+  const bytes = parseAddress(host);
+  if (!bytes) return false;
+  return bytes.length === 4 ? bytes[0] === 127 : bytes.every((b, i) => b === (i === 15 ? 1 : 0));
+}
+
+function show(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : (JSON.stringify(value) ?? "undefined");
+}
+
+/** Reads the JSON file given with --config: an object of the same settings as the environment. */
+function readConfigFile(path: string): Record<string, unknown> {
+  let raw: string;
+  try {
+    raw = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError([
+      `--config ${path}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? error})`,
+    ]);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (error) {
+    throw new ConfigError([`--config ${path}: not valid JSON (${(error as Error).message})`]);
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new ConfigError([
+      `--config ${path}: expected a JSON object of settings such as {"PORT": 8080}`,
+    ]);
+  }
+  const unknown = Object.keys(parsed).filter((k) => !SETTINGS.includes(k));
+  if (unknown.length > 0) {
+    throw new ConfigError([
+      `--config ${path}: unknown setting ${unknown.join(", ")} (known: ${SETTINGS.join(", ")})`,
+    ]);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * Builds the configuration from the environment over the file's settings.
+ * Throws a ConfigError listing every bad setting with its value and the
+ * expected form.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyConfig {
+  const input: Record<string, unknown> = configFile ? readConfigFile(configFile) : {};
+  for (const key of SETTINGS) if (env[key] !== undefined) input[key] = env[key];
+
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const key = String(issue.path[0]);
+        return `${key}=${show(input[key])}: ${issue.message}`;
+      }),
+    );
+  }
+  const s = parsed.data;
+  const problems: string[] = [];
+  const backendList = s.BACKENDS.map((b) => ({ ...b, weight: s.WEIGHTS.get(b.id) ?? b.weight }));
+  for (const id of s.WEIGHTS.keys()) {
+    if (!backendList.some((b) => b.id === id))
+      problems.push(`WEIGHTS: "${id}" is not a backend in BACKENDS`);
+  }
+  if (!isLoopback(s.ADMIN_HOST) && s.ADMIN_TOKEN === undefined) {
+    problems.push(
+      `ADMIN_TOKEN: required when ADMIN_HOST=${show(s.ADMIN_HOST)} is not a loopback address`,
+    );
+  }
+  if (s.ADMIN_TOKEN !== undefined && s.ADMIN_TOKEN.length < 16) {
+    problems.push("ADMIN_TOKEN: expected at least 16 characters");
+  }
+  if (s.HEALTH_TIMEOUT > s.HEALTH_INTER) {
+    problems.push(`HEALTH_TIMEOUT=${show(input.HEALTH_TIMEOUT)}: must not exceed HEALTH_INTER`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    port: s.PORT,
+    host: s.HOST === "" ? undefined : s.HOST,
+    backends: backendList,
+    balance: s.BALANCE,
+    hashType: s.HASH_TYPE,
+    balanceFactor: s.HASH_BALANCE_FACTOR === 0 ? undefined : s.HASH_BALANCE_FACTOR / 100,
+    health: {
+      path: s.HEALTH_PATH,
+      interMs: s.HEALTH_INTER,
+      timeoutMs: s.HEALTH_TIMEOUT,
+      rise: s.HEALTH_RISE,
+      fall: s.HEALTH_FALL,
+    },
+    timeouts: {
+      connectMs: s.TIMEOUT_CONNECT,
+      serverMs: s.TIMEOUT_SERVER,
+      clientMs: s.TIMEOUT_CLIENT,
+    },
+    trustedProxies: s.TRUSTED_PROXIES,
+    logLevel: s.LOG_LEVEL,
+    admin: { host: s.ADMIN_HOST, port: s.ADMIN_PORT, token: s.ADMIN_TOKEN },
+    workers: s.WORKERS,
+  };
+}

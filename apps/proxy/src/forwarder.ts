@@ -1,0 +1,157 @@
+// Forwarding: http-proxy-middleware to the routed server over kept-alive
+// connections, one retry on the next server when the connection fails, and
+// a short clear error otherwise.
+
+import { Agent, ServerResponse, type IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import type { Logger } from "@stickyring/runtime";
+import { createProxyMiddleware } from "http-proxy-middleware";
+import type { AddressMatcher } from "./cidr.js";
+import { parseAddress } from "@stickyring/hashing";
+import {
+  CONNECT_TIMEOUT,
+  SERVER_TIMEOUT,
+  errorCode,
+  isConnectFailure,
+  isRetryable,
+  sendError,
+} from "./errors.js";
+import type { Membership } from "./membership.js";
+import type { Metrics } from "./metrics.js";
+import type { Router } from "./routing.js";
+
+export interface ForwarderOptions {
+  router: Router;
+  membership: Membership;
+  metrics: Metrics;
+  logger: Logger;
+  trusted: AddressMatcher;
+  timeouts: { connectMs: number; serverMs: number };
+}
+
+export interface Forwarder {
+  /** Request handler for the proxy port. */
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  /** WebSocket upgrades go to the client's server too. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Closes the upstream connection pool. */
+  close(): void;
+}
+
+function codedError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers["content-length"];
+  return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
+}
+
+/** HAProxy `option forwardfor`, plus -Proto and -Host, trusting only trusted peers' values. */
+function addForwardedHeaders(req: IncomingMessage, trusted: AddressMatcher): void {
+  const peer = req.socket.remoteAddress ?? "";
+  const bytes = parseAddress(peer);
+  const fromTrusted = bytes !== undefined && trusted(bytes);
+  const previous = req.headers["x-forwarded-for"];
+  req.headers["x-forwarded-for"] = previous ? `${String(previous)}, ${peer}` : peer;
+  if (!fromTrusted || !req.headers["x-forwarded-proto"]) req.headers["x-forwarded-proto"] = "http";
+  if (!fromTrusted || !req.headers["x-forwarded-host"]) {
+    if (req.headers.host) req.headers["x-forwarded-host"] = req.headers.host;
+    else delete req.headers["x-forwarded-host"];
+  }
+}
+
+export function createForwarder(options: ForwarderOptions): Forwarder {
+  const { router, membership, metrics, logger, trusted, timeouts } = options;
+  // One pool for every server, keyed by host:port inside the agent. LIFO
+  // reuse keeps few sockets warm instead of cycling through all of them.
+  const agent = new Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: "lifo" });
+
+  const proxy = createProxyMiddleware<IncomingMessage, ServerResponse>({
+    router: (req) => req.route!.target.origin,
+    agent,
+    changeOrigin: false,
+    proxyTimeout: timeouts.serverMs,
+    ejectPlugins: true,
+    plugins: [
+      (proxyServer) => {
+        // httpxy reports upstream failures only through this event (with a
+        // listener present it never rejects, so `next` is not called).
+        proxyServer.on("error", (error, req, res) => {
+          if (req === undefined || res === undefined) return;
+          if (res instanceof ServerResponse) fail(error, req, res);
+          else res.destroy(); // a WebSocket upgrade: there is no response to write
+        });
+        proxyServer.on("proxyReq", (proxyReq) => {
+          const socket = proxyReq.socket;
+          if (socket?.connecting) {
+            const timer = setTimeout(
+              () =>
+                proxyReq.destroy(
+                  codedError(CONNECT_TIMEOUT, `connect timeout after ${timeouts.connectMs}ms`),
+                ),
+              timeouts.connectMs,
+            );
+            socket.once("connect", () => clearTimeout(timer));
+            proxyReq.once("close", () => clearTimeout(timer));
+          }
+          proxyReq.setTimeout(timeouts.serverMs, () =>
+            proxyReq.destroy(
+              codedError(SERVER_TIMEOUT, `no response within ${timeouts.serverMs}ms`),
+            ),
+          );
+        });
+        proxyServer.on("proxyRes", (_proxyRes, req, res) => {
+          const route = req.route!;
+          route.upstreamMs = performance.now() - route.startedAt;
+          metrics.upstreamSeconds.observe({ backend: route.server }, route.upstreamMs / 1000);
+          res.setHeader("x-backend", route.server);
+        });
+      },
+    ],
+  });
+
+  const fail = (error: unknown, req: IncomingMessage, res: ServerResponse): void => {
+    const route = req.route!;
+    const code = errorCode(error);
+    route.error = code;
+    if (isConnectFailure(error)) membership.markDown(route.server, code);
+    if (!res.headersSent && isRetryable(error, req.method, hasBody(req))) {
+      const from = route.server;
+      if (router.reroute(route)) {
+        metrics.retries.inc({ from });
+        logger.debug({ from, to: route.server, code }, "retrying on the next server");
+        forward(req, res);
+        return;
+      }
+    }
+    if (code === SERVER_TIMEOUT)
+      sendError(res, 504, `Gateway Timeout: ${route.server} did not answer in time`, route.server);
+    else if (res.headersSent) res.destroy();
+    else sendError(res, 502, `Bad Gateway: ${route.server} failed (${code})`, route.server);
+  };
+
+  const forward = (req: IncomingMessage, res: ServerResponse): void => {
+    // `next` is reached only when the middleware itself fails (before any
+    // upstream traffic); upstream errors arrive through the 'error' event.
+    void proxy(req, res, (error?: unknown) => {
+      if (error !== undefined)
+        sendError(res, 500, "Internal Server Error: the proxy could not forward the request");
+    });
+  };
+
+  return {
+    handle(req, res) {
+      addForwardedHeaders(req, trusted);
+      forward(req, res);
+    },
+    upgrade(req, socket, head) {
+      socket.on("error", () => socket.destroy());
+      addForwardedHeaders(req, trusted);
+      void proxy.upgrade?.(req, socket as never, head);
+    },
+    close() {
+      agent.destroy();
+    },
+  };
+}

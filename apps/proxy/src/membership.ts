@@ -1,0 +1,154 @@
+// Membership: which servers exist, their weight, the operator's state
+// (HAProxy's ready / drain / maint) and their health. The only mutable
+// server state in the proxy; every change calls `onChange`, which rebuilds
+// the placement off the request path.
+
+import type { BackendConfig } from "./config.js";
+
+export type AdminState = "ready" | "drain" | "maint";
+
+export interface CheckResult {
+  ok: boolean;
+  at: number;
+  detail: string;
+}
+
+const HISTORY = 30;
+
+export interface Member {
+  readonly id: string;
+  readonly url: URL;
+  weight: number;
+  admin: AdminState;
+  up: boolean;
+  /** Consecutive successful / failed checks, for rise and fall. */
+  okStreak: number;
+  failStreak: number;
+  /** Latest checks, newest last. */
+  history: CheckResult[];
+  /** Requests answered, and requests in flight (for bounded loads). */
+  requests: number;
+  inFlight: number;
+}
+
+export class MembershipError extends Error {
+  constructor(
+    message: string,
+    readonly status: 400 | 404 | 409,
+  ) {
+    super(message);
+  }
+}
+
+export interface MembershipOptions {
+  rise: number;
+  fall: number;
+  onChange: (reason: string) => void;
+}
+
+export class Membership {
+  private readonly members = new Map<string, Member>();
+
+  constructor(
+    backends: readonly BackendConfig[],
+    private readonly options: MembershipOptions,
+  ) {
+    for (const b of backends) this.members.set(b.id, this.create(b));
+  }
+
+  private create(b: BackendConfig): Member {
+    // Servers start up, as in HAProxy: the proxy serves at once, and a dead
+    // server is ejected by its first refused connection or by `fall` checks.
+    return {
+      id: b.id,
+      url: b.url,
+      weight: b.weight,
+      admin: "ready",
+      up: true,
+      okStreak: 0,
+      failStreak: 0,
+      history: [],
+      requests: 0,
+      inFlight: 0,
+    };
+  }
+
+  list(): readonly Member[] {
+    return [...this.members.values()];
+  }
+
+  get(id: string): Member | undefined {
+    return this.members.get(id);
+  }
+
+  private require(id: string): Member {
+    const member = this.members.get(id);
+    if (!member) throw new MembershipError(`no server "${id}"`, 404);
+    return member;
+  }
+
+  add(backend: BackendConfig): Member {
+    if (this.members.has(backend.id))
+      throw new MembershipError(`server "${backend.id}" already exists`, 409);
+    const member = this.create(backend);
+    this.members.set(backend.id, member);
+    this.options.onChange(`added ${backend.id}`);
+    return member;
+  }
+
+  remove(id: string): void {
+    this.require(id);
+    this.members.delete(id);
+    this.options.onChange(`removed ${id}`);
+  }
+
+  setWeight(id: string, weight: number): void {
+    const member = this.require(id);
+    if (member.weight === weight) return;
+    member.weight = weight;
+    this.options.onChange(`weight of ${id} set to ${weight}`);
+  }
+
+  setAdmin(id: string, admin: AdminState): void {
+    const member = this.require(id);
+    if (member.admin === admin) return;
+    member.admin = admin;
+    this.options.onChange(`${id} set to ${admin}`);
+  }
+
+  /** An active check finished: `rise` successes bring a server up, `fall` failures take it down. */
+  recordCheck(id: string, ok: boolean, detail: string): void {
+    const member = this.members.get(id);
+    if (!member) return; // removed while the check was in flight
+    member.history.push({ ok, at: Date.now(), detail });
+    if (member.history.length > HISTORY) member.history.shift();
+    if (ok) {
+      member.okStreak++;
+      member.failStreak = 0;
+      if (!member.up && member.okStreak >= this.options.rise) this.setUp(member, true, detail);
+    } else {
+      member.failStreak++;
+      member.okStreak = 0;
+      if (member.up && member.failStreak >= this.options.fall) this.setUp(member, false, detail);
+    }
+  }
+
+  /**
+   * A request could not connect: the server is taken down at once (HAProxy
+   * `observe layer4` with `on-error mark-down`) and must pass `rise` checks
+   * to come back.
+   */
+  markDown(id: string, detail: string): void {
+    const member = this.members.get(id);
+    if (!member || !member.up) return;
+    member.okStreak = 0;
+    member.history.push({ ok: false, at: Date.now(), detail: `request: ${detail}` });
+    if (member.history.length > HISTORY) member.history.shift();
+    this.setUp(member, false, `request: ${detail}`);
+  }
+
+  private setUp(member: Member, up: boolean, detail: string): void {
+    member.up = up;
+    this.options.onChange(`${member.id} is ${up ? "up" : "down"} (${detail})`);
+  }
+}

@@ -1,0 +1,51 @@
+// Prometheus metrics. No label carries a client address: label sets stay
+// bounded by the number of servers.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export interface Metrics {
+  registry: Registry;
+  requests: Counter<"backend" | "code">;
+  upstreamSeconds: Histogram<"backend">;
+  serverUp: Gauge<"server">;
+  rebuilds: Counter;
+  retries: Counter<"from">;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "stickyring_process_" });
+  return {
+    registry,
+    requests: new Counter({
+      name: "stickyring_requests_total",
+      help: "Requests answered, by backend and HTTP status (backend is 'none' when no server was chosen).",
+      labelNames: ["backend", "code"],
+      registers: [registry],
+    }),
+    upstreamSeconds: new Histogram({
+      name: "stickyring_upstream_response_seconds",
+      help: "Time from routing a request to the backend's response headers.",
+      labelNames: ["backend"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    serverUp: new Gauge({
+      name: "stickyring_server_up",
+      help: "1 when the server is in the placement (up and not in maintenance), else 0.",
+      labelNames: ["server"],
+      registers: [registry],
+    }),
+    rebuilds: new Counter({
+      name: "stickyring_placement_rebuilds_total",
+      help: "Placement tables built since start.",
+      registers: [registry],
+    }),
+    retries: new Counter({
+      name: "stickyring_retries_total",
+      help: "Requests retried on the next server after a failed connection, by the server that failed.",
+      labelNames: ["from"],
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,45 @@
+// The placement: an immutable hash table over the servers that can take
+// traffic now, built from a membership snapshot and swapped in whole.
+// Requests only ever read the current one; they never wait on a rebuild.
+
+import { createHashRing, type Algorithm, type HashRing } from "@stickyring/hashing";
+import type { HashType } from "./config.js";
+import type { Member } from "./membership.js";
+
+const ALGORITHM: Record<HashType, Algorithm> = {
+  consistent: "ring",
+  maglev: "maglev",
+  "map-based": "modulo",
+};
+
+export interface Placement {
+  readonly ring: HashRing;
+  /** Where to send a request for each server in the ring. */
+  readonly targets: ReadonlyMap<string, URL>;
+  /** Increases with every rebuild. */
+  readonly version: number;
+}
+
+/**
+ * Down and maintenance servers are left out; drained servers stay in with
+ * weight 0 so they take no keys. The table depends only on the (id, weight)
+ * set, so every replica given the same membership places clients alike.
+ */
+export function buildPlacement(
+  members: readonly Member[],
+  hashType: HashType,
+  balanceFactor: number | undefined,
+  version: number,
+): Placement {
+  const usable = members.filter((m) => m.up && m.admin !== "maint");
+  const ring = createHashRing({
+    algorithm: ALGORITHM[hashType],
+    balanceFactor,
+    servers: usable.map((m) => ({ id: m.id, weight: m.admin === "drain" ? 0 : m.weight })),
+  });
+  return Object.freeze({
+    ring,
+    targets: new Map(usable.map((m) => [m.id, m.url])),
+    version,
+  });
+}

@@ -1,0 +1,76 @@
+// Route a request: client address -> key -> placement -> server.
+
+import type { IncomingMessage } from "node:http";
+import type { AddressMatcher } from "./cidr.js";
+import { clientAddress } from "./client-address.js";
+import type { KeyPolicy } from "./key-policy.js";
+import type { Placement } from "./placement.js";
+
+export interface Route {
+  /** Canonical client address. */
+  readonly client: string;
+  /** The hash key. */
+  readonly key: string;
+  /** The chosen server, and where it listens. */
+  server: string;
+  target: URL;
+  /** Servers already tried, for the retry. */
+  readonly tried: string[];
+  readonly startedAt: number;
+  /** Set when the response started, for the upstream-latency histogram. */
+  upstreamMs?: number;
+  error?: string;
+}
+
+declare module "node:http" {
+  interface IncomingMessage {
+    route?: Route;
+  }
+}
+
+export type RouteResult = Route | { refused: "no-client" | "no-server" };
+
+export interface Router {
+  route(req: IncomingMessage): RouteResult;
+  /** Moves a failed request to its next server; false when none is left. */
+  reroute(route: Route): boolean;
+}
+
+export function createRouter(
+  placement: () => Placement,
+  keyOf: KeyPolicy,
+  trusted: AddressMatcher,
+  loads: ReadonlyMap<string, number> | undefined,
+): Router {
+  return {
+    route(req) {
+      const client = clientAddress(req.socket.remoteAddress, req.headers, trusted);
+      if (client === undefined) return { refused: "no-client" };
+      const key = keyOf(req, client);
+      const current = placement();
+      const server = current.ring.pick(key, loads);
+      if (server === undefined) return { refused: "no-server" };
+      return {
+        client,
+        key,
+        server,
+        target: current.targets.get(server)!,
+        tried: [server],
+        startedAt: performance.now(),
+      };
+    },
+    reroute(route) {
+      const current = placement();
+      // The failed server may already have left the placement (marked down),
+      // so ask for enough candidates to skip every server tried.
+      const next = current.ring
+        .pickN(route.key, route.tried.length + 1)
+        .find((id) => !route.tried.includes(id));
+      if (next === undefined) return false;
+      route.server = next;
+      route.target = current.targets.get(next)!;
+      route.tried.push(next);
+      return true;
+    },
+  };
+}

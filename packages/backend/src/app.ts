@@ -1,0 +1,44 @@
+import express, { type Express } from "express";
+
+export interface BackendOptions {
+  /** Short id, e.g. "app1": reported by /healthz and /whoami. */
+  id: string;
+  /** The greeting on `GET /`, e.g. "Hello from App 1". */
+  greeting: string;
+}
+
+/** Builds the backend without listening, so tests can drive it directly. */
+export function createBackend({ id, greeting }: BackendOptions): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok", app: id });
+  });
+
+  // What the proxy told us about the client: lets tests check forwardfor.
+  app.get("/whoami", (req, res) => {
+    res.json({
+      app: id,
+      peer: req.socket.remoteAddress,
+      forwardedFor: req.get("x-forwarded-for") ?? null,
+      forwardedProto: req.get("x-forwarded-proto") ?? null,
+      forwardedHost: req.get("x-forwarded-host") ?? null,
+    });
+  });
+
+  // Streams a request body back, counting bytes: large-upload tests.
+  app.post("/upload", (req, res) => {
+    let bytes = 0;
+    req.on("data", (chunk: Buffer) => (bytes += chunk.length));
+    req.on("end", () => res.json({ app: id, bytes }));
+  });
+
+  // Every other GET answers the greeting, so URI-hash tests can use any path.
+  app.get("/{*path}", (_req, res) => {
+    res.type("text/plain").send(greeting);
+  });
+
+  return app;
+}

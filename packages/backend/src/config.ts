@@ -1,0 +1,35 @@
+import { z } from "zod";
+
+const schema = z.object({
+  PORT: z.coerce
+    .number({ error: "PORT must be a port number from 0 to 65535" })
+    .int("PORT must be a port number from 0 to 65535")
+    .min(0, "PORT must be a port number from 0 to 65535")
+    .max(65535, "PORT must be a port number from 0 to 65535")
+    .optional(),
+  HOST: z.string().min(1).optional(),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export interface BackendConfig {
+  port: number;
+  host: string | undefined;
+  logLevel: z.infer<typeof schema>["LOG_LEVEL"];
+}
+
+/** Reads the environment once; throws an Error naming every bad setting. */
+export function readBackendConfig(env: NodeJS.ProcessEnv, defaultPort: number): BackendConfig {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (issue) =>
+        `${issue.path.join(".")}=${JSON.stringify(env[String(issue.path[0])])}: ${issue.message}`,
+    );
+    throw new Error(`invalid configuration: ${problems.join("; ")}`);
+  }
+  return {
+    port: parsed.data.PORT ?? defaultPort,
+    host: parsed.data.HOST,
+    logLevel: parsed.data.LOG_LEVEL,
+  };
+}

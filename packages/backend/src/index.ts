@@ -1,0 +1,4 @@
+export { createBackend, type BackendOptions } from "./app.js";
+export { readBackendConfig, type BackendConfig } from "./config.js";
+export { attachWebSocketEcho } from "./websocket.js";
+export { runBackend } from "./run.js";

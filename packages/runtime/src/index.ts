@@ -1,0 +1,71 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { pino, type Logger, type LevelWithSilent } from "pino";
+
+export type { Logger };
+
+/** JSON lines on stdout; `pnpm dev` pipes them through pino-pretty. */
+export function createLogger(name: string, level: LevelWithSilent = "info"): Logger {
+  return pino({ name, level, base: { name } });
+}
+
+/** Listens and resolves with the bound port (useful with port 0). */
+export function listen(server: Server, port: number, host?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/**
+ * Stops accepting, lets in-flight requests finish, closes idle keep-alive
+ * connections at once and whatever is left after `timeoutMs`.
+ */
+export function closeGracefully(server: Server, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => server.closeAllConnections(), timeoutMs);
+    force.unref();
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+/**
+ * Runs `stop` on the first SIGTERM or SIGINT, then exits: 0 when it finished
+ * in time, 1 when it did not finish within `timeoutMs`.
+ */
+export function onShutdownSignal(
+  logger: Logger,
+  timeoutMs: number,
+  stop: () => Promise<void>,
+): void {
+  let stopping = false;
+  const handle = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down: draining in-flight requests");
+    const deadline = setTimeout(() => {
+      logger.error({ timeoutMs }, "shutdown took too long; exiting");
+      process.exit(1);
+    }, timeoutMs + 1000);
+    deadline.unref();
+    stop().then(
+      () => {
+        logger.info("stopped");
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, "error while stopping");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", handle);
+  process.once("SIGINT", handle);
+}
