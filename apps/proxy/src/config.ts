@@ -208,7 +208,7 @@ const schema = z.object({
     .regex(/^\/[^\s]*$/, "expected a path starting with /")
     .default("/healthz"),
   HEALTH_INTER: duration("2s", 100),
-  HEALTH_TIMEOUT: duration("1s", 10),
+  HEALTH_TIMEOUT: text.optional(),
   HEALTH_RISE: integer(2, 1, 100),
   HEALTH_FALL: integer(3, 1, 100),
   TIMEOUT_CONNECT: duration("5s", 1),
@@ -310,8 +310,15 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
   if (s.ADMIN_TOKEN !== undefined && s.ADMIN_TOKEN.length < 16) {
     problems.push("ADMIN_TOKEN: expected at least 16 characters");
   }
-  if (s.HEALTH_TIMEOUT > s.HEALTH_INTER) {
-    problems.push(`HEALTH_TIMEOUT=${show(input.HEALTH_TIMEOUT)}: must not exceed HEALTH_INTER`);
+  // As HAProxy's `timeout check`: at most the interval, 1s unless set.
+  const checkTimeout =
+    s.HEALTH_TIMEOUT === undefined
+      ? Math.min(1000, s.HEALTH_INTER)
+      : parseDuration(s.HEALTH_TIMEOUT);
+  if (checkTimeout === undefined || checkTimeout < 10 || checkTimeout > s.HEALTH_INTER) {
+    problems.push(
+      `HEALTH_TIMEOUT=${show(input.HEALTH_TIMEOUT)}: expected a duration from 10ms up to HEALTH_INTER (${s.HEALTH_INTER}ms)`,
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -325,7 +332,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
     health: {
       path: s.HEALTH_PATH,
       interMs: s.HEALTH_INTER,
-      timeoutMs: s.HEALTH_TIMEOUT,
+      timeoutMs: checkTimeout!,
       rise: s.HEALTH_RISE,
       fall: s.HEALTH_FALL,
     },

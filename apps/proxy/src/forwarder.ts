@@ -71,7 +71,10 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     router: (req) => req.route!.target.origin,
     agent,
     changeOrigin: false,
-    proxyTimeout: timeouts.serverMs,
+    // Our timer (below) answers 504 while waiting for the response; this
+    // idle timeout covers the body afterwards, and requests httpxy does not
+    // announce (Expect: 100-continue).
+    proxyTimeout: timeouts.serverMs + 1000,
     ejectPlugins: true,
     plugins: [
       (proxyServer) => {
@@ -95,11 +98,17 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
             socket.once("connect", () => clearTimeout(timer));
             proxyReq.once("close", () => clearTimeout(timer));
           }
-          proxyReq.setTimeout(timeouts.serverMs, () =>
-            proxyReq.destroy(
-              codedError(SERVER_TIMEOUT, `no response within ${timeouts.serverMs}ms`),
-            ),
+          // A timer of our own: a socket has one idle timeout, and httpxy's
+          // later setTimeout would replace one set here.
+          const answer = setTimeout(
+            () =>
+              proxyReq.destroy(
+                codedError(SERVER_TIMEOUT, `no response within ${timeouts.serverMs}ms`),
+              ),
+            timeouts.serverMs,
           );
+          proxyReq.once("response", () => clearTimeout(answer));
+          proxyReq.once("close", () => clearTimeout(answer));
         });
         proxyServer.on("proxyRes", (_proxyRes, req, res) => {
           const route = req.route!;

@@ -88,8 +88,9 @@ export function createHashRing(options: HashRingOptions): HashRing {
   checkOptions(options);
   const servers = normalizeServers(options.servers);
   const table = buildTable(servers, options);
-  const hash = options.hash ?? ((key: string) => hashString(key));
+  const hash = options.hash ?? hashString;
   const factor = options.balanceFactor;
+  const ids = servers.map((s) => s.id);
   const hashKey = (key: string): number => (typeof key === "string" ? hash(key) >>> 0 : 0);
 
   const pickBounded = (h: number, loads: Loads): string | undefined => {
@@ -123,7 +124,7 @@ export function createHashRing(options: HashRingOptions): HashRing {
         if (bounded !== undefined) return bounded;
       }
       const index = table.first(h);
-      return index < 0 ? undefined : servers[index]!.id;
+      return index < 0 ? undefined : ids[index];
     },
     pickN(key: string, count: number) {
       const ids: string[] = [];

@@ -45,8 +45,9 @@ export function createHashRing(options) {
   checkOptions(options);
   const servers = normalizeServers(options.servers);
   const table = buildTable(servers, options);
-  const hash = options.hash ?? ((key) => hashString(key));
+  const hash = options.hash ?? hashString;
   const factor = options.balanceFactor;
+  const ids = servers.map((s) => s.id);
   const hashKey = (key) => (typeof key === "string" ? hash(key) >>> 0 : 0);
   const pickBounded = (h, loads) => {
     let total = 0;
@@ -78,7 +79,7 @@ export function createHashRing(options) {
         if (bounded !== undefined) return bounded;
       }
       const index = table.first(h);
-      return index < 0 ? undefined : servers[index].id;
+      return index < 0 ? undefined : ids[index];
     },
     pickN(key, count) {
       const ids = [];

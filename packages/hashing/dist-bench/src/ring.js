@@ -15,12 +15,14 @@ import { NO_SERVER, VisitStamps } from "./table.js";
 export const DEFAULT_POINTS_PER_WEIGHT = 1000;
 /** Upper bound on the whole ring, so a mistaken weight cannot exhaust memory. */
 export const MAX_RING_POINTS = 1 << 23;
-/** Bits of the hash that index the prefix table. */
+/** Bits of the hash that index the prefix table: about 4 buckets per point. */
 function prefixBitsFor(points) {
   let bits = 8;
-  while (bits < 20 && 1 << bits < points * 2) bits++;
+  while (bits < 20 && 1 << bits < points * 4) bits++;
   return bits;
 }
+/** In `direct`: the bucket holds points of several servers; search it. */
+const SEARCH = 0xffff;
 export function buildRing(servers, pointsPerWeight) {
   let total = 0;
   for (const s of servers) total += s.weight * pointsPerWeight;
@@ -62,6 +64,17 @@ export function buildRing(servers, pointsPerWeight) {
     while (cursor < total && hashes[cursor] >>> shift < b) cursor++;
     prefix[b] = cursor;
   }
+  // direct[b] is the owner of every hash in bucket b when that is one server
+  // (the bucket's points and the first point after it agree): most lookups
+  // end with this one read.
+  const direct = new Uint16Array(buckets).fill(SEARCH);
+  for (let b = 0; b < buckets && total > 0; b++) {
+    const end = prefix[b + 1];
+    const owner = owners[end === total ? 0 : end];
+    let same = true;
+    for (let i = prefix[b]; i < end && same; i++) same = owners[i] === owner;
+    if (same) direct[b] = owner;
+  }
   /** Index of the first point at or after `hash`, wrapping to 0. */
   const pointFor = (hash) => {
     const bucket = hash >>> shift;
@@ -79,7 +92,9 @@ export function buildRing(servers, pointsPerWeight) {
   return {
     servers,
     first(hash) {
-      return total === 0 ? NO_SERVER : owners[pointFor(hash)];
+      if (total === 0) return NO_SERVER;
+      const owner = direct[hash >>> shift];
+      return owner !== SEARCH ? owner : owners[pointFor(hash)];
     },
     walk(hash, visit) {
       if (total === 0) return;

@@ -1,0 +1,163 @@
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { createHashRing } from "@stickyring/hashing";
+import {
+  clientAddresses,
+  get,
+  mapLimit,
+  startBackend,
+  startProxy,
+  type Backend,
+  type RunningProxy,
+} from "./harness.js";
+
+const TOKEN = "s3cret-token-for-tests";
+let backends: Backend[];
+let running: RunningProxy;
+let admin: string;
+
+beforeAll(async () => {
+  backends = await Promise.all([1, 2, 3, 4].map(startBackend));
+  running = await startProxy(backends.slice(0, 3), { ADMIN_TOKEN: TOKEN });
+  admin = `http://127.0.0.1:${running.adminPort}`;
+});
+afterAll(async () => {
+  await running.stop();
+  await Promise.all(backends.map((b) => b.kill()));
+});
+
+// Admin answers are JSON of known shape; tests read them loosely.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+const call = (path: string, init: RequestInit = {}) =>
+  fetch(admin + path, {
+    ...init,
+    headers: {
+      authorization: `Bearer ${TOKEN}`,
+      "content-type": "application/json",
+      ...init.headers,
+    },
+  });
+
+const clients = clientAddresses(300);
+const owners = async () =>
+  (await mapLimit(clients, 32, (from) => get(running.port, { from }))).map((r) => r.backend);
+
+describe("admin API", () => {
+  it("refuses requests without the bearer token", async () => {
+    expect((await fetch(`${admin}/api/servers`)).status).toBe(401);
+    expect(
+      (await fetch(`${admin}/api/servers`, { headers: { authorization: "Bearer wrong" } })).status,
+    ).toBe(401);
+    expect((await fetch(`${admin}/metrics`)).status).toBe(401);
+  });
+
+  it("lists servers with state, weight, health, share and requests", async () => {
+    await get(running.port);
+    const body = (await (await call("/api/servers")).json()) as Json;
+    expect(body.servers.map((s: { id: string }) => s.id)).toEqual(["app1", "app2", "app3"]);
+    const total = body.servers.reduce((sum: number, s: { share: number }) => sum + s.share, 0);
+    expect(total).toBeCloseTo(1, 6);
+    expect(body.servers[0]).toMatchObject({ state: "ready", health: "up", weight: 1 });
+    expect(
+      body.servers.reduce((n: number, s: { requests: number }) => n + s.requests, 0),
+    ).toBeGreaterThan(0);
+  });
+
+  it("drains a server at once: only its clients move, and enable brings them back", async () => {
+    const before = await owners();
+    expect((await call("/api/servers/app2/drain", { method: "POST" })).status).toBe(200);
+    const drained = await owners();
+    clients.forEach((_, i) => {
+      if (before[i] === "app2") expect(drained[i]).not.toBe("app2");
+      else expect(drained[i]).toBe(before[i]);
+    });
+    await call("/api/servers/app2/enable", { method: "POST" });
+    expect(await owners()).toEqual(before);
+  });
+
+  it("disables a server (maintenance) and takes it out of the placement", async () => {
+    await call("/api/servers/app3/disable", { method: "POST" });
+    expect(new Set(await owners()).has("app3")).toBe(false);
+    const listed = (await (await call("/api/servers")).json()) as Json;
+    expect(listed.servers.find((s: { id: string }) => s.id === "app3")).toMatchObject({
+      state: "maint",
+      inPlacement: false,
+    });
+    await call("/api/servers/app3/enable", { method: "POST" });
+  });
+
+  it("adds a server: keys move only onto it; removes it: they come back", async () => {
+    const before = await owners();
+    const added = await call("/api/servers", {
+      method: "POST",
+      body: JSON.stringify({ id: "app4", url: `http://127.0.0.1:${backends[3]!.port}` }),
+    });
+    expect(added.status).toBe(201);
+    const after = await owners();
+    clients.forEach((_, i) => {
+      if (after[i] !== before[i]) expect(after[i]).toBe("app4");
+    });
+    expect(after.filter((o) => o === "app4").length).toBeGreaterThan(0);
+    const expected = createHashRing({
+      servers: ["app1", "app2", "app3", "app4"].map((id) => ({ id })),
+    });
+    clients.forEach((c, i) => expect(after[i]).toBe(expected.pick(c)));
+    expect((await call("/api/servers/app4", { method: "DELETE" })).status).toBe(200);
+    expect(await owners()).toEqual(before);
+  });
+
+  it("sets a weight: the share follows", async () => {
+    await call("/api/servers/app1/weight", { method: "POST", body: JSON.stringify({ weight: 4 }) });
+    const body = (await (await call("/api/servers")).json()) as Json;
+    const share = body.servers.find((s: { id: string }) => s.id === "app1").share;
+    expect(share).toBeGreaterThan(0.6); // 4 / 6
+    await call("/api/servers/app1/weight", { method: "POST", body: JSON.stringify({ weight: 1 }) });
+  });
+
+  it("answers malformed requests with 400 and a message, unknown servers with 404", async () => {
+    const badJson = await call("/api/servers", { method: "POST", body: "{not json" });
+    expect(badJson.status).toBe(400);
+    const badWeight = await call("/api/servers/app1/weight", {
+      method: "POST",
+      body: JSON.stringify({ weight: 999 }),
+    });
+    expect(badWeight.status).toBe(400);
+    expect(((await badWeight.json()) as Json).error).toMatch(
+      /weight: expected an integer from 0 to 256/,
+    );
+    const badUrl = await call("/api/servers", {
+      method: "POST",
+      body: JSON.stringify({ id: "x", url: "ftp://h" }),
+    });
+    expect(((await badUrl.json()) as Json).error).toMatch(/only http/);
+    const duplicate = await call("/api/servers", {
+      method: "POST",
+      body: JSON.stringify({ id: "app1", url: "http://127.0.0.1:1" }),
+    });
+    expect(duplicate.status).toBe(409);
+    expect((await call("/api/servers/nope/drain", { method: "POST" })).status).toBe(404);
+    expect((await call("/api/servers/app1/explode", { method: "POST" })).status).toBe(400);
+  });
+
+  it("says where a client goes, matching X-Backend", async () => {
+    for (const from of clients.slice(0, 20)) {
+      const lookup = (await (await call(`/api/lookup?address=${from}`)).json()) as Json;
+      expect(lookup.server).toBe((await get(running.port, { from })).backend);
+    }
+    expect((await call("/api/lookup?address=nonsense")).status).toBe(400);
+  });
+
+  it("exports Prometheus metrics without client addresses", async () => {
+    const text = await (await call("/metrics")).text();
+    expect(text).toMatch(/stickyring_requests_total\{backend="app\d",code="200"\} \d+/);
+    expect(text).toMatch(/stickyring_upstream_response_seconds_bucket/);
+    expect(text).toMatch(/stickyring_placement_rebuilds_total \d+/);
+    expect(text).not.toMatch(/127\.0\.\d+\.\d+/);
+  });
+
+  it("is not reachable through the proxy port", async () => {
+    const reply = await get(running.port, { path: "/api/servers" });
+    expect(reply.body).toMatch(/^Hello from App/);
+  });
+});

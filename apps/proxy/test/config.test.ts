@@ -1,0 +1,152 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "@jest/globals";
+import fc from "fast-check";
+import { ConfigError, loadConfig } from "../src/config.js";
+
+const main = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe("configuration", () => {
+  it("has HAProxy-like defaults", () => {
+    const config = loadConfig({});
+    expect(config.port).toBe(8080);
+    expect(config.backends.map((b) => `${b.id}=${b.url.origin}`)).toEqual([
+      "app1=http://127.0.0.1:5001",
+      "app2=http://127.0.0.1:5002",
+      "app3=http://127.0.0.1:5003",
+    ]);
+    expect(config.balance).toEqual({ kind: "source" });
+    expect(config.hashType).toBe("consistent");
+    expect(config.health).toEqual({
+      path: "/healthz",
+      interMs: 2000,
+      timeoutMs: 1000,
+      rise: 2,
+      fall: 3,
+    });
+    expect(config.admin).toEqual({ host: "127.0.0.1", port: 8404, token: undefined });
+    expect(config.logLevel).toBe("info");
+  });
+
+  it("reads HAProxy's balance syntax, weights, durations and the balance factor", () => {
+    const config = loadConfig({
+      BALANCE: "uri whole len 20 depth 3 path-only",
+      WEIGHTS: "app1=3,app3=0",
+      HEALTH_INTER: "500ms",
+      TIMEOUT_SERVER: "1m",
+      HASH_BALANCE_FACTOR: "125",
+    });
+    expect(config.balance).toEqual({ kind: "uri", whole: true, len: 20, depth: 3, pathOnly: true });
+    expect(config.backends.map((b) => b.weight)).toEqual([3, 1, 0]);
+    expect(config.health.interMs).toBe(500);
+    expect(config.health.timeoutMs).toBe(500);
+    expect(config.timeouts.serverMs).toBe(60_000);
+    expect(config.balanceFactor).toBe(1.25);
+    expect(loadConfig({ BALANCE: "hdr(X-Session)" }).balance).toEqual({
+      kind: "hdr",
+      header: "x-session",
+    });
+  });
+
+  it.each([
+    [{ PORT: "80a" }, 'PORT="80a": expected a port number from 0 to 65535'],
+    [{ PORT: "70000" }, 'PORT="70000"'],
+    [{ BACKENDS: "app1" }, 'BACKENDS="app1": expected comma-separated id=url pairs'],
+    [{ BACKENDS: "a=http://h:1,a=http://h:2" }, 'backend "a" is listed twice'],
+    [{ BACKENDS: "a=https://h:1" }, "only http:// backends are supported"],
+    [{ BACKENDS: "a=http://h:1/x" }, "expected http://host:port with no path"],
+    [{ BALANCE: "roundrobin" }, 'BALANCE="roundrobin": expected source, uri'],
+    [{ BALANCE: "uri len x" }, 'BALANCE="uri len x"'],
+    [{ HASH_TYPE: "random" }, 'HASH_TYPE="random": expected one of consistent, maglev, map-based'],
+    [{ HASH_BALANCE_FACTOR: "50" }, "percentage of at least 100"],
+    [{ HEALTH_INTER: "soon" }, 'HEALTH_INTER="soon": expected a duration'],
+    [{ HEALTH_RISE: "0" }, 'HEALTH_RISE="0": expected an integer from 1 to 100'],
+    [{ TRUSTED_PROXIES: "10.0.0.0/33" }, '"10.0.0.0/33" is not an address or CIDR block'],
+    [{ LOG_LEVEL: "loud" }, 'LOG_LEVEL="loud": expected one of fatal'],
+    [{ WEIGHTS: "app9=2" }, 'WEIGHTS: "app9" is not a backend'],
+    [{ WEIGHTS: "app1=300" }, "weights 0..256"],
+    [{ ADMIN_HOST: "0.0.0.0" }, "ADMIN_TOKEN: required when ADMIN_HOST"],
+    [
+      { HEALTH_INTER: "1s", HEALTH_TIMEOUT: "2s" },
+      "expected a duration from 10ms up to HEALTH_INTER (1000ms)",
+    ],
+  ])("refuses %j naming the setting", (env, message) => {
+    expect(problemsOf(env).join("\n")).toContain(message);
+  });
+
+  it("lists every bad setting at once", () => {
+    expect(problemsOf({ PORT: "x", HASH_TYPE: "y" })).toHaveLength(2);
+  });
+
+  it("either accepts or refuses random values for every setting, never throwing anything else", () => {
+    const settings = [
+      "PORT",
+      "BACKENDS",
+      "WEIGHTS",
+      "BALANCE",
+      "HASH_TYPE",
+      "HASH_BALANCE_FACTOR",
+      "HEALTH_PATH",
+      "HEALTH_INTER",
+      "HEALTH_TIMEOUT",
+      "HEALTH_RISE",
+      "HEALTH_FALL",
+      "TIMEOUT_CONNECT",
+      "TIMEOUT_SERVER",
+      "TIMEOUT_CLIENT",
+      "TRUSTED_PROXIES",
+      "LOG_LEVEL",
+      "ADMIN_HOST",
+      "ADMIN_PORT",
+      "ADMIN_TOKEN",
+      "WORKERS",
+    ];
+    fc.assert(
+      fc.property(
+        fc.dictionary(
+          fc.constantFrom(...settings),
+          fc.oneof(fc.string(), fc.integer().map(String)),
+        ),
+        (env) => {
+          try {
+            loadConfig(env);
+          } catch (error) {
+            expect(error).toBeInstanceOf(ConfigError);
+            expect((error as ConfigError).problems.length).toBeGreaterThan(0);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it("exits 2 with a message naming the setting, value and expected form", () => {
+    const run = spawnSync(process.execPath, [main], {
+      env: { ...process.env, PORT: "eighty" },
+      encoding: "utf8",
+    });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('PORT="eighty": expected a port number from 0 to 65535');
+    expect(run.stderr).not.toMatch(/\bat .*\.js:\d+/); // no stack trace
+  });
+
+  it("exits 2 for a bad --config file", () => {
+    const missing = spawnSync(process.execPath, [main, "--config", "/nonexistent.json"], {
+      encoding: "utf8",
+    });
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain("--config /nonexistent.json: cannot read the file");
+    const unknown = spawnSync(process.execPath, [main, "--bogus"], { encoding: "utf8" });
+    expect(unknown.status).toBe(2);
+  });
+});

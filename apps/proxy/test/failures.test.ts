@@ -1,0 +1,105 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "@jest/globals";
+import {
+  get,
+  startBackend,
+  startProxy,
+  waitFor,
+  type Backend,
+  type RunningProxy,
+} from "./harness.js";
+
+const cleanup: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+
+async function rawServer(
+  handler: Parameters<typeof createServer>[1],
+): Promise<{ server: Server; port: number }> {
+  const server = createServer(handler);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  cleanup.push(() => {
+    server.closeAllConnections();
+    return new Promise((r) => server.close(r));
+  });
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+async function proxyFor(
+  backends: Pick<Backend, "id" | "port">[],
+  env: Record<string, string> = {},
+): Promise<RunningProxy> {
+  const running = await startProxy(backends as Backend[], env);
+  cleanup.push(() => running.stop());
+  return running;
+}
+
+describe("upstream failures get a clear status and body, never a hang", () => {
+  it("answers 503 within 50 ms when every server is down, and recovers by itself", async () => {
+    const backend = await startBackend(1);
+    cleanup.push(() => backend.kill().catch(() => undefined));
+    const running = await proxyFor([backend]);
+    await backend.kill();
+    await get(running.port); // ejects it
+    const started = performance.now();
+    const reply = await get(running.port);
+    expect(performance.now() - started).toBeLessThan(50);
+    expect(reply.status).toBe(503);
+    expect(reply.body).toMatch(/no server is up/);
+    await backend.restore();
+    await waitFor(async () => (await get(running.port)).status === 200, 5000);
+  });
+
+  it("answers 504 when a server accepts and never answers", async () => {
+    const silent = await rawServer(() => undefined);
+    const running = await proxyFor([{ id: "app1", port: silent.port }], {
+      TIMEOUT_SERVER: "300ms",
+    });
+    const started = performance.now();
+    const reply = await get(running.port, { path: "/slow" });
+    expect(reply.status).toBe(504);
+    expect(reply.backend).toBe("app1");
+    expect(reply.body).toMatch(/app1 did not answer in time/);
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it("breaks the client's response promptly when a server closes mid-body", async () => {
+    const broken = await rawServer((_req, res) => {
+      res.writeHead(200, { "content-length": "1000" });
+      res.write("partial");
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    const running = await proxyFor([{ id: "app1", port: broken.port }]);
+    const started = performance.now();
+    await expect(get(running.port)).rejects.toThrow();
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it("answers 502 with the server's name when a POST cannot be delivered", async () => {
+    const backend = await startBackend(1);
+    const running = await proxyFor([backend]);
+    await backend.kill();
+    const reply = await get(running.port, {
+      method: "POST",
+      path: "/upload",
+      headers: { "content-length": "0" },
+    });
+    // A bodyless POST that never connected is safe to retry, but there is no other server.
+    expect([502, 503]).toContain(reply.status);
+    expect(reply.body).toMatch(/^50[23] /);
+  });
+
+  it("retries a GET on the next server when the chosen one refuses, and counts the retry", async () => {
+    const [a, b] = await Promise.all([startBackend(1), startBackend(2)]);
+    cleanup.push(() => b.kill());
+    const running = await proxyFor([a, b], { HEALTH_INTER: "60s", HEALTH_TIMEOUT: "1s" });
+    await a.kill();
+    const reply = await get(running.port, { from: "127.0.0.9" });
+    expect(reply.status).toBe(200);
+    expect(reply.backend).toBe("app2");
+    const metrics = await (await fetch(`http://127.0.0.1:${running.adminPort}/metrics`)).text();
+    expect(metrics).toMatch(/stickyring_server_up\{server="app1"\} 0/);
+  });
+});

@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { createHashRing } from "@stickyring/hashing";
+import {
+  clientAddresses,
+  get,
+  startBackend,
+  startProxy,
+  type Backend,
+  type RunningProxy,
+} from "./harness.js";
+
+const ring = createHashRing({ servers: ["app1", "app2", "app3"].map((id) => ({ id })) });
+/** Addresses whose own backend differs from the backend of `spoofed`. */
+const spoofed = "198.51.100.7";
+const clients = clientAddresses(200)
+  .filter((c) => ring.pick(c) !== ring.pick(spoofed))
+  .slice(0, 50);
+
+let backends: Backend[];
+let running: RunningProxy;
+beforeAll(async () => {
+  backends = await Promise.all([1, 2, 3].map(startBackend));
+  // Only 127.0.200.0/24 are proxies we trust.
+  running = await startProxy(backends, { TRUSTED_PROXIES: "127.0.200.0/24, ::1" });
+});
+afterAll(async () => {
+  await running.stop();
+  await Promise.all(backends.map((b) => b.kill()));
+});
+
+describe("X-Forwarded-For and Forwarded", () => {
+  it("are ignored from untrusted clients: they land where their own address maps", async () => {
+    for (const from of clients) {
+      const spoofs: Record<string, string>[] = [
+        { "x-forwarded-for": spoofed },
+        { forwarded: `for=${spoofed}` },
+        { "x-forwarded-for": `10.0.0.1, ${spoofed}` },
+      ];
+      for (const headers of spoofs) {
+        const reply = await get(running.port, { from, headers });
+        expect(reply.backend).toBe(ring.pick(from));
+      }
+    }
+  });
+
+  it("are honoured from a trusted proxy: the request lands where the forwarded client maps", async () => {
+    const proxyAddress = "127.0.200.9";
+    for (const client of clientAddresses(100, 5000)) {
+      const viaXff = await get(running.port, {
+        from: proxyAddress,
+        headers: { "x-forwarded-for": `203.0.113.5, ${client}` },
+      });
+      expect(viaXff.backend).toBe(ring.pick(client));
+      const viaForwarded = await get(running.port, {
+        from: proxyAddress,
+        headers: { forwarded: `for="${client}:4711";proto=https` },
+      });
+      expect(viaForwarded.backend).toBe(ring.pick(client));
+    }
+  });
+
+  it("peels trusted hops from the right and stops at garbage", async () => {
+    const reply = await get(running.port, {
+      from: "127.0.200.9",
+      headers: { "x-forwarded-for": `${spoofed}, not-an-ip, 127.0.200.3` },
+    });
+    // 127.0.200.3 is trusted, "not-an-ip" is garbage: the walk stops at 127.0.200.3.
+    expect(reply.backend).toBe(ring.pick("127.0.200.3"));
+  });
+
+  it("passes X-Forwarded-For, -Proto and -Host to the backend", async () => {
+    const reply = await get(running.port, {
+      from: "127.0.9.9",
+      path: "/whoami",
+      headers: { host: "shop.example", "x-forwarded-proto": "https" },
+    });
+    const seen = JSON.parse(reply.body);
+    expect(seen.forwardedFor).toBe("127.0.9.9");
+    expect(seen.forwardedProto).toBe("http"); // an untrusted client's claim is replaced
+    expect(seen.forwardedHost).toBe("shop.example");
+  });
+});

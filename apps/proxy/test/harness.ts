@@ -1,0 +1,155 @@
+// Real sockets: backends and the proxy on ephemeral loopback ports, clients
+// that each send from their own 127.x.y.z address.
+
+import { createServer, request, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createBackend, attachWebSocketEcho } from "@stickyring/backend";
+import { createLogger } from "@stickyring/runtime";
+import { loadConfig } from "../src/config.js";
+import { createStickyProxy, type StickyProxy } from "../src/proxy.js";
+
+export interface Backend {
+  id: string;
+  port: number;
+  server: Server;
+  /** Stops it hard, as a crash would: the port refuses connections. */
+  kill(): Promise<void>;
+  /** Listens again on the same port. */
+  restore(): Promise<void>;
+}
+
+function listenOn(server: Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+export async function startBackend(n: number): Promise<Backend> {
+  const id = `app${n}`;
+  const make = () => {
+    const server = createServer(createBackend({ id, greeting: `Hello from App ${n}` }));
+    attachWebSocketEcho(server, `Hello from App ${n}`);
+    return server;
+  };
+  const backend: Backend = {
+    id,
+    port: 0,
+    server: make(),
+    async kill() {
+      const closed = new Promise((resolve) => backend.server.close(resolve));
+      backend.server.closeAllConnections();
+      await closed;
+    },
+    async restore() {
+      backend.server = make();
+      await listenOn(backend.server, backend.port);
+    },
+  };
+  backend.port = await listenOn(backend.server, 0);
+  return backend;
+}
+
+export interface RunningProxy {
+  proxy: StickyProxy;
+  port: number;
+  adminPort: number;
+  stop(): Promise<void>;
+}
+
+export async function startProxy(
+  backends: Backend[],
+  env: Record<string, string> = {},
+): Promise<RunningProxy> {
+  const config = loadConfig({
+    PORT: "0",
+    ADMIN_PORT: "0",
+    HOST: "127.0.0.1",
+    BACKENDS: backends.map((b) => `${b.id}=http://127.0.0.1:${b.port}`).join(","),
+    HEALTH_INTER: "200ms",
+    HEALTH_TIMEOUT: "150ms",
+    ...env,
+  });
+  const proxy = createStickyProxy(config, createLogger("proxy", "silent"));
+  const { port, adminPort } = await proxy.start();
+  return { proxy, port, adminPort, stop: () => proxy.stop(2000) };
+}
+
+export interface Reply {
+  status: number;
+  backend: string | undefined;
+  body: string;
+}
+
+/** One GET on its own connection from `localAddress`. */
+export function get(
+  port: number,
+  options: { from?: string; path?: string; headers?: Record<string, string>; method?: string } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        path: options.path ?? "/",
+        method: options.method ?? "GET",
+        localAddress: options.from,
+        headers: { connection: "close", ...options.headers },
+        agent: false,
+      },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (body += chunk));
+        res.on("end", () =>
+          resolve({ status: res.statusCode!, backend: res.headers["x-backend"] as string, body }),
+        );
+        res.on("error", reject);
+        res.on("close", () => {
+          if (!res.complete) reject(new Error(`response broken after ${body.length} characters`));
+        });
+      },
+    );
+    req.setTimeout(10_000, () => req.destroy(new Error("client timeout")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** Distinct loopback client addresses 127.<a>.<b>.<c>, none of them 127.0.0.1. */
+export function clientAddresses(count: number, offset = 0): string[] {
+  return Array.from({ length: count }, (_, i) => {
+    const n = i + offset + 256;
+    return `127.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+  });
+}
+
+/** Runs `task` over `items` with at most `limit` in flight. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await task(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** Polls until `check` holds or the time is up. */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs}ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
