@@ -1,18 +1,22 @@
 #!/usr/bin/env node
 // Entry: read and validate the configuration, listen, stop cleanly on SIGTERM.
+// `--healthcheck` probes a running proxy instead (the image's HEALTHCHECK).
 
 import { parseArgs } from "node:util";
-import { createLogger, onShutdownSignal } from "@stickyring/runtime";
+import { createLogger, exitWithHealth, onShutdownSignal } from "@stickyring/runtime";
 import { ConfigError, loadConfig } from "./config.js";
 import { createStickyProxy } from "./proxy.js";
 
-function readConfig() {
+function readArguments() {
   try {
     const { values } = parseArgs({
-      options: { config: { type: "string" } },
+      options: { config: { type: "string" }, healthcheck: { type: "boolean" } },
       allowPositionals: false,
     });
-    return loadConfig(process.env, values.config);
+    return {
+      config: loadConfig(process.env, values.config),
+      healthcheck: values.healthcheck === true,
+    };
   } catch (error) {
     const message =
       error instanceof ConfigError
@@ -23,7 +27,15 @@ function readConfig() {
   }
 }
 
-const config = readConfig();
+const { config, healthcheck } = readArguments();
+if (healthcheck) {
+  // The admin listener answers /healthz; a wildcard bind is reached on loopback.
+  const host = ["0.0.0.0", "::"].includes(config.admin.host) ? "127.0.0.1" : config.admin.host;
+  await exitWithHealth(
+    `http://${host.includes(":") ? `[${host}]` : host}:${config.admin.port}/healthz`,
+  );
+}
+
 const logger = createLogger("proxy", config.logLevel);
 const proxy = createStickyProxy(config, logger);
 try {

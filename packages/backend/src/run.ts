@@ -1,5 +1,11 @@
 import { createServer } from "node:http";
-import { closeGracefully, createLogger, listen, onShutdownSignal } from "@stickyring/runtime";
+import {
+  closeGracefully,
+  createLogger,
+  exitWithHealth,
+  listen,
+  onShutdownSignal,
+} from "@stickyring/runtime";
 import { createBackend } from "./app.js";
 import { readBackendConfig } from "./config.js";
 import { attachWebSocketEcho } from "./websocket.js";
@@ -16,6 +22,8 @@ export async function runBackend(n: number): Promise<void> {
     console.error(`${id}: ${(error as Error).message}`);
     process.exit(2);
   }
+  if (process.argv.includes("--healthcheck"))
+    await exitWithHealth(`http://127.0.0.1:${config.port}/healthz`);
   const logger = createLogger(id, config.logLevel);
   const greeting = `Hello from App ${n}`;
   const server = createServer(createBackend({ id, greeting }));

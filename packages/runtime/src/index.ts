@@ -69,3 +69,17 @@ export function onShutdownSignal(
   process.once("SIGTERM", handle);
   process.once("SIGINT", handle);
 }
+
+/**
+ * The container health check (`node dist/main.js --healthcheck`): exits 0
+ * when `url` answers 2xx within the timeout, 1 otherwise. No curl needed in
+ * the image.
+ */
+export async function exitWithHealth(url: string, timeoutMs = 2000): Promise<never> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    process.exit(response.ok ? 0 : 1);
+  } catch {
+    process.exit(1);
+  }
+}

@@ -1,0 +1,185 @@
+// The whole topology in real containers: three backends, two proxy replicas
+// and a URI-hashing proxy on a network this test creates, and client
+// containers that each send from their own address.
+
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { createHashRing, sourceKey, uriKey } from "@stickyring/hashing";
+import {
+  GenericContainer,
+  Network,
+  Wait,
+  type StartedNetwork,
+  type StartedTestContainer,
+} from "testcontainers";
+import { requestFrom, type Observation } from "./clients.js";
+import { buildImages, removeImages, SERVICES, type Service } from "./docker.js";
+
+const CLIENTS = 10;
+const REQUESTS_PER_REPLICA = 20;
+const BACKENDS = ["app1", "app2", "app3"] as const;
+const backendList = (order: readonly string[]) =>
+  order.map((id) => `${id}=http://${id}:${5000 + Number(id.slice(3))}`).join(",");
+const ring = createHashRing({ servers: BACKENDS.map((id) => ({ id })) });
+
+let tags: Record<Service, string>;
+let network: StartedNetwork;
+const backends = new Map<string, StartedTestContainer>();
+const proxies: StartedTestContainer[] = [];
+let uriProxy: StartedTestContainer;
+const clients: { container: StartedTestContainer; address: string }[] = [];
+
+function startProxy(alias: string, env: Record<string, string>): Promise<StartedTestContainer> {
+  return new GenericContainer(tags.proxy)
+    .withNetwork(network)
+    .withNetworkAliases(alias)
+    .withEnvironment({ HEALTH_INTER: "1s", HEALTH_FALL: "2", TIMEOUT_CONNECT: "1s", ...env })
+    .withExposedPorts(8080)
+    .withWaitStrategy(Wait.forHealthCheck())
+    .start();
+}
+
+/** Which servers the proxy's admin API (loopback-only, inside the container) has in its placement. */
+async function placement(proxy: StartedTestContainer): Promise<string[]> {
+  const script =
+    "fetch('http://127.0.0.1:8404/api/servers').then(r=>r.json()).then(j=>console.log(JSON.stringify(j.servers.filter(s=>s.inPlacement).map(s=>s.id))))";
+  const result = await proxy.exec(["node", "-e", script]);
+  return JSON.parse(result.stdout.trim()) as string[];
+}
+
+async function waitForPlacement(expected: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const seen = await Promise.all(proxies.map(placement));
+    if (
+      seen.every((ids) => JSON.stringify([...ids].sort()) === JSON.stringify([...expected].sort()))
+    )
+      return;
+    if (Date.now() > deadline)
+      throw new Error(`placement never became ${expected}: ${JSON.stringify(seen)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Every client asks both replicas; returns each client's observations. */
+async function sweep(): Promise<Map<string, Observation[]>> {
+  const urls = ["http://proxy-a:8080/", "http://proxy-b:8080/"];
+  const results = await Promise.all(
+    clients.map((c) => requestFrom(c.container, urls, REQUESTS_PER_REPLICA)),
+  );
+  return new Map(clients.map((c, i) => [c.address, results[i]!]));
+}
+
+/** The one backend each client reached, after checking it reached only one, through both replicas, without errors. */
+function ownersOf(observed: Map<string, Observation[]>): Map<string, string> {
+  const owners = new Map<string, string>();
+  for (const [address, answers] of observed) {
+    expect(answers).toHaveLength(2 * REQUESTS_PER_REPLICA);
+    expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+    const seen = new Set(answers.map((a) => a.backend));
+    expect({ address, backends: [...seen] }).toEqual({ address, backends: [answers[0]!.backend] });
+    owners.set(address, answers[0]!.backend!);
+  }
+  return owners;
+}
+
+beforeAll(async () => {
+  tags = await buildImages(`stickyring-e2e-${process.pid}`);
+  network = await new Network().start();
+  await Promise.all(
+    BACKENDS.map(async (id) => {
+      const container = await new GenericContainer(tags[id as Service])
+        .withNetwork(network)
+        .withNetworkAliases(id)
+        .withEnvironment({ PORT: String(5000 + Number(id.slice(3))) })
+        .withWaitStrategy(Wait.forHealthCheck())
+        .start();
+      backends.set(id, container);
+    }),
+  );
+  // Two replicas, given the servers in opposite orders: they must agree.
+  proxies.push(
+    ...(await Promise.all([
+      startProxy("proxy-a", { BACKENDS: backendList(BACKENDS) }),
+      startProxy("proxy-b", { BACKENDS: backendList([...BACKENDS].reverse()) }),
+    ])),
+  );
+  uriProxy = await startProxy("proxy-uri", { BACKENDS: backendList(BACKENDS), BALANCE: "uri" });
+  for (let i = 0; i < CLIENTS; i++) {
+    const container = await new GenericContainer(tags.app1)
+      .withNetwork(network)
+      .withCommand(["node", "-e", "setInterval(() => {}, 1 << 30)"])
+      .start();
+    clients.push({ container, address: container.getIpAddress(network.getName()) });
+  }
+});
+
+afterAll(async () => {
+  const containers = [
+    ...clients.map((c) => c.container),
+    uriProxy,
+    ...proxies,
+    ...backends.values(),
+  ].filter(Boolean);
+  await Promise.all(containers.map((c) => c.stop({ timeout: 2_000 }).catch(() => undefined)));
+  await network?.stop().catch(() => undefined);
+  if (tags) await removeImages(SERVICES.map((s) => tags[s]));
+});
+
+describe("stickiness per client address, in containers", () => {
+  let before: Map<string, string>;
+
+  it("sends every client to one backend, the same through both replicas, the one @stickyring/hashing predicts", async () => {
+    expect(new Set(clients.map((c) => c.address)).size).toBe(CLIENTS);
+    before = ownersOf(await sweep());
+    for (const [address, owner] of before) expect(owner).toBe(ring.pick(sourceKey(address)));
+    expect(new Set(before.values()).size).toBeGreaterThanOrEqual(2);
+  });
+
+  it("moves exactly the stopped backend's clients, and no GET fails after ejection", async () => {
+    // Stop the backend with the most clients, so that some must move.
+    const counts = new Map<string, number>();
+    for (const owner of before.values()) counts.set(owner, (counts.get(owner) ?? 0) + 1);
+    const victim = [...counts].sort((a, b) => b[1] - a[1])[0]![0];
+    await backends.get(victim)!.stop({ timeout: 5_000 });
+    await waitForPlacement(BACKENDS.filter((id) => id !== victim));
+
+    const after = ownersOf(await sweep());
+    const survivors = createHashRing({
+      servers: BACKENDS.filter((id) => id !== victim).map((id) => ({ id })),
+    });
+    for (const [address, owner] of before) {
+      const now = after.get(address)!;
+      if (owner === victim) expect(now).not.toBe(victim);
+      else expect(now).toBe(owner);
+      expect(now).toBe(survivors.pick(sourceKey(address)));
+    }
+    expect([...before.values()].filter((o) => o === victim).length).toBeGreaterThan(0);
+
+    // Started again (same name, maybe a new address): its clients come back.
+    const restarted = await new GenericContainer(tags[victim as Service])
+      .withNetwork(network)
+      .withNetworkAliases(victim)
+      .withEnvironment({ PORT: String(5000 + Number(victim.slice(3))) })
+      .withWaitStrategy(Wait.forHealthCheck())
+      .start();
+    backends.set(victim, restarted);
+    await waitForPlacement([...BACKENDS]);
+    const back = ownersOf(await sweep());
+    expect(back).toEqual(before);
+  });
+
+  it("with BALANCE=uri sends each path to one backend, whatever client asks", async () => {
+    const paths = Array.from({ length: 12 }, (_, i) => `/catalog/item-${i}?from=client`);
+    const urls = paths.map((p) => `http://proxy-uri:8080${p}`);
+    const answers = await Promise.all(clients.map((c) => requestFrom(c.container, urls, 2)));
+    for (const path of paths) {
+      const owners = new Set(
+        answers
+          .flat()
+          .filter((a) => a.url.endsWith(path))
+          .map((a) => a.backend),
+      );
+      expect({ path, owners: [...owners] }).toEqual({ path, owners: [ring.pick(uriKey(path))] });
+    }
+  });
+});
