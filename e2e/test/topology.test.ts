@@ -108,6 +108,8 @@ beforeAll(async () => {
     const container = await new GenericContainer(tags.app1)
       .withNetwork(network)
       .withCommand(["node", "-e", "setInterval(() => {}, 1 << 30)"])
+      // A client serves nothing: do not wait on the image's server health check.
+      .withWaitStrategy(Wait.forListeningPorts())
       .start();
     clients.push({ container, address: container.getIpAddress(network.getName()) });
   }
