@@ -13,7 +13,7 @@ export type Balance =
   | { kind: "uri"; whole: boolean; len: number; depth: number; pathOnly: boolean }
   | { kind: "hdr"; header: string };
 
-export const HASH_TYPES = ["consistent", "maglev", "map-based"] as const;
+export const HASH_TYPES = ["consistent", "maglev", "map-based", "haproxy", "nginx"] as const;
 export type HashType = (typeof HASH_TYPES)[number];
 
 export interface BackendConfig {

@@ -18,6 +18,8 @@ const HISTORY = 30;
 export interface Member {
   readonly id: string;
   readonly url: URL;
+  /** 1, 2, 3 ... in the order servers were declared or added; never reused (HAProxy's server id). */
+  readonly numericId: number;
   weight: number;
   admin: AdminState;
   up: boolean;
@@ -48,6 +50,7 @@ export interface MembershipOptions {
 
 export class Membership {
   private readonly members = new Map<string, Member>();
+  private lastNumericId = 0;
 
   constructor(
     backends: readonly BackendConfig[],
@@ -62,6 +65,7 @@ export class Membership {
     return {
       id: b.id,
       url: b.url,
+      numericId: ++this.lastNumericId,
       weight: b.weight,
       admin: "ready",
       up: true,

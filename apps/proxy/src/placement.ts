@@ -2,15 +2,30 @@
 // traffic now, built from a membership snapshot and swapped in whole.
 // Requests only ever read the current one; they never wait on a rebuild.
 
-import { createHashRing, type Algorithm, type HashRing } from "@stickyring/hashing";
-import type { HashType } from "./config.js";
+import {
+  createHashRing,
+  haproxySourceHash,
+  haproxyStringHash,
+  type Algorithm,
+  type HashRing,
+} from "@stickyring/hashing";
+import type { Balance, HashType } from "./config.js";
 import type { Member } from "./membership.js";
 
 const ALGORITHM: Record<HashType, Algorithm> = {
   consistent: "ring",
   maglev: "maglev",
   "map-based": "modulo",
+  haproxy: "haproxy",
+  nginx: "nginx",
 };
+
+/** HAProxy hashes an address (`balance source`) differently from text (`uri`, `hdr()`). */
+function haproxyHash(balance: Balance): (key: string) => number {
+  return balance.kind === "source"
+    ? (key) => haproxySourceHash(key) ?? haproxyStringHash(key)
+    : haproxyStringHash;
+}
 
 export interface Placement {
   readonly ring: HashRing;
@@ -27,15 +42,22 @@ export interface Placement {
  */
 export function buildPlacement(
   members: readonly Member[],
-  hashType: HashType,
-  balanceFactor: number | undefined,
+  options: { hashType: HashType; balance: Balance; balanceFactor: number | undefined },
   version: number,
 ): Placement {
   const usable = members.filter((m) => m.up && m.admin !== "maint");
   const ring = createHashRing({
-    algorithm: ALGORITHM[hashType],
-    balanceFactor,
-    servers: usable.map((m) => ({ id: m.id, weight: m.admin === "drain" ? 0 : m.weight })),
+    algorithm: ALGORITHM[options.hashType],
+    balanceFactor: options.balanceFactor,
+    hash: options.hashType === "haproxy" ? haproxyHash(options.balance) : undefined,
+    servers: usable.map((m) => ({
+      id: m.id,
+      weight: m.admin === "drain" ? 0 : m.weight,
+      // Compatible placements identify servers as HAProxy (numeric id) and
+      // nginx (host:port as written) do.
+      numericId: m.numericId,
+      address: m.url.host,
+    })),
   });
   return Object.freeze({
     ring,

@@ -58,7 +58,7 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
   let version = 0;
 
   const rebuild = (reason: string) => {
-    current = buildPlacement(membership.list(), config.hashType, config.balanceFactor, ++version);
+    current = buildPlacement(membership.list(), config, ++version);
     metrics.rebuilds.inc();
     for (const m of membership.list())
       metrics.serverUp.set({ server: m.id }, current.targets.has(m.id) ? 1 : 0);

@@ -1,19 +1,25 @@
 // createHashRing: a key hash composed with a placement table, plus the two
 // things every table shares: fallback order and bounded loads.
 
+import { crc32, haproxyKeyHash } from "./compat-hashes.js";
 import { hashString } from "./hash.js";
+import { buildHaproxy } from "./haproxy.js";
+import { buildNginx } from "./nginx.js";
 import { buildMaglev, DEFAULT_MAGLEV_SIZE } from "./maglev.js";
 import { buildModulo } from "./modulo.js";
 import { buildRing, DEFAULT_POINTS_PER_WEIGHT } from "./ring.js";
 import { normalizeServers, type Server, type ServerSpec } from "./servers.js";
 import type { Table } from "./table.js";
 
-export const ALGORITHMS = ["ring", "maglev", "modulo"] as const;
+export const ALGORITHMS = ["ring", "maglev", "modulo", "haproxy", "nginx"] as const;
 export type Algorithm = (typeof ALGORITHMS)[number];
 
 export interface HashRingOptions {
   servers: readonly ServerSpec[];
-  /** `ring` (default), `maglev` or `modulo` (map-based). */
+  /**
+   * `ring` (default), `maglev`, `modulo` (map-based), or the placements of
+   * HAProxy 2.6 (`haproxy`) and nginx 1.22 (`nginx`): see the README.
+   */
   algorithm?: Algorithm;
   /** ring: virtual nodes per unit of weight (default 1000). */
   pointsPerWeight?: number;
@@ -25,7 +31,11 @@ export interface HashRingOptions {
    * weighted. 1.25 is HAProxy's `hash-balance-factor 125`. Must be >= 1.
    */
   balanceFactor?: number;
-  /** The key hash, a 32-bit unsigned integer (default: MurmurHash3 of the UTF-8 key). */
+  /**
+   * The key hash, a 32-bit unsigned integer. Default: MurmurHash3 of the
+   * UTF-8 key; for `haproxy`, HAProxy's (an address as `balance source`,
+   * other text as `balance uri`); for `nginx`, CRC-32.
+   */
   hash?: (key: string) => number;
 }
 
@@ -46,6 +56,14 @@ export interface HashRing {
   /** Fraction of the keyspace each server owns (sums to 1 when any server takes keys). */
   shares(): Map<string, number>;
 }
+
+const DEFAULT_HASH: Record<Algorithm, (key: string) => number> = {
+  ring: hashString,
+  maglev: hashString,
+  modulo: hashString,
+  haproxy: haproxyKeyHash,
+  nginx: crc32,
+};
 
 function checkOptions(options: HashRingOptions): void {
   if (options === null || typeof options !== "object") {
@@ -75,6 +93,13 @@ function checkOptions(options: HashRingOptions): void {
 
 function buildTable(servers: readonly Server[], options: HashRingOptions): Table {
   switch (options.algorithm ?? "ring") {
+    case "haproxy": {
+      // HAProxy numbers servers 1, 2, 3 ... in declaration order.
+      const ids = new Map(options.servers.map((s, i) => [s.id, s.numericId ?? i + 1]));
+      return buildHaproxy(servers, ids);
+    }
+    case "nginx":
+      return buildNginx(servers, new Map(options.servers.map((s) => [s.id, s.address ?? s.id])));
     case "ring":
       return buildRing(servers, options.pointsPerWeight ?? DEFAULT_POINTS_PER_WEIGHT);
     case "maglev":
@@ -88,7 +113,7 @@ export function createHashRing(options: HashRingOptions): HashRing {
   checkOptions(options);
   const servers = normalizeServers(options.servers);
   const table = buildTable(servers, options);
-  const hash = options.hash ?? hashString;
+  const hash = options.hash ?? DEFAULT_HASH[options.algorithm ?? "ring"];
   const factor = options.balanceFactor;
   const ids = servers.map((s) => s.id);
   const hashKey = (key: string): number => (typeof key === "string" ? hash(key) >>> 0 : 0);

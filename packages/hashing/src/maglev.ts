@@ -6,7 +6,7 @@
 
 import { hashString } from "./hash.js";
 import type { Server } from "./servers.js";
-import { NO_SERVER, VisitStamps, type Table } from "./table.js";
+import { NO_SERVER, VisitStamps, walkDistinct, type Table } from "./table.js";
 
 export const DEFAULT_MAGLEV_SIZE = 65537;
 const EMPTY = 0xffff;
@@ -82,18 +82,9 @@ export function buildMaglev(servers: readonly Server[], requestedSize: number): 
       return active.length === 0 ? NO_SERVER : slots[slotOf(hash)]!;
     },
     walk(hash, visit) {
-      if (active.length === 0) return;
-      stamps.reset();
       // Fallbacks are the next distinct owners along the table: as spread as
       // the table itself, so a dead server's keys scatter over the others.
-      const start = slotOf(hash);
-      let seen = 0;
-      for (let step = 0; step < size && seen < active.length; step++) {
-        const owner = slots[(start + step) % size]!;
-        if (!stamps.mark(owner)) continue;
-        seen++;
-        if (visit(owner)) return;
-      }
+      if (active.length > 0) walkDistinct(slots, slotOf(hash), active.length, stamps, visit);
     },
     shares() {
       const share = new Float64Array(servers.length);

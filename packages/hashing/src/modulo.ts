@@ -4,7 +4,7 @@
 // hashing avoids.
 
 import type { Server } from "./servers.js";
-import { NO_SERVER, VisitStamps, type Table } from "./table.js";
+import { NO_SERVER, VisitStamps, walkDistinct, type Table } from "./table.js";
 
 export function buildModulo(servers: readonly Server[]): Table {
   // Smooth weighted round-robin over the servers in id order spreads each
@@ -31,15 +31,7 @@ export function buildModulo(servers: readonly Server[]): Table {
       return totalWeight === 0 ? NO_SERVER : slots[hash % totalWeight]!;
     },
     walk(hash, visit) {
-      if (totalWeight === 0) return;
-      stamps.reset();
-      let seen = 0;
-      for (let step = 0; step < totalWeight && seen < active; step++) {
-        const owner = slots[(hash + step) % totalWeight]!;
-        if (!stamps.mark(owner)) continue;
-        seen++;
-        if (visit(owner)) return;
-      }
+      if (totalWeight > 0) walkDistinct(slots, hash % totalWeight, active, stamps, visit);
     },
     shares() {
       const share = new Float64Array(servers.length);

@@ -5,6 +5,14 @@ export interface ServerSpec {
   id: string;
   /** Integer 0..256 as in HAProxy; 0 drains the server (it takes no keys). Default 1. */
   weight?: number;
+  /**
+   * Algorithm `haproxy` only: HAProxy's numeric server id (its `id` keyword).
+   * Default: the position in `servers`, from 1, as HAProxy numbers servers in
+   * declaration order; this algorithm alone depends on that order.
+   */
+  numericId?: number;
+  /** Algorithm `nginx` only: the server as written in nginx's upstream block (`10.0.0.7:5001`). Default: `id`. */
+  address?: string;
 }
 
 export interface Server {
@@ -49,6 +57,20 @@ export function normalizeServers(specs: readonly ServerSpec[]): readonly Server[
     if (!Number.isInteger(weight) || weight < 0 || weight > MAX_WEIGHT) {
       throw new TypeError(
         `server "${id}": weight must be an integer from 0 to ${MAX_WEIGHT}, got ${String(weight)}`,
+      );
+    }
+    const { numericId, address } = spec;
+    if (
+      numericId !== undefined &&
+      (!Number.isInteger(numericId) || numericId < 1 || numericId > 1_000_000)
+    ) {
+      throw new TypeError(
+        `server "${id}": numericId must be an integer from 1 to 1000000, got ${String(numericId)}`,
+      );
+    }
+    if (address !== undefined && (typeof address !== "string" || address === "")) {
+      throw new TypeError(
+        `server "${id}": address must be a non-empty string such as 10.0.0.7:5001`,
       );
     }
     servers.push(Object.freeze({ id, weight }));

@@ -1,5 +1,6 @@
-// The narrow interface every placement algorithm implements. Keys arrive
-// already hashed to 32 bits; the table only answers "which server".
+// The narrow interface every placement algorithm implements, and what they
+// share. Keys arrive already hashed to 32 bits; a table only answers "which
+// server".
 
 import type { Server } from "./servers.js";
 
@@ -46,5 +47,28 @@ export class VisitStamps {
     if (this.stamps[index] === this.stamp) return false;
     this.stamps[index] = this.stamp;
     return true;
+  }
+}
+
+/**
+ * Visits the distinct owners of a circular sequence (ring points, Maglev or
+ * map slots) from `start`, until `visit` returns true or all `active`
+ * servers were seen.
+ */
+export function walkDistinct(
+  owners: Uint16Array,
+  start: number,
+  active: number,
+  stamps: VisitStamps,
+  visit: (index: number) => boolean,
+): void {
+  const length = owners.length;
+  stamps.reset();
+  let seen = 0;
+  for (let step = 0; step < length && seen < active; step++) {
+    const owner = owners[(start + step) % length]!;
+    if (!stamps.mark(owner)) continue;
+    seen++;
+    if (visit(owner)) return;
   }
 }

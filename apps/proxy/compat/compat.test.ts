@@ -1,0 +1,172 @@
+// Proof of the compatible placements: the same clients through real HAProxy
+// 2.6 / nginx 1.22 and through stickyring in `haproxy` / `nginx` mode must
+// reach the same backend, 100% of the time.
+
+import { createServer as createTcpServer } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import {
+  clientAddresses,
+  get,
+  mapLimit,
+  startBackend,
+  startProxy,
+  type Backend,
+  type RunningProxy,
+} from "../test/harness.js";
+import { startHaproxy, startNginx, type Reference, type Upstream } from "./references.js";
+
+const CLIENTS = clientAddresses(2000);
+const PATHS = Array.from({ length: 2000 }, (_, i) => `/catalog/${i % 37}/item-${i}.html`);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createTcpServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+let backends: Backend[];
+beforeAll(async () => {
+  backends = await Promise.all([1, 2, 3, 4, 5].map(startBackend));
+});
+afterAll(async () => {
+  await Promise.all(backends.map((b) => b.kill()));
+});
+
+const upstreams = (weights: number[]): Upstream[] =>
+  weights.map((weight, i) => ({ id: backends[i]!.id, port: backends[i]!.port, weight }));
+
+/** Where each request went, by the greeting of the backend that answered. */
+async function placements(
+  port: number,
+  requests: { from?: string; path?: string }[],
+): Promise<string[]> {
+  return mapLimit(requests, 64, async (r) => {
+    const reply = await get(port, r);
+    expect(reply.status).toBe(200);
+    return reply.body;
+  });
+}
+
+/** Agreement of two placements, as a fraction, and the first disagreements for the message. */
+function agreement(a: string[], b: string[], labels: string[]) {
+  const differ = a
+    .map((x, i) => (x === b[i] ? undefined : `${labels[i]}: ${x} vs ${b[i]}`))
+    .filter(Boolean);
+  return { agreed: (a.length - differ.length) / a.length, firstDifferences: differ.slice(0, 5) };
+}
+
+async function stickyringFor(list: Upstream[], env: Record<string, string>): Promise<RunningProxy> {
+  const chosen = list.map((u) => backends.find((b) => b.id === u.id)!);
+  return startProxy(chosen, { WEIGHTS: list.map((u) => `${u.id}=${u.weight}`).join(","), ...env });
+}
+
+describe.each([
+  ["3 equal servers", [1, 1, 1]],
+  ["5 servers weighted 1, 2, 3, 1, 5", [1, 2, 3, 1, 5]],
+])("HashType haproxy against HAProxy 2.6, %s", (_, weights) => {
+  let reference: Reference;
+  let ours: RunningProxy;
+  const list = () => upstreams(weights);
+
+  afterAll(async () => {
+    await reference?.stop();
+    await ours?.stop();
+  });
+
+  it("balance source: every client address reaches the same backend", async () => {
+    reference = await startHaproxy(await freePort(), "source", list());
+    ours = await stickyringFor(list(), { HASH_TYPE: "haproxy" });
+    const requests = CLIENTS.map((from) => ({ from }));
+    const result = agreement(
+      await placements(reference.port, requests),
+      await placements(ours.port, requests),
+      CLIENTS,
+    );
+    expect(result).toEqual({ agreed: 1, firstDifferences: [] });
+  });
+
+  it("after app2 is disabled in HAProxy's runtime API and removed from stickyring", async () => {
+    expect(await reference.command("disable server be/app2")).toBe("\n");
+    const removed = await fetch(`http://127.0.0.1:${ours.adminPort}/api/servers/app2`, {
+      method: "DELETE",
+    });
+    expect(removed.status).toBe(200);
+    const requests = CLIENTS.map((from) => ({ from }));
+    const theirs = await placements(reference.port, requests);
+    expect(theirs).not.toContain("Hello from App 2");
+    const result = agreement(theirs, await placements(ours.port, requests), CLIENTS);
+    expect(result).toEqual({ agreed: 1, firstDifferences: [] });
+    await reference.stop();
+    await ours.stop();
+  });
+
+  it("balance uri: every path reaches the same backend, from any client", async () => {
+    reference = await startHaproxy(await freePort(), "uri", list());
+    ours = await stickyringFor(list(), { HASH_TYPE: "haproxy", BALANCE: "uri" });
+    const requests = PATHS.map((path, i) => ({ path: `${path}?visit=${i}`, from: CLIENTS[i] }));
+    const result = agreement(
+      await placements(reference.port, requests),
+      await placements(ours.port, requests),
+      PATHS,
+    );
+    expect(result).toEqual({ agreed: 1, firstDifferences: [] });
+  });
+});
+
+describe.each([
+  ["3 equal servers", [1, 1, 1]],
+  ["5 servers weighted 1, 2, 3, 1, 5", [1, 2, 3, 1, 5]],
+])("HashType nginx against nginx 1.22, %s", (_, weights) => {
+  const started: { stop(): Promise<void> }[] = [];
+  afterAll(async () => {
+    await Promise.all(started.map((s) => s.stop()));
+  });
+
+  it("hash $remote_addr consistent: every client address reaches the same backend", async () => {
+    const reference = await startNginx(await freePort(), "$remote_addr", upstreams(weights));
+    const ours = await stickyringFor(upstreams(weights), { HASH_TYPE: "nginx" });
+    started.push(reference, ours);
+    const requests = CLIENTS.map((from) => ({ from }));
+    const result = agreement(
+      await placements(reference.port, requests),
+      await placements(ours.port, requests),
+      CLIENTS,
+    );
+    expect(result).toEqual({ agreed: 1, firstDifferences: [] });
+  });
+
+  it("with app2 marked down in nginx and removed from stickyring", async () => {
+    const reference = await startNginx(await freePort(), "$remote_addr", upstreams(weights), [
+      "app2",
+    ]);
+    const ours = await stickyringFor(
+      upstreams(weights).filter((u) => u.id !== "app2"),
+      { HASH_TYPE: "nginx" },
+    );
+    started.push(reference, ours);
+    const requests = CLIENTS.map((from) => ({ from }));
+    const theirs = await placements(reference.port, requests);
+    expect(theirs).not.toContain("Hello from App 2");
+    const result = agreement(theirs, await placements(ours.port, requests), CLIENTS);
+    expect(result).toEqual({ agreed: 1, firstDifferences: [] });
+  });
+
+  it("hash $request_uri consistent: every URI reaches the same backend", async () => {
+    const reference = await startNginx(await freePort(), "$request_uri", upstreams(weights));
+    const ours = await stickyringFor(upstreams(weights), {
+      HASH_TYPE: "nginx",
+      BALANCE: "uri whole",
+    });
+    started.push(reference, ours);
+    const requests = PATHS.map((path, i) => ({ path: `${path}?visit=${i}` }));
+    const result = agreement(
+      await placements(reference.port, requests),
+      await placements(ours.port, requests),
+      PATHS,
+    );
+    expect(result).toEqual({ agreed: 1, firstDifferences: [] });
+  });
+});
