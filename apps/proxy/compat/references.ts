@@ -59,6 +59,7 @@ async function run(
     rmSync(dir, { recursive: true, force: true });
     throw new Error(
       `${binary} did not start (is Debian's ${binary === "haproxy" ? "haproxy" : "nginx-light"} installed?): ${(error as Error).message}`,
+      { cause: error },
     );
   }
   return child;
