@@ -18,6 +18,7 @@ import {
 } from "./errors.js";
 import type { Membership } from "./membership.js";
 import type { Metrics } from "./metrics.js";
+import type { createLookup } from "./lookup.js";
 import type { Router } from "./routing.js";
 
 export interface ForwarderOptions {
@@ -27,6 +28,7 @@ export interface ForwarderOptions {
   logger: Logger;
   trusted: AddressMatcher;
   timeouts: { connectMs: number; serverMs: number };
+  lookup: ReturnType<typeof createLookup>;
 }
 
 export interface Forwarder {
@@ -65,7 +67,12 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   const { router, membership, metrics, logger, trusted, timeouts } = options;
   // One pool for every server, keyed by host:port inside the agent. LIFO
   // reuse keeps few sockets warm instead of cycling through all of them.
-  const agent = new Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: "lifo" });
+  const agent = new Agent({
+    keepAlive: true,
+    maxFreeSockets: 256,
+    scheduling: "lifo",
+    lookup: options.lookup as never,
+  });
 
   const proxy = createProxyMiddleware<IncomingMessage, ServerResponse>({
     router: (req) => req.route!.target.origin,

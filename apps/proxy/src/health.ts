@@ -1,7 +1,10 @@
 // Active health checks: every `inter`, GET the check path of every server
-// that is not in maintenance. Off the request path.
+// that is not in maintenance, one check per server at a time. Off the
+// request path.
 
+import { Agent, request } from "node:http";
 import type { Membership } from "./membership.js";
+import type { createLookup } from "./lookup.js";
 
 export interface HealthOptions {
   path: string;
@@ -9,34 +12,53 @@ export interface HealthOptions {
   timeoutMs: number;
 }
 
-async function check(url: URL, options: HealthOptions): Promise<{ ok: boolean; detail: string }> {
+function check(
+  url: URL,
+  options: HealthOptions,
+  agent: Agent,
+): Promise<{ ok: boolean; detail: string }> {
   const started = performance.now();
-  try {
-    const response = await fetch(new URL(options.path, url), {
-      signal: AbortSignal.timeout(options.timeoutMs),
-      headers: { "user-agent": "stickyring-health-check" },
+  return new Promise((resolve) => {
+    const req = request(new URL(options.path, url), {
+      agent,
+      headers: { "user-agent": "stickyring-health-check", connection: "close" },
     });
-    await response.body?.cancel();
-    const ms = Math.round(performance.now() - started);
-    return {
-      ok: response.status >= 200 && response.status < 400,
-      detail: `HTTP ${response.status} in ${ms}ms`,
-    };
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code;
-    const name =
-      (error as Error).name === "TimeoutError" ? `timeout after ${options.timeoutMs}ms` : undefined;
-    return { ok: false, detail: name ?? cause ?? (error as Error).message };
-  }
+    const timer = setTimeout(() => {
+      req.destroy();
+      resolve({ ok: false, detail: `timeout after ${options.timeoutMs}ms` });
+    }, options.timeoutMs);
+    req.on("response", (res) => {
+      res.resume();
+      clearTimeout(timer);
+      const ms = Math.round(performance.now() - started);
+      const status = res.statusCode ?? 0;
+      resolve({ ok: status >= 200 && status < 400, detail: `HTTP ${status} in ${ms}ms` });
+    });
+    req.on("error", (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      resolve({ ok: false, detail: error.code ?? error.message });
+    });
+    req.end();
+  });
 }
 
 /** Starts checking; returns a function that stops it. */
-export function startHealthChecks(membership: Membership, options: HealthOptions): () => void {
+export function startHealthChecks(
+  membership: Membership,
+  options: HealthOptions,
+  lookup: ReturnType<typeof createLookup>,
+): () => void {
+  const agent = new Agent({ keepAlive: false, lookup: lookup as never });
+  const inFlight = new Set<string>();
   let stopped = false;
   const round = () => {
     for (const member of membership.list()) {
-      if (member.admin === "maint") continue;
-      void check(member.url, options).then(({ ok, detail }) => {
+      // A check still running (a server slow to answer or to resolve) is not
+      // doubled: HAProxy, too, runs one check per server at a time.
+      if (member.admin === "maint" || inFlight.has(member.id)) continue;
+      inFlight.add(member.id);
+      void check(member.url, options, agent).then(({ ok, detail }) => {
+        inFlight.delete(member.id);
         if (!stopped) membership.recordCheck(member.id, ok, detail);
       });
     }
@@ -47,5 +69,6 @@ export function startHealthChecks(membership: Membership, options: HealthOptions
   return () => {
     stopped = true;
     clearInterval(timer);
+    agent.destroy();
   };
 }

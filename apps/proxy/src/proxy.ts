@@ -18,6 +18,7 @@ import { sendError } from "./errors.js";
 import { createForwarder } from "./forwarder.js";
 import { startHealthChecks } from "./health.js";
 import { createKeyPolicy } from "./key-policy.js";
+import { createLookup } from "./lookup.js";
 import { Membership } from "./membership.js";
 import { createMetrics } from "./metrics.js";
 import { buildPlacement, type Placement } from "./placement.js";
@@ -79,7 +80,9 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
     config.trustedProxies,
     config.balanceFactor === undefined ? undefined : loads,
   );
+  const lookup = createLookup(Math.min(config.timeouts.connectMs, 2000));
   const forwarder = createForwarder({
+    lookup,
     router,
     membership,
     metrics,
@@ -168,7 +171,7 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
     async start() {
       const port = await listen(server, config.port, config.host);
       const adminPort = await listen(adminServer, config.admin.port, config.admin.host);
-      stopChecks = startHealthChecks(membership, config.health);
+      stopChecks = startHealthChecks(membership, config.health, lookup);
       logger.info({ port, adminPort, adminHost: config.admin.host }, "proxy listening");
       return { port, adminPort };
     },

@@ -1,0 +1,46 @@
+// Name resolution for backend connections, off libuv's thread pool.
+//
+// dns.lookup() (getaddrinfo) runs on a pool of 4 threads and cannot be
+// cancelled: a backend name that no longer resolves (a removed container)
+// holds a thread for the resolver's whole timeout, and a few of those starve
+// the lookups of every healthy backend. The c-ares resolver is asynchronous
+// and has its own timeout. Names DNS does not know (/etc/hosts entries such
+// as localhost) fall back to dns.lookup.
+
+import {
+  lookup as systemLookup,
+  promises as dns,
+  type LookupAddress,
+  type LookupOptions,
+} from "node:dns";
+
+type LookupCallback = (
+  error: NodeJS.ErrnoException | null,
+  address: string | LookupAddress[],
+  family?: number,
+) => void;
+
+const NOT_IN_DNS = new Set(["ENOTFOUND", "ENODATA"]);
+
+export function createLookup(timeoutMs: number) {
+  const resolver = new dns.Resolver({ timeout: timeoutMs, tries: 2 });
+
+  return function lookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
+    const family = options.family === 6 || options.family === "IPv6" ? 6 : 4;
+    const query = family === 6 ? resolver.resolve6(hostname) : resolver.resolve4(hostname);
+    query.then(
+      (addresses) => {
+        if (options.all)
+          callback(
+            null,
+            addresses.map((address) => ({ address, family })),
+          );
+        else callback(null, addresses[0]!, family);
+      },
+      (error: NodeJS.ErrnoException) => {
+        if (NOT_IN_DNS.has(error.code ?? "")) systemLookup(hostname, options, callback as never);
+        else callback(error, options.all ? [] : "", family);
+      },
+    );
+  };
+}
