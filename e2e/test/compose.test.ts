@@ -5,8 +5,7 @@ import { afterAll, describe, expect, it } from "@jest/globals";
 import { compose } from "./docker.js";
 
 const project = `stickyring-e2e-compose-${process.pid}`;
-// Its own image tags, so that `down --rmi all` removes only what this test built.
-const env = () => ({ PROXY_PORT: String(port), IMAGE_TAG: `e2e-${process.pid}` });
+const env = () => ({ PROXY_PORT: String(port) });
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -28,7 +27,7 @@ afterAll(async () => {
 describe("docker compose -f infra/compose.yml up", () => {
   it("serves Hello from App N through the proxy", async () => {
     port = await freePort();
-    await compose(project, ["up", "-d", "--build"], env());
+    await compose(project, ["up", "-d"], env());
     const deadline = Date.now() + 120_000;
     let body = "";
     while (Date.now() < deadline) {

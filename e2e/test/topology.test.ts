@@ -12,7 +12,7 @@ import {
   type StartedTestContainer,
 } from "testcontainers";
 import { requestFrom, type Observation } from "./clients.js";
-import { buildImages, removeImages, SERVICES, type Service } from "./docker.js";
+import { image, type Service } from "./docker.js";
 
 const CLIENTS = 10;
 const REQUESTS_PER_REPLICA = 20;
@@ -21,7 +21,6 @@ const backendList = (order: readonly string[]) =>
   order.map((id) => `${id}=http://${id}:${5000 + Number(id.slice(3))}`).join(",");
 const ring = createHashRing({ servers: BACKENDS.map((id) => ({ id })) });
 
-let tags: Record<Service, string>;
 let network: StartedNetwork;
 const backends = new Map<string, StartedTestContainer>();
 const proxies: StartedTestContainer[] = [];
@@ -29,7 +28,7 @@ let uriProxy: StartedTestContainer;
 const clients: { container: StartedTestContainer; address: string }[] = [];
 
 function startProxy(alias: string, env: Record<string, string>): Promise<StartedTestContainer> {
-  return new GenericContainer(tags.proxy)
+  return new GenericContainer(image("proxy"))
     .withNetwork(network)
     .withNetworkAliases(alias)
     .withEnvironment({ HEALTH_INTER: "1s", HEALTH_FALL: "2", TIMEOUT_CONNECT: "1s", ...env })
@@ -83,11 +82,10 @@ function ownersOf(observed: Map<string, Observation[]>): Map<string, string> {
 }
 
 beforeAll(async () => {
-  tags = await buildImages(`stickyring-e2e-${process.pid}`);
   network = await new Network().start();
   await Promise.all(
     BACKENDS.map(async (id) => {
-      const container = await new GenericContainer(tags[id as Service])
+      const container = await new GenericContainer(image(id as Service))
         .withNetwork(network)
         .withNetworkAliases(id)
         .withEnvironment({ PORT: String(5000 + Number(id.slice(3))) })
@@ -105,7 +103,7 @@ beforeAll(async () => {
   );
   uriProxy = await startProxy("proxy-uri", { BACKENDS: backendList(BACKENDS), BALANCE: "uri" });
   for (let i = 0; i < CLIENTS; i++) {
-    const container = await new GenericContainer(tags.app1)
+    const container = await new GenericContainer(image("app1"))
       .withNetwork(network)
       .withCommand(["node", "-e", "setInterval(() => {}, 1 << 30)"])
       // A client serves nothing: do not wait on the image's server health check.
@@ -124,7 +122,6 @@ afterAll(async () => {
   ].filter(Boolean);
   await Promise.all(containers.map((c) => c.stop({ timeout: 2_000 }).catch(() => undefined)));
   await network?.stop().catch(() => undefined);
-  if (tags) await removeImages(SERVICES.map((s) => tags[s]));
 });
 
 describe("stickiness per client address, in containers", () => {
@@ -158,7 +155,7 @@ describe("stickiness per client address, in containers", () => {
     expect([...before.values()].filter((o) => o === victim).length).toBeGreaterThan(0);
 
     // Started again (same name, maybe a new address): its clients come back.
-    const restarted = await new GenericContainer(tags[victim as Service])
+    const restarted = await new GenericContainer(image(victim as Service))
       .withNetwork(network)
       .withNetworkAliases(victim)
       .withEnvironment({ PORT: String(5000 + Number(victim.slice(3))) })

@@ -35,7 +35,6 @@ export interface ProxyConfig {
   trustedProxies: AddressMatcher;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   admin: { host: string; port: number; token: string | undefined };
-  workers: number;
 }
 
 export class ConfigError extends Error {
@@ -231,7 +230,6 @@ const schema = z.object({
   ADMIN_HOST: text.optional().transform((v) => (v === undefined || v === "" ? "127.0.0.1" : v)),
   ADMIN_PORT: port(8404),
   ADMIN_TOKEN: text.optional().transform((v) => (v === "" ? undefined : v)),
-  WORKERS: integer(1, 1, 64),
 });
 
 const SETTINGS = Object.keys(schema.shape);
@@ -344,6 +342,5 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
     trustedProxies: s.TRUSTED_PROXIES,
     logLevel: s.LOG_LEVEL,
     admin: { host: s.ADMIN_HOST, port: s.ADMIN_PORT, token: s.ADMIN_TOKEN },
-    workers: s.WORKERS,
   };
 }

@@ -109,7 +109,6 @@ describe("configuration", () => {
       "ADMIN_HOST",
       "ADMIN_PORT",
       "ADMIN_TOKEN",
-      "WORKERS",
     ];
     fc.assert(
       fc.property(

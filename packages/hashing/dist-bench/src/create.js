@@ -1,11 +1,21 @@
 // createHashRing: a key hash composed with a placement table, plus the two
 // things every table shares: fallback order and bounded loads.
+import { crc32, haproxyKeyHash } from "./compat-hashes.js";
 import { hashString } from "./hash.js";
+import { buildHaproxy } from "./haproxy.js";
+import { buildNginx } from "./nginx.js";
 import { buildMaglev, DEFAULT_MAGLEV_SIZE } from "./maglev.js";
 import { buildModulo } from "./modulo.js";
 import { buildRing, DEFAULT_POINTS_PER_WEIGHT } from "./ring.js";
 import { normalizeServers } from "./servers.js";
-export const ALGORITHMS = ["ring", "maglev", "modulo"];
+export const ALGORITHMS = ["ring", "maglev", "modulo", "haproxy", "nginx"];
+const DEFAULT_HASH = {
+  ring: hashString,
+  maglev: hashString,
+  modulo: hashString,
+  haproxy: haproxyKeyHash,
+  nginx: crc32,
+};
 function checkOptions(options) {
   if (options === null || typeof options !== "object") {
     throw new TypeError("createHashRing: expected an options object { servers, algorithm? }");
@@ -33,6 +43,13 @@ function checkOptions(options) {
 }
 function buildTable(servers, options) {
   switch (options.algorithm ?? "ring") {
+    case "haproxy": {
+      // HAProxy numbers servers 1, 2, 3 ... in declaration order.
+      const ids = new Map(options.servers.map((s, i) => [s.id, s.numericId ?? i + 1]));
+      return buildHaproxy(servers, ids);
+    }
+    case "nginx":
+      return buildNginx(servers, new Map(options.servers.map((s) => [s.id, s.address ?? s.id])));
     case "ring":
       return buildRing(servers, options.pointsPerWeight ?? DEFAULT_POINTS_PER_WEIGHT);
     case "maglev":
@@ -45,7 +62,7 @@ export function createHashRing(options) {
   checkOptions(options);
   const servers = normalizeServers(options.servers);
   const table = buildTable(servers, options);
-  const hash = options.hash ?? hashString;
+  const hash = options.hash ?? DEFAULT_HASH[options.algorithm ?? "ring"];
   const factor = options.balanceFactor;
   const ids = servers.map((s) => s.id);
   const hashKey = (key) => (typeof key === "string" ? hash(key) >>> 0 : 0);

@@ -5,3 +5,4 @@ export { uriKey } from "./uri.js";
 export { hashString } from "./hash.js";
 export { DEFAULT_POINTS_PER_WEIGHT } from "./ring.js";
 export { DEFAULT_MAGLEV_SIZE } from "./maglev.js";
+export { haproxySourceHash, haproxyStringHash, crc32 } from "./compat-hashes.js";

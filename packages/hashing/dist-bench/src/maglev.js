@@ -4,7 +4,7 @@
 // little extra movement on membership changes (a removed server's slots are
 // refilled, and a few other slots shift).
 import { hashString } from "./hash.js";
-import { NO_SERVER, VisitStamps } from "./table.js";
+import { NO_SERVER, VisitStamps, walkDistinct } from "./table.js";
 export const DEFAULT_MAGLEV_SIZE = 65537;
 const EMPTY = 0xffff;
 const OFFSET_SEED = 0x2545f491;
@@ -72,18 +72,9 @@ export function buildMaglev(servers, requestedSize) {
       return active.length === 0 ? NO_SERVER : slots[slotOf(hash)];
     },
     walk(hash, visit) {
-      if (active.length === 0) return;
-      stamps.reset();
       // Fallbacks are the next distinct owners along the table: as spread as
       // the table itself, so a dead server's keys scatter over the others.
-      const start = slotOf(hash);
-      let seen = 0;
-      for (let step = 0; step < size && seen < active.length; step++) {
-        const owner = slots[(start + step) % size];
-        if (!stamps.mark(owner)) continue;
-        seen++;
-        if (visit(owner)) return;
-      }
+      if (active.length > 0) walkDistinct(slots, slotOf(hash), active.length, stamps, visit);
     },
     shares() {
       const share = new Float64Array(servers.length);

@@ -2,7 +2,7 @@
 // weight-many slots. Perfectly stable while the servers do not change, and
 // reshuffles almost every key when they do: kept to show what consistent
 // hashing avoids.
-import { NO_SERVER, VisitStamps } from "./table.js";
+import { NO_SERVER, VisitStamps, walkDistinct } from "./table.js";
 export function buildModulo(servers) {
   // Smooth weighted round-robin over the servers in id order spreads each
   // server's slots through the table instead of in one block.
@@ -27,15 +27,7 @@ export function buildModulo(servers) {
       return totalWeight === 0 ? NO_SERVER : slots[hash % totalWeight];
     },
     walk(hash, visit) {
-      if (totalWeight === 0) return;
-      stamps.reset();
-      let seen = 0;
-      for (let step = 0; step < totalWeight && seen < active; step++) {
-        const owner = slots[(hash + step) % totalWeight];
-        if (!stamps.mark(owner)) continue;
-        seen++;
-        if (visit(owner)) return;
-      }
+      if (totalWeight > 0) walkDistinct(slots, hash % totalWeight, active, stamps, visit);
     },
     shares() {
       const share = new Float64Array(servers.length);

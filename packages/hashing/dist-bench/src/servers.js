@@ -36,6 +36,20 @@ export function normalizeServers(specs) {
         `server "${id}": weight must be an integer from 0 to ${MAX_WEIGHT}, got ${String(weight)}`,
       );
     }
+    const { numericId, address } = spec;
+    if (
+      numericId !== undefined &&
+      (!Number.isInteger(numericId) || numericId < 1 || numericId > 1_000_000)
+    ) {
+      throw new TypeError(
+        `server "${id}": numericId must be an integer from 1 to 1000000, got ${String(numericId)}`,
+      );
+    }
+    if (address !== undefined && (typeof address !== "string" || address === "")) {
+      throw new TypeError(
+        `server "${id}": address must be a non-empty string such as 10.0.0.7:5001`,
+      );
+    }
     servers.push(Object.freeze({ id, weight }));
   });
   servers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

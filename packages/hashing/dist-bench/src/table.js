@@ -1,5 +1,6 @@
-// The narrow interface every placement algorithm implements. Keys arrive
-// already hashed to 32 bits; the table only answers "which server".
+// The narrow interface every placement algorithm implements, and what they
+// share. Keys arrive already hashed to 32 bits; a table only answers "which
+// server".
 export const NO_SERVER = -1;
 /**
  * Remembers which servers a walk has already visited without allocating a
@@ -24,5 +25,21 @@ export class VisitStamps {
     if (this.stamps[index] === this.stamp) return false;
     this.stamps[index] = this.stamp;
     return true;
+  }
+}
+/**
+ * Visits the distinct owners of a circular sequence (ring points, Maglev or
+ * map slots) from `start`, until `visit` returns true or all `active`
+ * servers were seen.
+ */
+export function walkDistinct(owners, start, active, stamps, visit) {
+  const length = owners.length;
+  stamps.reset();
+  let seen = 0;
+  for (let step = 0; step < length && seen < active; step++) {
+    const owner = owners[(start + step) % length];
+    if (!stamps.mark(owner)) continue;
+    seen++;
+    if (visit(owner)) return;
   }
 }

@@ -1,0 +1,105 @@
+// `pnpm bench:proxy`: HAProxy, stickyring and the tutorial baseline in one
+// run, alternating A B C over rounds, at 4, 32 and 128 connections. Writes
+// results/proxy-bench.md and results/proxy-bench.svg.
+
+import { cpus } from "node:os";
+import { writeFileSync } from "node:fs";
+import {
+  cleanup,
+  ensureTools,
+  peakRssMb,
+  startBackends,
+  startBaseline,
+  startHaproxy,
+  startStickyring,
+  type Started,
+} from "./processes.js";
+import { markdown, svgChart, type Row } from "./report.js";
+import { sampleStickiness, type StickinessSample } from "./sampler.js";
+import { wrk, type WrkResult } from "./wrk.js";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? "4,32,128").split(",").map(Number);
+const results = new URL("../results/", import.meta.url);
+
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+async function main() {
+  ensureTools();
+  const backends = [19101, 19102, 19103];
+  const started: Started[] = [await startBackends(backends)];
+  try {
+    const candidates = [
+      await startHaproxy(19200, backends),
+      await startStickyring(19201, 19301, backends),
+      await startBaseline(19202, backends),
+    ];
+    started.push(...candidates);
+
+    console.error("warm-up (not counted)");
+    for (const c of candidates) await wrk(c.port, 32, 3);
+
+    const runs = new Map<string, WrkResult[]>();
+    const stickiness = new Map<string, StickinessSample[]>();
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const connections of CONNECTIONS) {
+        for (const c of candidates) {
+          const stop = sampleStickiness(c.port);
+          const result = await wrk(c.port, connections, SECONDS);
+          const sample = await stop();
+          const key = `${c.name}|${connections}`;
+          runs.set(key, [...(runs.get(key) ?? []), result]);
+          stickiness.set(c.name, [...(stickiness.get(c.name) ?? []), sample]);
+          console.error(
+            `round ${round} ${connections} conns ${c.name}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.p99Ms} ms`,
+          );
+        }
+      }
+    }
+
+    const rows: Row[] = [];
+    for (const connections of CONNECTIONS) {
+      for (const c of candidates) {
+        const list = runs.get(`${c.name}|${connections}`)!;
+        rows.push({
+          candidate: c.name,
+          connections,
+          requestsPerSecond: median(list.map((r) => r.requestsPerSecond)),
+          p50Ms: median(list.map((r) => r.p50Ms)),
+          p99Ms: median(list.map((r) => r.p99Ms)),
+          peakRssMb: peakRssMb(c.pid),
+          errors: list.reduce((s, r) => s + r.errors, 0),
+        });
+      }
+    }
+    const sticky = candidates
+      .map((c) => {
+        const s = stickiness.get(c.name)!;
+        const sum = (k: keyof StickinessSample) => s.reduce((n, x) => n + x[k], 0);
+        return `| ${c.name} | ${sum("samples")} | ${Math.max(...s.map((x) => x.violations))} | ${sum("failures")} |`;
+      })
+      .join("\n");
+    const header = [
+      `Command: \`pnpm bench:proxy\` (${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, Node ${process.version}).`,
+      `wrk -t1, ${ROUNDS} rounds of ${SECONDS} s per proxy and connection count, alternating the proxies, after an uncounted warm-up; medians shown.`,
+      "Backends: 3 nginx servers on loopback. HAProxy 2.6: `balance source`, `hash-type consistent`, `nbthread 1`.",
+      "stickyring: one process, default configuration (access log on, to /dev/null).",
+      "Peak RSS: VmHWM of the proxy's processes at the end of the run.",
+    ].join("\n");
+    const table = markdown(rows, "HAProxy 2.6", header);
+    const report = `${table}\nStickiness sampled during every run (8 clients, each from its own loopback address):\n\n| proxy | samples | clients that reached two backends | failed samples |\n| --- | ---: | ---: | ---: |\n${sticky}\n`;
+    writeFileSync(new URL("proxy-bench.md", results), report);
+    writeFileSync(
+      new URL("proxy-bench.svg", results),
+      svgChart(rows, "Proxy throughput, requests/s (wrk -t1, loopback, one run)"),
+    );
+    console.log(report);
+  } finally {
+    for (const s of started.reverse()) await s.stop();
+    cleanup();
+  }
+}
+
+await main();

@@ -1,0 +1,186 @@
+// The processes under test, each on its own loopback port.
+
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export interface Started {
+  name: string;
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+const work = mkdtempSync(join(tmpdir(), "stickyring-bench-"));
+const repo = fileURLToPath(new URL("../../..", import.meta.url));
+
+/** Installs haproxy, nginx-light and wrk from Debian when missing (root only). */
+export function ensureTools(): void {
+  const missing = ["haproxy", "nginx", "wrk"].filter(
+    (tool) => spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0,
+  );
+  if (missing.length === 0) return;
+  const packages = missing.map((t) => (t === "nginx" ? "nginx-light" : t));
+  console.error(`installing ${packages.join(", ")} from Debian`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  if (
+    spawnSync("apt-get", ["update", "-qq"], { stdio: "inherit", env }).status !== 0 ||
+    spawnSync("apt-get", ["install", "-y", "-qq", ...packages], { stdio: "inherit", env })
+      .status !== 0
+  ) {
+    throw new Error(`cannot install ${packages.join(", ")}: run as root, or install them yourself`);
+  }
+}
+
+function waitForPort(port: number, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      if (child.exitCode !== null)
+        return reject(new Error(`process for port ${port} exited ${child.exitCode}`));
+      const socket = connect(port, "127.0.0.1");
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.once("error", () => {
+        socket.destroy();
+        if (Date.now() > deadline) reject(new Error(`port ${port} never opened`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+async function start(
+  name: string,
+  port: number,
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<Started> {
+  const log = join(work, `${name.replace(/\W+/g, "-")}.log`);
+  writeFileSync(log, "");
+  const child = spawn(command, args, {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  child.stderr!.on("data", (d: Buffer) => writeFileSync(log, d, { flag: "a" }));
+  try {
+    await waitForPort(port, child);
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw new Error(
+      `${name} did not start: ${(error as Error).message}\n${readFileSync(log, "utf8").slice(-2000)}`,
+      { cause: error },
+    );
+  }
+  return {
+    name,
+    port,
+    pid: child.pid!,
+    async stop() {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+      child.kill("SIGKILL");
+    },
+  };
+}
+
+/** Three nginx servers answering `Hello from App N`: fast enough never to be the bottleneck. */
+export function startBackends(ports: number[]): Promise<Started> {
+  const dir = join(work, "nginx");
+  for (const sub of ["body", "proxy", "fastcgi", "uwsgi", "scgi", "logs"])
+    mkdirSync(join(dir, sub), { recursive: true });
+  const servers = ports
+    .map(
+      (port, i) =>
+        `  server { listen 127.0.0.1:${port}; keepalive_requests 1000000; location / { default_type text/plain; return 200 "Hello from App ${i + 1}"; } }`,
+    )
+    .join("\n");
+  writeFileSync(
+    join(dir, "nginx.conf"),
+    `worker_processes 1;\ndaemon off;\npid ${dir}/nginx.pid;\nerror_log ${dir}/logs/error.log warn;\nevents { worker_connections 4096; }\nhttp {\n  access_log off;\n  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;\n${servers}\n}\n`,
+  );
+  return start("nginx backends", ports[0]!, "nginx", ["-p", dir, "-c", join(dir, "nginx.conf")]);
+}
+
+export function startHaproxy(port: number, backends: number[]): Promise<Started> {
+  const config = [
+    "global",
+    "  nbthread 1",
+    "  maxconn 10000",
+    "defaults",
+    "  mode http",
+    "  timeout connect 5s",
+    "  timeout client 30s",
+    "  timeout server 30s",
+    "  option http-keep-alive",
+    "frontend fe",
+    `  bind 127.0.0.1:${port}`,
+    "  default_backend be",
+    "backend be",
+    "  balance source",
+    "  hash-type consistent",
+    ...backends.map((p, i) => `  server app${i + 1} 127.0.0.1:${p}`),
+    "",
+  ].join("\n");
+  writeFileSync(join(work, "haproxy.cfg"), config);
+  return start("HAProxy 2.6", port, "haproxy", ["-f", join(work, "haproxy.cfg"), "-db"]);
+}
+
+/** stickyring's proxy as a user runs it: default configuration apart from ports and backends. */
+export function startStickyring(
+  port: number,
+  adminPort: number,
+  backends: number[],
+): Promise<Started> {
+  return start("stickyring", port, process.execPath, [join(repo, "apps/proxy/dist/main.js")], {
+    PORT: String(port),
+    ADMIN_PORT: String(adminPort),
+    BACKENDS: backends.map((p, i) => `app${i + 1}=http://127.0.0.1:${p}`).join(","),
+  });
+}
+
+export function startBaseline(port: number, backends: number[]): Promise<Started> {
+  const script = fileURLToPath(new URL("./baseline.js", import.meta.url));
+  return start("tutorial baseline", port, process.execPath, [
+    script,
+    String(port),
+    ...backends.map((p) => `http://127.0.0.1:${p}`),
+  ]);
+}
+
+/** Peak resident memory of a process and its children so far, in MB (VmHWM). */
+export function peakRssMb(pid: number): number {
+  const pids = [pid, ...childPids(pid)];
+  return pids.reduce((sum, p) => {
+    try {
+      const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, "utf8"));
+      return sum + (match ? Number(match[1]) / 1024 : 0);
+    } catch {
+      return sum;
+    }
+  }, 0);
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+export function cleanup(): void {
+  rmSync(work, { recursive: true, force: true });
+}
