@@ -40,7 +40,9 @@ function contains(block: Block, address: AddressBytes): boolean {
  * Parses a comma-separated CIDR list. Returns the matcher, or the first entry
  * that is not a CIDR block.
  */
-export function parseCidrList(text: string): { matcher: AddressMatcher } | { invalid: string } {
+export function parseCidrList(
+  text: string,
+): { matcher: AddressMatcher | undefined } | { invalid: string } {
   const blocks: Block[] = [];
   for (const entry of text
     .split(",")
@@ -50,5 +52,7 @@ export function parseCidrList(text: string): { matcher: AddressMatcher } | { inv
     if (!block) return { invalid: entry };
     blocks.push(block);
   }
+  // No list: nobody is trusted, and callers can skip the check entirely.
+  if (blocks.length === 0) return { matcher: undefined };
   return { matcher: (address) => blocks.some((b) => contains(b, address)) };
 }

@@ -1,7 +1,7 @@
 // The client's address: the socket peer, unless the peer is a trusted proxy,
 // in which case X-Forwarded-For (or Forwarded) says who it forwarded for.
 
-import { formatAddress, parseAddress, type AddressBytes } from "@stickyring/hashing";
+import { formatAddress, parseAddress, sourceKey, type AddressBytes } from "@stickyring/hashing";
 import type { AddressMatcher } from "./cidr.js";
 
 /** Header values too long to be honest are not read at all. */
@@ -42,9 +42,12 @@ function headerText(value: string | string[] | undefined): string | undefined {
 export function clientAddress(
   peer: string | undefined,
   headers: Record<string, string | string[] | undefined>,
-  trusted: AddressMatcher,
+  trusted: AddressMatcher | undefined,
 ): string | undefined {
   if (peer === undefined) return undefined;
+  // Without trusted proxies the peer is the client: its canonical text is
+  // all that is needed, and sourceKey has a fast path for what sockets report.
+  if (trusted === undefined) return sourceKey(peer);
   const peerBytes = parseAddress(peer);
   if (!peerBytes) return undefined;
   let client: AddressBytes = peerBytes;

@@ -32,7 +32,8 @@ export interface ProxyConfig {
   balanceFactor: number | undefined;
   health: { path: string; interMs: number; timeoutMs: number; rise: number; fall: number };
   timeouts: { connectMs: number; serverMs: number; clientMs: number };
-  trustedProxies: AddressMatcher;
+  /** Undefined when no proxy is trusted. */
+  trustedProxies: AddressMatcher | undefined;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   admin: { host: string; port: number; token: string | undefined };
 }

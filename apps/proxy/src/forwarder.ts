@@ -26,7 +26,7 @@ export interface ForwarderOptions {
   membership: Membership;
   metrics: Metrics;
   logger: Logger;
-  trusted: AddressMatcher;
+  trusted: AddressMatcher | undefined;
   timeouts: { connectMs: number; serverMs: number };
   lookup: ReturnType<typeof createLookup>;
 }
@@ -50,10 +50,10 @@ function hasBody(req: IncomingMessage): boolean {
 }
 
 /** HAProxy `option forwardfor`, plus -Proto and -Host, trusting only trusted peers' values. */
-function addForwardedHeaders(req: IncomingMessage, trusted: AddressMatcher): void {
+function addForwardedHeaders(req: IncomingMessage, trusted: AddressMatcher | undefined): void {
   const peer = req.socket.remoteAddress ?? "";
-  const bytes = parseAddress(peer);
-  const fromTrusted = bytes !== undefined && trusted(bytes);
+  const bytes = trusted === undefined ? undefined : parseAddress(peer);
+  const fromTrusted = bytes !== undefined && trusted!(bytes);
   const previous = req.headers["x-forwarded-for"];
   req.headers["x-forwarded-for"] = previous ? `${String(previous)}, ${peer}` : peer;
   if (!fromTrusted || !req.headers["x-forwarded-proto"]) req.headers["x-forwarded-proto"] = "http";
@@ -75,7 +75,8 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   });
 
   const proxy = createProxyMiddleware<IncomingMessage, ServerResponse>({
-    router: (req) => req.route!.target.origin,
+    // The URL object itself: httpxy would parse a string again per request.
+    router: (req) => req.route!.target,
     agent,
     changeOrigin: false,
     // Our timer (below) answers 504 while waiting for the response; this
@@ -120,7 +121,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         proxyServer.on("proxyRes", (_proxyRes, req, res) => {
           const route = req.route!;
           route.upstreamMs = performance.now() - route.startedAt;
-          metrics.upstreamSeconds.observe({ backend: route.server }, route.upstreamMs / 1000);
+          metrics.observeUpstream(route.server, route.upstreamMs / 1000);
           res.setHeader("x-backend", route.server);
         });
       },

@@ -5,8 +5,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 
 export interface Metrics {
   registry: Registry;
-  requests: Counter<"backend" | "code">;
-  upstreamSeconds: Histogram<"backend">;
+  /** Counts an answered request (cached label children: no label hashing per request). */
+  countRequest(backend: string, code: number): void;
+  observeUpstream(backend: string, seconds: number): void;
   serverUp: Gauge<"server">;
   rebuilds: Counter;
   retries: Counter<"from">;
@@ -15,21 +16,34 @@ export interface Metrics {
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "stickyring_process_" });
+  const requests = new Counter({
+    name: "stickyring_requests_total",
+    help: "Requests answered, by backend and HTTP status (backend is 'none' when no server was chosen).",
+    labelNames: ["backend", "code"],
+    registers: [registry],
+  });
+  const upstreamSeconds = new Histogram({
+    name: "stickyring_upstream_response_seconds",
+    help: "Time from routing a request to the backend's response headers.",
+    labelNames: ["backend"],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const requestChildren = new Map<string, { inc(): void }>();
+  const upstreamChildren = new Map<string, { observe(value: number): void }>();
   return {
     registry,
-    requests: new Counter({
-      name: "stickyring_requests_total",
-      help: "Requests answered, by backend and HTTP status (backend is 'none' when no server was chosen).",
-      labelNames: ["backend", "code"],
-      registers: [registry],
-    }),
-    upstreamSeconds: new Histogram({
-      name: "stickyring_upstream_response_seconds",
-      help: "Time from routing a request to the backend's response headers.",
-      labelNames: ["backend"],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [registry],
-    }),
+    countRequest(backend, code) {
+      const key = `${backend} ${code}`;
+      let child = requestChildren.get(key);
+      if (!child) requestChildren.set(key, (child = requests.labels(backend, String(code))));
+      child.inc();
+    },
+    observeUpstream(backend, seconds) {
+      let child = upstreamChildren.get(backend);
+      if (!child) upstreamChildren.set(backend, (child = upstreamSeconds.labels(backend)));
+      child.observe(seconds);
+    },
     serverUp: new Gauge({
       name: "stickyring_server_up",
       help: "1 when the server is in the placement (up and not in maintenance), else 0.",

@@ -100,7 +100,7 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
         status,
         status === 503 ? "Service Unavailable: no server is up" : "Bad Request: no client address",
       );
-      metrics.requests.inc({ backend: "none", code: String(status) });
+      metrics.countRequest("none", status);
       logger.info({ method: req.method, url: req.url, status }, "refused");
       return;
     }
@@ -115,7 +115,7 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
       const served = membership.get(result.server);
       if (served) served.requests++;
       const status = res.headersSent ? res.statusCode : 499;
-      metrics.requests.inc({ backend: result.server, code: String(status) });
+      metrics.countRequest(result.server, status);
       // One line per request, like HAProxy's `option httplog`.
       logger.info(
         {

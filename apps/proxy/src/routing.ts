@@ -39,7 +39,7 @@ export interface Router {
 export function createRouter(
   placement: () => Placement,
   keyOf: KeyPolicy,
-  trusted: AddressMatcher,
+  trusted: AddressMatcher | undefined,
   loads: ReadonlyMap<string, number> | undefined,
 ): Router {
   return {

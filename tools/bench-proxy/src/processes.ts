@@ -114,7 +114,7 @@ export function startHaproxy(port: number, backends: number[]): Promise<Started>
   const config = [
     "global",
     "  nbthread 1",
-    "  maxconn 10000",
+    "  maxconn 4096",
     "defaults",
     "  mode http",
     "  timeout connect 5s",
