@@ -27,6 +27,16 @@ const proxies: StartedTestContainer[] = [];
 let uriProxy: StartedTestContainer;
 const clients: { container: StartedTestContainer; address: string }[] = [];
 
+/** Backend appN, reachable on the network as appN:500N. */
+function startBackend(id: string): Promise<StartedTestContainer> {
+  return new GenericContainer(image(id as Service))
+    .withNetwork(network)
+    .withNetworkAliases(id)
+    .withEnvironment({ PORT: String(5000 + Number(id.slice(3))) })
+    .withWaitStrategy(Wait.forHealthCheck())
+    .start();
+}
+
 function startProxy(alias: string, env: Record<string, string>): Promise<StartedTestContainer> {
   return new GenericContainer(image("proxy"))
     .withNetwork(network)
@@ -83,17 +93,7 @@ function ownersOf(observed: Map<string, Observation[]>): Map<string, string> {
 
 beforeAll(async () => {
   network = await new Network().start();
-  await Promise.all(
-    BACKENDS.map(async (id) => {
-      const container = await new GenericContainer(image(id as Service))
-        .withNetwork(network)
-        .withNetworkAliases(id)
-        .withEnvironment({ PORT: String(5000 + Number(id.slice(3))) })
-        .withWaitStrategy(Wait.forHealthCheck())
-        .start();
-      backends.set(id, container);
-    }),
-  );
+  await Promise.all(BACKENDS.map(async (id) => backends.set(id, await startBackend(id))));
   // Two replicas, given the servers in opposite orders: they must agree.
   proxies.push(
     ...(await Promise.all([
@@ -155,13 +155,7 @@ describe("stickiness per client address, in containers", () => {
     expect([...before.values()].filter((o) => o === victim).length).toBeGreaterThan(0);
 
     // Started again (same name, maybe a new address): its clients come back.
-    const restarted = await new GenericContainer(image(victim as Service))
-      .withNetwork(network)
-      .withNetworkAliases(victim)
-      .withEnvironment({ PORT: String(5000 + Number(victim.slice(3))) })
-      .withWaitStrategy(Wait.forHealthCheck())
-      .start();
-    backends.set(victim, restarted);
+    backends.set(victim, await startBackend(victim));
     await waitForPlacement([...BACKENDS]);
     const back = ownersOf(await sweep());
     expect(back).toEqual(before);

@@ -58,6 +58,21 @@ function agreement(a: string[], b: string[], labels: string[]) {
   return { agreed: (a.length - differ.length) / a.length, firstDifferences: differ.slice(0, 5) };
 }
 
+/** Both proxies send every request to the same backend. */
+async function expectSamePlacement(
+  theirPort: number,
+  ourPort: number,
+  requests: { from?: string; path?: string }[],
+  labels: string[],
+) {
+  const result = agreement(
+    await placements(theirPort, requests),
+    await placements(ourPort, requests),
+    labels,
+  );
+  expect(result).toEqual({ agreed: 1, firstDifferences: [] });
+}
+
 async function stickyringFor(list: Upstream[], env: Record<string, string>): Promise<RunningProxy> {
   const chosen = list.map((u) => backends.find((b) => b.id === u.id)!);
   return startProxy(chosen, { WEIGHTS: list.map((u) => `${u.id}=${u.weight}`).join(","), ...env });
@@ -80,12 +95,7 @@ describe.each([
     reference = await startHaproxy(await freePort(), "source", list());
     ours = await stickyringFor(list(), { HASH_TYPE: "haproxy" });
     const requests = CLIENTS.map((from) => ({ from }));
-    const result = agreement(
-      await placements(reference.port, requests),
-      await placements(ours.port, requests),
-      CLIENTS,
-    );
-    expect(result).toEqual({ agreed: 1, firstDifferences: [] });
+    await expectSamePlacement(reference.port, ours.port, requests, CLIENTS);
   });
 
   it("after app2 is disabled in HAProxy's runtime API and removed from stickyring", async () => {
@@ -107,12 +117,7 @@ describe.each([
     reference = await startHaproxy(await freePort(), "uri", list());
     ours = await stickyringFor(list(), { HASH_TYPE: "haproxy", BALANCE: "uri" });
     const requests = PATHS.map((path, i) => ({ path: `${path}?visit=${i}`, from: CLIENTS[i] }));
-    const result = agreement(
-      await placements(reference.port, requests),
-      await placements(ours.port, requests),
-      PATHS,
-    );
-    expect(result).toEqual({ agreed: 1, firstDifferences: [] });
+    await expectSamePlacement(reference.port, ours.port, requests, PATHS);
   });
 });
 
@@ -130,12 +135,7 @@ describe.each([
     const ours = await stickyringFor(upstreams(weights), { HASH_TYPE: "nginx" });
     started.push(reference, ours);
     const requests = CLIENTS.map((from) => ({ from }));
-    const result = agreement(
-      await placements(reference.port, requests),
-      await placements(ours.port, requests),
-      CLIENTS,
-    );
-    expect(result).toEqual({ agreed: 1, firstDifferences: [] });
+    await expectSamePlacement(reference.port, ours.port, requests, CLIENTS);
   });
 
   it("with app2 marked down in nginx and removed from stickyring", async () => {
@@ -162,11 +162,6 @@ describe.each([
     });
     started.push(reference, ours);
     const requests = PATHS.map((path, i) => ({ path: `${path}?visit=${i}` }));
-    const result = agreement(
-      await placements(reference.port, requests),
-      await placements(ours.port, requests),
-      PATHS,
-    );
-    expect(result).toEqual({ agreed: 1, firstDifferences: [] });
+    await expectSamePlacement(reference.port, ours.port, requests, PATHS);
   });
 });

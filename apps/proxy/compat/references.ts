@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
+import { waitForPort } from "@stickyring/runtime";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -20,27 +21,6 @@ export interface Reference {
   stop(): Promise<void>;
 }
 
-function waitForPort(port: number, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      if (child.exitCode !== null)
-        return reject(new Error(`exited ${child.exitCode}: ${output()}`));
-      const socket = connect(port, "127.0.0.1");
-      socket.once("connect", () => {
-        socket.destroy();
-        resolve();
-      });
-      socket.once("error", () => {
-        socket.destroy();
-        if (Date.now() > deadline) reject(new Error(`port ${port} never opened: ${output()}`));
-        else setTimeout(attempt, 50);
-      });
-    };
-    attempt();
-  });
-}
-
 async function run(
   binary: string,
   args: string[],
@@ -53,7 +33,7 @@ async function run(
   child.stderr!.on("data", (d: Buffer) => (output += d));
   child.once("error", (error) => (output += `\n${error.message}`));
   try {
-    await waitForPort(port, child, () => output);
+    await waitForPort(port, { timeoutMs: 10_000, alive: () => child.exitCode === null });
   } catch (error) {
     child.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });

@@ -1,36 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { describe, expect, it } from "@jest/globals";
 import { createHashRing } from "@stickyring/hashing";
-import {
-  clientAddresses,
-  get,
-  mapLimit,
-  startBackend,
-  startProxy,
-  type Backend,
-  type RunningProxy,
-} from "./harness.js";
+import { clientAddresses, get, mapLimit, useTopology } from "./harness.js";
 
 const TOKEN = "s3cret-token-for-tests";
-let backends: Backend[];
-let running: RunningProxy;
-let admin: string;
-
-beforeAll(async () => {
-  backends = await Promise.all([1, 2, 3, 4].map(startBackend));
-  running = await startProxy(backends.slice(0, 3), { ADMIN_TOKEN: TOKEN });
-  admin = `http://127.0.0.1:${running.adminPort}`;
-});
-afterAll(async () => {
-  await running.stop();
-  await Promise.all(backends.map((b) => b.kill()));
-});
+const topology = useTopology({ backends: 4, proxied: 3, env: { ADMIN_TOKEN: TOKEN } });
+const admin = () => `http://127.0.0.1:${topology.running.adminPort}`;
 
 // Admin answers are JSON of known shape; tests read them loosely.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
 const call = (path: string, init: RequestInit = {}) =>
-  fetch(admin + path, {
+  fetch(admin() + path, {
     ...init,
     headers: {
       authorization: `Bearer ${TOKEN}`,
@@ -41,19 +22,22 @@ const call = (path: string, init: RequestInit = {}) =>
 
 const clients = clientAddresses(300);
 const owners = async () =>
-  (await mapLimit(clients, 32, (from) => get(running.port, { from }))).map((r) => r.backend);
+  (await mapLimit(clients, 32, (from) => get(topology.running.port, { from }))).map(
+    (r) => r.backend,
+  );
 
 describe("admin API", () => {
   it("refuses requests without the bearer token", async () => {
-    expect((await fetch(`${admin}/api/servers`)).status).toBe(401);
+    expect((await fetch(`${admin()}/api/servers`)).status).toBe(401);
     expect(
-      (await fetch(`${admin}/api/servers`, { headers: { authorization: "Bearer wrong" } })).status,
+      (await fetch(`${admin()}/api/servers`, { headers: { authorization: "Bearer wrong" } }))
+        .status,
     ).toBe(401);
-    expect((await fetch(`${admin}/metrics`)).status).toBe(401);
+    expect((await fetch(`${admin()}/metrics`)).status).toBe(401);
   });
 
   it("lists servers with state, weight, health, share and requests", async () => {
-    await get(running.port);
+    await get(topology.running.port);
     const body = (await (await call("/api/servers")).json()) as Json;
     expect(body.servers.map((s: { id: string }) => s.id)).toEqual(["app1", "app2", "app3"]);
     const total = body.servers.reduce((sum: number, s: { share: number }) => sum + s.share, 0);
@@ -91,7 +75,7 @@ describe("admin API", () => {
     const before = await owners();
     const added = await call("/api/servers", {
       method: "POST",
-      body: JSON.stringify({ id: "app4", url: `http://127.0.0.1:${backends[3]!.port}` }),
+      body: JSON.stringify({ id: "app4", url: `http://127.0.0.1:${topology.backends[3]!.port}` }),
     });
     expect(added.status).toBe(201);
     const after = await owners();
@@ -143,7 +127,7 @@ describe("admin API", () => {
   it("says where a client goes, matching X-Backend", async () => {
     for (const from of clients.slice(0, 20)) {
       const lookup = (await (await call(`/api/lookup?address=${from}`)).json()) as Json;
-      expect(lookup.server).toBe((await get(running.port, { from })).backend);
+      expect(lookup.server).toBe((await get(topology.running.port, { from })).backend);
     }
     expect((await call("/api/lookup?address=nonsense")).status).toBe(400);
   });
@@ -157,7 +141,7 @@ describe("admin API", () => {
   });
 
   it("is not reachable through the proxy port", async () => {
-    const reply = await get(running.port, { path: "/api/servers" });
+    const reply = await get(topology.running.port, { path: "/api/servers" });
     expect(reply.body).toMatch(/^Hello from App/);
   });
 });

@@ -1,13 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { describe, expect, it } from "@jest/globals";
 import { createHashRing } from "@stickyring/hashing";
-import {
-  clientAddresses,
-  get,
-  startBackend,
-  startProxy,
-  type Backend,
-  type RunningProxy,
-} from "./harness.js";
+import { clientAddresses, get, useTopology } from "./harness.js";
 
 const ring = createHashRing({ servers: ["app1", "app2", "app3"].map((id) => ({ id })) });
 /** Addresses whose own backend differs from the backend of `spoofed`. */
@@ -16,17 +9,8 @@ const clients = clientAddresses(200)
   .filter((c) => ring.pick(c) !== ring.pick(spoofed))
   .slice(0, 50);
 
-let backends: Backend[];
-let running: RunningProxy;
-beforeAll(async () => {
-  backends = await Promise.all([1, 2, 3].map(startBackend));
-  // Only 127.0.200.0/24 are proxies we trust.
-  running = await startProxy(backends, { TRUSTED_PROXIES: "127.0.200.0/24, ::1" });
-});
-afterAll(async () => {
-  await running.stop();
-  await Promise.all(backends.map((b) => b.kill()));
-});
+// Only 127.0.200.0/24 are proxies we trust.
+const topology = useTopology({ env: { TRUSTED_PROXIES: "127.0.200.0/24, ::1" } });
 
 describe("X-Forwarded-For and Forwarded", () => {
   it("are ignored from untrusted clients: they land where their own address maps", async () => {
@@ -37,7 +21,7 @@ describe("X-Forwarded-For and Forwarded", () => {
         { "x-forwarded-for": `10.0.0.1, ${spoofed}` },
       ];
       for (const headers of spoofs) {
-        const reply = await get(running.port, { from, headers });
+        const reply = await get(topology.running.port, { from, headers });
         expect(reply.backend).toBe(ring.pick(from));
       }
     }
@@ -46,12 +30,12 @@ describe("X-Forwarded-For and Forwarded", () => {
   it("are honoured from a trusted proxy: the request lands where the forwarded client maps", async () => {
     const proxyAddress = "127.0.200.9";
     for (const client of clientAddresses(100, 5000)) {
-      const viaXff = await get(running.port, {
+      const viaXff = await get(topology.running.port, {
         from: proxyAddress,
         headers: { "x-forwarded-for": `203.0.113.5, ${client}` },
       });
       expect(viaXff.backend).toBe(ring.pick(client));
-      const viaForwarded = await get(running.port, {
+      const viaForwarded = await get(topology.running.port, {
         from: proxyAddress,
         headers: { forwarded: `for="${client}:4711";proto=https` },
       });
@@ -60,7 +44,7 @@ describe("X-Forwarded-For and Forwarded", () => {
   });
 
   it("peels trusted hops from the right and stops at garbage", async () => {
-    const reply = await get(running.port, {
+    const reply = await get(topology.running.port, {
       from: "127.0.200.9",
       headers: { "x-forwarded-for": `${spoofed}, not-an-ip, 127.0.200.3` },
     });
@@ -69,7 +53,7 @@ describe("X-Forwarded-For and Forwarded", () => {
   });
 
   it("passes X-Forwarded-For, -Proto and -Host to the backend", async () => {
-    const reply = await get(running.port, {
+    const reply = await get(topology.running.port, {
       from: "127.0.9.9",
       path: "/whoami",
       headers: { host: "shop.example", "x-forwarded-proto": "https" },

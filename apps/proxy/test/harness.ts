@@ -2,6 +2,7 @@
 // that each send from their own 127.x.y.z address.
 
 import { createServer, request, type Server } from "node:http";
+import { afterAll, beforeAll } from "@jest/globals";
 import type { AddressInfo } from "node:net";
 import { createBackend, attachWebSocketEcho } from "@stickyring/backend";
 import { createLogger } from "@stickyring/runtime";
@@ -152,4 +153,31 @@ export async function waitFor(
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs}ms`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+export interface Topology {
+  backends: Backend[];
+  running: RunningProxy;
+}
+
+/**
+ * Starts `backends` backends (app1..appN) and a proxy over the first
+ * `proxied` of them before the file's tests, and stops them after.
+ */
+export function useTopology(
+  options: { backends?: number; proxied?: number; env?: Record<string, string> } = {},
+): Topology {
+  const { backends = 3, proxied = backends, env = {} } = options;
+  const topology = {} as Topology;
+  beforeAll(async () => {
+    topology.backends = await Promise.all(
+      Array.from({ length: backends }, (_, i) => startBackend(i + 1)),
+    );
+    topology.running = await startProxy(topology.backends.slice(0, proxied), env);
+  });
+  afterAll(async () => {
+    await topology.running?.stop();
+    await Promise.all((topology.backends ?? []).map((b) => b.kill()));
+  });
+  return topology;
 }

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { describe, expect, it } from "@jest/globals";
 import { createHashRing, sourceKey } from "@stickyring/hashing";
 import {
   clientAddresses,
@@ -6,9 +6,8 @@ import {
   mapLimit,
   startBackend,
   startProxy,
+  useTopology,
   waitFor,
-  type Backend,
-  type RunningProxy,
 } from "./harness.js";
 
 const CLIENTS = clientAddresses(1200);
@@ -31,22 +30,12 @@ async function sweep(port: number, rounds = 1) {
 }
 
 describe("source-IP stickiness with 1,200 distinct client addresses", () => {
-  let backends: Backend[];
-  let running: RunningProxy;
-
-  beforeAll(async () => {
-    backends = await Promise.all([1, 2, 3].map(startBackend));
-    running = await startProxy(backends);
-  });
-  afterAll(async () => {
-    await running.stop();
-    await Promise.all(backends.map((b) => b.kill()));
-  });
+  const topology = useTopology();
 
   let before: Awaited<ReturnType<typeof sweep>>;
 
   it("sends each address to one backend, the one @stickyring/hashing predicts, using all three", async () => {
-    before = await sweep(running.port, 3);
+    before = await sweep(topology.running.port, 3);
     expect(before.statuses.every((s) => s === 200)).toBe(true);
     const ring = createHashRing({ servers: ids.map((id) => ({ id })) });
     for (const from of CLIENTS) {
@@ -58,8 +47,8 @@ describe("source-IP stickiness with 1,200 distinct client addresses", () => {
   });
 
   it("moves only the killed backend's clients, with no failed GET", async () => {
-    await backends[1]!.kill();
-    const after = await sweep(running.port);
+    await topology.backends[1]!.kill();
+    const after = await sweep(topology.running.port);
     expect(after.statuses.filter((s) => s !== 200)).toEqual([]);
     let moved = 0;
     for (const from of CLIENTS) {
@@ -77,9 +66,9 @@ describe("source-IP stickiness with 1,200 distinct client addresses", () => {
   });
 
   it("brings every client back when the backend is restored", async () => {
-    await backends[1]!.restore();
-    await waitFor(() => running.proxy.placement().targets.has("app2"), 5000);
-    const back = await sweep(running.port);
+    await topology.backends[1]!.restore();
+    await waitFor(() => topology.running.proxy.placement().targets.has("app2"), 5000);
+    const back = await sweep(topology.running.port);
     for (const from of CLIENTS) expect(back.owner(from)).toBe(before.owner(from));
   });
 });

@@ -1,24 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { describe, expect, it } from "@jest/globals";
 import WebSocket from "ws";
-import {
-  clientAddresses,
-  get,
-  startBackend,
-  startProxy,
-  type Backend,
-  type RunningProxy,
-} from "./harness.js";
+import { clientAddresses, get, useTopology } from "./harness.js";
 
-let backends: Backend[];
-let running: RunningProxy;
-beforeAll(async () => {
-  backends = await Promise.all([1, 2, 3].map(startBackend));
-  running = await startProxy(backends);
-});
-afterAll(async () => {
-  await running.stop();
-  await Promise.all(backends.map((b) => b.kill()));
-});
+const topology = useTopology();
 
 function firstMessage(port: number, from: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -34,8 +18,8 @@ function firstMessage(port: number, from: string): Promise<string> {
 describe("WebSocket upgrades", () => {
   it("reach the same backend as the client's HTTP requests", async () => {
     for (const from of clientAddresses(30)) {
-      const http = await get(running.port, { from });
-      const greeting = await firstMessage(running.port, from);
+      const http = await get(topology.running.port, { from });
+      const greeting = await firstMessage(topology.running.port, from);
       expect(greeting).toBe(http.body);
     }
   });

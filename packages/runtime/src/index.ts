@@ -1,5 +1,5 @@
 import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo } from "node:net";
 import { pino, type Logger, type LevelWithSilent } from "pino";
 
 export type { Logger };
@@ -82,4 +82,34 @@ export async function exitWithHealth(url: string, timeoutMs = 2000): Promise<nev
   } catch {
     process.exit(1);
   }
+}
+
+/**
+ * Resolves once something accepts TCP connections on host:port; rejects
+ * after `timeoutMs`, or as soon as `alive()` says the process meant to
+ * listen there has exited.
+ */
+export function waitForPort(
+  port: number,
+  options: { host?: string; timeoutMs?: number; alive?: () => boolean } = {},
+): Promise<void> {
+  const { host = "127.0.0.1", timeoutMs = 15_000, alive = () => true } = options;
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      if (!alive()) return reject(new Error(`the process for port ${port} exited`));
+      const socket = connect(port, host);
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.once("error", () => {
+        socket.destroy();
+        if (Date.now() > deadline)
+          reject(new Error(`nothing listens on ${host}:${port} after ${timeoutMs}ms`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
 }

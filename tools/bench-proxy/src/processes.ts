@@ -1,8 +1,8 @@
 // The processes under test, each on its own loopback port.
 
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
+import { waitForPort } from "@stickyring/runtime";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -35,27 +35,6 @@ export function ensureTools(): void {
   }
 }
 
-function waitForPort(port: number, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      if (child.exitCode !== null)
-        return reject(new Error(`process for port ${port} exited ${child.exitCode}`));
-      const socket = connect(port, "127.0.0.1");
-      socket.once("connect", () => {
-        socket.destroy();
-        resolve();
-      });
-      socket.once("error", () => {
-        socket.destroy();
-        if (Date.now() > deadline) reject(new Error(`port ${port} never opened`));
-        else setTimeout(attempt, 50);
-      });
-    };
-    attempt();
-  });
-}
-
 async function start(
   name: string,
   port: number,
@@ -71,7 +50,7 @@ async function start(
   });
   child.stderr!.on("data", (d: Buffer) => writeFileSync(log, d, { flag: "a" }));
   try {
-    await waitForPort(port, child);
+    await waitForPort(port, { alive: () => child.exitCode === null });
   } catch (error) {
     child.kill("SIGKILL");
     throw new Error(
