@@ -140,8 +140,14 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
   app.set("etag", false);
   app.use(handle);
 
+  // Headers must arrive within the client timeout (slowloris); Node checks
+  // that every connectionsCheckingInterval, 30 s by default: too coarse.
   const server = createServer(
-    { headersTimeout: Math.min(config.timeouts.clientMs, 60_000), requestTimeout: 0 },
+    {
+      headersTimeout: Math.min(config.timeouts.clientMs, 60_000),
+      requestTimeout: 0,
+      connectionsCheckingInterval: Math.min(Math.max(config.timeouts.clientMs / 4, 100), 5_000),
+    },
     app,
   );
   server.timeout = config.timeouts.clientMs;
