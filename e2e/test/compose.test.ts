@@ -1,20 +1,11 @@
 // infra/compose.yml brought up as a user would, then taken down.
 
-import { createServer } from "node:net";
+import { freePort } from "@stickyring/runtime";
 import { afterAll, describe, expect, it } from "@jest/globals";
 import { compose } from "./docker.js";
 
 const project = `stickyring-e2e-compose-${process.pid}`;
 const env = () => ({ PROXY_PORT: String(port) });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 let port: number;
 

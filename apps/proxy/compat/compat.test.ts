@@ -2,7 +2,6 @@
 // 2.6 / nginx 1.22 and through stickyring in `haproxy` / `nginx` mode must
 // reach the same backend, 100% of the time.
 
-import { createServer as createTcpServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import {
   clientAddresses,
@@ -13,19 +12,11 @@ import {
   type Backend,
   type RunningProxy,
 } from "../test/harness.js";
+import { freePort } from "@stickyring/runtime";
 import { startHaproxy, startNginx, type Reference, type Upstream } from "./references.js";
 
 const CLIENTS = clientAddresses(2000);
 const PATHS = Array.from({ length: 2000 }, (_, i) => `/catalog/${i % 37}/item-${i}.html`);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createTcpServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 let backends: Backend[];
 beforeAll(async () => {

@@ -1,0 +1,119 @@
+// Faults under load: a backend killed and restarted repeatedly, and the
+// proxy itself stopped with requests in flight and replaced.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "@jest/globals";
+import { createHashRing, sourceKey } from "@stickyring/hashing";
+import { freePort, waitForPort } from "@stickyring/runtime";
+import { clientAddresses, get, mapLimit, startBackend, startProxy } from "./harness.js";
+
+const cleanup: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+
+const ids = ["app1", "app2", "app3"];
+const ring = createHashRing({ servers: ids.map((id) => ({ id })) });
+
+describe("a backend killed and restarted repeatedly under load", () => {
+  it("fails no GET, moves only its clients (to their next server) and brings them back", async () => {
+    const backends = await Promise.all([1, 2, 3].map(startBackend));
+    cleanup.push(() => Promise.all(backends.map((b) => b.kill().catch(() => undefined))));
+    const running = await startProxy(backends);
+    cleanup.push(() => running.stop());
+
+    const clients = clientAddresses(150);
+    const seen = new Map(clients.map((c) => [c, new Set<string>()]));
+    const failures: string[] = [];
+    let requests = 0;
+    let loading = true;
+    const load = mapLimit(clients, 150, async (from) => {
+      while (loading) {
+        try {
+          const reply = await get(running.port, { from });
+          requests++;
+          if (reply.status !== 200) failures.push(`${from}: ${reply.status} ${reply.body.trim()}`);
+          else seen.get(from)!.add(reply.backend!);
+        } catch (error) {
+          failures.push(`${from}: ${(error as Error).message}`);
+        }
+      }
+    });
+    const victim = backends[1]!;
+    for (let cycle = 0; cycle < 3; cycle++) {
+      await new Promise((r) => setTimeout(r, 400));
+      await victim.kill();
+      await new Promise((r) => setTimeout(r, 600));
+      await victim.restore();
+    }
+    await new Promise((r) => setTimeout(r, 800));
+    loading = false;
+    await load;
+
+    expect(failures).toEqual([]);
+    expect(requests).toBeGreaterThan(1000);
+    for (const from of clients) {
+      const [owner, fallback] = ring.pickN(sourceKey(from), 2);
+      const reached = [...seen.get(from)!].sort();
+      if (owner === "app2") expect(reached).toEqual([owner, fallback].sort());
+      else expect(reached).toEqual([owner]);
+    }
+  });
+});
+
+describe("the proxy stopped with SIGTERM under load", () => {
+  const main = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+
+  async function slowBackend(n: number): Promise<Server> {
+    const server = createServer((_req, res) =>
+      setTimeout(() => res.end(`Hello from App ${n}`), 300),
+    );
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    cleanup.push(() => {
+      server.closeAllConnections();
+      return new Promise((r) => server.close(r));
+    });
+    return server;
+  }
+
+  async function startProcess(env: Record<string, string>): Promise<ChildProcess> {
+    const child = spawn(process.execPath, [main], {
+      env: { ...process.env, LOG_LEVEL: "warn", ...env },
+      stdio: "ignore",
+    });
+    cleanup.push(async () => void child.kill("SIGKILL"));
+    await waitForPort(Number(env.PORT), { alive: () => child.exitCode === null });
+    return child;
+  }
+
+  it("finishes in-flight requests, exits 0, and a new process places every client where the old one did", async () => {
+    const servers = await Promise.all([1, 2, 3].map(slowBackend));
+    const port = await freePort();
+    const env = {
+      PORT: String(port),
+      ADMIN_PORT: "0",
+      BACKENDS: servers
+        .map((s, i) => `app${i + 1}=http://127.0.0.1:${(s.address() as AddressInfo).port}`)
+        .join(","),
+    };
+    const clients = clientAddresses(300);
+
+    const first = await startProcess(env);
+    const before = await mapLimit(clients, 100, (from) => get(port, { from }));
+    const inFlight = Promise.all(clients.slice(0, 40).map((from) => get(port, { from })));
+    await new Promise((r) => setTimeout(r, 100));
+    const exited = new Promise<number | null>((r) => first.once("exit", r));
+    first.kill("SIGTERM");
+    const drained = await inFlight;
+    expect(drained.map((r) => r.status)).toEqual(drained.map(() => 200));
+    expect(await exited).toBe(0);
+
+    await startProcess(env);
+    const after = await mapLimit(clients, 100, (from) => get(port, { from }));
+    expect(after.map((r) => r.backend)).toEqual(before.map((r) => r.backend));
+    expect(new Set(after.map((r) => r.backend)).size).toBe(3);
+  });
+});
