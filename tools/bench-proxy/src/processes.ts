@@ -35,7 +35,7 @@ export function ensureTools(): void {
   }
 }
 
-async function start(
+export async function startProcess(
   name: string,
   port: number,
   command: string,
@@ -86,7 +86,12 @@ export function startBackends(ports: number[]): Promise<Started> {
     join(dir, "nginx.conf"),
     `worker_processes 1;\ndaemon off;\npid ${dir}/nginx.pid;\nerror_log ${dir}/logs/error.log warn;\nevents { worker_connections 4096; }\nhttp {\n  access_log off;\n  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;\n${servers}\n}\n`,
   );
-  return start("nginx backends", ports[0]!, "nginx", ["-p", dir, "-c", join(dir, "nginx.conf")]);
+  return startProcess("nginx backends", ports[0]!, "nginx", [
+    "-p",
+    dir,
+    "-c",
+    join(dir, "nginx.conf"),
+  ]);
 }
 
 export function startHaproxy(port: number, backends: number[]): Promise<Started> {
@@ -110,7 +115,7 @@ export function startHaproxy(port: number, backends: number[]): Promise<Started>
     "",
   ].join("\n");
   writeFileSync(join(work, "haproxy.cfg"), config);
-  return start("HAProxy 2.6", port, "haproxy", ["-f", join(work, "haproxy.cfg"), "-db"]);
+  return startProcess("HAProxy 2.6", port, "haproxy", ["-f", join(work, "haproxy.cfg"), "-db"]);
 }
 
 /** stickyring's proxy as a user runs it: default configuration apart from ports and backends. */
@@ -119,16 +124,22 @@ export function startStickyring(
   adminPort: number,
   backends: number[],
 ): Promise<Started> {
-  return start("stickyring", port, process.execPath, [join(repo, "apps/proxy/dist/main.js")], {
-    PORT: String(port),
-    ADMIN_PORT: String(adminPort),
-    BACKENDS: backends.map((p, i) => `app${i + 1}=http://127.0.0.1:${p}`).join(","),
-  });
+  return startProcess(
+    "stickyring",
+    port,
+    process.execPath,
+    [join(repo, "apps/proxy/dist/main.js")],
+    {
+      PORT: String(port),
+      ADMIN_PORT: String(adminPort),
+      BACKENDS: backends.map((p, i) => `app${i + 1}=http://127.0.0.1:${p}`).join(","),
+    },
+  );
 }
 
 export function startBaseline(port: number, backends: number[]): Promise<Started> {
   const script = fileURLToPath(new URL("./baseline.js", import.meta.url));
-  return start("tutorial baseline", port, process.execPath, [
+  return startProcess("tutorial baseline", port, process.execPath, [
     script,
     String(port),
     ...backends.map((p) => `http://127.0.0.1:${p}`),

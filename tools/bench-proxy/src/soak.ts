@@ -1,0 +1,177 @@
+// `pnpm soak`: 200,000 requests at 128 connections through the proxy, each
+// connection a client with its own loopback address, while two backends are
+// killed (SIGKILL) and restarted. Reports failures, stickiness and the
+// proxy's memory; writes results/soak.md.
+
+import { readFileSync, writeFileSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { fileURLToPath } from "node:url";
+import { createHashRing, sourceKey } from "@stickyring/hashing";
+import { cleanup, startProcess, type Started } from "./processes.js";
+
+const TOTAL = Number(process.env.SOAK_REQUESTS ?? 200_000);
+const CONNECTIONS = 128;
+const repo = fileURLToPath(new URL("../../..", import.meta.url));
+const backendPorts = [19501, 19502, 19503];
+const proxyPort = 19510;
+
+function startBackend(n: number): Promise<Started> {
+  return startProcess(
+    `app${n}`,
+    backendPorts[n - 1]!,
+    process.execPath,
+    [`${repo}/apps/app${n}/dist/main.js`],
+    {
+      PORT: String(backendPorts[n - 1]),
+      LOG_LEVEL: "warn",
+    },
+  );
+}
+
+function rssMb(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+  } catch {
+    return NaN;
+  }
+}
+
+interface Outcome {
+  status: number;
+  backend: string;
+}
+
+function once(agent: Agent, localAddress: string): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const req = request(
+      { host: "127.0.0.1", port: proxyPort, path: "/", agent, localAddress },
+      (res) => {
+        res.resume();
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, backend: String(res.headers["x-backend"]) }),
+        );
+        res.on("error", () => resolve({ status: 0, backend: "-" }));
+      },
+    );
+    req.setTimeout(10_000, () => req.destroy());
+    req.on("error", () => resolve({ status: 0, backend: "-" }));
+    req.end();
+  });
+}
+
+async function main() {
+  const backends = await Promise.all([1, 2, 3].map(startBackend));
+  const proxy = await startProcess(
+    "proxy",
+    proxyPort,
+    process.execPath,
+    [`${repo}/apps/proxy/dist/main.js`],
+    {
+      PORT: String(proxyPort),
+      ADMIN_PORT: "19511",
+      LOG_LEVEL: "warn",
+      BACKENDS: backendPorts.map((p, i) => `app${i + 1}=http://127.0.0.1:${p}`).join(","),
+    },
+  );
+  const ring = createHashRing({ servers: ["app1", "app2", "app3"].map((id) => ({ id })) });
+  const clients = Array.from(
+    { length: CONNECTIONS },
+    (_, i) => `127.88.${i >> 8}.${(i & 255) + 1}`,
+  );
+  const seen = clients.map(() => new Map<string, number>());
+  const rss: { at: number; mb: number }[] = [];
+  let done = 0;
+  let failed = 0;
+  const events: string[] = [];
+
+  const sampler = setInterval(() => rss.push({ at: done, mb: rssMb(proxy.pid) }), 500);
+  // Kill app2 at 20%, restart it at 35%; kill app3 at 55%, restart it at 70%.
+  const plan = [
+    {
+      at: 0.2,
+      act: async () => (await backends[1]!.stop(), events.push(`app2 killed at ${done}`)),
+    },
+    {
+      at: 0.35,
+      act: async () => (
+        (backends[1] = await startBackend(2)),
+        events.push(`app2 restarted at ${done}`)
+      ),
+    },
+    {
+      at: 0.55,
+      act: async () => (await backends[2]!.stop(), events.push(`app3 killed at ${done}`)),
+    },
+    {
+      at: 0.7,
+      act: async () => (
+        (backends[2] = await startBackend(3)),
+        events.push(`app3 restarted at ${done}`)
+      ),
+    },
+  ];
+  const started = performance.now();
+  let next = 0;
+  const driver = (async () => {
+    for (const step of plan) {
+      while (done < step.at * TOTAL) await new Promise((r) => setTimeout(r, 20));
+      await step.act();
+    }
+  })();
+  await Promise.all(
+    clients.map(async (from, i) => {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      while (next < TOTAL) {
+        next++;
+        const outcome = await once(agent, from);
+        done++;
+        if (outcome.status !== 200) failed++;
+        else seen[i]!.set(outcome.backend, (seen[i]!.get(outcome.backend) ?? 0) + 1);
+      }
+      agent.destroy();
+    }),
+  );
+  await driver;
+  clearInterval(sampler);
+  const seconds = (performance.now() - started) / 1000;
+
+  // A client may reach its owner, and its next server while the owner is down; nothing else.
+  let strays = 0;
+  clients.forEach((from, i) => {
+    const allowed = new Set(ring.pickN(sourceKey(from), 2));
+    const owner = ring.pick(sourceKey(from))!;
+    for (const backend of seen[i]!.keys()) {
+      if (backend !== owner && !(allowed.has(backend) && (owner === "app2" || owner === "app3")))
+        strays++;
+    }
+  });
+  const quarter = (q: number) => {
+    const values = rss
+      .filter((s) => s.at >= (q * TOTAL) / 4 && s.at < ((q + 1) * TOTAL) / 4)
+      .map((s) => s.mb);
+    return values.reduce((a, b) => a + b, 0) / Math.max(values.length, 1);
+  };
+  const firstQ = quarter(0);
+  const lastQ = quarter(3);
+  const report = [
+    `Command: \`pnpm soak\` (${new Date().toISOString().slice(0, 10)}, Node ${process.version}): ${TOTAL.toLocaleString("en")} requests, ${CONNECTIONS} keep-alive connections, each a client with its own loopback address; backends killed with SIGKILL and restarted during the run.`,
+    "",
+    "| measure | value |",
+    "| --- | --- |",
+    `| requests | ${done.toLocaleString("en")} in ${seconds.toFixed(1)} s (${Math.round(done / seconds).toLocaleString("en")} /s) |`,
+    `| failed (non-200 or no answer) | ${failed} |`,
+    `| clients that reached a backend other than their own or, while it was down, their next one | ${strays} |`,
+    `| proxy RSS, mean of first quarter / last quarter | ${firstQ.toFixed(1)} MB / ${lastQ.toFixed(1)} MB (${(((lastQ - firstQ) / firstQ) * 100).toFixed(1)}%) |`,
+    `| proxy still running | ${rssMb(proxy.pid) > 0 ? "yes" : "no"} |`,
+    `| events | ${events.join("; ")} |`,
+    "",
+  ].join("\n");
+  writeFileSync(new URL("../results/soak.md", import.meta.url), report);
+  console.log(report);
+  for (const s of [proxy, ...backends]) await s.stop();
+  cleanup();
+  process.exit(failed === 0 && strays === 0 ? 0 : 1);
+}
+
+await main();
