@@ -27,6 +27,7 @@ describe("slow clients", () => {
   });
 });
 
+/** Size of the large bodies, in MiB. */
 const UPLOAD_MB = 400;
 
 describe("large bodies", () => {
@@ -66,6 +67,28 @@ describe("large bodies", () => {
     // Client, proxy and backend share this process, which costs a fixed
     // 70-100 MB of buffers here whatever the size (measured with 100, 300
     // and 600 MB); holding the body anywhere would add all 400 MB.
+    expect((peak - before) / (1 << 20)).toBeLessThan(UPLOAD_MB / 2);
+  });
+
+  it("streams a 400 MB download to the client without holding it", async () => {
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+    const bytes = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        { host: "127.0.0.1", port: topology.running.port, path: `/download?mb=${UPLOAD_MB}` },
+        (res) => {
+          let count = 0;
+          res.on("data", (d: Buffer) => (count += d.length));
+          res.on("end", () => resolve(count));
+          res.on("error", reject);
+        },
+      );
+      req.on("error", reject);
+      req.end();
+    });
+    clearInterval(sampler);
+    expect(bytes).toBe(UPLOAD_MB * (1 << 20));
     expect((peak - before) / (1 << 20)).toBeLessThan(UPLOAD_MB / 2);
   });
 });

@@ -35,6 +35,26 @@ export function createBackend({ id, greeting }: BackendOptions): Express {
     req.on("end", () => res.json({ app: id, bytes }));
   });
 
+  // Streams ?mb=N MiB (1..1024) of zeros: large-download tests.
+  app.get("/download", (req, res) => {
+    const mb = Number(req.query.mb ?? 1);
+    if (!Number.isInteger(mb) || mb < 1 || mb > 1024) {
+      res.status(400).type("text/plain").send("mb must be an integer from 1 to 1024\n");
+      return;
+    }
+    const chunk = Buffer.alloc(1 << 20);
+    res.type("application/octet-stream").set("content-length", String(mb * chunk.length));
+    let sent = 0;
+    const pump = () => {
+      while (sent < mb) {
+        sent++;
+        if (!res.write(chunk)) return void res.once("drain", pump);
+      }
+      res.end();
+    };
+    pump();
+  });
+
   // Every other GET answers the greeting, so URI-hash tests can use any path.
   app.get("/{*path}", (_req, res) => {
     res.type("text/plain").send(greeting);

@@ -45,6 +45,15 @@ describe("backend", () => {
   });
 });
 
+describe("download", () => {
+  it("streams the size asked for and refuses others", async () => {
+    const res = await fetch(`${base}/download?mb=3`);
+    expect((await res.arrayBuffer()).byteLength).toBe(3 << 20);
+    expect((await fetch(`${base}/download?mb=0`)).status).toBe(400);
+    expect((await fetch(`${base}/download?mb=x`)).status).toBe(400);
+  });
+});
+
 describe("backend configuration", () => {
   it("defaults the port per app and reads PORT", () => {
     expect(readBackendConfig({}, 5003).port).toBe(5003);
