@@ -2,6 +2,7 @@
 // behaviour define them, for the compatible placements.
 
 import { parseAddress } from "./address.js";
+import { utf8 } from "./hash.js";
 
 /**
  * HAProxy's avalanche hash (`full_hash`): Bob Jenkins' 6-step integer hash,
@@ -22,7 +23,7 @@ export function haproxyAvalanche(value: number): number {
 /** HAProxy's default string hash (`sdbm`) over the UTF-8 bytes of `text`. */
 export function haproxySdbm(text: string): number {
   let hash = 0;
-  for (const byte of new TextEncoder().encode(text)) {
+  for (const byte of utf8.encode(text)) {
     hash = (byte + (hash << 6) + (hash << 16) - hash) >>> 0;
   }
   return hash;
@@ -74,5 +75,5 @@ export function crc32Update(state: number, bytes: Uint8Array): number {
 
 /** The finished CRC-32 of the UTF-8 bytes of `text`: nginx's key hash for `hash ... consistent`. */
 export function crc32(text: string): number {
-  return (crc32Update(0xffffffff, new TextEncoder().encode(text)) ^ 0xffffffff) >>> 0;
+  return (crc32Update(0xffffffff, utf8.encode(text)) ^ 0xffffffff) >>> 0;
 }

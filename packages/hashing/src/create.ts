@@ -93,13 +93,10 @@ function checkOptions(options: HashRingOptions): void {
 
 function buildTable(servers: readonly Server[], options: HashRingOptions): Table {
   switch (options.algorithm ?? "ring") {
-    case "haproxy": {
-      // HAProxy numbers servers 1, 2, 3 ... in declaration order.
-      const ids = new Map(options.servers.map((s, i) => [s.id, s.numericId ?? i + 1]));
-      return buildHaproxy(servers, ids);
-    }
+    case "haproxy":
+      return buildHaproxy(servers);
     case "nginx":
-      return buildNginx(servers, new Map(options.servers.map((s) => [s.id, s.address ?? s.id])));
+      return buildNginx(servers);
     case "ring":
       return buildRing(servers, options.pointsPerWeight ?? DEFAULT_POINTS_PER_WEIGHT);
     case "maglev":

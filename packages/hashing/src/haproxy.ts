@@ -15,18 +15,14 @@ import { NO_SERVER, VisitStamps, walkDistinct, type Table } from "./table.js";
 const POINTS_PER_WEIGHT = 16;
 const ID_SPACING = 4096;
 
-export function buildHaproxy(
-  servers: readonly Server[],
-  numericIds: ReadonlyMap<string, number>,
-): Table {
+export function buildHaproxy(servers: readonly Server[]): Table {
   const packed: number[] = [];
   const active: number[] = [];
   servers.forEach((server, index) => {
     if (server.weight === 0) return;
     active.push(index);
-    const puid = numericIds.get(server.id)!;
     for (let k = 0; k < server.weight * POINTS_PER_WEIGHT; k++) {
-      packed.push(packPoint(haproxyAvalanche(puid * ID_SPACING + k), index));
+      packed.push(packPoint(haproxyAvalanche(server.numericId * ID_SPACING + k), index));
     }
   });
   const points = new SortedPoints(Float64Array.from(packed), false);

@@ -34,7 +34,8 @@ function mixTail(h: number, k: number): number {
   return h ^ k;
 }
 
-const utf8 = new TextEncoder();
+/** One encoder for every hash of this package. */
+export const utf8 = new TextEncoder();
 
 /** MurmurHash3_x86_32 of the UTF-8 encoding of `text`, as an unsigned 32-bit integer. */
 export function hashString(text: string, seed = 0): number {

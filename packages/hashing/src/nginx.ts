@@ -9,12 +9,12 @@
 // A key (its CRC-32) goes to the first point at or after it, wrapping.
 
 import { crc32Update } from "./compat-hashes.js";
+import { utf8 } from "./hash.js";
 import { packPoint, pointTable, SortedPoints } from "./points.js";
 import type { Server } from "./servers.js";
 import type { Table } from "./table.js";
 
 const POINTS_PER_WEIGHT = 160;
-const utf8 = new TextEncoder();
 
 function baseState(address: string): number {
   const match = /^(.*):(\d*)$/.exec(address);
@@ -24,15 +24,12 @@ function baseState(address: string): number {
   return crc32Update(state, utf8.encode(port));
 }
 
-export function buildNginx(
-  servers: readonly Server[],
-  addresses: ReadonlyMap<string, string>,
-): Table {
+export function buildNginx(servers: readonly Server[]): Table {
   const packed: number[] = [];
   const previous = new Uint8Array(4);
   const view = new DataView(previous.buffer);
   servers.forEach((server, index) => {
-    const base = baseState(addresses.get(server.id)!);
+    const base = baseState(server.address);
     view.setUint32(0, 0, true);
     for (let j = 0; j < server.weight * POINTS_PER_WEIGHT; j++) {
       const hash = (crc32Update(base, previous) ^ 0xffffffff) >>> 0;

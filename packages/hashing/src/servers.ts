@@ -18,6 +18,10 @@ export interface ServerSpec {
 export interface Server {
   readonly id: string;
   readonly weight: number;
+  /** HAProxy's numeric id: as given, else the position in the list given, from 1. */
+  readonly numericId: number;
+  /** The server as nginx's upstream block writes it: as given, else the id. */
+  readonly address: string;
 }
 
 export const MAX_WEIGHT = 256;
@@ -73,7 +77,9 @@ export function normalizeServers(specs: readonly ServerSpec[]): readonly Server[
         `server "${id}": address must be a non-empty string such as 10.0.0.7:5001`,
       );
     }
-    servers.push(Object.freeze({ id, weight }));
+    servers.push(
+      Object.freeze({ id, weight, numericId: numericId ?? index + 1, address: address ?? id }),
+    );
   });
   servers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return Object.freeze(servers);
