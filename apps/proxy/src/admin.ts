@@ -2,9 +2,9 @@
 
 import { createHash, timingSafeEqual } from "node:crypto";
 import express, { type NextFunction, type Request, type Response } from "express";
-import { MAX_WEIGHT, sourceKey } from "@stickyring/hashing";
+import { sourceKey } from "@stickyring/hashing";
 import { z } from "zod";
-import { parseBackendUrl, SERVER_ID, type ProxyConfig } from "./config.js";
+import { parseBackendUrl, SERVER_ID, weightSchema, type ProxyConfig } from "./config.js";
 import { MembershipError, type AdminState, type Membership } from "./membership.js";
 import type { Metrics } from "./metrics.js";
 import type { Placement } from "./placement.js";
@@ -27,26 +27,21 @@ function tokenMatches(header: string | undefined, expected: Buffer): boolean {
 }
 
 const newServer = z.object({
-  id: z.string().regex(SERVER_ID, "id: expected letters, digits, '.', '_' or '-' (at most 64)"),
-  url: z.string({ error: "url: expected a string such as http://10.0.0.7:5001" }),
-  weight: z
-    .number()
-    .int()
-    .min(0)
-    .max(MAX_WEIGHT, `weight: expected an integer from 0 to ${MAX_WEIGHT}`)
-    .default(1),
+  id: z.string().regex(SERVER_ID, "expected letters, digits, '.', '_' or '-' (at most 64)"),
+  url: z.string({ error: "expected a string such as http://10.0.0.7:5001" }),
+  weight: weightSchema.default(1),
 });
-const weightBody = z.object({
-  weight: z
-    .number({ error: `weight: expected an integer from 0 to ${MAX_WEIGHT}` })
-    .int(`weight: expected an integer from 0 to ${MAX_WEIGHT}`)
-    .min(0, `weight: expected an integer from 0 to ${MAX_WEIGHT}`)
-    .max(MAX_WEIGHT, `weight: expected an integer from 0 to ${MAX_WEIGHT}`),
-});
+const weightBody = z.object({ weight: weightSchema });
 
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body ?? {});
-  if (!parsed.success) throw new BadRequest(parsed.error.issues.map((i) => i.message).join("; "));
+  if (!parsed.success) {
+    // Each message names the field it is about: "weight: expected ...".
+    const messages = parsed.error.issues.map((i) =>
+      i.path.length > 0 ? `${i.path.join(".")}: ${i.message}` : i.message,
+    );
+    throw new BadRequest(messages.join("; "));
+  }
   return parsed.data;
 }
 
@@ -69,7 +64,7 @@ export function describeServers({ config, membership, placement }: AdminOptions)
       inPlacement: current.targets.has(m.id),
       share: shares.get(m.id) ?? 0,
       requests: m.requests,
-      inFlight: m.inFlight,
+      inFlight: membership.inFlight.get(m.id) ?? 0,
       checks: m.history,
     })),
   };

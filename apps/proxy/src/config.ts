@@ -7,6 +7,7 @@ import { z } from "zod";
 import { MAX_WEIGHT, parseAddress } from "@stickyring/hashing";
 import { parseCidrList, type AddressMatcher } from "./cidr.js";
 import { parseDuration } from "./duration.js";
+import { LOG_LEVELS, type LogLevel } from "@stickyring/runtime";
 
 export type Balance =
   | { kind: "source" }
@@ -34,7 +35,7 @@ export interface ProxyConfig {
   timeouts: { connectMs: number; serverMs: number; clientMs: number };
   /** Undefined when no proxy is trusted. */
   trustedProxies: AddressMatcher | undefined;
-  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  logLevel: LogLevel;
   admin: { host: string; port: number; token: string | undefined };
 }
 
@@ -51,23 +52,30 @@ export const SERVER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** A setting arrives as text from the environment, or as JSON from the file. */
 const text = z.union([z.string(), z.number(), z.boolean()]).transform(String);
 
-const port = (fallback: number) =>
-  text.optional().transform((v, ctx) => {
-    if (v === undefined || v === "") return fallback;
-    const n = Number(v);
-    if (Number.isInteger(n) && n >= 0 && n <= 65535 && /^\d+$/.test(v.trim())) return n;
-    ctx.addIssue({ code: "custom", message: "expected a port number from 0 to 65535" });
-    return z.NEVER;
-  });
-
-const integer = (fallback: number, min: number, max: number) =>
+const integer = (
+  fallback: number,
+  min: number,
+  max: number,
+  message = `expected an integer from ${min} to ${max}`,
+) =>
   text.optional().transform((v, ctx) => {
     if (v === undefined || v === "") return fallback;
     const n = Number(v);
     if (/^\s*\d+\s*$/.test(v) && n >= min && n <= max) return n;
-    ctx.addIssue({ code: "custom", message: `expected an integer from ${min} to ${max}` });
+    ctx.addIssue({ code: "custom", message });
     return z.NEVER;
   });
+
+const port = (fallback: number) =>
+  integer(fallback, 0, 65535, "expected a port number from 0 to 65535");
+
+const WEIGHT_RULE = `expected an integer from 0 to ${MAX_WEIGHT}`;
+/** A server weight given as JSON (config file, admin API). */
+export const weightSchema = z
+  .number({ error: WEIGHT_RULE })
+  .int(WEIGHT_RULE)
+  .min(0, WEIGHT_RULE)
+  .max(MAX_WEIGHT, WEIGHT_RULE);
 
 const duration = (fallback: string, minMs: number) =>
   text.optional().transform((v, ctx) => {
@@ -85,7 +93,7 @@ const backendItem = z.object({
     .string()
     .regex(SERVER_ID, "expected an id of letters, digits, '.', '_' or '-' (at most 64)"),
   url: z.string(),
-  weight: z.number().int().min(0).max(MAX_WEIGHT).optional(),
+  weight: weightSchema.optional(),
 });
 
 export function parseBackendUrl(id: string, raw: string): URL | string {
@@ -224,9 +232,7 @@ const schema = z.object({
     return z.NEVER;
   }),
   LOG_LEVEL: z
-    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
-      error: "expected one of fatal, error, warn, info, debug, trace, silent",
-    })
+    .enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(", ")}` })
     .default("info"),
   ADMIN_HOST: text.optional().transform((v) => (v === undefined || v === "" ? "127.0.0.1" : v)),
   ADMIN_PORT: port(8404),

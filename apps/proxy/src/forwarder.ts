@@ -120,8 +120,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         });
         proxyServer.on("proxyRes", (_proxyRes, req, res) => {
           const route = req.route!;
-          route.upstreamMs = performance.now() - route.startedAt;
-          metrics.observeUpstream(route.server, route.upstreamMs / 1000);
+          metrics.observeUpstream(route.server, (performance.now() - route.startedAt) / 1000);
           res.setHeader("x-backend", route.server);
         });
       },
@@ -144,7 +143,6 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     }
     if (code === SERVER_TIMEOUT)
       sendError(res, 504, `Gateway Timeout: ${route.server} did not answer in time`, route.server);
-    else if (res.headersSent) res.destroy();
     else sendError(res, 502, `Bad Gateway: ${route.server} failed (${code})`, route.server);
   };
 

@@ -28,9 +28,14 @@ export interface Member {
   failStreak: number;
   /** Latest checks, newest last. */
   history: CheckResult[];
-  /** Requests answered, and requests in flight (for bounded loads). */
+  /** Requests answered. */
   requests: number;
-  inFlight: number;
+}
+
+/** Appends to the check history, keeping the latest HISTORY results. */
+function remember(member: Member, ok: boolean, detail: string): void {
+  member.history.push({ ok, at: Date.now(), detail });
+  if (member.history.length > HISTORY) member.history.shift();
 }
 
 export class MembershipError extends Error {
@@ -50,6 +55,8 @@ export interface MembershipOptions {
 
 export class Membership {
   private readonly members = new Map<string, Member>();
+  /** Requests in flight per server id: the admin API shows them, bounded-load hashing reads them. */
+  readonly inFlight = new Map<string, number>();
   private lastNumericId = 0;
 
   constructor(
@@ -73,7 +80,6 @@ export class Membership {
       failStreak: 0,
       history: [],
       requests: 0,
-      inFlight: 0,
     };
   }
 
@@ -124,8 +130,7 @@ export class Membership {
   recordCheck(id: string, ok: boolean, detail: string): void {
     const member = this.members.get(id);
     if (!member) return; // removed while the check was in flight
-    member.history.push({ ok, at: Date.now(), detail });
-    if (member.history.length > HISTORY) member.history.shift();
+    remember(member, ok, detail);
     if (ok) {
       member.okStreak++;
       member.failStreak = 0;
@@ -146,8 +151,7 @@ export class Membership {
     const member = this.members.get(id);
     if (!member || !member.up) return;
     member.okStreak = 0;
-    member.history.push({ ok: false, at: Date.now(), detail: `request: ${detail}` });
-    if (member.history.length > HISTORY) member.history.shift();
+    remember(member, false, `request: ${detail}`);
     this.setUp(member, false, `request: ${detail}`);
   }
 

@@ -13,6 +13,19 @@ export interface Metrics {
   retries: Counter<"from">;
 }
 
+/**
+ * Label children cached by a key of their label values: prom-client would
+ * hash the label object on every call, which is the request path here.
+ */
+function cachedChildren<T>(make: (key: string) => T): (key: string) => T {
+  const children = new Map<string, T>();
+  return (key) => {
+    let child = children.get(key);
+    if (child === undefined) children.set(key, (child = make(key)));
+    return child;
+  };
+}
+
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "stickyring_process_" });
@@ -29,20 +42,15 @@ export function createMetrics(): Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
-  const requestChildren = new Map<string, { inc(): void }>();
-  const upstreamChildren = new Map<string, { observe(value: number): void }>();
+  const requestChild = cachedChildren((key) => requests.labels(...key.split(" ")));
+  const upstreamChild = cachedChildren((backend) => upstreamSeconds.labels(backend));
   return {
     registry,
     countRequest(backend, code) {
-      const key = `${backend} ${code}`;
-      let child = requestChildren.get(key);
-      if (!child) requestChildren.set(key, (child = requests.labels(backend, String(code))));
-      child.inc();
+      requestChild(`${backend} ${code}`).inc();
     },
     observeUpstream(backend, seconds) {
-      let child = upstreamChildren.get(backend);
-      if (!child) upstreamChildren.set(backend, (child = upstreamSeconds.labels(backend)));
-      child.observe(seconds);
+      upstreamChild(backend).observe(seconds);
     },
     serverUp: new Gauge({
       name: "stickyring_server_up",

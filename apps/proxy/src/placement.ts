@@ -4,7 +4,6 @@
 
 import {
   createHashRing,
-  haproxySourceHash,
   haproxyStringHash,
   type Algorithm,
   type HashRing,
@@ -19,13 +18,6 @@ const ALGORITHM: Record<HashType, Algorithm> = {
   haproxy: "haproxy",
   nginx: "nginx",
 };
-
-/** HAProxy hashes an address (`balance source`) differently from text (`uri`, `hdr()`). */
-function haproxyHash(balance: Balance): (key: string) => number {
-  return balance.kind === "source"
-    ? (key) => haproxySourceHash(key) ?? haproxyStringHash(key)
-    : haproxyStringHash;
-}
 
 export interface Placement {
   readonly ring: HashRing;
@@ -49,7 +41,12 @@ export function buildPlacement(
   const ring = createHashRing({
     algorithm: ALGORITHM[options.hashType],
     balanceFactor: options.balanceFactor,
-    hash: options.hashType === "haproxy" ? haproxyHash(options.balance) : undefined,
+    // The haproxy algorithm's default hash reads an address as `balance
+    // source` does; `uri` and `hdr()` keys are text even when they look like one.
+    hash:
+      options.hashType === "haproxy" && options.balance.kind !== "source"
+        ? haproxyStringHash
+        : undefined,
     servers: usable.map((m) => ({
       id: m.id,
       weight: m.admin === "drain" ? 0 : m.weight,

@@ -72,8 +72,7 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
   });
   rebuild("start");
 
-  // In-flight requests per server: the loads that bounded-load hashing reads.
-  const loads = new Map<string, number>();
+  const loads = membership.inFlight;
   const router = createRouter(
     () => current,
     createKeyPolicy(config.balance),
@@ -107,11 +106,8 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
     req.route = result;
     const loadedOn = result.server;
     loads.set(loadedOn, (loads.get(loadedOn) ?? 0) + 1);
-    const member = membership.get(loadedOn);
-    if (member) member.inFlight++;
     res.once("close", () => {
       loads.set(loadedOn, loads.get(loadedOn)! - 1);
-      if (member) member.inFlight--;
       const served = membership.get(result.server);
       if (served) served.requests++;
       const status = res.headersSent ? res.statusCode : 499;

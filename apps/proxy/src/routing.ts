@@ -17,8 +17,6 @@ export interface Route {
   /** Servers already tried, for the retry. */
   readonly tried: string[];
   readonly startedAt: number;
-  /** Set when the response started, for the upstream-latency histogram. */
-  upstreamMs?: number;
   error?: string;
 }
 

@@ -3,9 +3,8 @@
 
 import { createServer, request, type Server } from "node:http";
 import { afterAll, beforeAll } from "@jest/globals";
-import type { AddressInfo } from "node:net";
 import { createBackend, attachWebSocketEcho } from "@stickyring/backend";
-import { createLogger } from "@stickyring/runtime";
+import { createLogger, listen } from "@stickyring/runtime";
 import { loadConfig } from "../src/config.js";
 import { createStickyProxy, type StickyProxy } from "../src/proxy.js";
 
@@ -17,13 +16,6 @@ export interface Backend {
   kill(): Promise<void>;
   /** Listens again on the same port. */
   restore(): Promise<void>;
-}
-
-function listenOn(server: Server, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => resolve((server.address() as AddressInfo).port));
-  });
 }
 
 export async function startBackend(n: number): Promise<Backend> {
@@ -44,10 +36,10 @@ export async function startBackend(n: number): Promise<Backend> {
     },
     async restore() {
       backend.server = make();
-      await listenOn(backend.server, backend.port);
+      await listen(backend.server, backend.port, "127.0.0.1");
     },
   };
-  backend.port = await listenOn(backend.server, 0);
+  backend.port = await listen(backend.server, 0, "127.0.0.1");
   return backend;
 }
 

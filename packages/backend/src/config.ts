@@ -1,3 +1,4 @@
+import { LOG_LEVELS } from "@stickyring/runtime";
 import { z } from "zod";
 
 const schema = z.object({
@@ -8,7 +9,7 @@ const schema = z.object({
     .max(65535, "PORT must be a port number from 0 to 65535")
     .optional(),
   HOST: z.string().min(1).optional(),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
 });
 
 export interface BackendConfig {

@@ -1,11 +1,15 @@
 import type { Server } from "node:http";
 import { connect, createServer as createNetServer, type AddressInfo } from "node:net";
-import { pino, type Logger, type LevelWithSilent } from "pino";
+import { pino, type Logger } from "pino";
 
 export type { Logger };
 
+/** The levels LOG_LEVEL accepts, quietest last. */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 /** JSON lines on stdout; `pnpm dev` pipes them through pino-pretty. */
-export function createLogger(name: string, level: LevelWithSilent = "info"): Logger {
+export function createLogger(name: string, level: LogLevel = "info"): Logger {
   return pino({ name, level, base: { name } });
 }
 
