@@ -1,7 +1,7 @@
 // Real sockets: backends and the proxy on ephemeral loopback ports, clients
 // that each send from their own 127.x.y.z address.
 
-import { createServer, request, type Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll } from "@jest/globals";
 import { createBackend, attachWebSocketEcho } from "@stickyring/backend";
 import { createLogger, listen } from "@stickyring/runtime";
@@ -68,72 +68,7 @@ export async function startProxy(
   return { proxy, port, adminPort, stop: () => proxy.stop(2000) };
 }
 
-export interface Reply {
-  status: number;
-  backend: string | undefined;
-  body: string;
-}
-
-/** One GET on its own connection from `localAddress`. */
-export function get(
-  port: number,
-  options: { from?: string; path?: string; headers?: Record<string, string>; method?: string } = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: "127.0.0.1",
-        port,
-        path: options.path ?? "/",
-        method: options.method ?? "GET",
-        localAddress: options.from,
-        headers: { connection: "close", ...options.headers },
-        agent: false,
-      },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => (body += chunk));
-        res.on("end", () =>
-          resolve({ status: res.statusCode!, backend: res.headers["x-backend"] as string, body }),
-        );
-        res.on("error", reject);
-        res.on("close", () => {
-          if (!res.complete) reject(new Error(`response broken after ${body.length} characters`));
-        });
-      },
-    );
-    req.setTimeout(10_000, () => req.destroy(new Error("client timeout")));
-    req.on("error", reject);
-    req.end();
-  });
-}
-
-/** Distinct loopback client addresses 127.<a>.<b>.<c>, none of them 127.0.0.1. */
-export function clientAddresses(count: number, offset = 0): string[] {
-  return Array.from({ length: count }, (_, i) => {
-    const n = i + offset + 256;
-    return `127.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
-  });
-}
-
-/** Runs `task` over `items` with at most `limit` in flight. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  task: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await task(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
+export { clientAddresses, get, mapLimit, type Reply } from "@stickyring/loopback";
 
 /** Polls until `check` holds or the time is up. */
 export async function waitFor(

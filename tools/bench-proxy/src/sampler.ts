@@ -1,7 +1,7 @@
 // Stickiness while measuring: a few clients, each from its own loopback
 // address, keep asking the proxy under load and note which backend answered.
 
-import { request } from "node:http";
+import { get } from "@stickyring/loopback";
 
 export interface StickinessSample {
   clients: number;
@@ -11,21 +11,12 @@ export interface StickinessSample {
   failures: number;
 }
 
-function once(port: number, localAddress: string): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const req = request(
-      { host: "127.0.0.1", port, path: "/", localAddress, agent: false },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (d: string) => (body += d));
-        res.on("end", () => resolve(res.statusCode === 200 ? body : undefined));
-      },
-    );
-    req.setTimeout(5000, () => req.destroy());
-    req.on("error", () => resolve(undefined));
-    req.end();
-  });
+/** The body of a 200 answer (it names the backend), else undefined. */
+function once(port: number, from: string): Promise<string | undefined> {
+  return get(port, { from, timeoutMs: 5000 }).then(
+    (reply) => (reply.status === 200 ? reply.body : undefined),
+    () => undefined,
+  );
 }
 
 /** Samples until `stop()` is called; returns what it saw. */

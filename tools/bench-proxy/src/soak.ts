@@ -4,7 +4,8 @@
 // proxy's memory; writes results/soak.md.
 
 import { readFileSync, writeFileSync } from "node:fs";
-import { Agent, request } from "node:http";
+import { Agent } from "node:http";
+import { get } from "@stickyring/loopback";
 import { fileURLToPath } from "node:url";
 import { createHashRing, sourceKey } from "@stickyring/hashing";
 import { cleanup, startProcess, type Started } from "./processes.js";
@@ -37,27 +38,12 @@ function rssMb(pid: number): number {
   }
 }
 
-interface Outcome {
-  status: number;
-  backend: string;
-}
-
-function once(agent: Agent, localAddress: string): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const req = request(
-      { host: "127.0.0.1", port: proxyPort, path: "/", agent, localAddress },
-      (res) => {
-        res.resume();
-        res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, backend: String(res.headers["x-backend"]) }),
-        );
-        res.on("error", () => resolve({ status: 0, backend: "-" }));
-      },
-    );
-    req.setTimeout(10_000, () => req.destroy());
-    req.on("error", () => resolve({ status: 0, backend: "-" }));
-    req.end();
-  });
+/** One request over the client's own keep-alive connection; a network error is status 0. */
+function once(agent: Agent, from: string): Promise<{ status: number; backend: string }> {
+  return get(proxyPort, { from, agent }).then(
+    (reply) => ({ status: reply.status, backend: String(reply.backend) }),
+    () => ({ status: 0, backend: "-" }),
+  );
 }
 
 async function main() {

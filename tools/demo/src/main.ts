@@ -3,9 +3,8 @@
 // violations; with --fail, takes a server out through the admin API, shows
 // who moved, and puts it back.
 
-import { Agent } from "node:http";
 import { parseArgs } from "node:util";
-import { clientAddress, forEachLimit, getFrom } from "./clients.js";
+import { clientAddresses, get, mapLimit } from "@stickyring/loopback";
 
 function usage(message: string): never {
   console.error(`demo: ${message}`);
@@ -41,7 +40,7 @@ function readOptions() {
 }
 
 const options = readOptions();
-const agent = new Agent({ keepAlive: false, maxSockets: 256 });
+const clients = clientAddresses(options.clients);
 
 /** Every client sends `rounds` requests; returns the set of backends each reached, and failures. */
 async function play(label: string) {
@@ -49,10 +48,16 @@ async function play(label: string) {
   let failures = 0;
   const started = performance.now();
   for (let round = 0; round < options.rounds; round++) {
-    await forEachLimit(options.clients, 128, async (i) => {
-      const answer = await getFrom(options.proxy, clientAddress(i), agent);
-      if (answer.status !== 200) failures++;
-      else seen[i]!.add(answer.backend);
+    await mapLimit(clients, 128, async (from, i) => {
+      // A network error counts as a failed request, like a non-200 answer.
+      const answer = await get(Number(options.proxy.port || 80), {
+        from,
+        host: options.proxy.hostname,
+        path: options.proxy.pathname + options.proxy.search,
+        headers: { "user-agent": "stickyring-demo" },
+      }).catch(() => undefined);
+      if (answer?.status !== 200) failures++;
+      else seen[i]!.add(answer.backend ?? "-");
     });
   }
   const seconds = (performance.now() - started) / 1000;
