@@ -2,7 +2,8 @@
 // connections, one retry on the next server when the connection fails, and
 // a short clear error otherwise.
 
-import { Agent, ServerResponse, type IncomingMessage } from "node:http";
+import type { EventEmitter } from "node:events";
+import { Agent, ServerResponse, type ClientRequest, type IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Logger } from "@stickyring/runtime";
 import { createProxyMiddleware } from "http-proxy-middleware";
@@ -42,6 +43,23 @@ export interface Forwarder {
 
 function codedError(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });
+}
+
+/**
+ * Destroys `proxyReq` with a coded error after `ms`, unless `until` happens
+ * on `source` first (or the request closes).
+ */
+function failAfter(
+  proxyReq: ClientRequest,
+  ms: number,
+  source: EventEmitter,
+  until: string,
+  code: string,
+  what: string,
+): void {
+  const timer = setTimeout(() => proxyReq.destroy(codedError(code, `${what} ${ms}ms`)), ms);
+  source.once(until, () => clearTimeout(timer));
+  proxyReq.once("close", () => clearTimeout(timer));
 }
 
 function hasBody(req: IncomingMessage): boolean {
@@ -96,27 +114,25 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         proxyServer.on("proxyReq", (proxyReq) => {
           const socket = proxyReq.socket;
           if (socket?.connecting) {
-            const timer = setTimeout(
-              () =>
-                proxyReq.destroy(
-                  codedError(CONNECT_TIMEOUT, `connect timeout after ${timeouts.connectMs}ms`),
-                ),
+            failAfter(
+              proxyReq,
               timeouts.connectMs,
+              socket,
+              "connect",
+              CONNECT_TIMEOUT,
+              "connect timeout after",
             );
-            socket.once("connect", () => clearTimeout(timer));
-            proxyReq.once("close", () => clearTimeout(timer));
           }
-          // A timer of our own: a socket has one idle timeout, and httpxy's
+          // Timers of our own: a socket has one idle timeout, and httpxy's
           // later setTimeout would replace one set here.
-          const answer = setTimeout(
-            () =>
-              proxyReq.destroy(
-                codedError(SERVER_TIMEOUT, `no response within ${timeouts.serverMs}ms`),
-              ),
+          failAfter(
+            proxyReq,
             timeouts.serverMs,
+            proxyReq,
+            "response",
+            SERVER_TIMEOUT,
+            "no response within",
           );
-          proxyReq.once("response", () => clearTimeout(answer));
-          proxyReq.once("close", () => clearTimeout(answer));
         });
         proxyServer.on("proxyRes", (_proxyRes, req, res) => {
           const route = req.route!;

@@ -1,3 +1,4 @@
+import { pipeline, Readable } from "node:stream";
 import express, { type Express } from "express";
 
 export interface BackendOptions {
@@ -44,15 +45,9 @@ export function createBackend({ id, greeting }: BackendOptions): Express {
     }
     const chunk = Buffer.alloc(1 << 20);
     res.type("application/octet-stream").set("content-length", String(mb * chunk.length));
-    let sent = 0;
-    const pump = () => {
-      while (sent < mb) {
-        sent++;
-        if (!res.write(chunk)) return void res.once("drain", pump);
-      }
-      res.end();
-    };
-    pump();
+    // The same 1 MiB buffer mb times, written as the socket drains; a client
+    // that leaves early ends the pipeline, which needs nothing more.
+    pipeline(Readable.from(Array.from({ length: mb }, () => chunk)), res, () => undefined);
   });
 
   // Every other GET answers the greeting, so URI-hash tests can use any path.
