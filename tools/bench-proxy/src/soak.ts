@@ -15,6 +15,7 @@ const CONNECTIONS = 128;
 const repo = fileURLToPath(new URL("../../..", import.meta.url));
 const backendPorts = [19501, 19502, 19503];
 const proxyPort = 19510;
+const adminPort = 19511;
 
 function startBackend(n: number): Promise<Started> {
   return startProcess(
@@ -46,6 +47,19 @@ function once(agent: Agent, from: string): Promise<{ status: number; backend: st
   );
 }
 
+/** Waits until the proxy's admin API has `id` in its placement (30 s at most). */
+async function inPlacement(id: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const answer = (await (await fetch(`http://127.0.0.1:${adminPort}/api/servers`)).json()) as {
+      servers: { id: string; inPlacement: boolean }[];
+    };
+    if (answer.servers.some((s) => s.id === id && s.inPlacement)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${id} did not come back into the placement within 30 s`);
+}
+
 async function main() {
   const backends = await Promise.all([1, 2, 3].map(startBackend));
   const proxy = await startProcess(
@@ -55,7 +69,7 @@ async function main() {
     [`${repo}/apps/proxy/dist/main.js`],
     {
       PORT: String(proxyPort),
-      ADMIN_PORT: "19511",
+      ADMIN_PORT: String(adminPort),
       LOG_LEVEL: "warn",
       BACKENDS: backendPorts.map((p, i) => `app${i + 1}=http://127.0.0.1:${p}`).join(","),
     },
@@ -72,30 +86,25 @@ async function main() {
   const events: string[] = [];
 
   const sampler = setInterval(() => rss.push({ at: done, mb: rssMb(proxy.pid) }), 500);
+  const kill = (n: number) => async () => {
+    await backends[n - 1]!.stop();
+    events.push(`app${n} killed at ${done}`);
+  };
+  // A restarted backend must be back in the placement before the plan goes
+  // on: otherwise the next kill would find some clients' fallback still down,
+  // which tests the timing of this script rather than the proxy.
+  const restart = (n: number) => async () => {
+    backends[n - 1] = await startBackend(n);
+    events.push(`app${n} restarted at ${done}`);
+    await inPlacement(`app${n}`);
+    events.push(`app${n} back in the placement at ${done}`);
+  };
   // Kill app2 at 20%, restart it at 35%; kill app3 at 55%, restart it at 70%.
   const plan = [
-    {
-      at: 0.2,
-      act: async () => (await backends[1]!.stop(), events.push(`app2 killed at ${done}`)),
-    },
-    {
-      at: 0.35,
-      act: async () => (
-        (backends[1] = await startBackend(2)),
-        events.push(`app2 restarted at ${done}`)
-      ),
-    },
-    {
-      at: 0.55,
-      act: async () => (await backends[2]!.stop(), events.push(`app3 killed at ${done}`)),
-    },
-    {
-      at: 0.7,
-      act: async () => (
-        (backends[2] = await startBackend(3)),
-        events.push(`app3 restarted at ${done}`)
-      ),
-    },
+    { at: 0.2, act: kill(2) },
+    { at: 0.35, act: restart(2) },
+    { at: 0.55, act: kill(3) },
+    { at: 0.7, act: restart(3) },
   ];
   const started = performance.now();
   let next = 0;
