@@ -51,6 +51,8 @@ export interface HashRing {
   hashKey(key: string): number;
   /** The server for `key`, or undefined when no server takes keys. Never throws. */
   pick(key: string, loads?: Loads): string | undefined;
+  /** The owner of a position on the ring (what `hashKey` returns), ignoring loads. */
+  pickHash(hash: number): string | undefined;
   /** Up to `count` distinct servers in order of preference: the owner, then where a retry goes. */
   pickN(key: string, count: number): string[];
   /** Fraction of the keyspace each server owns (sums to 1 when any server takes keys). */
@@ -146,6 +148,10 @@ export function createHashRing(options: HashRingOptions): HashRing {
         if (bounded !== undefined) return bounded;
       }
       const index = table.first(h);
+      return index < 0 ? undefined : ids[index];
+    },
+    pickHash(hash: number) {
+      const index = table.first(hash >>> 0);
       return index < 0 ? undefined : ids[index];
     },
     pickN(key: string, count: number) {

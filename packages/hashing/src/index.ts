@@ -10,3 +10,5 @@ export { hashString } from "./hash.js";
 export { DEFAULT_POINTS_PER_WEIGHT } from "./ring.js";
 export { DEFAULT_MAGLEV_SIZE } from "./maglev.js";
 export { haproxySourceHash, haproxyStringHash, crc32 } from "./compat-hashes.js";
+export { keyspaceMoves, DEFAULT_MOVE_SAMPLES } from "./moves.js";
+export type { KeyspaceFlow, KeyspaceMoves } from "./moves.js";
