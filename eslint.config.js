@@ -8,6 +8,13 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     languageOptions: { globals: { ...globals.node } },
+  },
+  {
+    // The dashboard runs in the browser.
+    files: ["apps/proxy/dashboard/**"],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
     },

@@ -1,30 +1,21 @@
-// The admin API and metrics, on their own listener (HAProxy's stats socket).
+// The admin API, the dashboard and metrics, on their own listener (HAProxy's
+// stats socket and stats page).
 
-import { createHash, timingSafeEqual } from "node:crypto";
 import express, { type NextFunction, type Request, type Response } from "express";
-import { sourceKey } from "@stickyring/hashing";
+import { keyspaceMoves, sourceKey } from "@stickyring/hashing";
 import { z } from "zod";
-import { parseBackendUrl, SERVER_ID, weightSchema, type ProxyConfig } from "./config.js";
+import { loopbackHostOnly, requireToken, sameOriginWrites } from "./admin-auth.js";
+import { parseBackendUrl, SERVER_ID, weightSchema } from "./config.js";
+import { dashboardAssets, dashboardEvents } from "./dashboard.js";
+import { describeServers, type AdminOptions } from "./describe.js";
+import { createKeyPolicy } from "./key-policy.js";
 import { MembershipError, type AdminState, type Membership } from "./membership.js";
-import type { Metrics } from "./metrics.js";
-import type { Placement } from "./placement.js";
+import { buildPlacement } from "./placement.js";
 
-export interface AdminOptions {
-  config: ProxyConfig;
-  membership: Membership;
-  metrics: Metrics;
-  placement: () => Placement;
-}
+export type { AdminOptions } from "./describe.js";
+export { describeServers } from "./describe.js";
 
 class BadRequest extends Error {}
-
-const digest = (text: string) => createHash("sha256").update(text).digest();
-
-/** Compares hashes of equal length so the time taken says nothing about the token. */
-function tokenMatches(header: string | undefined, expected: Buffer): boolean {
-  const match = /^Bearer (.+)$/.exec(header ?? "");
-  return match !== null && timingSafeEqual(digest(match[1]!), expected);
-}
 
 const newServer = z.object({
   id: z.string().regex(SERVER_ID, "expected letters, digits, '.', '_' or '-' (at most 64)"),
@@ -33,13 +24,20 @@ const newServer = z.object({
 });
 const weightBody = z.object({ weight: weightSchema });
 
+/** Quotes what was sent, shortened: the message says what was wrong with which value. */
+const shown = (input: unknown) => {
+  const text = JSON.stringify(input) ?? String(input);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+};
+
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
-  const parsed = schema.safeParse(body ?? {});
+  const parsed = schema.safeParse(body ?? {}, { reportInput: true });
   if (!parsed.success) {
-    // Each message names the field it is about: "weight: expected ...".
-    const messages = parsed.error.issues.map((i) =>
-      i.path.length > 0 ? `${i.path.join(".")}: ${i.message}` : i.message,
-    );
+    // Each message names the field it is about: "weight: expected ... (got 300)".
+    const messages = parsed.error.issues.map((i) => {
+      const got = i.input === undefined ? "" : ` (got ${shown(i.input)})`;
+      return i.path.length > 0 ? `${i.path.join(".")}: ${i.message}${got}` : i.message;
+    });
     throw new BadRequest(messages.join("; "));
   }
   return parsed.data;
@@ -47,28 +45,10 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
 
 const ACTIONS: Record<string, AdminState> = { drain: "drain", enable: "ready", disable: "maint" };
 
-export function describeServers({ config, membership, placement }: AdminOptions) {
-  const current = placement();
-  const shares = current.ring.shares();
-  return {
-    balance: config.balance,
-    hashType: config.hashType,
-    balanceFactor: config.balanceFactor ?? null,
-    placementVersion: current.version,
-    servers: membership.list().map((m) => ({
-      id: m.id,
-      url: m.url.origin,
-      weight: m.weight,
-      state: m.admin,
-      health: m.up ? "up" : "down",
-      inPlacement: current.targets.has(m.id),
-      share: shares.get(m.id) ?? 0,
-      requests: m.requests,
-      inFlight: membership.inFlight.get(m.id) ?? 0,
-      checks: m.history,
-    })),
-  };
-}
+const query = (req: Request, name: string) => {
+  const value = req.query[name];
+  return typeof value === "string" ? value : undefined;
+};
 
 export function createAdminApp(options: AdminOptions): express.Express {
   const { config, membership, metrics, placement } = options;
@@ -82,17 +62,10 @@ export function createAdminApp(options: AdminOptions): express.Express {
   });
 
   const token = config.admin.token;
-  if (token !== undefined) {
-    const expected = digest(token);
-    app.use((req, res, next) => {
-      if (tokenMatches(req.get("authorization"), expected)) return next();
-      res
-        .status(401)
-        .set("www-authenticate", 'Bearer realm="stickyring"')
-        .json({ error: "missing or wrong bearer token" });
-    });
-  }
+  app.use(token === undefined ? loopbackHostOnly() : requireToken(token));
+  app.use(sameOriginWrites());
   app.use(express.json({ limit: "16kb" }));
+  app.use(dashboardAssets());
 
   app.get("/metrics", async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -101,56 +74,91 @@ export function createAdminApp(options: AdminOptions): express.Express {
   app.get("/api/servers", (_req, res) => {
     res.json(describeServers(options));
   });
+  app.get("/api/events", dashboardEvents(options));
+
+  /**
+   * Applies a change to the servers; with ?dryRun=true applies it to a copy
+   * instead and answers what it would move. Either way the same checks run.
+   */
+  const change = (req: Request, res: Response, apply: (m: Membership) => void, status = 200) => {
+    if (query(req, "dryRun") === "true") {
+      const copy = membership.copy();
+      apply(copy);
+      const before = placement();
+      const after = buildPlacement(copy.list(), config, before.version);
+      const { moved, flows } = keyspaceMoves(before.ring, after.ring);
+      const named = flows.map((f) => ({ from: f.from ?? null, to: f.to ?? null, share: f.share }));
+      res.json({
+        dryRun: true,
+        moved,
+        flows: named,
+        shares: Object.fromEntries(after.ring.shares()),
+      });
+      return;
+    }
+    apply(membership);
+    res.status(status).json(describeServers(options));
+  };
 
   app.post("/api/servers", (req, res) => {
     const body = parseBody(newServer, req.body);
     const url = parseBackendUrl(body.id, body.url);
     if (typeof url === "string") throw new BadRequest(url);
-    membership.add({ id: body.id, url, weight: body.weight });
-    res.status(201).json(describeServers(options));
+    change(req, res, (m) => m.add({ id: body.id, url, weight: body.weight }), 201);
   });
 
   app.delete("/api/servers/:id", (req, res) => {
-    membership.remove(req.params.id);
-    res.json(describeServers(options));
+    change(req, res, (m) => m.remove(req.params.id));
   });
 
   app.post("/api/servers/:id/weight", (req, res) => {
-    membership.setWeight(req.params.id, parseBody(weightBody, req.body).weight);
-    res.json(describeServers(options));
+    const { weight } = parseBody(weightBody, req.body);
+    change(req, res, (m) => m.setWeight(req.params.id, weight));
   });
 
   app.post("/api/servers/:id/:action", (req, res) => {
     const state = ACTIONS[req.params.action];
     if (!state)
       throw new BadRequest(
-        `unknown action "${req.params.action}" (expected drain, enable or disable)`,
+        `unknown action ${shown(req.params.action)} (expected drain, enable or disable)`,
       );
-    membership.setAdmin(req.params.id, state);
-    res.json(describeServers(options));
+    change(req, res, (m) => m.setAdmin(req.params.id, state));
   });
 
-  // "Where does this client go": by address (source mode) or by raw key.
-  app.get("/api/lookup", (req, res) => {
-    const { address, key } = req.query;
-    let lookupKey: string;
-    if (typeof address === "string") {
+  // "Where does this client go": the request's parts the balance mode reads
+  // (?address=, ?path=, ?header=), or a raw hash key (?key=).
+  const keyPolicy = createKeyPolicy(config.balance);
+  const lookupKey = (req: Request): string => {
+    const raw = query(req, "key");
+    if (raw !== undefined) return raw;
+    const address = query(req, "address");
+    const path = query(req, "path");
+    const header = query(req, "header");
+    const { balance } = config;
+    const wanted =
+      balance.kind === "uri"
+        ? path === undefined && "?path=/some/path"
+        : balance.kind === "hdr"
+          ? header === undefined && address === undefined && `?header=<${balance.header} value>`
+          : address === undefined && "?address=<ip>";
+    if (wanted) throw new BadRequest(`expected ${wanted} (balance ${balance.kind}) or ?key=`);
+    let client = "";
+    if (address !== undefined) {
       try {
-        lookupKey = sourceKey(address);
+        client = sourceKey(address);
       } catch (error) {
         throw new BadRequest((error as Error).message);
       }
-    } else if (typeof key === "string") {
-      lookupKey = key;
-    } else {
-      throw new BadRequest("expected ?address=<ip> or ?key=<hash key>");
     }
+    const headers =
+      balance.kind === "hdr" && header !== undefined ? { [balance.header]: header } : {};
+    return keyPolicy({ url: path ?? "/", headers }, client);
+  };
+
+  app.get("/api/lookup", (req, res) => {
+    const key = lookupKey(req);
     const ring = placement().ring;
-    res.json({
-      key: lookupKey,
-      hash: ring.hashKey(lookupKey),
-      server: ring.pick(lookupKey) ?? null,
-    });
+    res.json({ key, hash: ring.hashKey(key), server: ring.pick(key) ?? null });
   });
 
   app.use((_req, res) => {

@@ -4,7 +4,8 @@ import type { IncomingMessage } from "node:http";
 import { uriKey } from "@stickyring/hashing";
 import type { Balance } from "./config.js";
 
-export type KeyPolicy = (req: IncomingMessage, client: string) => string;
+/** The request's key; the admin lookup passes a request of its own making. */
+export type KeyPolicy = (req: Pick<IncomingMessage, "url" | "headers">, client: string) => string;
 
 export function createKeyPolicy(balance: Balance): KeyPolicy {
   switch (balance.kind) {

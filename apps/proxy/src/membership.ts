@@ -83,6 +83,14 @@ export class Membership {
     };
   }
 
+  /** A detached copy for "what if" questions: changing it rebuilds nothing here. */
+  copy(): Membership {
+    const copy = new Membership([], { ...this.options, onChange: () => {} });
+    for (const m of this.members.values()) copy.members.set(m.id, { ...m });
+    copy.lastNumericId = this.lastNumericId;
+    return copy;
+  }
+
   list(): readonly Member[] {
     return [...this.members.values()];
   }

@@ -23,6 +23,7 @@ import { Membership } from "./membership.js";
 import { createMetrics } from "./metrics.js";
 import { buildPlacement, type Placement } from "./placement.js";
 import { createRouter } from "./routing.js";
+import { TrafficHistory } from "./traffic.js";
 
 export interface StickyProxy {
   readonly server: Server;
@@ -160,10 +161,20 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
     forwarder.upgrade(req, socket, head);
   });
 
+  const traffic = new TrafficHistory();
+  const closing = new AbortController();
   const adminServer = createServer(
-    createAdminApp({ config, membership, metrics, placement: () => current }),
+    createAdminApp({
+      config,
+      membership,
+      metrics,
+      placement: () => current,
+      traffic,
+      closing: closing.signal,
+    }),
   );
   let stopChecks: (() => void) | undefined;
+  let sampler: NodeJS.Timeout | undefined;
 
   return {
     server,
@@ -174,11 +185,20 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
       const port = await listen(server, config.port, config.host);
       const adminPort = await listen(adminServer, config.admin.port, config.admin.host);
       stopChecks = startHealthChecks(membership, config.health, lookup);
+      const sample = () =>
+        traffic.sample(
+          membership.list().map((m) => [m.id, m.requests] as const),
+          Date.now(),
+        );
+      sample();
+      sampler = setInterval(sample, 1000).unref();
       logger.info({ port, adminPort, adminHost: config.admin.host }, "proxy listening");
       return { port, adminPort };
     },
     async stop(timeoutMs = 10_000) {
       stopChecks?.();
+      clearInterval(sampler);
+      closing.abort();
       await Promise.all([closeGracefully(server, timeoutMs), closeGracefully(adminServer, 1000)]);
       forwarder.close();
     },

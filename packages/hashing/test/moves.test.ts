@@ -13,7 +13,8 @@ const three = [
 describe.each(ALGORITHMS)("%s: pickHash and keyspaceMoves", (algorithm) => {
   it("pickHash(hashKey(k)) is pick(k)", () => {
     const ring = createHashRing({ algorithm, servers: three });
-    for (const key of ipv4Keys(2_000)) expect(ring.pickHash(ring.hashKey(key))).toBe(ring.pick(key));
+    for (const key of ipv4Keys(2_000))
+      expect(ring.pickHash(ring.hashKey(key))).toBe(ring.pick(key));
   });
 
   it("finds nothing moving between equal tables", () => {

@@ -1,0 +1,42 @@
+// What the admin API and the dashboard say about the servers: one snapshot
+// of membership, health and placement.
+
+import type { ProxyConfig } from "./config.js";
+import type { Membership } from "./membership.js";
+import type { Metrics } from "./metrics.js";
+import type { Placement } from "./placement.js";
+import type { TrafficHistory } from "./traffic.js";
+
+export interface AdminOptions {
+  config: ProxyConfig;
+  membership: Membership;
+  metrics: Metrics;
+  placement: () => Placement;
+  traffic: TrafficHistory;
+  /** Aborted when the proxy stops: long-lived admin streams end then. */
+  closing: AbortSignal;
+}
+
+export function describeServers({ config, membership, placement }: AdminOptions) {
+  const current = placement();
+  const shares = current.ring.shares();
+  return {
+    balance: config.balance,
+    hashType: config.hashType,
+    balanceFactor: config.balanceFactor ?? null,
+    placementVersion: current.version,
+    servers: membership.list().map((m) => ({
+      id: m.id,
+      numericId: m.numericId,
+      url: m.url.origin,
+      weight: m.weight,
+      state: m.admin,
+      health: m.up ? "up" : "down",
+      inPlacement: current.targets.has(m.id),
+      share: shares.get(m.id) ?? 0,
+      requests: m.requests,
+      inFlight: membership.inFlight.get(m.id) ?? 0,
+      checks: m.history,
+    })),
+  };
+}

@@ -1,0 +1,101 @@
+// The dashboard's pure parts: traffic history, ring arcs, and the words of a preview.
+
+import { describe, expect, it } from "@jest/globals";
+import { createHashRing } from "@stickyring/hashing";
+import { describeMoves, list, percent } from "../dashboard/src/format.js";
+import { ringArcs } from "../src/ring-view.js";
+import { TrafficHistory } from "../src/traffic.js";
+
+describe("TrafficHistory", () => {
+  it("turns cumulative counts into rates, keeps the latest samples, forgets removed servers", () => {
+    const history = new TrafficHistory(3);
+    history.sample([["a", 0]], 0);
+    history.sample([["a", 10]], 1000);
+    history.sample(
+      [
+        ["a", 30],
+        ["b", 5],
+      ],
+      2000,
+    );
+    history.sample(
+      [
+        ["a", 30],
+        ["b", 9],
+      ],
+      4000,
+    );
+    history.sample([["b", 11]], 5000);
+    expect(history.rates()).toEqual({ b: [0, 2, 2] });
+    const fresh = new TrafficHistory(2);
+    fresh.sample([["a", 0]], 0);
+    for (let t = 1; t <= 4; t++) fresh.sample([["a", t * 5]], t * 1000);
+    expect(fresh.rates()).toEqual({ a: [5, 5] });
+  });
+
+  it("never reports a negative rate (a counter that went back, e.g. a re-added server)", () => {
+    const history = new TrafficHistory();
+    history.sample([["a", 50]], 0);
+    history.sample([["a", 10]], 1000);
+    expect(history.rates()).toEqual({ a: [0] });
+  });
+});
+
+describe("ringArcs", () => {
+  it("covers the keyspace with runs of one owner whose lengths follow the shares", () => {
+    const ring = createHashRing({
+      algorithm: "maglev",
+      servers: [{ id: "a" }, { id: "b", weight: 3 }],
+    });
+    const arcs = ringArcs(ring, 4096);
+    expect(arcs[0]!.from).toBe(0);
+    expect(arcs[arcs.length - 1]!.to).toBe(1);
+    for (let i = 1; i < arcs.length; i++) {
+      expect(arcs[i]!.from).toBe(arcs[i - 1]!.to);
+      expect(arcs[i]!.server).not.toBe(arcs[i - 1]!.server);
+    }
+    const b = arcs.filter((a) => a.server === "b").reduce((sum, a) => sum + a.to - a.from, 0);
+    expect(b).toBeCloseTo(0.75, 1);
+    expect(ringArcs(createHashRing({ servers: [] }), 8)).toEqual([
+      { server: null, from: 0, to: 1 },
+    ]);
+  });
+});
+
+describe("preview words", () => {
+  it("says how much moves, from and to where, and who stays", () => {
+    expect(
+      describeMoves(
+        0.334,
+        [
+          { from: "app2", to: "app1", share: 0.17 },
+          { from: "app2", to: "app3", share: 0.164 },
+        ],
+        ["app1", "app2", "app3"],
+      ),
+    ).toBe(
+      "About 33% of clients move, all from app2, to app1 (17%) and app3 (16%); no client of app1 or app3 moves.",
+    );
+    expect(
+      describeMoves(
+        0.25,
+        [
+          { from: "a", to: "d", share: 0.09 },
+          { from: "b", to: "d", share: 0.08 },
+          { from: "c", to: "d", share: 0.08 },
+        ],
+        ["a", "b", "c"],
+      ),
+    ).toBe("About 25% of clients move, from a (9.0%), b (8.0%) and c (8.0%), all to d.");
+    expect(describeMoves(0, [], ["a"])).toBe("No client moves.");
+    expect(describeMoves(1, [{ from: "a", to: null, share: 1 }], ["a"])).toBe(
+      "About 100% of clients move, all from a, all to no server.",
+    );
+  });
+
+  it("formats small shares and lists", () => {
+    expect(percent(0.00001)).toBe("<0.1%");
+    expect(percent(0.0512)).toBe("5.1%");
+    expect(list(["a", "b", "c"], "or")).toBe("a, b or c");
+  });
+});
