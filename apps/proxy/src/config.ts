@@ -33,6 +33,8 @@ export interface ProxyConfig {
   balanceFactor: number | undefined;
   health: { path: string; interMs: number; timeoutMs: number; rise: number; fall: number };
   timeouts: { connectMs: number; serverMs: number; clientMs: number };
+  /** Bytes/s a request body must average once it has taken longer than the client timeout (0: off). */
+  clientMinBodyRate: number;
   /** Undefined when no proxy is trusted. */
   trustedProxies: AddressMatcher | undefined;
   logLevel: LogLevel;
@@ -222,6 +224,7 @@ const schema = z.object({
   TIMEOUT_CONNECT: duration("5s", 1),
   TIMEOUT_SERVER: duration("30s", 1),
   TIMEOUT_CLIENT: duration("30s", 1),
+  CLIENT_MIN_BODY_RATE: integer(500, 0, 1_000_000_000),
   TRUSTED_PROXIES: text.optional().transform((v, ctx) => {
     const parsed = parseCidrList(v ?? "");
     if ("matcher" in parsed) return parsed.matcher;
@@ -239,7 +242,8 @@ const schema = z.object({
   ADMIN_TOKEN: text.optional().transform((v) => (v === "" ? undefined : v)),
 });
 
-const SETTINGS = Object.keys(schema.shape);
+/** Every setting the proxy reads. */
+export const SETTINGS = Object.keys(schema.shape);
 
 function isLoopback(host: string): boolean {
   if (host === "localhost") return true;
@@ -346,6 +350,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
       serverMs: s.TIMEOUT_SERVER,
       clientMs: s.TIMEOUT_CLIENT,
     },
+    clientMinBodyRate: s.CLIENT_MIN_BODY_RATE,
     trustedProxies: s.TRUSTED_PROXIES,
     logLevel: s.LOG_LEVEL,
     admin: { host: s.ADMIN_HOST, port: s.ADMIN_PORT, token: s.ADMIN_TOKEN },

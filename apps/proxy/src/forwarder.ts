@@ -7,6 +7,7 @@ import { Agent, ServerResponse, type ClientRequest, type IncomingMessage } from 
 import type { Duplex } from "node:stream";
 import type { Logger } from "@stickyring/runtime";
 import { createProxyMiddleware } from "http-proxy-middleware";
+import { hasBody } from "./body-rate.js";
 import type { AddressMatcher } from "./cidr.js";
 import { parseAddress } from "@stickyring/hashing";
 import {
@@ -60,11 +61,6 @@ function failAfter(
   const timer = setTimeout(() => proxyReq.destroy(codedError(code, `${what} ${ms}ms`)), ms);
   source.once(until, () => clearTimeout(timer));
   proxyReq.once("close", () => clearTimeout(timer));
-}
-
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers["content-length"];
-  return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
 }
 
 /** HAProxy `option forwardfor`, plus -Proto and -Host, trusting only trusted peers' values. */

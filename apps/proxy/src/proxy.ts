@@ -14,6 +14,7 @@ import express from "express";
 import { closeGracefully, listen, type Logger } from "@stickyring/runtime";
 import { createAdminApp } from "./admin.js";
 import type { ProxyConfig } from "./config.js";
+import { hasBody, watchBodyRate } from "./body-rate.js";
 import { sendError } from "./errors.js";
 import { createForwarder } from "./forwarder.js";
 import { startHealthChecks } from "./health.js";
@@ -91,6 +92,21 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
     timeouts: config.timeouts,
   });
 
+  const bodyRate = {
+    graceMs: config.timeouts.clientMs,
+    minBytesPerSecond: config.clientMinBodyRate,
+  };
+  const cutSlowBody = (req: IncomingMessage, res: ServerResponse) => {
+    logger.info({ client: req.route?.client, url: req.url }, "request body too slow: cut");
+    sendError(
+      res,
+      408,
+      `Request Timeout: the request body arrived slower than ${config.clientMinBodyRate} bytes/s`,
+    );
+    // The rest of the body will not be read: close the connection once the answer is out.
+    res.once("finish", () => req.socket.destroy());
+  };
+
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const result = router.route(req);
     if ("refused" in result) {
@@ -105,6 +121,7 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
       return;
     }
     req.route = result;
+    if (hasBody(req)) watchBodyRate(req, bodyRate, () => cutSlowBody(req, res));
     const loadedOn = result.server;
     loads.set(loadedOn, (loads.get(loadedOn) ?? 0) + 1);
     res.once("close", () => {

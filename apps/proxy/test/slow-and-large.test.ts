@@ -28,6 +28,56 @@ describe("slow clients", () => {
   });
 });
 
+/** Sends a POST /upload of `length` bytes, `step` bytes every `everyMs`; resolves with what came back. */
+function trickleUpload(length: number, step: number, everyMs: number) {
+  const started = performance.now();
+  const socket = connect(topology.running.port, "127.0.0.1");
+  let answer = "";
+  socket.on("data", (d) => (answer += d));
+  socket.on("error", () => undefined);
+  socket.write(`POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: ${length}\r\n\r\n`);
+  let sent = 0;
+  const timer = setInterval(() => {
+    const n = Math.min(step, length - sent);
+    if (n <= 0 || socket.destroyed) return clearInterval(timer);
+    socket.write(Buffer.alloc(n, 1));
+    sent += n;
+  }, everyMs);
+  return new Promise<{ answer: string; seconds: number; sent: number }>((resolve) => {
+    const done = () => {
+      clearInterval(timer);
+      resolve({ answer, seconds: (performance.now() - started) / 1000, sent });
+    };
+    socket.on("close", done);
+    // A complete answer on a kept-alive connection: stop there.
+    socket.on("data", () => {
+      if (/\r\n\r\n\{.*\}$/s.test(answer)) socket.destroy();
+    });
+  });
+}
+
+describe("slow request bodies", () => {
+  it("cuts a body trickled byte by byte once it has taken TIMEOUT_CLIENT (408), serving others meanwhile", async () => {
+    const slow = trickleUpload(1000, 1, 200);
+    const others = await Promise.all(Array.from({ length: 20 }, () => get(topology.running.port)));
+    expect(others.every((r) => r.status === 200)).toBe(true);
+    const { answer, seconds, sent } = await slow;
+    expect(answer).toMatch(/^HTTP\/1.1 408 /);
+    expect(answer).toMatch(/arrived slower than 500 bytes\/s/);
+    expect(seconds).toBeGreaterThanOrEqual(0.9);
+    expect(seconds).toBeLessThan(3);
+    expect(sent).toBeLessThan(1000);
+  });
+
+  it("lets a body that takes longer than TIMEOUT_CLIENT through when it keeps a real rate", async () => {
+    // 2.5 s at about 80 KB/s: longer than the 1 s timeout, far above 500 bytes/s.
+    const { answer, seconds } = await trickleUpload(200_000, 8_000, 100);
+    expect(seconds).toBeGreaterThan(2);
+    expect(answer).toMatch(/^HTTP\/1.1 200 /);
+    expect(answer).toContain('"bytes":200000');
+  });
+});
+
 /** Size of the large bodies, in MiB. */
 const UPLOAD_MB = 400;
 
