@@ -10,11 +10,10 @@ import {
   type ServerResponse,
 } from "node:http";
 import type { Socket } from "node:net";
-import express from "express";
 import { closeGracefully, listen, type Logger } from "@stickyring/runtime";
 import { createAdminApp } from "./admin.js";
 import type { ProxyConfig } from "./config.js";
-import { hasBody, watchBodyRate } from "./body-rate.js";
+import { watchBodyRate } from "./body-rate.js";
 import { sendError } from "./errors.js";
 import { createForwarder } from "./forwarder.js";
 import { startHealthChecks } from "./health.js";
@@ -121,7 +120,7 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
       return;
     }
     req.route = result;
-    if (hasBody(req)) watchBodyRate(req, bodyRate, () => cutSlowBody(req, res));
+    if (result.hasBody) watchBodyRate(req, bodyRate, () => cutSlowBody(req, res));
     const loadedOn = result.server;
     loads.set(loadedOn, (loads.get(loadedOn) ?? 0) + 1);
     res.once("close", () => {
@@ -149,11 +148,6 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
     forwarder.handle(req, res);
   };
 
-  const app = express();
-  app.disable("x-powered-by");
-  app.set("etag", false);
-  app.use(handle);
-
   // Headers must arrive within the client timeout (slowloris); Node checks
   // that every connectionsCheckingInterval, 30 s by default: too coarse.
   const server = createServer(
@@ -162,7 +156,7 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
       requestTimeout: 0,
       connectionsCheckingInterval: Math.min(Math.max(config.timeouts.clientMs / 4, 100), 5_000),
     },
-    app,
+    handle,
   );
   server.timeout = config.timeouts.clientMs;
   server.on("clientError", answerClientError);
@@ -217,7 +211,7 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
       clearInterval(sampler);
       closing.abort();
       await Promise.all([closeGracefully(server, timeoutMs), closeGracefully(adminServer, 1000)]);
-      forwarder.close();
+      await forwarder.close();
     },
   };
 }

@@ -1,6 +1,7 @@
 // Route a request: client address -> key -> placement -> server.
 
 import type { IncomingMessage } from "node:http";
+import { hasBody } from "./body-rate.js";
 import type { AddressMatcher } from "./cidr.js";
 import { clientAddress } from "./client-address.js";
 import type { KeyPolicy } from "./key-policy.js";
@@ -17,6 +18,8 @@ export interface Route {
   /** Servers already tried, for the retry. */
   readonly tried: string[];
   readonly startedAt: number;
+  /** Read before hop-by-hop headers (Transfer-Encoding) are removed for forwarding. */
+  readonly hasBody: boolean;
   error?: string;
 }
 
@@ -55,6 +58,7 @@ export function createRouter(
         target: current.targets.get(server)!,
         tried: [server],
         startedAt: performance.now(),
+        hasBody: hasBody(req),
       };
     },
     reroute(route) {
