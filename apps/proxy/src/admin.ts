@@ -12,7 +12,7 @@ import { createKeyPolicy } from "./key-policy.js";
 import { MembershipError, type AdminState, type Membership } from "./membership.js";
 import { buildPlacement } from "./placement.js";
 
-export type { AdminOptions } from "./describe.js";
+export type { AdminOptions, MetricsText } from "./describe.js";
 export { describeServers } from "./describe.js";
 
 class BadRequest extends Error {}
@@ -51,7 +51,7 @@ const query = (req: Request, name: string) => {
 };
 
 export function createAdminApp(options: AdminOptions): express.Express {
-  const { config, membership, metrics, placement } = options;
+  const { config, membership, metricsText, placement } = options;
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
@@ -68,7 +68,8 @@ export function createAdminApp(options: AdminOptions): express.Express {
   app.use(dashboardAssets());
 
   app.get("/metrics", async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    const { contentType, text } = await metricsText();
+    res.type(contentType).send(text);
   });
 
   app.get("/api/servers", (_req, res) => {

@@ -2,6 +2,7 @@
 // file given with --config), validated once, here, with zod. Nothing else in
 // the proxy reads process.env.
 
+import { availableParallelism } from "node:os";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { MAX_WEIGHT, parseAddress } from "@stickyring/hashing";
@@ -24,6 +25,8 @@ export interface BackendConfig {
 }
 
 export interface ProxyConfig {
+  /** 0: one process; otherwise a control process and this many data-plane workers. */
+  workers: number;
   port: number;
   host: string | undefined;
   backends: BackendConfig[];
@@ -234,6 +237,17 @@ const schema = z.object({
     });
     return z.NEVER;
   }),
+  WORKERS: text.optional().transform((v, ctx) => {
+    if (v === undefined || v === "" || v === "0") return 0;
+    if (v === "auto") return availableParallelism();
+    if (/^\d{1,3}$/.test(v) && Number(v) <= 256) return Number(v);
+    ctx.addIssue({
+      code: "custom",
+      message:
+        "expected 0 (one process), a number of worker processes up to 256, or auto (one per core)",
+    });
+    return z.NEVER;
+  }),
   LOG_LEVEL: z
     .enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(", ")}` })
     .default("info"),
@@ -332,6 +346,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
+    workers: s.WORKERS,
     port: s.PORT,
     host: s.HOST === "" ? undefined : s.HOST,
     backends: backendList,

@@ -3,14 +3,16 @@
 
 import type { ProxyConfig } from "./config.js";
 import type { Membership } from "./membership.js";
-import type { Metrics } from "./metrics.js";
 import type { Placement } from "./placement.js";
 import type { TrafficHistory } from "./traffic.js";
+
+export type MetricsText = () => Promise<{ contentType: string; text: string }>;
 
 export interface AdminOptions {
   config: ProxyConfig;
   membership: Membership;
-  metrics: Metrics;
+  /** The Prometheus exposition: this process's registry, or every process's in the multi-core mode. */
+  metricsText: MetricsText;
   placement: () => Placement;
   traffic: TrafficHistory;
   /** Aborted when the proxy stops: long-lived admin streams end then. */

@@ -19,7 +19,6 @@ import {
   sendError,
 } from "./errors.js";
 import { addForwardedHeaders, stripHopByHop } from "./forwarded-headers.js";
-import type { Membership } from "./membership.js";
 import type { Metrics } from "./metrics.js";
 import type { createLookup } from "./lookup.js";
 import type { Route, Router } from "./routing.js";
@@ -27,7 +26,8 @@ import { createUpgradeForwarder } from "./websocket.js";
 
 export interface ForwarderOptions {
   router: Router;
-  membership: Membership;
+  /** Passive health: a server whose connection failed is taken down. */
+  markDown(id: string, detail: string): void;
   metrics: Metrics;
   logger: Logger;
   trusted: AddressMatcher | undefined;
@@ -175,11 +175,11 @@ class UndiciForwarder implements Forwarder {
   }
 
   fail(error: Error, req: IncomingMessage, res: ServerResponse): void {
-    const { router, membership, metrics, logger } = this.options;
+    const { router, metrics, logger } = this.options;
     const route = req.route!;
     const code = errorCode(error);
     route.error = code;
-    if (isConnectFailure(error)) membership.markDown(route.server, code);
+    if (isConnectFailure(error)) this.options.markDown(route.server, code);
     if (!res.headersSent && isRetryable(error, req.method, route.hasBody)) {
       const from = route.server;
       if (router.reroute(route)) {

@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 import { createLogger, exitWithHealth, onShutdownSignal } from "@stickyring/runtime";
 import { ConfigError, loadConfig } from "./config.js";
+import { runCluster } from "./cluster.js";
 import { createStickyProxy } from "./proxy.js";
 
 function readArguments() {
@@ -37,11 +38,24 @@ if (healthcheck) {
 }
 
 const logger = createLogger("proxy", config.logLevel);
-const proxy = createStickyProxy(config, logger);
-try {
-  await proxy.start();
-} catch (error) {
-  logger.fatal({ err: error }, "cannot listen");
-  process.exit(1);
+if (config.workers > 0) {
+  try {
+    await runCluster(config, logger);
+  } catch (error) {
+    logger.fatal({ err: error }, "cannot start");
+    process.exit(1);
+  }
+} else {
+  await runSingle();
 }
-onShutdownSignal(logger, 10_000, () => proxy.stop(10_000));
+
+async function runSingle() {
+  const proxy = createStickyProxy(config, logger);
+  try {
+    await proxy.start();
+  } catch (error) {
+    logger.fatal({ err: error }, "cannot listen");
+    process.exit(1);
+  }
+  onShutdownSignal(logger, 10_000, () => proxy.stop(10_000));
+}

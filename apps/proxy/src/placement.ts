@@ -32,8 +32,11 @@ export interface Placement {
  * weight 0 so they take no keys. The table depends only on the (id, weight)
  * set, so every replica given the same membership places clients alike.
  */
+/** What a placement is built from: a member as the control plane sees it. */
+export type MemberState = Pick<Member, "id" | "url" | "numericId" | "weight" | "admin" | "up">;
+
 export function buildPlacement(
-  members: readonly Member[],
+  members: readonly MemberState[],
   options: { hashType: HashType; balance: Balance; balanceFactor: number | undefined },
   version: number,
 ): Placement {

@@ -1,14 +1,13 @@
 // Faults under load: a backend killed and restarted repeatedly, and the
 // proxy itself stopped with requests in flight and replaced.
 
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { createHashRing, sourceKey } from "@stickyring/hashing";
-import { freePort, waitForPort } from "@stickyring/runtime";
-import { clientAddresses, get, mapLimit, startBackend, startProxy } from "./harness.js";
+import { freePort } from "@stickyring/runtime";
+import { clientAddresses, get, mapLimit, spawnProxy, startBackend, startProxy } from "./harness.js";
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -65,8 +64,6 @@ describe("a backend killed and restarted repeatedly under load", () => {
 });
 
 describe("the proxy stopped with SIGTERM under load", () => {
-  const main = fileURLToPath(new URL("../dist/main.js", import.meta.url));
-
   async function slowBackend(n: number): Promise<Server> {
     const server = createServer((_req, res) =>
       setTimeout(() => res.end(`Hello from App ${n}`), 300),
@@ -80,12 +77,8 @@ describe("the proxy stopped with SIGTERM under load", () => {
   }
 
   async function startProcess(env: Record<string, string>): Promise<ChildProcess> {
-    const child = spawn(process.execPath, [main], {
-      env: { ...process.env, LOG_LEVEL: "warn", ...env },
-      stdio: "ignore",
-    });
+    const child = await spawnProxy(env);
     cleanup.push(async () => void child.kill("SIGKILL"));
-    await waitForPort(Number(env.PORT), { alive: () => child.exitCode === null });
     return child;
   }
 

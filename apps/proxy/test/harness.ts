@@ -1,10 +1,12 @@
 // Real sockets: backends and the proxy on ephemeral loopback ports, clients
 // that each send from their own 127.x.y.z address.
 
+import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, type Server } from "node:http";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll } from "@jest/globals";
 import { createBackend, attachWebSocketEcho } from "@stickyring/backend";
-import { createLogger, listen } from "@stickyring/runtime";
+import { createLogger, listen, waitForPort } from "@stickyring/runtime";
 import { loadConfig } from "../src/config.js";
 import { createStickyProxy, type StickyProxy } from "../src/proxy.js";
 
@@ -107,4 +109,15 @@ export function useTopology(
     await Promise.all((topology.backends ?? []).map((b) => b.kill()));
   });
   return topology;
+}
+
+/** The built proxy (dist/main.js) as its own process, listening on env.PORT. Kill it when done. */
+export async function spawnProxy(env: Record<string, string>): Promise<ChildProcess> {
+  const main = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+  const child = spawn(process.execPath, [main], {
+    env: { ...process.env, LOG_LEVEL: "warn", ...env },
+    stdio: "ignore",
+  });
+  await waitForPort(Number(env.PORT), { alive: () => child.exitCode === null });
+  return child;
 }

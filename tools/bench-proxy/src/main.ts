@@ -35,6 +35,8 @@ async function main() {
       await startHaproxy(19200, backends),
       await startStickyring(19201, 19301, backends),
       await startBaseline(19202, backends),
+      // The multi-core mode: one worker per core (2 here), shown beside the single process.
+      await startStickyring(19203, 19303, backends, cpus().length),
     ];
     started.push(...candidates);
 
@@ -85,7 +87,9 @@ async function main() {
       `Command: \`pnpm bench:proxy\` (${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, Node ${process.version}).`,
       `wrk -t1, ${ROUNDS} rounds of ${SECONDS} s per proxy and connection count, alternating the proxies, after an uncounted warm-up; medians shown.`,
       "Backends: 3 nginx servers on loopback. HAProxy 2.6: `balance source`, `hash-type consistent`, `nbthread 1`.",
-      "stickyring: one process, default configuration (access log on, to /dev/null).",
+      "stickyring: one process, default configuration (access log on, to /dev/null), run as `pnpm start` and the image run it (`node --max-semi-space-size=4`);",
+      `\`stickyring, ${cpus().length} workers\`: the same with \`WORKERS=${cpus().length}\` (the multi-core mode: a control process and one data-plane worker per core; RSS is the sum of all ${cpus().length + 1} processes).`,
+      "The machine's 2 cores also run wrk and the nginx backends, so no proxy has a core to itself.",
       "Peak RSS: VmHWM of the proxy's processes at the end of the run.",
     ].join("\n");
     const table = markdown(rows, "HAProxy 2.6", header);

@@ -14,6 +14,9 @@ export interface Started {
   stop(): Promise<void>;
 }
 
+/** The V8 flag the image and `pnpm start` give the proxy (see the README's Performance section). */
+const NODE_FLAGS = "--max-semi-space-size=4";
+
 const work = mkdtempSync(join(tmpdir(), "stickyring-bench-"));
 const repo = fileURLToPath(new URL("../../..", import.meta.url));
 
@@ -118,23 +121,31 @@ export function startHaproxy(port: number, backends: number[]): Promise<Started>
   return startProcess("HAProxy 2.6", port, "haproxy", ["-f", join(work, "haproxy.cfg"), "-db"]);
 }
 
-/** stickyring's proxy as a user runs it: default configuration apart from ports and backends. */
-export function startStickyring(
+/**
+ * stickyring's proxy as a user runs it (`pnpm start`, the image): default
+ * configuration apart from ports, backends and, for the multi-core rows, WORKERS.
+ */
+export async function startStickyring(
   port: number,
   adminPort: number,
   backends: number[],
+  workers = 0,
 ): Promise<Started> {
-  return startProcess(
-    "stickyring",
+  const started = await startProcess(
+    workers === 0 ? "stickyring" : `stickyring, ${workers} workers`,
     port,
     process.execPath,
-    [join(repo, "apps/proxy/dist/main.js")],
+    [NODE_FLAGS, join(repo, "apps/proxy/dist/main.js")],
     {
       PORT: String(port),
       ADMIN_PORT: String(adminPort),
       BACKENDS: backends.map((p, i) => `app${i + 1}=http://127.0.0.1:${p}`).join(","),
+      WORKERS: String(workers),
     },
   );
+  // Workers listen one after the other: wait until the admin API answers, which the primary opens after them.
+  await waitForPort(adminPort);
+  return started;
 }
 
 export function startBaseline(port: number, backends: number[]): Promise<Started> {

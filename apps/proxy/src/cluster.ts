@@ -1,0 +1,208 @@
+// The multi-core mode (WORKERS=N): the primary process is the control plane
+// (membership, health checks, placement, admin API, dashboard, metrics) and
+// N workers are data planes sharing the proxy port. The primary sends each
+// worker every membership snapshot; each worker builds its placement from it
+// with the same pure function, so every worker sends a client to the same
+// server. Workers report failed connections (passive health), requests
+// served and in flight, and their metrics on request. HAProxy's
+// master-worker mode and Envoy's main thread/worker threads split the same way.
+
+import cluster, { type Worker } from "node:cluster";
+import { listen, onShutdownSignal, type Logger } from "@stickyring/runtime";
+import { AggregatorRegistry } from "prom-client";
+import type { AdminState } from "./membership.js";
+import type { ProxyConfig } from "./config.js";
+import { createControlPlane } from "./control-plane.js";
+import { createDataPlane } from "./data-plane.js";
+import { createMetrics } from "./metrics.js";
+import { buildPlacement, type MemberState, type Placement } from "./placement.js";
+
+interface MemberSnapshot {
+  id: string;
+  url: string;
+  numericId: number;
+  weight: number;
+  admin: AdminState;
+  up: boolean;
+}
+
+type ToWorker =
+  { t: "placement"; version: number; members: MemberSnapshot[] } | { t: "metrics"; id: number };
+
+type ToPrimary =
+  | { t: "ready" }
+  | { t: "down"; id: string; detail: string }
+  | { t: "served"; counts: Record<string, number>; inFlight: Record<string, number> }
+  | { t: "metrics"; id: number; json: object[] };
+
+/** How often workers report requests: often enough for a smooth per-second rate. */
+const REPORT_MS = 250;
+const METRICS_WAIT_MS = 1000;
+const STOP_MS = 10_000;
+
+export function runCluster(config: ProxyConfig, logger: Logger): Promise<void> {
+  return cluster.isPrimary ? runPrimary(config, logger) : runWorker(config, logger);
+}
+
+async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
+  // Each worker accepts its own connections (no hand-off through the primary).
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  const metrics = createMetrics();
+  const workers = new Set<Worker>();
+  const inFlight = new Map<Worker, Record<string, number>>();
+  let snapshot: ToWorker | undefined;
+  let stopping = false;
+
+  const pending = new Map<number, (json: object[] | undefined) => void>();
+  let nextRequest = 0;
+  const workerMetrics = (worker: Worker) =>
+    new Promise<object[] | undefined>((resolve) => {
+      const id = ++nextRequest;
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        resolve(undefined);
+      }, METRICS_WAIT_MS);
+      pending.set(id, (json) => {
+        clearTimeout(timer);
+        pending.delete(id);
+        resolve(json);
+      });
+      worker.send({ t: "metrics", id } satisfies ToWorker);
+    });
+
+  const control = createControlPlane({
+    config,
+    logger,
+    metrics,
+    // Counters of every process summed, as prom-client's cluster support does.
+    metricsText: async () => {
+      const all = await Promise.all([...workers].map(workerMetrics));
+      const registry = AggregatorRegistry.aggregate([
+        await metrics.registry.getMetricsAsJSON(),
+        ...all.filter((json) => json !== undefined),
+      ]);
+      return { contentType: registry.contentType, text: await registry.metrics() };
+    },
+    onPlacement: (placement: Placement, members: readonly MemberState[]) => {
+      snapshot = {
+        t: "placement",
+        version: placement.version,
+        members: members.map((m) => ({
+          id: m.id,
+          url: m.url.href,
+          numericId: m.numericId,
+          weight: m.weight,
+          admin: m.admin,
+          up: m.up,
+        })),
+      };
+      for (const worker of workers) worker.send(snapshot);
+    },
+  });
+  const { membership } = control;
+
+  const sumInFlight = () => {
+    membership.inFlight.clear();
+    for (const counts of inFlight.values())
+      for (const [id, n] of Object.entries(counts))
+        membership.inFlight.set(id, (membership.inFlight.get(id) ?? 0) + n);
+  };
+
+  let ready = 0;
+  const allReady = Promise.withResolvers<void>();
+  const fork = () => {
+    const worker = cluster.fork();
+    workers.add(worker);
+    worker.on("online", () => worker.send(snapshot!));
+    worker.on("message", (message: ToPrimary) => {
+      switch (message.t) {
+        case "ready":
+          if (++ready === config.workers) allReady.resolve();
+          return;
+        case "down":
+          return membership.markDown(message.id, message.detail);
+        case "served":
+          for (const [id, n] of Object.entries(message.counts)) {
+            const member = membership.get(id);
+            if (member) member.requests += n;
+          }
+          inFlight.set(worker, message.inFlight);
+          return sumInFlight();
+        case "metrics":
+          return pending.get(message.id)?.(message.json);
+      }
+    });
+    worker.on("exit", (code, signal) => {
+      workers.delete(worker);
+      inFlight.delete(worker);
+      sumInFlight();
+      if (stopping) return;
+      logger.error({ pid: worker.process.pid, code, signal }, "worker exited; starting another");
+      fork();
+    });
+  };
+  for (let i = 0; i < config.workers; i++) fork();
+
+  // The admin listener (and so /healthz) opens once every worker listens.
+  await allReady.promise;
+  const adminPort = await control.start();
+  logger.info(
+    { port: config.port, adminPort, adminHost: config.admin.host, workers: config.workers },
+    "proxy listening",
+  );
+
+  onShutdownSignal(logger, STOP_MS, async () => {
+    stopping = true;
+    // Each worker drains its in-flight requests and exits on its own signal.
+    const exited = [...workers].map((w) => new Promise((r) => w.once("exit", r)));
+    for (const worker of workers) worker.process.kill("SIGTERM");
+    await Promise.all([...exited, control.close()]);
+  });
+}
+
+async function runWorker(config: ProxyConfig, logger: Logger): Promise<void> {
+  const send = (message: ToPrimary) => process.send!(message);
+  const metrics = createMetrics();
+  const loads = new Map<string, number>();
+  let served: Record<string, number> = {};
+  let current: Placement | undefined;
+
+  const data = createDataPlane({
+    config,
+    logger,
+    metrics,
+    placement: () => current!,
+    loads,
+    hooks: {
+      markDown: (id, detail) => send({ t: "down", id, detail }),
+      served: (id) => {
+        served[id] = (served[id] ?? 0) + 1;
+      },
+    },
+  });
+
+  const listening = Promise.withResolvers<void>();
+  process.on("message", (message: ToWorker) => {
+    if (message.t === "placement") {
+      const members = message.members.map((m) => ({ ...m, url: new URL(m.url) }));
+      current = buildPlacement(members, config, message.version);
+      listening.resolve();
+    } else if (message.t === "metrics") {
+      void metrics.registry
+        .getMetricsAsJSON()
+        .then((json) => send({ t: "metrics", id: message.id, json: json as object[] }));
+    }
+  });
+  // The primary is gone: nobody keeps the placement current any more.
+  process.on("disconnect", () => void data.close(STOP_MS).then(() => process.exit(1)));
+
+  await listening.promise;
+  await listen(data.server, config.port, config.host);
+  setInterval(() => {
+    if (Object.keys(served).length === 0 && loads.size === 0) return;
+    send({ t: "served", counts: served, inFlight: Object.fromEntries(loads) });
+    served = {};
+  }, REPORT_MS).unref();
+  send({ t: "ready" });
+  onShutdownSignal(logger, STOP_MS, () => data.close(STOP_MS));
+}

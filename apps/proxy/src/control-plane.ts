@@ -1,0 +1,94 @@
+// The control plane: membership, active health checks, the placement built
+// from them, and the admin listener (API, dashboard, metrics). One per
+// proxy, whether the data plane runs beside it or in worker processes.
+
+import { createServer, type Server } from "node:http";
+import { closeGracefully, listen, type Logger } from "@stickyring/runtime";
+import { createAdminApp, type MetricsText } from "./admin.js";
+import type { ProxyConfig } from "./config.js";
+import { startHealthChecks } from "./health.js";
+import { createLookup } from "./lookup.js";
+import { Membership } from "./membership.js";
+import type { Metrics } from "./metrics.js";
+import { buildPlacement, type MemberState, type Placement } from "./placement.js";
+import { TrafficHistory } from "./traffic.js";
+
+export interface ControlPlane {
+  readonly membership: Membership;
+  readonly adminServer: Server;
+  placement(): Placement;
+  /** Listens for admin requests, starts checks and traffic sampling; resolves with the admin port. */
+  start(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function createControlPlane(options: {
+  config: ProxyConfig;
+  logger: Logger;
+  metrics: Metrics;
+  metricsText: MetricsText;
+  /** Called with every new placement (the first included) and the members it was built from. */
+  onPlacement?: (placement: Placement, members: readonly MemberState[]) => void;
+}): ControlPlane {
+  const { config, logger, metrics } = options;
+  let current: Placement;
+  let version = 0;
+
+  const rebuild = (reason: string) => {
+    current = buildPlacement(membership.list(), config, ++version);
+    metrics.rebuilds.inc();
+    for (const m of membership.list())
+      metrics.serverUp.set({ server: m.id }, current.targets.has(m.id) ? 1 : 0);
+    logger.info({ reason, version, servers: [...current.targets.keys()] }, "placement rebuilt");
+    options.onPlacement?.(current, membership.list());
+  };
+  const membership: Membership = new Membership(config.backends, {
+    rise: config.health.rise,
+    fall: config.health.fall,
+    onChange: (reason) => rebuild(reason),
+  });
+  rebuild("start");
+
+  const traffic = new TrafficHistory();
+  const closing = new AbortController();
+  const adminServer = createServer(
+    createAdminApp({
+      config,
+      membership,
+      metricsText: options.metricsText,
+      placement: () => current,
+      traffic,
+      closing: closing.signal,
+    }),
+  );
+  let stopChecks: (() => void) | undefined;
+  let sampler: NodeJS.Timeout | undefined;
+
+  return {
+    membership,
+    adminServer,
+    placement: () => current,
+    async start() {
+      const adminPort = await listen(adminServer, config.admin.port, config.admin.host);
+      stopChecks = startHealthChecks(
+        membership,
+        config.health,
+        createLookup(Math.min(config.timeouts.connectMs, 2000)),
+      );
+      const sample = () =>
+        traffic.sample(
+          membership.list().map((m) => [m.id, m.requests] as const),
+          Date.now(),
+        );
+      sample();
+      sampler = setInterval(sample, 1000).unref();
+      return adminPort;
+    },
+    async close() {
+      stopChecks?.();
+      clearInterval(sampler);
+      closing.abort();
+      await closeGracefully(adminServer, 1000);
+    },
+  };
+}
