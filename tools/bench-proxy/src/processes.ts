@@ -15,7 +15,7 @@ export interface Started {
 }
 
 /** The V8 flag the image and `pnpm start` give the proxy (see the README's Performance section). */
-const NODE_FLAGS = "--max-semi-space-size=4";
+export const NODE_FLAGS = "--max-semi-space-size=4";
 
 const work = mkdtempSync(join(tmpdir(), "stickyring-bench-"));
 const repo = fileURLToPath(new URL("../../..", import.meta.url));

@@ -8,7 +8,7 @@ import { Agent } from "node:http";
 import { get } from "@stickyring/loopback";
 import { fileURLToPath } from "node:url";
 import { createHashRing, sourceKey } from "@stickyring/hashing";
-import { cleanup, startProcess, type Started } from "./processes.js";
+import { cleanup, NODE_FLAGS, startProcess, type Started } from "./processes.js";
 
 const TOTAL = Number(process.env.SOAK_REQUESTS ?? 200_000);
 const CONNECTIONS = 128;
@@ -66,7 +66,7 @@ async function main() {
     "proxy",
     proxyPort,
     process.execPath,
-    [`${repo}/apps/proxy/dist/main.js`],
+    [NODE_FLAGS, `${repo}/apps/proxy/dist/main.js`],
     {
       PORT: String(proxyPort),
       ADMIN_PORT: String(adminPort),
@@ -149,6 +149,11 @@ async function main() {
   };
   const firstQ = quarter(0);
   const lastQ = quarter(3);
+  // The whole curve, so a ramp from idle can be told from growth that goes on.
+  const tenths = Array.from({ length: 10 }, (_, t) => {
+    const values = rss.filter((s) => s.at >= (t * TOTAL) / 10 && s.at < ((t + 1) * TOTAL) / 10);
+    return values.length === 0 ? "-" : Math.max(...values.map((s) => s.mb)).toFixed(0);
+  });
   const report = [
     `Command: \`pnpm soak\` (${new Date().toISOString().slice(0, 10)}, Node ${process.version}): ${TOTAL.toLocaleString("en")} requests, ${CONNECTIONS} keep-alive connections, each a client with its own loopback address; backends killed with SIGKILL and restarted during the run.`,
     "",
@@ -158,6 +163,7 @@ async function main() {
     `| failed (non-200 or no answer) | ${failed} |`,
     `| clients that reached a backend other than their own or, while it was down, their next one | ${strays} |`,
     `| proxy RSS, mean of first quarter / last quarter | ${firstQ.toFixed(1)} MB / ${lastQ.toFixed(1)} MB (${(((lastQ - firstQ) / firstQ) * 100).toFixed(1)}%) |`,
+    `| proxy RSS, highest in each tenth of the requests (MB) | ${tenths.join(" · ")} |`,
     `| proxy still running | ${rssMb(proxy.pid) > 0 ? "yes" : "no"} |`,
     `| events | ${events.join("; ")} |`,
     "",
