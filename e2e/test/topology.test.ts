@@ -161,6 +161,16 @@ describe("stickiness per client address, in containers", () => {
     expect(back).toEqual(before);
   });
 
+  it("serves the dashboard and its scripts from the image's admin listener", async () => {
+    const script =
+      "Promise.all(['/','/main.js','/style.css'].map(p=>fetch('http://127.0.0.1:8404'+p).then(r=>r.status+' '+r.headers.get('content-type')))).then(a=>console.log(JSON.stringify(a)))";
+    const result = await proxies[0]!.exec(["node", "-e", script]);
+    const [page, main, style] = JSON.parse(result.stdout.trim()) as string[];
+    expect(page).toMatch(/^200 text\/html/);
+    expect(main).toMatch(/^200 (text|application)\/javascript/);
+    expect(style).toMatch(/^200 text\/css/);
+  });
+
   it("with BALANCE=uri sends each path to one backend, whatever client asks", async () => {
     const paths = Array.from({ length: 12 }, (_, i) => `/catalog/item-${i}?from=client`);
     const urls = paths.map((p) => `http://proxy-uri:8080${p}`);
