@@ -6,6 +6,7 @@ import { cpus } from "node:os";
 import { writeFileSync } from "node:fs";
 import {
   cleanup,
+  cpuSeconds,
   ensureTools,
   peakRssMb,
   startBackends,
@@ -43,19 +44,22 @@ async function main() {
     console.error("warm-up (not counted)");
     for (const c of candidates) await wrk(c.port, 32, 3);
 
-    const runs = new Map<string, WrkResult[]>();
+    const runs = new Map<string, (WrkResult & { cpuUsPerRequest: number })[]>();
     const stickiness = new Map<string, StickinessSample[]>();
     for (let round = 1; round <= ROUNDS; round++) {
       for (const connections of CONNECTIONS) {
         for (const c of candidates) {
           const stop = sampleStickiness(c.port);
-          const result = await wrk(c.port, connections, SECONDS);
+          const cpuBefore = cpuSeconds(c.pid);
+          const measured = await wrk(c.port, connections, SECONDS);
+          const cpuUsPerRequest = ((cpuSeconds(c.pid) - cpuBefore) * 1e6) / measured.requests;
+          const result = { ...measured, cpuUsPerRequest };
           const sample = await stop();
           const key = `${c.name}|${connections}`;
           runs.set(key, [...(runs.get(key) ?? []), result]);
           stickiness.set(c.name, [...(stickiness.get(c.name) ?? []), sample]);
           console.error(
-            `round ${round} ${connections} conns ${c.name}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.p99Ms} ms`,
+            `round ${round} ${connections} conns ${c.name}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.p99Ms} ms, ${cpuUsPerRequest.toFixed(1)} µs CPU/request`,
           );
         }
       }
@@ -72,6 +76,7 @@ async function main() {
           p50Ms: median(list.map((r) => r.p50Ms)),
           p99Ms: median(list.map((r) => r.p99Ms)),
           peakRssMb: peakRssMb(c.pid),
+          cpuUsPerRequest: median(list.map((r) => r.cpuUsPerRequest)),
           errors: list.reduce((s, r) => s + r.errors, 0),
         });
       }
@@ -90,7 +95,7 @@ async function main() {
       "stickyring: one process, default configuration (access log on, to /dev/null), run as `pnpm start` and the image run it (`node --max-semi-space-size=4`);",
       `\`stickyring, ${cpus().length} workers\`: the same with \`WORKERS=${cpus().length}\` (the multi-core mode: a control process and one data-plane worker per core; RSS is the sum of all ${cpus().length + 1} processes).`,
       "The machine's 2 cores also run wrk and the nginx backends, so no proxy has a core to itself.",
-      "Peak RSS: VmHWM of the proxy's processes at the end of the run.",
+      "Peak RSS: VmHWM of the proxy's processes at the end of the run. CPU per request: user + system time of the proxy's processes during a run, divided by the requests wrk completed (the stickiness sampler's few requests are not counted, so it is slightly high); it varies less than requests/s when wrk and the backends compete for the cores.",
     ].join("\n");
     const table = markdown(rows, "HAProxy 2.6", header);
     const report = `${table}\nStickiness sampled during every run (8 clients, each from its own loopback address):\n\n| proxy | samples | clients that reached two backends | failed samples |\n| --- | ---: | ---: | ---: |\n${sticky}\n`;

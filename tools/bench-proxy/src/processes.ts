@@ -157,17 +157,39 @@ export function startBaseline(port: number, backends: number[]): Promise<Started
   ]);
 }
 
-/** Peak resident memory of a process and its children so far, in MB (VmHWM). */
-export function peakRssMb(pid: number): number {
-  const pids = [pid, ...childPids(pid)];
-  return pids.reduce((sum, p) => {
+/** Sums `read(/proc/<pid>/<file>)` over a process and its children; a process gone counts 0. */
+function sumOverProcesses(pid: number, file: string, read: (text: string) => number): number {
+  return [pid, ...childPids(pid)].reduce((sum, p) => {
     try {
-      const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, "utf8"));
-      return sum + (match ? Number(match[1]) / 1024 : 0);
+      return sum + read(readFileSync(`/proc/${p}/${file}`, "utf8"));
     } catch {
       return sum;
     }
   }, 0);
+}
+
+/** USER_HZ on Linux: the unit of the times in /proc/<pid>/stat. */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * CPU time (user + system) a process and its children have used, in seconds.
+ * Per request it is steadier than requests/s on a machine where the load
+ * generator and the backends compete for the same cores.
+ */
+export function cpuSeconds(pid: number): number {
+  return sumOverProcesses(pid, "stat", (stat) => {
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  });
+}
+
+/** Peak resident memory of a process and its children so far, in MB (VmHWM). */
+export function peakRssMb(pid: number): number {
+  return sumOverProcesses(pid, "status", (status) => {
+    const match = /VmHWM:\s+(\d+) kB/.exec(status);
+    return match ? Number(match[1]) / 1024 : 0;
+  });
 }
 
 function childPids(pid: number): number[] {

@@ -7,6 +7,8 @@ export interface Row {
   p50Ms: number;
   p99Ms: number;
   peakRssMb: number;
+  /** CPU time the proxy (all its processes) spent per request, microseconds. */
+  cpuUsPerRequest: number;
   errors: number;
 }
 
@@ -17,13 +19,13 @@ export function markdown(rows: Row[], reference: string, header: string): string
   const lines = [
     header,
     "",
-    "| connections | proxy | requests/s (median) | vs HAProxy | p50 | p99 | p99 vs HAProxy | peak RSS | errors |",
-    "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| connections | proxy | requests/s (median) | vs HAProxy | p50 | p99 | p99 vs HAProxy | CPU per request | vs HAProxy | peak RSS | errors |",
+    "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const row of rows) {
     const ref = rows.find((r) => r.connections === row.connections && r.candidate === reference)!;
     lines.push(
-      `| ${row.connections} | ${row.candidate} | ${fmt(row.requestsPerSecond)} | ${fmt(row.requestsPerSecond / ref.requestsPerSecond, 2)} x | ${fmt(row.p50Ms, 2)} ms | ${fmt(row.p99Ms, 2)} ms | ${fmt(row.p99Ms / ref.p99Ms, 2)} x | ${fmt(row.peakRssMb)} MB | ${row.errors} |`,
+      `| ${row.connections} | ${row.candidate} | ${fmt(row.requestsPerSecond)} | ${fmt(row.requestsPerSecond / ref.requestsPerSecond, 2)} x | ${fmt(row.p50Ms, 2)} ms | ${fmt(row.p99Ms, 2)} ms | ${fmt(row.p99Ms / ref.p99Ms, 2)} x | ${fmt(row.cpuUsPerRequest, 1)} µs | ${fmt(row.cpuUsPerRequest / ref.cpuUsPerRequest, 2)} x | ${fmt(row.peakRssMb)} MB | ${row.errors} |`,
     );
   }
   return lines.join("\n") + "\n";

@@ -6,6 +6,8 @@ import { promisify } from "node:util";
 const run = promisify(execFile);
 
 export interface WrkResult {
+  /** Requests completed in the run. */
+  requests: number;
   requestsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
@@ -19,9 +21,10 @@ function toMs(value: string, unit: string): number {
 
 export function parseWrk(output: string): WrkResult {
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(output);
+  const total = /(\d+) requests in /.exec(output);
   const p50 = /\s50%\s+([\d.]+)(us|ms|s)\b/.exec(output);
   const p99 = /\s99%\s+([\d.]+)(us|ms|s)\b/.exec(output);
-  if (!rps || !p50 || !p99) throw new Error(`cannot read wrk's output:\n${output}`);
+  if (!rps || !total || !p50 || !p99) throw new Error(`cannot read wrk's output:\n${output}`);
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(
     output,
   );
@@ -30,6 +33,7 @@ export function parseWrk(output: string): WrkResult {
     (socketErrors ? socketErrors.slice(1).reduce((s, n) => s + Number(n), 0) : 0) +
     (non2xx ? Number(non2xx[1]) : 0);
   return {
+    requests: Number(total[1]),
     requestsPerSecond: Number(rps[1]),
     p50Ms: toMs(p50[1]!, p50[2]!),
     p99Ms: toMs(p99[1]!, p99[2]!),
