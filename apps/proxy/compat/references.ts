@@ -49,7 +49,9 @@ function stopper(child: ChildProcess, dir: string): () => Promise<void> {
   return async () => {
     const exited = new Promise((r) => child.once("exit", r));
     child.kill("SIGTERM");
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 3000)))]);
+    clearTimeout(timer); // a pending timer would keep jest waiting after the run
     child.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
   };
