@@ -106,7 +106,7 @@ export function createDataPlane(options: {
         status === 503 ? "Service Unavailable: no server is up" : "Bad Request: no client address",
       );
       metrics.countRequest("none", status);
-      logger.info({ method: req.method, url: req.url, status }, "refused");
+      if (config.accessLog) logger.info({ method: req.method, url: req.url, status }, "refused");
       return;
     }
     req.route = result;
@@ -118,6 +118,7 @@ export function createDataPlane(options: {
       hooks.served(result.server);
       const status = res.headersSent ? res.statusCode : 499;
       metrics.countRequest(result.server, status);
+      if (!config.accessLog) return;
       // One line per request, like HAProxy's `option httplog`.
       logger.info(
         {

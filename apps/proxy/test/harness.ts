@@ -111,12 +111,18 @@ export function useTopology(
   return topology;
 }
 
-/** The built proxy (dist/main.js) as its own process, listening on env.PORT. Kill it when done. */
-export async function spawnProxy(env: Record<string, string>): Promise<ChildProcess> {
+/**
+ * The built proxy (dist/main.js) as its own process, listening on env.PORT.
+ * Kill it when done. `output: "pipe"` keeps its stdout readable.
+ */
+export async function spawnProxy(
+  env: Record<string, string>,
+  output: "ignore" | "pipe" = "ignore",
+): Promise<ChildProcess> {
   const main = fileURLToPath(new URL("../dist/main.js", import.meta.url));
   const child = spawn(process.execPath, [main], {
     env: { ...process.env, LOG_LEVEL: "warn", ...env },
-    stdio: "ignore",
+    stdio: ["ignore", output, "ignore"],
   });
   await waitForPort(Number(env.PORT), { alive: () => child.exitCode === null });
   return child;
