@@ -97,6 +97,12 @@ export function createDataPlane(options: {
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
+    if (req.url === "*") {
+      // `OPTIONS *` asks about a server, not a resource: no backend can be chosen for it.
+      sendError(res, 501, "Not Implemented: OPTIONS * is not forwarded");
+      metrics.countRequest("none", 501);
+      return;
+    }
     const result = router.route(req);
     if ("refused" in result) {
       const status = result.refused === "no-server" ? 503 : 400;

@@ -205,9 +205,8 @@ class UndiciForwarder implements Forwarder {
   }
 }
 
-/** `http://host/p?q` (absolute-form) or `*` to what an origin server expects. */
+/** `http://host/p?q` (absolute-form) to what an origin server expects (`/p?q`). */
 function originForm(target: string): string {
-  if (target === "*") return "*";
   try {
     const url = new URL(target);
     return url.pathname + url.search;

@@ -8,11 +8,15 @@ import { get, startProxy, type Backend, type RunningProxy } from "./harness.js";
 
 let backend: Server;
 let seenByBackend = 0;
+let lastUrl: string | undefined;
 let running: RunningProxy;
 
 beforeAll(async () => {
   backend = createServer((req, res) => {
-    if (req.url !== "/healthz") seenByBackend++;
+    if (req.url !== "/healthz") {
+      seenByBackend++;
+      lastUrl = req.url;
+    }
     req.resume();
     req.on("end", () => res.end("Hello from App 1"));
   });
@@ -76,10 +80,29 @@ describe("bad requests are refused before any backend sees them", () => {
     expect(seenByBackend).toBe(before);
   });
 
+  it("answers OPTIONS * itself (501) and never forwards it", async () => {
+    const before = seenByBackend;
+    expect(await raw("OPTIONS * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")).toMatch(
+      /^HTTP\/1.1 501 /,
+    );
+    expect(seenByBackend).toBe(before);
+  });
+
   it("still serves well-formed requests afterwards", async () => {
     const reply = await get(running.port);
     expect(reply.status).toBe(200);
     expect(reply.body).toBe("Hello from App 1");
     expect(seenByBackend).toBe(1);
+  });
+});
+
+describe("request targets other than a path", () => {
+  it("forwards an absolute-form request (as proxies receive them) in origin form", async () => {
+    expect(
+      await raw(
+        "GET http://example.com/cart/42?x=1 HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n",
+      ),
+    ).toMatch(/^HTTP\/1.1 200 /);
+    expect(lastUrl).toBe("/cart/42?x=1");
   });
 });
