@@ -50,15 +50,35 @@ function ringViews({ config, membership, placement }: AdminOptions): () => RingV
   };
 }
 
+/**
+ * Server-sent events: a snapshot at once, then one a second. The snapshot is
+ * built once per second for every open dashboard, so the work does not grow
+ * with the number of viewers, and the timer runs only while one is open.
+ */
 export function dashboardEvents(options: AdminOptions): express.Handler {
   const ring = ringViews(options);
-  const snapshot = () =>
-    JSON.stringify({
+  const frame = () =>
+    `event: snapshot\ndata: ${JSON.stringify({
       at: Date.now(),
       ...describeServers(options),
       traffic: { intervalMs: 1000, rates: options.traffic.rates() },
       ring: ring(),
-    });
+    })}\n\n`;
+  const streams = new Set<Response>();
+  let timer: NodeJS.Timeout | undefined;
+  const tick = () => {
+    const text = frame();
+    for (const res of streams) res.write(text);
+  };
+  options.closing.addEventListener(
+    "abort",
+    () => {
+      clearInterval(timer);
+      for (const res of streams) res.end();
+      streams.clear();
+    },
+    { once: true },
+  );
   return (req: Request, res: Response) => {
     res.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
@@ -66,17 +86,14 @@ export function dashboardEvents(options: AdminOptions): express.Handler {
       // A reverse proxy in front must not buffer the stream.
       "x-accel-buffering": "no",
     });
-    const send = () => res.write(`event: snapshot\ndata: ${snapshot()}\n\n`);
-    send();
-    const timer = setInterval(send, 1000);
-    const end = () => {
-      clearInterval(timer);
-      res.end();
-    };
-    options.closing.addEventListener("abort", end, { once: true });
+    res.write(frame());
+    streams.add(res);
+    timer ??= setInterval(tick, 1000);
     req.on("close", () => {
+      streams.delete(res);
+      if (streams.size > 0) return;
       clearInterval(timer);
-      options.closing.removeEventListener("abort", end);
+      timer = undefined;
     });
   };
 }
