@@ -12,9 +12,6 @@ import { createKeyPolicy } from "./key-policy.js";
 import { MembershipError, type AdminState, type Membership } from "./membership.js";
 import { buildPlacement } from "./placement.js";
 
-export type { AdminOptions, MetricsText } from "./describe.js";
-export { describeServers } from "./describe.js";
-
 class BadRequest extends Error {}
 
 const newServer = z.object({

@@ -4,9 +4,10 @@
 
 import { createServer, type Server } from "node:http";
 import { closeGracefully, listen, type Logger } from "@stickyring/runtime";
-import { createAdminApp, type MetricsText } from "./admin.js";
+import { createAdminApp } from "./admin.js";
 import type { ProxyConfig } from "./config.js";
 import { startHealthChecks } from "./health.js";
+import type { MetricsText } from "./describe.js";
 import { createLookup } from "./lookup.js";
 import { Membership } from "./membership.js";
 import type { Metrics } from "./metrics.js";
@@ -35,12 +36,13 @@ export function createControlPlane(options: {
   let version = 0;
 
   const rebuild = (reason: string) => {
-    current = buildPlacement(membership.list(), config, ++version);
+    const members = membership.list();
+    current = buildPlacement(members, config, ++version);
     metrics.rebuilds.inc();
-    for (const m of membership.list())
+    for (const m of members)
       metrics.serverUp.set({ server: m.id }, current.targets.has(m.id) ? 1 : 0);
     logger.info({ reason, version, servers: [...current.targets.keys()] }, "placement rebuilt");
-    options.onPlacement?.(current, membership.list());
+    options.onPlacement?.(current, members);
   };
   const membership: Membership = new Membership(config.backends, {
     rise: config.health.rise,
