@@ -198,8 +198,13 @@ async function runWorker(config: ProxyConfig, logger: Logger): Promise<void> {
 
   await listening.promise;
   await listen(data.server, config.port, config.host);
+  // Idle workers stay quiet: a report goes out while requests are served or
+  // in flight, and once after, so the primary sees the in-flight counts at 0.
+  let wasBusy = false;
   setInterval(() => {
-    if (Object.keys(served).length === 0 && loads.size === 0) return;
+    const busy = [...loads.values()].some((n) => n > 0);
+    if (Object.keys(served).length === 0 && !busy && !wasBusy) return;
+    wasBusy = busy;
     send({ t: "served", counts: served, inFlight: Object.fromEntries(loads) });
     served = {};
   }, REPORT_MS).unref();
