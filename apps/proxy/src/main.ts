@@ -38,24 +38,15 @@ if (healthcheck) {
 }
 
 const logger = createLogger("proxy", config.logLevel);
-if (config.workers > 0) {
-  try {
-    await runCluster(config, logger);
-  } catch (error) {
-    logger.fatal({ err: error }, "cannot start");
-    process.exit(1);
-  }
-} else {
-  await runSingle();
+try {
+  await (config.workers > 0 ? runCluster(config, logger) : runSingle());
+} catch (error) {
+  logger.fatal({ err: error }, "cannot start");
+  process.exit(1);
 }
 
 async function runSingle() {
   const proxy = createStickyProxy(config, logger);
-  try {
-    await proxy.start();
-  } catch (error) {
-    logger.fatal({ err: error }, "cannot listen");
-    process.exit(1);
-  }
+  await proxy.start();
   onShutdownSignal(logger, 10_000, () => proxy.stop(10_000));
 }
