@@ -15,8 +15,8 @@ const FLUSH_MS = 100;
 /**
  * JSON lines on stdout; `pnpm dev` pipes them through pino-pretty. Buffered:
  * under load one write carries dozens of access-log lines instead of one
- * system call each (measured: a third of the proxy's throughput), and no
- * line waits longer than FLUSH_MS. pino flushes the rest when the process exits.
+ * system call each, and no line waits longer than FLUSH_MS. pino flushes the
+ * rest when the process exits.
  */
 export function createLogger(name: string, level: LogLevel = "info"): Logger {
   const destination = pino.destination({ dest: 1, sync: true, minLength: BUFFER_BYTES });
