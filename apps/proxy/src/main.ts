@@ -3,6 +3,7 @@
 // `--healthcheck` probes a running proxy instead (the image's HEALTHCHECK).
 
 import { parseArgs } from "node:util";
+import { setFlagsFromString } from "node:v8";
 import { createLogger, exitWithHealth, onShutdownSignal } from "@stickyring/runtime";
 import { ConfigError, loadConfig } from "./config.js";
 import { runCluster } from "./cluster.js";
@@ -27,6 +28,15 @@ function readArguments() {
     process.exit(2);
   }
 }
+
+// After a full GC V8 lets the old generation grow to as much as 4 x what
+// survived before the next one. Our live heap is ~20-30 MB, so under
+// sustained load RSS ramped from ~130 to ~195 MB although nothing leaked
+// (pnpm soak). Growing by 30% instead keeps it flat at ~120 MB; full GCs
+// stay a few per ten seconds at a few ms each. The flag is read at every
+// GC, so setting it here works however the proxy is started (node cannot
+// take it from NODE_OPTIONS).
+setFlagsFromString("--heap-growing-percent=30");
 
 const { config, healthcheck } = readArguments();
 if (healthcheck) {

@@ -9,6 +9,7 @@ import {
   cpuSeconds,
   ensureTools,
   peakRssMb,
+  PROXY_START,
   startBackends,
   startBaseline,
   startHaproxy,
@@ -92,7 +93,7 @@ async function main() {
       `Command: \`pnpm bench:proxy\` (${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, Node ${process.version}).`,
       `wrk -t1, ${ROUNDS} rounds of ${SECONDS} s per proxy and connection count, alternating the proxies, after an uncounted warm-up; medians shown.`,
       "Backends: 3 nginx servers on loopback. HAProxy 2.6: `balance source`, `hash-type consistent`, `nbthread 1`.",
-      "stickyring: one process, default configuration (access log off, as HAProxy here has no `log` line), run as `pnpm start` and the image run it (`node --max-semi-space-size=4`);",
+      `stickyring: one process, default configuration (access log off, as HAProxy here has no \`log\` line), run as \`pnpm start\` and the image run it (${launchLine()});`,
       `\`stickyring, ${cpus().length} workers\`: the same with \`WORKERS=${cpus().length}\` (the multi-core mode: a control process and one data-plane worker per core; RSS is the sum of all ${cpus().length + 1} processes).`,
       "The machine's 2 cores also run wrk and the nginx backends, so no proxy has a core to itself.",
       "Peak RSS: VmHWM of the proxy's processes at the end of the run. CPU per request: user + system time of the proxy's processes during a run, divided by the requests wrk completed (the stickiness sampler's few requests are not counted, so it is slightly high); it varies less than requests/s when wrk and the backends compete for the cores.",
@@ -112,3 +113,9 @@ async function main() {
 }
 
 await main();
+
+/** The proxy's command line as the report quotes it. */
+function launchLine(): string {
+  const env = Object.entries(PROXY_START.env).map(([k, v]) => `${k}=${v}`);
+  return `\`${[...env, "node", ...PROXY_START.flags].join(" ")}\``;
+}

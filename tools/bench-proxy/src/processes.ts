@@ -14,11 +14,35 @@ export interface Started {
   stop(): Promise<void>;
 }
 
-/** The V8 flag the image and `pnpm start` give the proxy (see the README's Performance section). */
-export const NODE_FLAGS = "--max-semi-space-size=4";
+const repo = fileURLToPath(new URL("../../..", import.meta.url));
+
+/**
+ * How `pnpm start` (and, with the same values, the image) runs the proxy,
+ * read from apps/proxy/package.json so the benchmark runs exactly that:
+ * environment settings (glibc's malloc tunables) and node's flags.
+ * PROXY_NODE_FLAGS replaces the flags, to compare others side by side.
+ */
+function readStartScript(): { env: Record<string, string>; flags: string[] } {
+  const manifest = JSON.parse(readFileSync(join(repo, "apps/proxy/package.json"), "utf8")) as {
+    scripts: { start: string };
+  };
+  const words = manifest.scripts.start.split(/\s+/);
+  const env: Record<string, string> = {};
+  while (/^[A-Z_]+=/.test(words[0]!)) {
+    const [name, ...value] = words.shift()!.split("=");
+    env[name!] = value.join("=");
+  }
+  if (words.shift() !== "node" || words.pop() !== "dist/main.js")
+    throw new Error(
+      `apps/proxy's start script is not "node [flags] dist/main.js": ${manifest.scripts.start}`,
+    );
+  const flags = process.env.PROXY_NODE_FLAGS?.split(" ").filter(Boolean) ?? words;
+  return { env, flags };
+}
+
+export const PROXY_START = readStartScript();
 
 const work = mkdtempSync(join(tmpdir(), "stickyring-bench-"));
-const repo = fileURLToPath(new URL("../../..", import.meta.url));
 
 /** Installs haproxy, nginx-light and wrk from Debian when missing (root only). */
 export function ensureTools(): void {
@@ -135,8 +159,9 @@ export async function startStickyring(
     workers === 0 ? "stickyring" : `stickyring, ${workers} workers`,
     port,
     process.execPath,
-    [NODE_FLAGS, join(repo, "apps/proxy/dist/main.js")],
+    [...PROXY_START.flags, join(repo, "apps/proxy/dist/main.js")],
     {
+      ...PROXY_START.env,
       PORT: String(port),
       ADMIN_PORT: String(adminPort),
       BACKENDS: backends.map((p, i) => `app${i + 1}=http://127.0.0.1:${p}`).join(","),

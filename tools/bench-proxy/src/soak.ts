@@ -8,7 +8,7 @@ import { Agent } from "node:http";
 import { get } from "@stickyring/loopback";
 import { fileURLToPath } from "node:url";
 import { createHashRing, sourceKey } from "@stickyring/hashing";
-import { cleanup, NODE_FLAGS, startProcess, type Started } from "./processes.js";
+import { cleanup, PROXY_START, startProcess, type Started } from "./processes.js";
 
 const TOTAL = Number(process.env.SOAK_REQUESTS ?? 200_000);
 const CONNECTIONS = 128;
@@ -66,8 +66,9 @@ async function main() {
     "proxy",
     proxyPort,
     process.execPath,
-    [NODE_FLAGS, `${repo}/apps/proxy/dist/main.js`],
+    [...PROXY_START.flags, `${repo}/apps/proxy/dist/main.js`],
     {
+      ...PROXY_START.env,
       PORT: String(proxyPort),
       ADMIN_PORT: String(adminPort),
       LOG_LEVEL: "warn",
