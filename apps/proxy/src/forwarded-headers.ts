@@ -37,16 +37,25 @@ const HOP_BY_HOP = new Set([
   "expect",
 ]);
 
-/** Removes hop-by-hop headers, and those the Connection header names, in place. */
-export function stripHopByHop(headers: IncomingHttpHeaders | Record<string, unknown>): void {
+/**
+ * The end-to-end headers as a flat [name, value, ...] list: hop-by-hop ones
+ * and those the Connection header names are left out. A new list rather than
+ * deleting from the object: a deleted key turns the object into a slow
+ * dictionary for everything that reads it after (undici, Node's writer).
+ */
+export function endToEndHeaders(headers: IncomingHttpHeaders | Record<string, unknown>): string[] {
   const connection = headers.connection;
-  if (typeof connection === "string") {
-    for (const name of connection.split(",")) {
-      const key = name.trim().toLowerCase();
-      if (key !== "" && key in headers) delete headers[key];
-    }
+  const named =
+    typeof connection === "string"
+      ? new Set(connection.split(",").map((name) => name.trim().toLowerCase()))
+      : undefined;
+  const list: string[] = [];
+  for (const name in headers) {
+    if (HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    const value = headers[name];
+    if (typeof value === "string") list.push(name, value);
+    else if (Array.isArray(value)) for (const each of value) list.push(name, String(each));
+    else if (value !== undefined) list.push(name, String(value));
   }
-  // Most messages carry none of them beyond Connection: one pass over the
-  // few names present is cheaper than a lookup per hop-by-hop name.
-  for (const name in headers) if (HOP_BY_HOP.has(name)) delete headers[name];
+  return list;
 }

@@ -5,7 +5,7 @@
 // fails, and a short clear error otherwise. WebSocket upgrades go through
 // http-proxy-middleware (websocket.ts).
 
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Logger } from "@stickyring/runtime";
 import { Agent, type Dispatcher } from "undici";
@@ -18,7 +18,7 @@ import {
   isRetryable,
   sendError,
 } from "./errors.js";
-import { addForwardedHeaders, stripHopByHop } from "./forwarded-headers.js";
+import { addForwardedHeaders, endToEndHeaders } from "./forwarded-headers.js";
 import type { Metrics } from "./metrics.js";
 import type { createLookup } from "./lookup.js";
 import type { Route, Router } from "./routing.js";
@@ -91,9 +91,9 @@ class Relay implements Dispatcher.DispatchHandler {
       route.server,
       (performance.now() - route.startedAt) / 1000,
     );
-    stripHopByHop(headers);
-    headers["x-backend"] = route.server;
-    res.writeHead(status, statusMessage || undefined, headers as OutgoingHttpHeaders);
+    const list = endToEndHeaders(headers);
+    list.push("x-backend", route.server);
+    res.writeHead(status, statusMessage || undefined, list);
     res.on("drain", () => controller.resume());
   }
 
@@ -147,7 +147,6 @@ class UndiciForwarder implements Forwarder {
 
   handle(req: IncomingMessage, res: ServerResponse): void {
     addForwardedHeaders(req, this.options.trusted);
-    stripHopByHop(req.headers);
     if (!req.route!.hasBody) return this.forward(req, res);
     // Node's parser may still refuse this request's framing (an obfuscated
     // Transfer-Encoding) just after handing it over; it answers 400 itself.
@@ -167,7 +166,7 @@ class UndiciForwarder implements Forwarder {
         // Node keeps the request target as sent; undici wants origin-form.
         path: req.url!.charCodeAt(0) === 47 /* / */ ? req.url! : originForm(req.url!),
         method: req.method as Dispatcher.HttpMethod,
-        headers: req.headers as Record<string, string | string[]>,
+        headers: endToEndHeaders(req.headers),
         body: route.hasBody ? req : null,
       },
       relay,

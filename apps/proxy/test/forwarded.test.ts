@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { createHashRing } from "@stickyring/hashing";
+import { endToEndHeaders } from "../src/forwarded-headers.js";
 import { clientAddresses, get, useTopology } from "./harness.js";
 
 const ring = createHashRing({ servers: ["app1", "app2", "app3"].map((id) => ({ id })) });
@@ -62,5 +63,39 @@ describe("X-Forwarded-For and Forwarded", () => {
     expect(seen.forwardedFor).toBe("127.0.9.9");
     expect(seen.forwardedProto).toBe("http"); // an untrusted client's claim is replaced
     expect(seen.forwardedHost).toBe("shop.example");
+  });
+});
+
+describe("endToEndHeaders", () => {
+  it("leaves out hop-by-hop headers and those Connection names, keeps the rest in order", () => {
+    const list = endToEndHeaders({
+      host: "shop.example",
+      connection: "keep-alive, X-Private ,upgrade",
+      "keep-alive": "timeout=5",
+      "x-private": "secret",
+      te: "trailers",
+      "transfer-encoding": "chunked",
+      "proxy-connection": "keep-alive",
+      trailer: "x-sum",
+      expect: "100-continue",
+      upgrade: "h2c",
+      "content-type": "text/plain",
+      "set-cookie": ["a=1", "b=2"],
+      "content-length": undefined,
+    });
+    expect(list).toEqual([
+      "host",
+      "shop.example",
+      "content-type",
+      "text/plain",
+      "set-cookie",
+      "a=1",
+      "set-cookie",
+      "b=2",
+    ]);
+  });
+
+  it("keeps everything end-to-end when there is no Connection header", () => {
+    expect(endToEndHeaders({ "x-a": "1", "x-b": "2" })).toEqual(["x-a", "1", "x-b", "2"]);
   });
 });
