@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { createHashRing } from "@stickyring/hashing";
-import { clientAddresses, get, mapLimit, useTopology } from "./harness.js";
+import { adminCall, clientAddresses, get, mapLimit, useTopology } from "./harness.js";
 
 const TOKEN = "s3cret-token-for-tests";
 const topology = useTopology({ backends: 4, proxied: 3, env: { ADMIN_TOKEN: TOKEN } });
@@ -11,14 +11,7 @@ const admin = () => `http://127.0.0.1:${topology.running.adminPort}`;
 type Json = any;
 
 const call = (path: string, init: RequestInit = {}) =>
-  fetch(admin() + path, {
-    ...init,
-    headers: {
-      authorization: `Bearer ${TOKEN}`,
-      "content-type": "application/json",
-      ...init.headers,
-    },
-  });
+  adminCall(topology.running.adminPort, TOKEN, path, init);
 
 const clients = clientAddresses(300);
 const owners = async () =>

@@ -4,7 +4,7 @@
 import { request } from "node:http";
 import { describe, expect, it } from "@jest/globals";
 import { createHashRing, sourceKey, uriKey } from "@stickyring/hashing";
-import { clientAddresses, get, mapLimit, startProxy, useTopology } from "./harness.js";
+import { adminCall, clientAddresses, get, mapLimit, startProxy, useTopology } from "./harness.js";
 
 const TOKEN = "dashboard-token-for-tests";
 const topology = useTopology({ env: { ADMIN_TOKEN: TOKEN } });
@@ -15,14 +15,7 @@ const basic = (password: string) =>
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 const call = async (path: string, init: RequestInit = {}) => {
-  const response = await fetch(admin(path), {
-    ...init,
-    headers: {
-      authorization: `Bearer ${TOKEN}`,
-      "content-type": "application/json",
-      ...init.headers,
-    },
-  });
+  const response = await adminCall(topology.running.adminPort, TOKEN, path, init);
   return { status: response.status, body: (await response.json()) as Json };
 };
 

@@ -84,6 +84,23 @@ export async function waitFor(
   }
 }
 
+/** A JSON request to the admin API with the bearer token. */
+export function adminCall(
+  adminPort: number,
+  token: string,
+  path: string,
+  init: RequestInit = {},
+): Promise<Response> {
+  return fetch(`http://127.0.0.1:${adminPort}${path}`, {
+    ...init,
+    headers: {
+      authorization: `Bearer ${token}`,
+      "content-type": "application/json",
+      ...init.headers,
+    },
+  });
+}
+
 export interface Topology {
   backends: Backend[];
   running: RunningProxy;
