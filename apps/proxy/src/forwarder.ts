@@ -94,11 +94,15 @@ class Relay implements Dispatcher.DispatchHandler {
     const list = endToEndHeaders(headers);
     list.push("x-backend", route.server);
     res.writeHead(status, statusMessage || undefined, list);
-    res.on("drain", () => controller.resume());
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (!this.res.write(chunk)) controller.pause();
+    if (this.res.write(chunk)) return;
+    // The client reads slower than the server sends: hold the server back
+    // until it catches up. Most answers never get here, so the listener is
+    // added only now.
+    controller.pause();
+    this.res.once("drain", () => controller.resume());
   }
 
   onResponseEnd(): void {

@@ -10,7 +10,11 @@ import { fileURLToPath } from "node:url";
 import { createHashRing, sourceKey } from "@stickyring/hashing";
 import { cleanup, PROXY_START, startProcess, type Started } from "./processes.js";
 
-const TOTAL = Number(process.env.SOAK_REQUESTS ?? 200_000);
+const DEFAULT_TOTAL = 200_000;
+const TOTAL = Number(process.env.SOAK_REQUESTS ?? DEFAULT_TOTAL);
+/** The command and the results file, so a longer run sits beside the default one. */
+const COMMAND = TOTAL === DEFAULT_TOTAL ? "pnpm soak" : `SOAK_REQUESTS=${TOTAL} pnpm soak`;
+const RESULTS = TOTAL === DEFAULT_TOTAL ? "soak.md" : `soak-${TOTAL}.md`;
 const CONNECTIONS = 128;
 const repo = fileURLToPath(new URL("../../..", import.meta.url));
 const backendPorts = [19501, 19502, 19503];
@@ -156,7 +160,7 @@ async function main() {
     return values.length === 0 ? "-" : Math.max(...values.map((s) => s.mb)).toFixed(0);
   });
   const report = [
-    `Command: \`pnpm soak\` (${new Date().toISOString().slice(0, 10)}, Node ${process.version}): ${TOTAL.toLocaleString("en")} requests, ${CONNECTIONS} keep-alive connections, each a client with its own loopback address; backends killed with SIGKILL and restarted during the run.`,
+    `Command: \`${COMMAND}\` (${new Date().toISOString().slice(0, 10)}, Node ${process.version}): ${TOTAL.toLocaleString("en")} requests, ${CONNECTIONS} keep-alive connections, each a client with its own loopback address; backends killed with SIGKILL and restarted during the run.`,
     "",
     "| measure | value |",
     "| --- | --- |",
@@ -169,7 +173,7 @@ async function main() {
     `| events | ${events.join("; ")} |`,
     "",
   ].join("\n");
-  writeFileSync(new URL("../results/soak.md", import.meta.url), report);
+  writeFileSync(new URL(`../results/${RESULTS}`, import.meta.url), report);
   console.log(report);
   for (const s of [proxy, ...backends]) await s.stop();
   cleanup();
