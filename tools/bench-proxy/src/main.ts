@@ -6,7 +6,6 @@ import { cpus } from "node:os";
 import { writeFileSync } from "node:fs";
 import {
   cleanup,
-  cpuSeconds,
   ensureTools,
   peakRssMb,
   PROXY_START,
@@ -18,15 +17,13 @@ import {
 } from "./processes.js";
 import { markdown, svgChart, type Row } from "./report.js";
 import { sampleStickiness, type StickinessSample } from "./sampler.js";
-import { wrk, type WrkResult } from "./wrk.js";
+import { measure, median, type Measured } from "./measure.js";
+import { wrk } from "./wrk.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? "4,32,128").split(",").map(Number);
 const results = new URL("../results/", import.meta.url);
-
-const median = (values: number[]) =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function main() {
   ensureTools();
@@ -45,22 +42,19 @@ async function main() {
     console.error("warm-up (not counted)");
     for (const c of candidates) await wrk(c.port, 32, 3);
 
-    const runs = new Map<string, (WrkResult & { cpuUsPerRequest: number })[]>();
+    const runs = new Map<string, Measured[]>();
     const stickiness = new Map<string, StickinessSample[]>();
     for (let round = 1; round <= ROUNDS; round++) {
       for (const connections of CONNECTIONS) {
         for (const c of candidates) {
           const stop = sampleStickiness(c.port);
-          const cpuBefore = cpuSeconds(c.pid);
-          const measured = await wrk(c.port, connections, SECONDS);
-          const cpuUsPerRequest = ((cpuSeconds(c.pid) - cpuBefore) * 1e6) / measured.requests;
-          const result = { ...measured, cpuUsPerRequest };
+          const result = await measure(c, connections, SECONDS);
           const sample = await stop();
           const key = `${c.name}|${connections}`;
           runs.set(key, [...(runs.get(key) ?? []), result]);
           stickiness.set(c.name, [...(stickiness.get(c.name) ?? []), sample]);
           console.error(
-            `round ${round} ${connections} conns ${c.name}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.p99Ms} ms, ${cpuUsPerRequest.toFixed(1)} µs CPU/request`,
+            `round ${round} ${connections} conns ${c.name}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.p99Ms} ms, ${result.cpuUsPerRequest.toFixed(1)} µs CPU/request`,
           );
         }
       }

@@ -14,7 +14,7 @@ export interface Started {
   stop(): Promise<void>;
 }
 
-const repo = fileURLToPath(new URL("../../..", import.meta.url));
+export const repo = fileURLToPath(new URL("../../..", import.meta.url));
 
 /**
  * How `pnpm start` (and, with the same values, the image) runs the proxy,
@@ -154,12 +154,13 @@ export async function startStickyring(
   adminPort: number,
   backends: number[],
   workers = 0,
+  build = { name: "stickyring", main: join(repo, "apps/proxy/dist/main.js") },
 ): Promise<Started> {
   const started = await startProcess(
-    workers === 0 ? "stickyring" : `stickyring, ${workers} workers`,
+    workers === 0 ? build.name : `${build.name}, ${workers} workers`,
     port,
     process.execPath,
-    [...PROXY_START.flags, join(repo, "apps/proxy/dist/main.js")],
+    [...PROXY_START.flags, build.main],
     {
       ...PROXY_START.env,
       PORT: String(port),
