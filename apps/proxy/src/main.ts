@@ -7,7 +7,6 @@ import { setFlagsFromString } from "node:v8";
 import { createLogger, exitWithHealth, onShutdownSignal } from "@stickyring/runtime";
 import { ConfigError, loadConfig } from "./config.js";
 import { runCluster } from "./cluster.js";
-import { createStickyProxy } from "./proxy.js";
 
 function readArguments() {
   try {
@@ -56,6 +55,9 @@ try {
 }
 
 async function runSingle() {
+  // Imported here, not above: a worker of the multi-core mode runs this
+  // file too and needs only the data plane (cluster.ts).
+  const { createStickyProxy } = await import("./proxy.js");
   const proxy = createStickyProxy(config, logger);
   await proxy.start();
   onShutdownSignal(logger, 10_000, () => proxy.stop(10_000));
