@@ -9,18 +9,16 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
-import { median, measure, type Measured } from "./measure.js";
+import { alternate, roundsTable } from "./measure.js";
 import {
   cleanup,
   ensureTools,
-  peakRssMb,
-  PROXY_START,
+  launchLine,
   repo,
   startBackends,
   startStickyring,
   type Started,
 } from "./processes.js";
-import { wrk } from "./wrk.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -64,7 +62,7 @@ async function main() {
     process.exit(2);
   }
   ensureTools();
-  const builds = revisions.map((rev) => ({ name: rev, main: build(rev) }));
+  const builds = revisions.map((rev) => ({ name: `\`${rev}\``, main: build(rev) }));
   const backends = [19111, 19112, 19113];
   const started: Started[] = [await startBackends(backends)];
   try {
@@ -72,34 +70,13 @@ async function main() {
     for (const [i, b] of builds.entries())
       candidates.push(await startStickyring(19210 + i, 19310 + i, backends, 0, b));
     started.push(...candidates);
-    for (const c of candidates) await wrk(c.port, CONNECTIONS, 3); // warm-up, not counted
-
-    const runs = new Map<string, Measured[]>(candidates.map((c) => [c.name, []]));
-    for (let round = 1; round <= ROUNDS; round++) {
-      for (const c of candidates) {
-        const result = await measure(c, CONNECTIONS, SECONDS);
-        runs.get(c.name)!.push(result);
-        console.error(
-          `round ${round} ${c.name}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.p99Ms} ms, ${result.cpuUsPerRequest.toFixed(1)} µs CPU/request`,
-        );
-      }
-    }
-
-    const rows = candidates.map((c) => {
-      const list = runs.get(c.name)!;
-      const each = (pick: (r: Measured) => number, digits: number) =>
-        list.map((r) => pick(r).toFixed(digits)).join(" · ");
-      return `| \`${c.name}\` | ${Math.round(median(list.map((r) => r.requestsPerSecond))).toLocaleString("en")} | ${each((r) => r.requestsPerSecond, 0)} | ${median(list.map((r) => r.cpuUsPerRequest)).toFixed(1)} µs | ${each((r) => r.cpuUsPerRequest, 1)} | ${median(list.map((r) => r.p99Ms)).toFixed(2)} ms | ${Math.round(peakRssMb(c.pid))} MB |`;
-    });
-    const env = Object.entries(PROXY_START.env).map(([k, v]) => `${k}=${v}`);
+    const runs = await alternate(candidates, CONNECTIONS, ROUNDS, SECONDS);
     const report = [
       `Command: \`pnpm bench:compare ${revisions.join(" ")}\` (${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, Node ${process.version}).`,
-      `Each revision's proxy (apps/proxy/src at that commit, built against the current workspace; \`.\` is the working tree's build), run as \`${[...env, "node", ...PROXY_START.flags].join(" ")}\` with the default configuration;`,
+      `Each revision's proxy (apps/proxy/src at that commit, built against the current workspace; \`.\` is the working tree's build), run as ${launchLine()} with the default configuration;`,
       `wrk -t1 -c${CONNECTIONS}, ${ROUNDS} alternating rounds of ${SECONDS} s after an uncounted warm-up, to 3 nginx backends on loopback.`,
       "",
-      "| revision | requests/s (median) | each round | CPU per request (median) | each round | p99 (median) | peak RSS |",
-      "| --- | ---: | --- | ---: | --- | ---: | ---: |",
-      ...rows,
+      ...roundsTable("revision", candidates, runs),
       "",
     ].join("\n");
     writeFileSync(new URL("../results/compare.md", import.meta.url), report);

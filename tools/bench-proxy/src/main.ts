@@ -8,7 +8,7 @@ import {
   cleanup,
   ensureTools,
   peakRssMb,
-  PROXY_START,
+  launchLine,
   startBackends,
   startBaseline,
   startHaproxy,
@@ -107,9 +107,3 @@ async function main() {
 }
 
 await main();
-
-/** The proxy's command line as the report quotes it. */
-function launchLine(): string {
-  const env = Object.entries(PROXY_START.env).map(([k, v]) => `${k}=${v}`);
-  return `\`${[...env, "node", ...PROXY_START.flags].join(" ")}\``;
-}

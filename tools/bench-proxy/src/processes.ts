@@ -42,6 +42,12 @@ function readStartScript(): { env: Record<string, string>; flags: string[] } {
 
 export const PROXY_START = readStartScript();
 
+/** The proxy's command line as the reports quote it. */
+export function launchLine(): string {
+  const env = Object.entries(PROXY_START.env).map(([k, v]) => `${k}=${v}`);
+  return `\`${[...env, "node", ...PROXY_START.flags].join(" ")}\``;
+}
+
 const work = mkdtempSync(join(tmpdir(), "stickyring-bench-"));
 
 /** Installs haproxy, nginx-light and wrk from Debian when missing (root only). */
