@@ -5,7 +5,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 
 export interface Metrics {
   registry: Registry;
-  /** Counts an answered request (cached label children: no label hashing per request). */
+  /** Counts an answered request. */
   countRequest(backend: string, code: number): void;
   observeUpstream(backend: string, seconds: number): void;
   serverUp: Gauge<"server">;
@@ -14,8 +14,12 @@ export interface Metrics {
 }
 
 /**
- * Label children cached by a key of their label values: prom-client would
- * hash the label object on every call, which is the request path here.
+ * Label children cached by a key of their label values, so the request path
+ * does not call labels() each time. prom-client still checks and hashes the
+ * label set inside every inc() and observe(): both metrics together cost
+ * about 0.7 µs per request (1,000,000 calls in a loop), about 1% of the
+ * proxy's CPU per request; keeping our own counts and buckets measured
+ * 0.07 µs, not worth a histogram of our own.
  */
 function cachedChildren<T>(make: (key: string) => T): (key: string) => T {
   const children = new Map<string, T>();
