@@ -13,7 +13,8 @@ export async function measure(
 ): Promise<Measured> {
   const cpuBefore = cpuSeconds(target.pid);
   const measured = await wrk(target.port, connections, seconds);
-  if (measured.requests === 0) throw new Error(`${target.name} answered no request in ${seconds} s`);
+  if (measured.requests === 0)
+    throw new Error(`${target.name} answered no request in ${seconds} s`);
   const cpuUsPerRequest = ((cpuSeconds(target.pid) - cpuBefore) * 1e6) / measured.requests;
   return { ...measured, cpuUsPerRequest };
 }
