@@ -7,9 +7,8 @@
 
 import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
 import { join } from "node:path";
-import { alternate, roundsTable } from "./measure.js";
+import { alternate, writeRoundsReport } from "./measure.js";
 import {
   cleanup,
   ensureTools,
@@ -71,16 +70,17 @@ async function main() {
       candidates.push(await startStickyring(19210 + i, 19310 + i, backends, 0, b));
     started.push(...candidates);
     const runs = await alternate(candidates, CONNECTIONS, ROUNDS, SECONDS);
-    const report = [
-      `Command: \`pnpm bench:compare ${revisions.join(" ")}\` (${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, Node ${process.version}).`,
-      `Each revision's proxy (apps/proxy/src at that commit, built against the current workspace; \`.\` is the working tree's build), run as ${launchLine()} with the default configuration;`,
-      `wrk -t1 -c${CONNECTIONS}, ${ROUNDS} alternating rounds of ${SECONDS} s after an uncounted warm-up, to 3 nginx backends on loopback.`,
-      "",
-      ...roundsTable("revision", candidates, runs),
-      "",
-    ].join("\n");
-    writeFileSync(new URL("../results/compare.md", import.meta.url), report);
-    console.log(report);
+    writeRoundsReport({
+      file: "compare.md",
+      command: `pnpm bench:compare ${revisions.join(" ")}`,
+      about: `Each revision's proxy (apps/proxy/src at that commit, built against the current workspace; \`.\` is the working tree's build), run as ${launchLine()} with the default configuration;`,
+      firstColumn: "revision",
+      candidates,
+      runs,
+      connections: CONNECTIONS,
+      rounds: ROUNDS,
+      seconds: SECONDS,
+    });
   } finally {
     for (const s of started.reverse()) await s.stop();
     cleanup();

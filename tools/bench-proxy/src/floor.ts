@@ -3,10 +3,8 @@
 // forwarder), in alternating rounds, so the CPU per request splits into
 // Node's share and stickyring's own. Writes results/floor.md.
 
-import { writeFileSync } from "node:fs";
-import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
-import { alternate, roundsTable } from "./measure.js";
+import { alternate, writeRoundsReport } from "./measure.js";
 import {
   cleanup,
   ensureTools,
@@ -49,16 +47,17 @@ async function main() {
     }
     started.push(...candidates);
     const runs = await alternate(candidates, CONNECTIONS, ROUNDS, SECONDS);
-    const report = [
-      `Command: \`pnpm bench:floor\` (${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, Node ${process.version}).`,
-      `stickyring (default configuration) beside bare Node servers (tools/bench-proxy/src/bare.ts: no ring, forwarding headers, metrics, timeouts or retries; the net-socket one reads Content-Length bodies only), all run as ${launchLine()};`,
-      `wrk -t1 -c${CONNECTIONS}, ${ROUNDS} alternating rounds of ${SECONDS} s after an uncounted warm-up, to 3 nginx backends on loopback.`,
-      "",
-      ...roundsTable("server", candidates, runs),
-      "",
-    ].join("\n");
-    writeFileSync(new URL("../results/floor.md", import.meta.url), report);
-    console.log(report);
+    writeRoundsReport({
+      file: "floor.md",
+      command: "pnpm bench:floor",
+      about: `stickyring (default configuration) beside bare Node servers (tools/bench-proxy/src/bare.ts: no ring, forwarding headers, metrics, timeouts or retries; the net-socket one reads Content-Length bodies only), all run as ${launchLine()};`,
+      firstColumn: "server",
+      candidates,
+      runs,
+      connections: CONNECTIONS,
+      rounds: ROUNDS,
+      seconds: SECONDS,
+    });
   } finally {
     for (const s of started.reverse()) await s.stop();
     cleanup();

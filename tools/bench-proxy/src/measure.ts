@@ -1,5 +1,7 @@
 // Measured wrk runs against started processes: one, alternating rounds, and their table.
 
+import { writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { cpuSeconds, peakRssMb, type Started } from "./processes.js";
 import { wrk, type WrkResult } from "./wrk.js";
 
@@ -61,4 +63,28 @@ export function roundsTable(
     "| --- | ---: | --- | ---: | --- | ---: | ---: | ---: |",
     ...rows,
   ];
+}
+
+/** Writes results/<file> (and prints it): the command, what ran, how, and the rounds table. */
+export function writeRoundsReport(report: {
+  file: string;
+  command: string;
+  about: string;
+  firstColumn: string;
+  candidates: Started[];
+  runs: Map<string, Measured[]>;
+  connections: number;
+  rounds: number;
+  seconds: number;
+}): void {
+  const text = [
+    `Command: \`${report.command}\` (${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, Node ${process.version}).`,
+    report.about,
+    `wrk -t1 -c${report.connections}, ${report.rounds} alternating rounds of ${report.seconds} s after an uncounted warm-up, to 3 nginx backends on loopback.`,
+    "",
+    ...roundsTable(report.firstColumn, report.candidates, report.runs),
+    "",
+  ].join("\n");
+  writeFileSync(new URL(`../results/${report.file}`, import.meta.url), text);
+  console.log(text);
 }
