@@ -8,20 +8,9 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { alternate, writeRoundsReport } from "./measure.js";
-import {
-  cleanup,
-  ensureTools,
-  launchLine,
-  repo,
-  startBackends,
-  startStickyring,
-  type Started,
-} from "./processes.js";
+import { sideBySide } from "./measure.js";
+import { launchLine, repo, startStickyring } from "./processes.js";
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const proxyDir = join(repo, "apps/proxy");
 
 /** Compiles apps/proxy/src as it was at `rev`; returns its entry file. */
@@ -52,39 +41,20 @@ function build(rev: string): string {
   return join(dir, "dist/main.js");
 }
 
-async function main() {
-  const revisions = process.argv.slice(2);
-  if (revisions.length < 2) {
-    console.error(
-      "usage: pnpm bench:compare <rev> <rev> [...]   (git revisions; . = working tree)",
-    );
-    process.exit(2);
-  }
-  ensureTools();
-  const builds = revisions.map((rev) => ({ name: `\`${rev}\``, main: build(rev) }));
-  const backends = [19111, 19112, 19113];
-  const started: Started[] = [await startBackends(backends)];
-  try {
-    const candidates: Started[] = [];
-    for (const [i, b] of builds.entries())
-      candidates.push(await startStickyring(19210 + i, 19310 + i, backends, 0, b));
-    started.push(...candidates);
-    const runs = await alternate(candidates, CONNECTIONS, ROUNDS, SECONDS);
-    writeRoundsReport({
-      file: "compare.md",
-      command: `pnpm bench:compare ${revisions.join(" ")}`,
-      about: `Each revision's proxy (apps/proxy/src at that commit, built against the current workspace; \`.\` is the working tree's build), run as ${launchLine()} with the default configuration;`,
-      firstColumn: "revision",
-      candidates,
-      runs,
-      connections: CONNECTIONS,
-      rounds: ROUNDS,
-      seconds: SECONDS,
-    });
-  } finally {
-    for (const s of started.reverse()) await s.stop();
-    cleanup();
-  }
+const revisions = process.argv.slice(2);
+if (revisions.length < 2) {
+  console.error("usage: pnpm bench:compare <rev> <rev> [...]   (git revisions; . = working tree)");
+  process.exit(2);
 }
+const builds = revisions.map((rev) => ({ name: `\`${rev}\``, main: build(rev) }));
 
-await main();
+await sideBySide({
+  file: "compare.md",
+  command: `pnpm bench:compare ${revisions.join(" ")}`,
+  about: `Each revision's proxy (apps/proxy/src at that commit, built against the current workspace; \`.\` is the working tree's build), run as ${launchLine()} with the default configuration;`,
+  firstColumn: "revision",
+  backends: [19111, 19112, 19113],
+  candidates: builds.map(
+    (b, i) => (backends: number[]) => startStickyring(19210 + i, 19310 + i, backends, 0, b),
+  ),
+});

@@ -2,7 +2,14 @@
 
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { cpuSeconds, peakRssMb, type Started } from "./processes.js";
+import {
+  cleanup,
+  cpuSeconds,
+  ensureTools,
+  peakRssMb,
+  startBackends,
+  type Started,
+} from "./processes.js";
 import { wrk, type WrkResult } from "./wrk.js";
 
 export type Measured = WrkResult & { cpuUsPerRequest: number };
@@ -65,26 +72,47 @@ export function roundsTable(
   ];
 }
 
-/** Writes results/<file> (and prints it): the command, what ran, how, and the rounds table. */
-export function writeRoundsReport(report: {
+/**
+ * A side-by-side run at one connection count (BENCH_ROUNDS, BENCH_SECONDS,
+ * BENCH_CONNECTIONS; 5, 5 and 32 by default): starts the nginx backends and
+ * the candidates, alternates the rounds, writes results/<file> (and prints
+ * it), and stops everything it started, also when a start fails.
+ */
+export async function sideBySide(run: {
   file: string;
   command: string;
+  /** What ran, for the report. */
   about: string;
   firstColumn: string;
-  candidates: Started[];
-  runs: Map<string, Measured[]>;
-  connections: number;
-  rounds: number;
-  seconds: number;
-}): void {
-  const text = [
-    `Command: \`${report.command}\` (${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, Node ${process.version}).`,
-    report.about,
-    `wrk -t1 -c${report.connections}, ${report.rounds} alternating rounds of ${report.seconds} s after an uncounted warm-up, to 3 nginx backends on loopback.`,
-    "",
-    ...roundsTable(report.firstColumn, report.candidates, report.runs),
-    "",
-  ].join("\n");
-  writeFileSync(new URL(`../results/${report.file}`, import.meta.url), text);
-  console.log(text);
+  backends: number[];
+  /** One starter per candidate, given the backends' ports. */
+  candidates: ((backends: number[]) => Promise<Started>)[];
+}): Promise<void> {
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+  const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+  const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
+  ensureTools();
+  const started: Started[] = [await startBackends(run.backends)];
+  try {
+    const candidates: Started[] = [];
+    for (const start of run.candidates) {
+      const candidate = await start(run.backends);
+      started.push(candidate);
+      candidates.push(candidate);
+    }
+    const runs = await alternate(candidates, connections, rounds, seconds);
+    const text = [
+      `Command: \`${run.command}\` (${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, Node ${process.version}).`,
+      run.about,
+      `wrk -t1 -c${connections}, ${rounds} alternating rounds of ${seconds} s after an uncounted warm-up, to 3 nginx backends on loopback.`,
+      "",
+      ...roundsTable(run.firstColumn, candidates, runs),
+      "",
+    ].join("\n");
+    writeFileSync(new URL(`../results/${run.file}`, import.meta.url), text);
+    console.log(text);
+  } finally {
+    for (const s of started.reverse()) await s.stop();
+    cleanup();
+  }
 }
