@@ -76,7 +76,8 @@ export function roundsTable(
  * A side-by-side run at one connection count (BENCH_ROUNDS, BENCH_SECONDS,
  * BENCH_CONNECTIONS; 5, 5 and 32 by default): starts the nginx backends and
  * the candidates, alternates the rounds, writes results/<file> (and prints
- * it), and stops everything it started, also when a start fails.
+ * it; results/<name>-c<N>.md for another connection count), and stops
+ * everything it started, also when a start fails.
  */
 export async function sideBySide(run: {
   file: string;
@@ -91,6 +92,11 @@ export async function sideBySide(run: {
   const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
   const seconds = Number(process.env.BENCH_SECONDS ?? 5);
   const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
+  /** The settings given, for the command the report quotes. */
+  const settings = ["BENCH_ROUNDS", "BENCH_SECONDS", "BENCH_CONNECTIONS", "PROXY_NODE_FLAGS"]
+    .filter((name) => process.env[name] !== undefined)
+    .map((name) => `${name}=${JSON.stringify(process.env[name])} `)
+    .join("");
   ensureTools();
   const started: Started[] = [await startBackends(run.backends)];
   try {
@@ -102,14 +108,16 @@ export async function sideBySide(run: {
     }
     const runs = await alternate(candidates, connections, rounds, seconds);
     const text = [
-      `Command: \`${run.command}\` (${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, Node ${process.version}).`,
+      `Command: \`${settings}${run.command}\` (${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, Node ${process.version}).`,
       run.about,
       `wrk -t1 -c${connections}, ${rounds} alternating rounds of ${seconds} s after an uncounted warm-up, to 3 nginx backends on loopback.`,
       "",
       ...roundsTable(run.firstColumn, candidates, runs),
       "",
     ].join("\n");
-    writeFileSync(new URL(`../results/${run.file}`, import.meta.url), text);
+    // Another connection count is written beside the default run, not over it.
+    const file = connections === 32 ? run.file : run.file.replace(/\.md$/, `-c${connections}.md`);
+    writeFileSync(new URL(`../results/${file}`, import.meta.url), text);
     console.log(text);
   } finally {
     for (const s of started.reverse()) await s.stop();
