@@ -10,20 +10,13 @@
 import cluster, { type Worker } from "node:cluster";
 import { listen, onShutdownSignal, type Logger } from "@stickyring/runtime";
 import { AggregatorRegistry } from "prom-client";
-import type { AdminState } from "./membership.js";
 import type { ProxyConfig } from "./config.js";
 import { createDataPlane } from "./data-plane.js";
 import { createMetrics } from "./metrics.js";
 import { buildPlacement, type MemberState, type Placement } from "./placement.js";
 
-interface MemberSnapshot {
-  id: string;
-  url: string;
-  numericId: number;
-  weight: number;
-  admin: AdminState;
-  up: boolean;
-}
+/** A MemberState as it crosses the IPC channel: the URL as text. */
+type MemberSnapshot = Omit<MemberState, "url"> & { url: string };
 
 type ToWorker =
   { t: "placement"; version: number; members: MemberSnapshot[] } | { t: "metrics"; id: number };

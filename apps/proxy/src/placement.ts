@@ -27,14 +27,14 @@ export interface Placement {
   readonly version: number;
 }
 
+/** What a placement is built from: a member as the control plane sees it. */
+export type MemberState = Pick<Member, "id" | "url" | "numericId" | "weight" | "admin" | "up">;
+
 /**
  * Down and maintenance servers are left out; drained servers stay in with
  * weight 0 so they take no keys. The table depends only on the (id, weight)
  * set, so every replica given the same membership places clients alike.
  */
-/** What a placement is built from: a member as the control plane sees it. */
-export type MemberState = Pick<Member, "id" | "url" | "numericId" | "weight" | "admin" | "up">;
-
 export function buildPlacement(
   members: readonly MemberState[],
   options: { hashType: HashType; balance: Balance; balanceFactor: number | undefined },

@@ -18,7 +18,7 @@ export interface Route {
   /** Servers already tried, for the retry. */
   readonly tried: string[];
   readonly startedAt: number;
-  /** Read before hop-by-hop headers (Transfer-Encoding) are removed for forwarding. */
+  /** Whether a request body follows (Content-Length or Transfer-Encoding), read once here. */
   readonly hasBody: boolean;
   error?: string;
 }
