@@ -8,7 +8,7 @@ import { createAdminApp } from "./admin.js";
 import type { ProxyConfig } from "./config.js";
 import { startHealthChecks } from "./health.js";
 import type { MetricsText } from "./describe.js";
-import { createLookup } from "./lookup.js";
+import { createBackendLookup } from "./lookup.js";
 import { Membership } from "./membership.js";
 import type { Metrics } from "./metrics.js";
 import { buildPlacement, type MemberState, type Placement } from "./placement.js";
@@ -75,7 +75,7 @@ export function createControlPlane(options: {
       stopChecks = startHealthChecks(
         membership,
         config.health,
-        createLookup(Math.min(config.timeouts.connectMs, 2000)),
+        createBackendLookup(config.timeouts.connectMs),
       );
       const sample = () =>
         traffic.sample(

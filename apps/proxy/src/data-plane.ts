@@ -17,7 +17,7 @@ import type { ProxyConfig } from "./config.js";
 import { sendError } from "./errors.js";
 import { createForwarder } from "./forwarder.js";
 import { createKeyPolicy } from "./key-policy.js";
-import { createLookup } from "./lookup.js";
+import { createBackendLookup } from "./lookup.js";
 import type { Metrics } from "./metrics.js";
 import type { Placement } from "./placement.js";
 import { createRouter } from "./routing.js";
@@ -31,7 +31,6 @@ export interface DataPlaneHooks {
 
 export interface DataPlane {
   readonly server: Server;
-  readonly lookup: ReturnType<typeof createLookup>;
   /** Stops accepting, drains in-flight requests, closes upstream pools. */
   close(timeoutMs: number): Promise<void>;
 }
@@ -70,9 +69,8 @@ export function createDataPlane(options: {
     config.trustedProxies,
     config.balanceFactor === undefined ? undefined : loads,
   );
-  const lookup = createLookup(Math.min(config.timeouts.connectMs, 2000));
   const forwarder = createForwarder({
-    lookup,
+    lookup: createBackendLookup(config.timeouts.connectMs),
     router,
     markDown: hooks.markDown,
     metrics,
@@ -170,7 +168,6 @@ export function createDataPlane(options: {
 
   return {
     server,
-    lookup,
     async close(timeoutMs) {
       await closeGracefully(server, timeoutMs);
       await forwarder.close();

@@ -44,3 +44,12 @@ export function createLookup(timeoutMs: number) {
     );
   };
 }
+
+/**
+ * The resolver for backend names, for connections and health checks alike:
+ * a try waits at most 2 s (there are two), and never longer than the
+ * connect timeout.
+ */
+export function createBackendLookup(connectMs: number) {
+  return createLookup(Math.min(connectMs, 2000));
+}
