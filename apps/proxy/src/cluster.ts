@@ -120,10 +120,7 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
         case "down":
           return membership.markDown(message.id, message.detail);
         case "served":
-          for (const [id, n] of Object.entries(message.counts)) {
-            const member = membership.get(id);
-            if (member) member.requests += n;
-          }
+          for (const [id, n] of Object.entries(message.counts)) membership.countServed(id, n);
           inFlight.set(worker, message.inFlight);
           return sumInFlight();
         case "metrics":

@@ -95,6 +95,12 @@ export class Membership {
     return [...this.members.values()];
   }
 
+  /** Counts requests the server finished; a server removed meanwhile is skipped. */
+  countServed(id: string, count = 1): void {
+    const member = this.members.get(id);
+    if (member) member.requests += count;
+  }
+
   get(id: string): Member | undefined {
     return this.members.get(id);
   }

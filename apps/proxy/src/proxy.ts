@@ -42,10 +42,7 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
     loads: membership.inFlight,
     hooks: {
       markDown: (id, detail) => membership.markDown(id, detail),
-      served: (id) => {
-        const member = membership.get(id);
-        if (member) member.requests++;
-      },
+      served: (id) => membership.countServed(id),
     },
   });
 
