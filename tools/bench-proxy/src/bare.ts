@@ -11,17 +11,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { connect, type Socket } from "node:net";
 import { Agent, type Dispatcher } from "undici";
+import { pickByAddress } from "./client-hash.js";
 
 const [mode, portText, ...backendPorts] = process.argv.slice(2);
 const backends = backendPorts.map(Number);
 
 /** The client address picks the backend, so each client sticks to one, as in every contender. */
-function backendFor(req: IncomingMessage): number {
-  const address = req.socket.remoteAddress ?? "";
-  let h = 0;
-  for (let i = 0; i < address.length; i++) h = (h * 31 + address.charCodeAt(i)) >>> 0;
-  return backends[h % backends.length]!;
-}
+const backendFor = (req: IncomingMessage) => pickByAddress(req.socket.remoteAddress, backends);
 
 function hello(_req: IncomingMessage, res: ServerResponse): void {
   res.writeHead(200, ["content-type", "text/plain", "content-length", "16"]);

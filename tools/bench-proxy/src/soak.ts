@@ -6,9 +6,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { Agent } from "node:http";
 import { get } from "@stickyring/loopback";
-import { fileURLToPath } from "node:url";
 import { createHashRing, sourceKey } from "@stickyring/hashing";
-import { cleanup, PROXY_START, startProcess, type Started } from "./processes.js";
+import { cleanup, PROXY_START, repo, startProcess, type Started } from "./processes.js";
 
 const DEFAULT_TOTAL = 200_000;
 const TOTAL = Number(process.env.SOAK_REQUESTS ?? DEFAULT_TOTAL);
@@ -16,7 +15,6 @@ const TOTAL = Number(process.env.SOAK_REQUESTS ?? DEFAULT_TOTAL);
 const COMMAND = TOTAL === DEFAULT_TOTAL ? "pnpm soak" : `SOAK_REQUESTS=${TOTAL} pnpm soak`;
 const RESULTS = TOTAL === DEFAULT_TOTAL ? "soak.md" : `soak-${TOTAL}.md`;
 const CONNECTIONS = 128;
-const repo = fileURLToPath(new URL("../../..", import.meta.url));
 const backendPorts = [19501, 19502, 19503];
 const proxyPort = 19510;
 const adminPort = 19511;
