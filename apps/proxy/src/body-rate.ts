@@ -3,7 +3,7 @@
 // mod_reqtimeout MinRate). A body trickled a byte at a time, each byte
 // within the idle timeout, is cut; an upload at any real speed is not.
 
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 
 export function hasBody(req: IncomingMessage): boolean {
   const length = req.headers["content-length"];
@@ -21,15 +21,22 @@ export interface BodyRateRule {
  * Watches `req`'s body and calls `onSlow` once when it falls below the rule.
  * Counts the socket's bytes, so no 'data' listener competes with the pipe
  * upstream; time the stream is paused by upstream backpressure does not
- * count against the client.
+ * count against the client. Stops when the body ends or the response
+ * closes: a body the server answered early may never end (Node leaves such
+ * a request neither complete nor destroyed once its response is done).
  */
-export function watchBodyRate(req: IncomingMessage, rule: BodyRateRule, onSlow: () => void): void {
+export function watchBodyRate(
+  req: IncomingMessage,
+  res: ServerResponse,
+  rule: BodyRateRule,
+  onSlow: () => void,
+): void {
   if (rule.minBytesPerSecond <= 0 || req.complete) return;
   const socket = req.socket;
   let since = performance.now();
   let bytesAtStart = socket.bytesRead;
   const check = () => {
-    if (req.complete || req.destroyed) return;
+    if (req.complete || req.destroyed || res.closed) return;
     const now = performance.now();
     if (req.isPaused()) {
       // We are the slow side: start the window again.
@@ -44,5 +51,5 @@ export function watchBodyRate(req: IncomingMessage, rule: BodyRateRule, onSlow: 
   let timer = setTimeout(check, rule.graceMs);
   const stop = () => clearTimeout(timer);
   req.once("end", stop);
-  req.once("close", stop);
+  res.once("close", stop);
 }

@@ -114,7 +114,7 @@ export function createDataPlane(options: {
       return;
     }
     req.route = result;
-    if (result.hasBody) watchBodyRate(req, bodyRate, () => cutSlowBody(req, res));
+    if (result.hasBody) watchBodyRate(req, res, bodyRate, () => cutSlowBody(req, res));
     const loadedOn = result.server;
     loads.set(loadedOn, (loads.get(loadedOn) ?? 0) + 1);
     res.once("close", () => {

@@ -37,18 +37,21 @@ const HOP_BY_HOP = new Set([
   "expect",
 ]);
 
+/** The header names a Connection header lists: they too describe only this hop. */
+function namedByConnection(connection: unknown): Set<string> | undefined {
+  return typeof connection === "string"
+    ? new Set(connection.split(",").map((name) => name.trim().toLowerCase()))
+    : undefined;
+}
+
 /**
  * The end-to-end headers as a flat [name, value, ...] list: hop-by-hop ones
  * and those the Connection header names are left out. A new list rather than
  * deleting from the object: a deleted key turns the object into a slow
- * dictionary for everything that reads it after (undici, Node's writer).
+ * dictionary for everything that reads it after (Node's writer).
  */
 export function endToEndHeaders(headers: IncomingHttpHeaders | Record<string, unknown>): string[] {
-  const connection = headers.connection;
-  const named =
-    typeof connection === "string"
-      ? new Set(connection.split(",").map((name) => name.trim().toLowerCase()))
-      : undefined;
+  const named = namedByConnection(headers.connection);
   const list: string[] = [];
   for (const name in headers) {
     if (HOP_BY_HOP.has(name) || named?.has(name)) continue;
@@ -56,6 +59,22 @@ export function endToEndHeaders(headers: IncomingHttpHeaders | Record<string, un
     if (typeof value === "string") list.push(name, value);
     else if (Array.isArray(value)) for (const each of value) list.push(name, String(each));
     else if (value !== undefined) list.push(name, String(value));
+  }
+  return list;
+}
+
+/** The same for a raw [name, value, ...] list as a server sent it: names keep their case, repeats stay. */
+export function endToEndRawHeaders(raw: readonly string[]): string[] {
+  let connection: string | undefined;
+  for (let i = 0; i < raw.length; i += 2)
+    if (raw[i]!.toLowerCase() === "connection")
+      connection = connection === undefined ? raw[i + 1] : `${connection}, ${raw[i + 1]}`;
+  const named = namedByConnection(connection);
+  const list: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    list.push(raw[i]!, raw[i + 1]!);
   }
   return list;
 }

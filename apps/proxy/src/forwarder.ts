@@ -1,27 +1,21 @@
-// Forwarding: each request is dispatched on undici's connection pools (one
-// per server, kept alive: the client under Node's own fetch, several times
-// cheaper per request than http.request), the response relayed with
-// backpressure both ways, one retry on the next server when the connection
-// fails, and a short clear error otherwise. WebSocket upgrades go through
-// http-proxy-middleware (websocket.ts).
+// Forwarding: each request goes out on a kept-alive connection to its server
+// (upstream/: our HTTP/1.1 client on net sockets, with Node's strict response
+// parser), the response relayed with backpressure both ways, one retry on the
+// next server when the connection fails, and a short clear error otherwise.
+// WebSocket upgrades go through http-proxy-middleware (websocket.ts).
 
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { LookupFunction } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Logger } from "@stickyring/runtime";
-import { Agent, type Dispatcher } from "undici";
 import type { AddressMatcher } from "./cidr.js";
-import {
-  CONNECT_TIMEOUT,
-  SERVER_TIMEOUT,
-  errorCode,
-  isConnectFailure,
-  isRetryable,
-  sendError,
-} from "./errors.js";
-import { addForwardedHeaders, endToEndHeaders } from "./forwarded-headers.js";
+import { SERVER_TIMEOUT, errorCode, isConnectFailure, isRetryable, sendError } from "./errors.js";
+import { addForwardedHeaders, endToEndHeaders, endToEndRawHeaders } from "./forwarded-headers.js";
 import type { Metrics } from "./metrics.js";
-import type { createLookup } from "./lookup.js";
 import type { Route, Router } from "./routing.js";
+import type { Exchange, UpstreamConnection, UpstreamError } from "./upstream/connection.js";
+import { createUpstream } from "./upstream/pool.js";
+import { originForm, requestHead } from "./upstream/request-head.js";
 import { createUpgradeForwarder } from "./websocket.js";
 
 export interface ForwarderOptions {
@@ -32,7 +26,7 @@ export interface ForwarderOptions {
   logger: Logger;
   trusted: AddressMatcher | undefined;
   timeouts: { connectMs: number; serverMs: number };
-  lookup: ReturnType<typeof createLookup>;
+  lookup: LookupFunction;
 }
 
 export interface Forwarder {
@@ -40,29 +34,15 @@ export interface Forwarder {
   handle(req: IncomingMessage, res: ServerResponse): void;
   /** WebSocket upgrades go to the client's server too. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
-  /** Closes the upstream connection pools. */
+  /** Closes the upstream connections. */
   close(): Promise<void>;
 }
 
-/** undici's names for what errors.ts classifies. */
-const UNDICI_CODES: Record<string, string> = {
-  UND_ERR_CONNECT_TIMEOUT: CONNECT_TIMEOUT,
-  UND_ERR_HEADERS_TIMEOUT: SERVER_TIMEOUT,
-  // "other side closed": a kept-alive connection the server had closed.
-  UND_ERR_SOCKET: "ECONNRESET",
-};
-
-function normalized(error: Error): Error {
-  const mapped = UNDICI_CODES[errorCode(error)];
-  return mapped ? Object.assign(new Error(error.message), { code: mapped }) : error;
-}
-
 /**
- * One upstream exchange: undici calls these as the response arrives. A class
- * rather than an object of closures: every request has the same shape.
+ * One upstream exchange, relayed to the client as it arrives. A class rather
+ * than an object of closures: every request has the same shape.
  */
-class Relay implements Dispatcher.DispatchHandler {
-  private controller: Dispatcher.DispatchController | undefined;
+class Relay implements Exchange {
   private started = false;
   private done = false;
 
@@ -70,117 +50,103 @@ class Relay implements Dispatcher.DispatchHandler {
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly route: Route,
-    private readonly forwarder: UndiciForwarder,
+    private readonly connection: UpstreamConnection,
+    private readonly forwarder: Forwarding,
   ) {}
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
-    if (this.res.destroyed) controller.abort(new Error("client went away"));
-  }
-
-  onResponseStart(
-    controller: Dispatcher.DispatchController,
-    status: number,
-    headers: Record<string, string | string[] | undefined>,
-    statusMessage?: string,
-  ): void {
-    if (status < 200) return; // 1xx informational: the final answer follows
+  onHead(status: number, statusMessage: string, rawHeaders: string[]): void {
     const { res, route } = this;
     this.started = true;
     this.forwarder.metrics.observeUpstream(
       route.server,
       (performance.now() - route.startedAt) / 1000,
     );
-    const list = endToEndHeaders(headers);
+    const list = endToEndRawHeaders(rawHeaders);
     list.push("x-backend", route.server);
     res.writeHead(status, statusMessage || undefined, list);
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onBody(chunk: Buffer): void {
     if (this.res.write(chunk)) return;
     // The client reads slower than the server sends: hold the server back
     // until it catches up. Most answers never get here, so the listener is
     // added only now.
-    controller.pause();
-    this.res.once("drain", () => controller.resume());
+    this.connection.pause();
+    this.res.once("drain", () => this.connection.resume());
   }
 
-  onResponseEnd(): void {
+  onEnd(): void {
     this.done = true;
     this.res.end();
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+  onError(error: UpstreamError): void {
     this.done = true;
     if (this.res.destroyed) return; // the client left first: nothing to answer
     if (this.started) {
       // Part of the answer is out: cut the connection so the client sees it broken.
-      this.route.error = errorCode(error);
+      this.route.error = error.code;
       this.res.destroy();
       return;
     }
-    this.forwarder.fail(normalized(error), this.req, this.res);
+    this.forwarder.fail(error, this.req, this.res);
   }
 
   /** The client closed before the answer was complete: stop the upstream exchange too. */
   abort(): void {
     // 'close' follows every response: only an unfinished exchange is aborted.
-    if (!this.done && this.controller && !this.controller.aborted)
-      this.controller.abort(new Error("client went away"));
+    if (!this.done) this.connection.abort();
   }
 }
 
-class UndiciForwarder implements Forwarder {
-  private readonly agent: Agent;
+class Forwarding implements Forwarder {
+  private readonly upstream;
   private readonly upgrades;
   readonly metrics: Metrics;
 
   constructor(private readonly options: ForwarderOptions) {
     this.metrics = options.metrics;
-    const { timeouts } = options;
-    this.agent = new Agent({
-      pipelining: 1,
-      // No response headers within the server timeout: 504. The same limit
-      // applies between chunks of the body afterwards.
-      headersTimeout: timeouts.serverMs,
-      bodyTimeout: timeouts.serverMs,
-      connect: { timeout: timeouts.connectMs, lookup: options.lookup as never },
-    });
+    this.upstream = createUpstream({ lookup: options.lookup, ...options.timeouts });
     this.upgrades = createUpgradeForwarder(options.lookup);
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
     addForwardedHeaders(req, this.options.trusted);
-    if (!req.route!.hasBody) return this.forward(req, res);
+    if (!req.route!.hasBody) return this.forward(req, res, false);
     // Node's parser may still refuse this request's framing (an obfuscated
     // Transfer-Encoding) just after handing it over; it answers 400 itself.
     // Dispatch only once it has had that chance, so nothing reaches a server.
     queueMicrotask(() => {
-      if (!req.socket.destroyed && !req.socket.writableEnded) this.forward(req, res);
+      if (!req.socket.destroyed && !req.socket.writableEnded) this.forward(req, res, false);
     });
   }
 
-  private forward(req: IncomingMessage, res: ServerResponse): void {
+  private forward(req: IncomingMessage, res: ServerResponse, fresh: boolean): void {
     const route = req.route!;
-    const relay = new Relay(req, res, route, this);
+    const connection = this.upstream.connection(route.target, fresh);
+    const relay = new Relay(req, res, route, connection, this);
     res.once("close", () => relay.abort());
-    this.agent.dispatch(
-      {
-        origin: route.target.origin,
-        // Node keeps the request target as sent; undici wants origin-form.
-        path: req.url!.charCodeAt(0) === 47 /* / */ ? req.url! : originForm(req.url!),
-        method: req.method as Dispatcher.HttpMethod,
-        headers: endToEndHeaders(req.headers),
-        body: route.hasBody ? req : null,
-      },
-      relay,
-    );
+    // A body Node received chunked has no known length: it goes on chunked.
+    const chunked = route.hasBody && req.headers["content-length"] === undefined;
+    connection.dispatch(relay, {
+      head: requestHead(req.method!, originForm(req.url!), endToEndHeaders(req.headers), chunked),
+      body: route.hasBody ? req : undefined,
+      chunked,
+      headOnly: req.method === "HEAD",
+    });
   }
 
-  fail(error: Error, req: IncomingMessage, res: ServerResponse): void {
+  fail(error: UpstreamError, req: IncomingMessage, res: ServerResponse): void {
     const { router, metrics, logger } = this.options;
     const route = req.route!;
     const code = errorCode(error);
+    // A kept-alive connection the server had closed while it idled: nothing
+    // was processed, so the request goes again, to the same server.
+    if (error.stale && !route.hasBody) {
+      logger.debug({ server: route.server }, "kept-alive connection was closed: sending again");
+      this.forward(req, res, true);
+      return;
+    }
     route.error = code;
     if (isConnectFailure(error)) this.options.markDown(route.server, code);
     if (!res.headersSent && isRetryable(error, req.method, route.hasBody)) {
@@ -188,7 +154,7 @@ class UndiciForwarder implements Forwarder {
       if (router.reroute(route)) {
         metrics.retries.inc({ from });
         logger.debug({ from, to: route.server, code }, "retrying on the next server");
-        this.forward(req, res);
+        this.forward(req, res, false);
         return;
       }
     }
@@ -204,20 +170,10 @@ class UndiciForwarder implements Forwarder {
 
   async close(): Promise<void> {
     this.upgrades.close();
-    await this.agent.destroy();
-  }
-}
-
-/** `http://host/p?q` (absolute-form) to what an origin server expects (`/p?q`). */
-function originForm(target: string): string {
-  try {
-    const url = new URL(target);
-    return url.pathname + url.search;
-  } catch {
-    return `/${target}`;
+    this.upstream.close();
   }
 }
 
 export function createForwarder(options: ForwarderOptions): Forwarder {
-  return new UndiciForwarder(options);
+  return new Forwarding(options);
 }

@@ -3,8 +3,8 @@
 // request path.
 
 import { Agent, request } from "node:http";
+import type { LookupFunction } from "node:net";
 import type { Membership } from "./membership.js";
-import type { createLookup } from "./lookup.js";
 
 export interface HealthOptions {
   path: string;
@@ -46,9 +46,9 @@ function check(
 export function startHealthChecks(
   membership: Membership,
   options: HealthOptions,
-  lookup: ReturnType<typeof createLookup>,
+  lookup: LookupFunction,
 ): () => void {
-  const agent = new Agent({ keepAlive: false, lookup: lookup as never });
+  const agent = new Agent({ keepAlive: false, lookup });
   const inFlight = new Set<string>();
   let stopped = false;
   const round = () => {

@@ -13,6 +13,7 @@ import {
   type LookupAddress,
   type LookupOptions,
 } from "node:dns";
+import type { LookupFunction } from "node:net";
 
 type LookupCallback = (
   error: NodeJS.ErrnoException | null,
@@ -22,7 +23,7 @@ type LookupCallback = (
 
 const NOT_IN_DNS = new Set(["ENOTFOUND", "ENODATA"]);
 
-export function createLookup(timeoutMs: number) {
+export function createLookup(timeoutMs: number): LookupFunction {
   const resolver = new dns.Resolver({ timeout: timeoutMs, tries: 2 });
 
   return function lookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
@@ -50,6 +51,6 @@ export function createLookup(timeoutMs: number) {
  * a try waits at most 2 s (there are two), and never longer than the
  * connect timeout.
  */
-export function createBackendLookup(connectMs: number) {
+export function createBackendLookup(connectMs: number): LookupFunction {
   return createLookup(Math.min(connectMs, 2000));
 }

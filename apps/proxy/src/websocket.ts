@@ -2,17 +2,17 @@
 // to the client's server, as it is built to.
 
 import { Agent, type IncomingMessage, type ServerResponse } from "node:http";
+import type { LookupFunction } from "node:net";
 import type { Duplex } from "node:stream";
 import { createProxyMiddleware } from "http-proxy-middleware";
-import type { createLookup } from "./lookup.js";
 
 export interface UpgradeForwarder {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   close(): void;
 }
 
-export function createUpgradeForwarder(lookup: ReturnType<typeof createLookup>): UpgradeForwarder {
-  const agent = new Agent({ keepAlive: false, lookup: lookup as never });
+export function createUpgradeForwarder(lookup: LookupFunction): UpgradeForwarder {
+  const agent = new Agent({ keepAlive: false, lookup });
   const proxy = createProxyMiddleware<IncomingMessage, ServerResponse>({
     router: (req) => req.route!.target,
     agent,

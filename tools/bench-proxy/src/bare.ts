@@ -4,7 +4,7 @@
 // must do, to show how much of stickyring's CPU per request is Node's.
 // `node dist/bare.js <mode> <port> <backend ports...>`
 //   hello   answers itself, forwards nothing: Node's HTTP server alone
-//   undici  forwards on undici's pools, as stickyring does
+//   undici  forwards on undici's pools (as stickyring did before its own client)
 //   raw     forwards on kept-alive net sockets with a minimal response reader
 //           (Content-Length bodies only): the floor of any node:http proxy
 

@@ -3,11 +3,13 @@
 // does), to show what a change did. "." is the working tree's own build.
 // Each revision's apps/proxy/src is compiled into apps/proxy/.compare/<rev>
 // against the workspace's current packages and dependencies, so a change
-// to those is not what this compares. Writes results/compare.md.
+// to those is not what this compares. A dependency the proxy has since
+// dropped (undici) is taken from the bench tools, which still use it.
+// Writes results/compare.md.
 
 import { execFileSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { sideBySide } from "./measure.js";
 import { launchLine, repo, startStickyring } from "./processes.js";
 
@@ -27,6 +29,7 @@ function build(rev: string): string {
   execFileSync("sh", ["-c", `git archive ${commit.trim()} apps/proxy/src | tar -x -C "${dir}"`], {
     cwd: repo,
   });
+  linkDependencies(commit.trim(), dir);
   writeFileSync(
     join(dir, "tsconfig.json"),
     JSON.stringify({
@@ -39,6 +42,25 @@ function build(rev: string): string {
     stdio: "inherit",
   });
   return join(dir, "dist/main.js");
+}
+
+/** Links each dependency `commit`'s apps/proxy/package.json names into `dir`/node_modules. */
+function linkDependencies(commit: string, dir: string): void {
+  const manifest = JSON.parse(
+    execFileSync("git", ["show", `${commit}:apps/proxy/package.json`], {
+      cwd: repo,
+      encoding: "utf8",
+    }),
+  ) as { dependencies?: Record<string, string> };
+  const homes = [join(proxyDir, "node_modules"), join(repo, "tools/bench-proxy/node_modules")];
+  for (const name of Object.keys(manifest.dependencies ?? {})) {
+    const found = homes.map((home) => join(home, name)).find((path) => existsSync(path));
+    if (found === undefined)
+      throw new Error(`${commit} needs ${name}, which no workspace package has`);
+    const link = join(dir, "node_modules", name);
+    mkdirSync(dirname(link), { recursive: true });
+    symlinkSync(found, link);
+  }
 }
 
 const revisions = process.argv.slice(2);

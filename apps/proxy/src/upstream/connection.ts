@@ -1,0 +1,315 @@
+// One kept-alive HTTP/1.1 connection to a server, carrying one exchange at a
+// time: it writes the request (the body streamed with backpressure, chunked
+// when its length is unknown), reads the response through Node's strict
+// parser, and either goes back to its pool or closes. Timeouts: connect, and
+// the server's silence while an answer is awaited (the same limit between
+// chunks of the answer); time spent waiting on a slow client is not counted.
+
+import type { IncomingMessage } from "node:http";
+import { connect, type LookupFunction, type Socket } from "node:net";
+import { CONNECT_TIMEOUT, SERVER_TIMEOUT } from "../errors.js";
+import { LAST_CHUNK, chunkHeader } from "./request-head.js";
+import { createResponseParser, type ResponseParser } from "./response-parser.js";
+
+/** What the connection tells the side that relays the answer. */
+export interface Exchange {
+  /** The final response's head (1xx informational answers are passed over). */
+  onHead(status: number, statusMessage: string, rawHeaders: string[]): void;
+  onBody(chunk: Buffer): void;
+  onEnd(): void;
+  /** The exchange failed; `stale` when a reused connection closed before any answer. */
+  onError(error: UpstreamError): void;
+}
+
+export class UpstreamError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    /** A reused connection the server had closed: nothing of the request was processed. */
+    readonly stale = false,
+  ) {
+    super(message);
+  }
+}
+
+export interface Request {
+  head: string;
+  /** The client's body, when there is one. */
+  body: IncomingMessage | undefined;
+  /** Send the body chunked (its length is unknown). */
+  chunked: boolean;
+  /** HEAD: the response has no body whatever its headers say. */
+  headOnly: boolean;
+}
+
+/** What a connection needs from its pool. */
+export interface Home {
+  readonly host: string;
+  readonly port: number;
+  readonly lookup: LookupFunction;
+  readonly connectMs: number;
+  readonly serverMs: number;
+  /** The connection may carry another exchange (it closes itself when idle too long). */
+  release(connection: UpstreamConnection): void;
+  /** The connection is closed: never hand it out again. */
+  forget(connection: UpstreamConnection): void;
+}
+
+/** How long an idle connection is kept when the server does not say (below Node's default of 5 s). */
+export const IDLE_MS = 4000;
+const SERVER_HINT_MARGIN_MS = 1000;
+
+export class UpstreamConnection {
+  private readonly socket: Socket;
+  private readonly parser: ResponseParser;
+  private exchange: Exchange | undefined;
+  private request: Request | undefined;
+  private connected = false;
+  /** Exchanges completed on this connection: more than none means reused. */
+  private completed = 0;
+  /** The current exchange's request is entirely written. */
+  private requestSent = false;
+  /** The current exchange's final head arrived. */
+  private answered = false;
+  /** Any byte of the current exchange's response arrived. */
+  private heard = false;
+  private keepAlive = false;
+  private idleMs = IDLE_MS;
+  private socketError: Error | undefined;
+
+  constructor(private readonly home: Home) {
+    this.parser = createResponseParser({
+      onHead: (status, message, raw, upgrade, keepAlive) =>
+        this.onHead(status, message, raw, upgrade, keepAlive),
+      onBody: (chunk) => this.exchange?.onBody(chunk),
+      onComplete: () => this.onComplete(),
+    });
+    const socket = connect({
+      host: home.host,
+      port: home.port,
+      lookup: home.lookup,
+      noDelay: true,
+    });
+    this.socket = socket;
+    socket.setTimeout(home.connectMs);
+    socket.once("connect", () => {
+      this.connected = true;
+      socket.setKeepAlive(true, 60_000);
+      socket.setTimeout(0);
+      if (this.request) this.send(this.request);
+    });
+    socket.on("data", (data: Buffer) => {
+      this.heard = true;
+      const error = this.parser.execute(data);
+      if (error) this.fail(invalid(error));
+    });
+    socket.on("end", () => this.onServerEnd());
+    socket.on("timeout", () => this.onTimeout());
+    socket.on("error", (error) => (this.socketError = error));
+    socket.on("close", () => {
+      this.home.forget(this);
+      if (this.exchange) this.fail(this.closedError());
+    });
+  }
+
+  /** Starts an exchange; the connection must be fresh or just taken from the idle pool. */
+  dispatch(exchange: Exchange, request: Request): void {
+    this.exchange = exchange;
+    this.request = request;
+    this.requestSent = false;
+    this.answered = false;
+    this.heard = false;
+    // Until connected nothing is written: a connection that fails has consumed
+    // none of the body, so the request can go to another server whole.
+    if (this.connected) this.send(request);
+  }
+
+  /** The client reads slower than the server sends: stop reading (and timing) the server. */
+  pause(): void {
+    this.socket.pause();
+    this.socket.setTimeout(0);
+  }
+
+  resume(): void {
+    this.socket.setTimeout(this.home.serverMs);
+    this.socket.resume();
+  }
+
+  /** Idle in its pool and still open: it may carry the next exchange. */
+  get idle(): boolean {
+    return this.exchange === undefined && !this.socket.destroyed;
+  }
+
+  /** The client left: the exchange is abandoned and the connection closed (it is mid-message). */
+  abort(): void {
+    this.exchange = undefined;
+    this.stopReadingBody();
+    this.close();
+  }
+
+  /** Closes at once, out of the pool before the socket's 'close' event comes. */
+  private close(): void {
+    this.home.forget(this);
+    this.socket.destroy();
+  }
+
+  private send(request: Request): void {
+    const { socket } = this;
+    socket.setTimeout(this.home.serverMs);
+    const body = request.body;
+    socket.write(request.head, "latin1");
+    if (!body) {
+      this.requestSent = true;
+      return;
+    }
+    body.on("data", this.onBodyData);
+    body.on("end", this.onBodyEnd);
+    socket.on("drain", this.onDrain);
+    if (body.readableEnded) this.onBodyEnd();
+  }
+
+  private readonly onBodyData = (chunk: Buffer) => {
+    const { socket, request } = this;
+    let flowing: boolean;
+    if (request!.chunked) {
+      socket.cork();
+      socket.write(chunkHeader(chunk.length), "latin1");
+      socket.write(chunk);
+      flowing = socket.write("\r\n", "latin1");
+      socket.uncork();
+    } else flowing = socket.write(chunk);
+    if (!flowing) request!.body!.pause();
+  };
+
+  private readonly onDrain = () => {
+    const body = this.request?.body;
+    if (body?.isPaused()) body.resume();
+  };
+
+  private readonly onBodyEnd = () => {
+    if (this.request!.chunked) this.socket.write(LAST_CHUNK, "latin1");
+    this.requestSent = true;
+    this.stopReadingBody();
+  };
+
+  private stopReadingBody(): void {
+    const body = this.request?.body;
+    if (!body) return;
+    body.off("data", this.onBodyData);
+    body.off("end", this.onBodyEnd);
+    this.socket.off("drain", this.onDrain);
+    // Whatever the client still sends is read and dropped, so its connection
+    // stays usable after an early answer.
+    if (!body.readableEnded) body.resume();
+  }
+
+  private onHead(
+    status: number,
+    message: string,
+    raw: string[],
+    upgrade: boolean,
+    keepAlive: boolean,
+  ): boolean {
+    const exchange = this.exchange;
+    if (!exchange) {
+      // Bytes from the server while no request is out: it cannot be trusted with one.
+      this.close();
+      return true;
+    }
+    if (upgrade) {
+      this.fail(new UpstreamError("server switched protocols unasked", "EPROTO"));
+      return true;
+    }
+    if (status < 200) return false; // 1xx: the final answer follows
+    this.answered = true;
+    this.keepAlive = keepAlive;
+    this.idleMs = idleFromHint(raw);
+    exchange.onHead(status, message, raw);
+    return this.request!.headOnly;
+  }
+
+  private onComplete(): void {
+    const exchange = this.exchange;
+    if (!exchange || !this.answered) return; // nothing out, or a 1xx answer ended
+    const reusable = this.keepAlive && this.requestSent && this.idleMs > 0;
+    this.exchange = undefined;
+    this.stopReadingBody();
+    this.request = undefined;
+    exchange.onEnd();
+    if (!reusable) {
+      this.close();
+      return;
+    }
+    this.completed++;
+    this.socket.setTimeout(this.idleMs);
+    this.home.release(this);
+  }
+
+  private onServerEnd(): void {
+    // A body read until the server closes ends here; a cut message is an error.
+    const error = this.parser.finish();
+    if (this.exchange) this.fail(error ? invalid(error) : this.closedError());
+    else this.close();
+  }
+
+  private onTimeout(): void {
+    if (!this.connected) {
+      this.fail(
+        new UpstreamError(`connect timeout after ${this.home.connectMs} ms`, CONNECT_TIMEOUT),
+      );
+      return;
+    }
+    if (!this.exchange) {
+      this.close(); // idle too long
+      return;
+    }
+    const body = this.request?.body;
+    // Still sending a body that the client is slow to give: not the server's fault.
+    if (!this.requestSent && body && !body.isPaused()) return;
+    this.fail(new UpstreamError(`no answer within ${this.home.serverMs} ms`, SERVER_TIMEOUT));
+  }
+
+  private closedError(): UpstreamError {
+    const code = errnoCode(this.socketError) ?? "ECONNRESET";
+    const stale = this.completed > 0 && !this.heard && (code === "ECONNRESET" || code === "EPIPE");
+    return new UpstreamError(
+      this.socketError?.message ?? "server closed the connection",
+      code,
+      stale,
+    );
+  }
+
+  private fail(error: UpstreamError): void {
+    const exchange = this.exchange;
+    this.exchange = undefined;
+    this.stopReadingBody();
+    this.close();
+    exchange?.onError(error);
+  }
+}
+
+function errnoCode(error: Error | undefined): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+function invalid(error: Error): UpstreamError {
+  return new UpstreamError(
+    `invalid response: ${error.message}`,
+    errnoCode(error) ?? "HPE_INVALID_RESPONSE",
+  );
+}
+
+/**
+ * `Keep-Alive: timeout=N` is how long the server keeps an idle connection:
+ * give it up a second earlier, so a request never races the server's close.
+ */
+function idleFromHint(raw: readonly string[]): number {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== 10 || name.toLowerCase() !== "keep-alive") continue;
+    const match = /timeout=(\d+)/i.exec(raw[i + 1]!);
+    if (match)
+      return Math.max(0, Math.min(IDLE_MS, Number(match[1]) * 1000 - SERVER_HINT_MARGIN_MS));
+  }
+  return IDLE_MS;
+}

@@ -1,0 +1,82 @@
+// Kept-alive connections per server address. The most recently used idle
+// connection goes out first: it is the least likely to have been closed by
+// the server, and the others time out and close when traffic falls.
+
+import type { LookupFunction } from "node:net";
+import { UpstreamConnection, type Home } from "./connection.js";
+
+export interface UpstreamOptions {
+  lookup: LookupFunction;
+  connectMs: number;
+  /** How long a server may stay silent while an answer is awaited. */
+  serverMs: number;
+}
+
+class Pool implements Home {
+  private readonly idle: UpstreamConnection[] = [];
+  readonly open = new Set<UpstreamConnection>();
+
+  readonly lookup: LookupFunction;
+  readonly connectMs: number;
+  readonly serverMs: number;
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    options: UpstreamOptions,
+  ) {
+    this.lookup = options.lookup;
+    this.connectMs = options.connectMs;
+    this.serverMs = options.serverMs;
+  }
+
+  take(fresh: boolean): UpstreamConnection {
+    if (!fresh)
+      for (let connection = this.idle.pop(); connection; connection = this.idle.pop())
+        if (connection.idle) return connection;
+    const connection = new UpstreamConnection(this);
+    this.open.add(connection);
+    return connection;
+  }
+
+  release(connection: UpstreamConnection): void {
+    this.idle.push(connection);
+  }
+
+  forget(connection: UpstreamConnection): void {
+    this.open.delete(connection);
+    const at = this.idle.lastIndexOf(connection);
+    if (at >= 0) this.idle.splice(at, 1);
+  }
+}
+
+export interface Upstream {
+  /**
+   * A connection to `target`'s server for one exchange: an idle one when
+   * there is one, unless `fresh` (after a reused one turned out closed).
+   */
+  connection(target: URL, fresh: boolean): UpstreamConnection;
+  /** Closes every connection, idle or busy. */
+  close(): void;
+}
+
+export function createUpstream(options: UpstreamOptions): Upstream {
+  const pools = new Map<string, Pool>();
+  return {
+    connection(target, fresh) {
+      const key = target.host;
+      let pool = pools.get(key);
+      if (pool === undefined) {
+        // An IPv6 literal keeps its brackets in URL.hostname.
+        const host = target.hostname.replace(/^\[(.*)\]$/, "$1");
+        pool = new Pool(host, Number(target.port || 80), options);
+        pools.set(key, pool);
+      }
+      return pool.take(fresh);
+    },
+    close() {
+      for (const pool of pools.values()) for (const connection of pool.open) connection.abort();
+      pools.clear();
+    },
+  };
+}

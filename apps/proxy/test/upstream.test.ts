@@ -1,0 +1,341 @@
+// The upstream HTTP/1.1 client, driven through the proxy against servers
+// that write exact bytes: framing, keep-alive reuse, 1xx, HEAD, answers read
+// to EOF, bodies both ways, and responses that must be refused.
+
+import { createServer as createTcpServer, type Server, type Socket } from "node:net";
+import type { AddressInfo } from "node:net";
+import { request } from "node:http";
+import { afterEach, describe, expect, it } from "@jest/globals";
+import { requestHead } from "../src/upstream/request-head.js";
+import { get, startProxy, type Backend, type RunningProxy } from "./harness.js";
+
+const cleanup: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+
+interface Received {
+  /** Which accepted connection (0, 1, ...) carried it. */
+  connection: number;
+  head: string;
+  body: Buffer;
+}
+
+type Responder = (received: Received, socket: Socket) => void;
+
+/**
+ * A server that answers with exactly the bytes `respond` writes. It reads
+ * request heads and Content-Length or chunked bodies itself, and records
+ * every request but the proxy's health checks.
+ */
+async function scriptedServer(respond: Responder) {
+  const received: Received[] = [];
+  let numbered = 0;
+  const sockets = new Set<Socket>();
+  const server: Server = createTcpServer((socket) => {
+    // Numbered at its first request that is not a health check.
+    let connection: number | undefined;
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => undefined);
+    let buffered = Buffer.alloc(0);
+    socket.on("data", (data: Buffer) => {
+      buffered = Buffer.concat([buffered, data]);
+      for (;;) {
+        const end = buffered.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        const head = buffered.toString("latin1", 0, end);
+        const rest = buffered.subarray(end + 4);
+        const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+        let body: Buffer;
+        let used: number;
+        if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
+          const last = rest.indexOf("0\r\n\r\n");
+          if (last < 0) return;
+          body = dechunk(rest.subarray(0, last + 5));
+          used = last + 5;
+        } else {
+          used = length ? Number(length[1]) : 0;
+          if (rest.length < used) return;
+          body = rest.subarray(0, used);
+        }
+        buffered = rest.subarray(used);
+        if (isHealthCheck(head, socket)) return;
+        connection ??= numbered++;
+        const item = { connection, head, body };
+        received.push(item);
+        respond(item, socket);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  cleanup.push(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise((r) => server.close(r));
+  });
+  return { port: (server.address() as AddressInfo).port, received };
+}
+
+/** Answers the proxy's health checks, which are not what the tests count. */
+function isHealthCheck(head: string, socket: Socket): boolean {
+  if (!head.startsWith("GET /healthz ")) return false;
+  socket.end("HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+  return true;
+}
+
+function dechunk(raw: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (;;) {
+    const lineEnd = raw.indexOf("\r\n", at);
+    const size = parseInt(raw.toString("latin1", at, lineEnd), 16);
+    if (size === 0) return Buffer.concat(parts);
+    parts.push(raw.subarray(lineEnd + 2, lineEnd + 2 + size));
+    at = lineEnd + 2 + size + 2;
+  }
+}
+
+async function proxyTo(port: number, env: Record<string, string> = {}): Promise<RunningProxy> {
+  const running = await startProxy([{ id: "app1", port } as Backend], {
+    HEALTH_INTER: "60s",
+    HEALTH_TIMEOUT: "1s",
+    ...env,
+  });
+  cleanup.push(() => running.stop());
+  return running;
+}
+
+const ok = (body: string, extra = "") =>
+  `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n${extra}\r\n${body}`;
+
+/** Sends `method` with `body` from a chunked (no length) or Content-Length request. */
+function send(
+  port: number,
+  method: string,
+  body: Buffer,
+  chunked: boolean,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        method,
+        path: "/upload",
+        agent: false,
+        headers: chunked ? {} : { "content-length": String(body.length) },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (text += chunk));
+        res.on("end", () => resolve({ status: res.statusCode!, body: text }));
+      },
+    );
+    req.on("error", reject);
+    // Several writes, so a chunked request really has several chunks.
+    for (let at = 0; at < body.length; at += 1000) req.write(body.subarray(at, at + 1000));
+    req.end();
+  });
+}
+
+describe("the request as written to the server", () => {
+  it("is the request line, the headers in order, and a blank line", () => {
+    expect(requestHead("GET", "/a?b=1", ["host", "x", "x-y", "1"], false)).toBe(
+      "GET /a?b=1 HTTP/1.1\r\nhost: x\r\nx-y: 1\r\n\r\n",
+    );
+    expect(requestHead("POST", "/", ["host", "x"], true)).toBe(
+      "POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n",
+    );
+  });
+
+  it("carries a Content-Length body with its length, and a chunked one chunked, both intact", async () => {
+    const server = await scriptedServer((got, socket) => socket.write(ok(String(got.body.length))));
+    const running = await proxyTo(server.port);
+    const body = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 251));
+    expect(await send(running.port, "POST", body, false)).toEqual({ status: 200, body: "5000" });
+    expect(await send(running.port, "PUT", body, true)).toEqual({ status: 200, body: "5000" });
+    expect(server.received[0]!.head).toMatch(/\r\ncontent-length: 5000(\r\n|$)/);
+    expect(server.received[0]!.head).not.toMatch(/transfer-encoding/i);
+    expect(server.received[1]!.head).toMatch(/\r\ntransfer-encoding: chunked(\r\n|$)/);
+    expect(server.received[1]!.head).not.toMatch(/content-length/i);
+    for (const got of server.received) expect(got.body.equals(body)).toBe(true);
+  });
+});
+
+describe("kept-alive connections to a server", () => {
+  it("carry one request after another on a single connection", async () => {
+    const server = await scriptedServer((got, socket) => socket.write(ok(`#${got.connection}`)));
+    const running = await proxyTo(server.port);
+    for (let i = 0; i < 5; i++) expect((await get(running.port)).body).toBe("#0");
+    expect(server.received).toHaveLength(5);
+  });
+
+  it("send a request again on a new connection, to the same server, when a reused one turns out closed", async () => {
+    const perConnection = new Map<number, number>();
+    const server = await scriptedServer((got, socket) => {
+      // The second request on a connection finds it closed, as when a
+      // server's keep-alive timeout ends just as the request is sent.
+      const n = (perConnection.get(got.connection) ?? 0) + 1;
+      perConnection.set(got.connection, n);
+      if (n === 2) socket.destroy();
+      else socket.write(ok(`#${got.connection}`));
+    });
+    const running = await proxyTo(server.port);
+    expect((await get(running.port)).body).toBe("#0");
+    const second = await get(running.port);
+    expect(second).toMatchObject({ status: 200, backend: "app1", body: "#1" });
+    expect(server.received.map((r) => r.connection)).toEqual([0, 0, 1]);
+    const metrics = await (await fetch(`http://127.0.0.1:${running.adminPort}/metrics`)).text();
+    expect(metrics).not.toMatch(/stickyring_retries_total\{from="app1"\} [1-9]/);
+  });
+
+  it("are given up before the server's Keep-Alive timeout", async () => {
+    const server = await scriptedServer((got, socket) =>
+      socket.write(ok(`#${got.connection}`, "keep-alive: timeout=1\r\n")),
+    );
+    const running = await proxyTo(server.port);
+    expect((await get(running.port)).body).toBe("#0");
+    // timeout=1 leaves no safe idle time: the next request opens a new connection.
+    expect((await get(running.port)).body).toBe("#1");
+  });
+
+  it("are not reused after an answer read until the server closed", async () => {
+    const server = await scriptedServer((got, socket) =>
+      socket.end(`HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nto the end #${got.connection}`),
+    );
+    const running = await proxyTo(server.port);
+    expect((await get(running.port)).body).toBe("to the end #0");
+    expect((await get(running.port)).body).toBe("to the end #1");
+  });
+});
+
+describe("responses", () => {
+  it("arrive whole when the server sends them chunked", async () => {
+    const server = await scriptedServer((_got, socket) =>
+      socket.write(
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nHello\r\n7\r\n, world\r\n0\r\n\r\n",
+      ),
+    );
+    const running = await proxyTo(server.port);
+    expect((await get(running.port)).body).toBe("Hello, world");
+    expect((await get(running.port)).body).toBe("Hello, world");
+    expect(new Set(server.received.map((r) => r.connection)).size).toBe(1);
+  });
+
+  it("skip 1xx informational answers and relay the final one", async () => {
+    const server = await scriptedServer((_got, socket) =>
+      socket.write("HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\n" + ok("final")),
+    );
+    const running = await proxyTo(server.port);
+    expect(await get(running.port)).toMatchObject({ status: 200, body: "final" });
+  });
+
+  it("to HEAD have no body whatever their Content-Length says, and the connection stays in step", async () => {
+    const server = await scriptedServer((got, socket) =>
+      socket.write(
+        got.head.startsWith("HEAD")
+          ? "HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n"
+          : ok(`#${got.connection}`),
+      ),
+    );
+    const running = await proxyTo(server.port);
+    const head = await get(running.port, { method: "HEAD" });
+    expect(head).toMatchObject({ status: 200, body: "" });
+    expect((await get(running.port)).body).toBe("#0");
+  });
+
+  it("keep repeated headers such as Set-Cookie, and leave out hop-by-hop ones", async () => {
+    const server = await scriptedServer((_got, socket) =>
+      socket.write(
+        "HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nConnection: x-hop\r\nX-Hop: 1\r\n" +
+          "Keep-Alive: timeout=30\r\ncontent-length: 2\r\n\r\nhi",
+      ),
+    );
+    const running = await proxyTo(server.port);
+    const headers = await new Promise<Record<string, unknown>>((resolve, reject) =>
+      request({ host: "127.0.0.1", port: running.port, agent: false }, (res) => {
+        res.resume();
+        resolve(res.headers);
+      })
+        .on("error", reject)
+        .end(),
+    );
+    expect(headers["set-cookie"]).toEqual(["a=1", "b=2"]);
+    expect(headers["x-hop"]).toBeUndefined();
+    expect(headers["keep-alive"]).toBeUndefined();
+  });
+});
+
+describe("responses that could desynchronise the connection are refused (502), never relayed", () => {
+  const refused: [string, string][] = [
+    [
+      "Content-Length with Transfer-Encoding",
+      "HTTP/1.1 200 OK\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
+    ],
+    [
+      "two different Content-Lengths",
+      "HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab",
+    ],
+    [
+      "a bare LF in a header line",
+      "HTTP/1.1 200 OK\r\nx-a: 1\nx-b: 2\r\ncontent-length: 0\r\n\r\n",
+    ],
+    ["a status line that is not HTTP", "HTTZ/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"],
+    [
+      "a switch of protocol nobody asked for",
+      "HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\nconnection: upgrade\r\n\r\n",
+    ],
+  ];
+  for (const [what, bytes] of refused)
+    it(what, async () => {
+      const server = await scriptedServer((_got, socket) => socket.write(bytes));
+      const running = await proxyTo(server.port);
+      const reply = await get(running.port);
+      expect(reply.status).toBe(502);
+      expect(reply.body).toMatch(/^502 Bad Gateway: app1 failed/);
+    });
+
+  it("bytes after the answer do not become the next client's answer", async () => {
+    const server = await scriptedServer((got, socket) =>
+      socket.write(got.connection === 0 ? ok("first") + ok("injected") : ok(`#${got.connection}`)),
+    );
+    const running = await proxyTo(server.port);
+    expect((await get(running.port)).body).toBe("first");
+    const next = await get(running.port);
+    expect(next.body).not.toBe("injected");
+    expect(next).toMatchObject({ status: 200, body: "#1" });
+  });
+});
+
+describe("an answer that comes before the request body is sent", () => {
+  it("reaches the client, and the server's connection is not used again", async () => {
+    let numbered = 0;
+    const sockets = new Set<Socket>();
+    const server = createTcpServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => undefined);
+      socket.once("data", (data: Buffer) => {
+        if (isHealthCheck(data.toString("latin1"), socket)) return;
+        // Refuses on the head alone, without reading the body.
+        const connection = numbered++;
+        socket.write(
+          `HTTP/1.1 413 Content Too Large\r\ncontent-length: ${String(connection).length}\r\n\r\n${connection}`,
+        );
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    cleanup.push(() => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((r) => server.close(r));
+    });
+    const running = await proxyTo((server.address() as AddressInfo).port);
+    const big = Buffer.alloc(4 * 1024 * 1024);
+    expect(await send(running.port, "POST", big, false)).toEqual({ status: 413, body: "0" });
+    // Its connection is mid-body: the next request goes on a new one.
+    expect(await send(running.port, "POST", Buffer.alloc(10), false)).toEqual({
+      status: 413,
+      body: "1",
+    });
+  });
+});
