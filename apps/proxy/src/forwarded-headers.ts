@@ -37,11 +37,19 @@ const HOP_BY_HOP = new Set([
   "expect",
 ]);
 
-/** The header names a Connection header lists: they too describe only this hop. */
+/**
+ * The header names a Connection header lists beyond the hop-by-hop ones
+ * (usually it says only keep-alive or close): they too describe only this
+ * hop. Undefined when there are none, the common case, so nothing is built.
+ */
 function namedByConnection(connection: unknown): Set<string> | undefined {
-  return typeof connection === "string"
-    ? new Set(connection.split(",").map((name) => name.trim().toLowerCase()))
-    : undefined;
+  if (typeof connection !== "string") return undefined;
+  let named: Set<string> | undefined;
+  for (const token of connection.split(",")) {
+    const name = token.trim().toLowerCase();
+    if (name !== "" && !HOP_BY_HOP.has(name) && name !== "close") (named ??= new Set()).add(name);
+  }
+  return named;
 }
 
 /**
@@ -65,16 +73,18 @@ export function endToEndHeaders(headers: IncomingHttpHeaders | Record<string, un
 
 /** The same for a raw [name, value, ...] list as a server sent it: names keep their case, repeats stay. */
 export function endToEndRawHeaders(raw: readonly string[]): string[] {
-  let connection: string | undefined;
-  for (let i = 0; i < raw.length; i += 2)
-    if (raw[i]!.toLowerCase() === "connection")
-      connection = connection === undefined ? raw[i + 1] : `${connection}, ${raw[i + 1]}`;
-  const named = namedByConnection(connection);
   const list: string[] = [];
+  let connection: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(name) || named?.has(name)) continue;
-    list.push(raw[i]!, raw[i + 1]!);
+    if (name === "connection")
+      connection = connection === undefined ? raw[i + 1] : `${connection}, ${raw[i + 1]}`;
+    if (!HOP_BY_HOP.has(name)) list.push(raw[i]!, raw[i + 1]!);
   }
-  return list;
+  const named = namedByConnection(connection);
+  if (named === undefined) return list;
+  const kept: string[] = [];
+  for (let i = 0; i < list.length; i += 2)
+    if (!named.has(list[i]!.toLowerCase())) kept.push(list[i]!, list[i + 1]!);
+  return kept;
 }

@@ -200,6 +200,17 @@ describe("kept-alive connections to a server", () => {
     expect((await get(running.port)).body).toBe("#1");
   });
 
+  it("idle longer than the server's Keep-Alive timeout less a second are not used again", async () => {
+    const server = await scriptedServer((got, socket) =>
+      socket.write(ok(`#${got.connection}`, "keep-alive: timeout=2\r\n")),
+    );
+    const running = await proxyTo(server.port);
+    expect((await get(running.port)).body).toBe("#0");
+    expect((await get(running.port)).body).toBe("#0");
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await get(running.port)).body).toBe("#1");
+  });
+
   it("are not reused after an answer read until the server closed", async () => {
     const server = await scriptedServer((got, socket) =>
       socket.end(`HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nto the end #${got.connection}`),

@@ -55,7 +55,11 @@ export interface Home {
   forget(connection: UpstreamConnection): void;
 }
 
-/** How long an idle connection is kept when the server does not say (below Node's default of 5 s). */
+/**
+ * How long an idle connection is trusted to carry another request when the
+ * server does not say (below Node's default keep-alive of 5 s). Past that it
+ * is closed when next met in the pool, or when the server timeout ends.
+ */
 export const IDLE_MS = 4000;
 const SERVER_HINT_MARGIN_MS = 1000;
 
@@ -75,6 +79,8 @@ export class UpstreamConnection {
   private heard = false;
   private keepAlive = false;
   private idleMs = IDLE_MS;
+  /** While idle: when it stops being safe to send on (performance.now() time). */
+  private idleUntil = 0;
   private socketError: Error | undefined;
 
   constructor(private readonly home: Home) {
@@ -91,11 +97,14 @@ export class UpstreamConnection {
       noDelay: true,
     });
     this.socket = socket;
+    // One timer for the connection's whole life, re-armed only by pause():
+    // the connect timeout, then the server timeout. Setting a socket timeout
+    // allocates a new timer, so idle expiry is a time compared in `idle`.
     socket.setTimeout(home.connectMs);
     socket.once("connect", () => {
       this.connected = true;
       socket.setKeepAlive(true, 60_000);
-      socket.setTimeout(0);
+      socket.setTimeout(home.serverMs);
       if (this.request) this.send(this.request);
     });
     socket.on("data", (data: Buffer) => {
@@ -135,9 +144,11 @@ export class UpstreamConnection {
     this.socket.resume();
   }
 
-  /** Idle in its pool and still open: it may carry the next exchange. */
+  /** Idle in its pool, still open, and not idle so long the server may be closing it. */
   get idle(): boolean {
-    return this.exchange === undefined && !this.socket.destroyed;
+    return (
+      this.exchange === undefined && !this.socket.destroyed && performance.now() < this.idleUntil
+    );
   }
 
   /** The client left: the exchange is abandoned and the connection closed (it is mid-message). */
@@ -155,7 +166,6 @@ export class UpstreamConnection {
 
   private send(request: Request): void {
     const { socket } = this;
-    socket.setTimeout(this.home.serverMs);
     const body = request.body;
     socket.write(request.head, "latin1");
     if (!body) {
@@ -241,7 +251,7 @@ export class UpstreamConnection {
       return;
     }
     this.completed++;
-    this.socket.setTimeout(this.idleMs);
+    this.idleUntil = performance.now() + this.idleMs;
     this.home.release(this);
   }
 
@@ -260,7 +270,7 @@ export class UpstreamConnection {
       return;
     }
     if (!this.exchange) {
-      this.close(); // idle too long
+      this.close(); // idle for the whole server timeout
       return;
     }
     const body = this.request?.body;

@@ -1,6 +1,7 @@
 // Kept-alive connections per server address. The most recently used idle
 // connection goes out first: it is the least likely to have been closed by
-// the server, and the others time out and close when traffic falls.
+// the server. The others close when the server closes them, when the server
+// timeout passes with no traffic, or when met in the pool too old to trust.
 
 import type { LookupFunction } from "node:net";
 import { UpstreamConnection, type Home } from "./connection.js";
@@ -32,8 +33,10 @@ class Pool implements Home {
 
   take(fresh: boolean): UpstreamConnection {
     if (!fresh)
-      for (let connection = this.idle.pop(); connection; connection = this.idle.pop())
+      for (let connection = this.idle.pop(); connection; connection = this.idle.pop()) {
         if (connection.idle) return connection;
+        connection.abort(); // idle too long to trust, or closing
+      }
     const connection = new UpstreamConnection(this);
     this.open.add(connection);
     return connection;
