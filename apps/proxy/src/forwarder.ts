@@ -149,7 +149,8 @@ class Forwarding implements Forwarder {
     }
     route.error = code;
     if (isConnectFailure(error)) this.options.markDown(route.server, code);
-    if (!res.headersSent && isRetryable(error, req.method, route.hasBody)) {
+    // A body partly sent is gone: the request cannot go to another server whole.
+    if (!res.headersSent && !error.bodyTaken && isRetryable(error, req.method, route.hasBody)) {
       const from = route.server;
       if (router.reroute(route)) {
         metrics.retries.inc({ from });

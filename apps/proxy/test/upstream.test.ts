@@ -319,6 +319,48 @@ describe("responses that could desynchronise the connection are refused (502), n
   });
 });
 
+describe("a request with a body", () => {
+  it("goes whole to the next server when the first refuses the connection", async () => {
+    const refusing = createTcpServer();
+    await new Promise<void>((r) => refusing.listen(0, "127.0.0.1", r));
+    const deadPort = (refusing.address() as AddressInfo).port;
+    await new Promise((r) => refusing.close(r));
+    const server = await scriptedServer((got, socket) => socket.write(ok(String(got.body.length))));
+    const running = await startProxy(
+      [{ id: "app1", port: deadPort } as Backend, { id: "app2", port: server.port } as Backend],
+      { HEALTH_INTER: "60s", HEALTH_TIMEOUT: "1s", TIMEOUT_SERVER: "2s" },
+    );
+    cleanup.push(() => running.stop());
+    // 127.0.0.9 hashes to app1 first on these two servers (as in failures.test.ts).
+    const reply = await new Promise<{ status: number; body: string; backend: unknown }>(
+      (resolve, reject) => {
+        const req = request(
+          {
+            host: "127.0.0.1",
+            port: running.port,
+            method: "GET",
+            path: "/search",
+            localAddress: "127.0.0.9",
+            agent: false,
+            headers: { "content-length": "3000" },
+          },
+          (res) => {
+            let body = "";
+            res.setEncoding("utf8");
+            res.on("data", (chunk: string) => (body += chunk));
+            res.on("end", () =>
+              resolve({ status: res.statusCode!, body, backend: res.headers["x-backend"] }),
+            );
+          },
+        );
+        req.on("error", reject);
+        req.end(Buffer.alloc(3000, 7));
+      },
+    );
+    expect(reply).toEqual({ status: 200, body: "3000", backend: "app2" });
+  });
+});
+
 describe("an answer that comes before the request body is sent", () => {
   it("reaches the client, and the server's connection is not used again", async () => {
     let numbered = 0;

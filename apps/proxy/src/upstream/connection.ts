@@ -30,6 +30,9 @@ export class UpstreamError extends Error {
   ) {
     super(message);
   }
+
+  /** Some of the client's body was read for this exchange: the request cannot go again whole. */
+  bodyTaken = false;
 }
 
 export interface Request {
@@ -78,6 +81,8 @@ export class UpstreamConnection {
   /** Any byte of the current exchange's response arrived. */
   private heard = false;
   private keepAlive = false;
+  /** The current exchange has started reading the client's body. */
+  private bodyTaken = false;
   private idleMs = IDLE_MS;
   /** While idle: when it stops being safe to send on (performance.now() time). */
   private idleUntil = 0;
@@ -128,6 +133,7 @@ export class UpstreamConnection {
     this.requestSent = false;
     this.answered = false;
     this.heard = false;
+    this.bodyTaken = false;
     // Until connected nothing is written: a connection that fails has consumed
     // none of the body, so the request can go to another server whole.
     if (this.connected) this.send(request);
@@ -154,7 +160,7 @@ export class UpstreamConnection {
   /** The client left: the exchange is abandoned and the connection closed (it is mid-message). */
   abort(): void {
     this.exchange = undefined;
-    this.stopReadingBody();
+    this.stopReadingBody(false);
     this.close();
   }
 
@@ -172,6 +178,7 @@ export class UpstreamConnection {
       this.requestSent = true;
       return;
     }
+    this.bodyTaken = true;
     body.on("data", this.onBodyData);
     body.on("end", this.onBodyEnd);
     socket.on("drain", this.onDrain);
@@ -180,6 +187,7 @@ export class UpstreamConnection {
 
   private readonly onBodyData = (chunk: Buffer) => {
     const { socket, request } = this;
+    if (chunk.length === 0) return; // an empty chunk would end a chunked body
     let flowing: boolean;
     if (request!.chunked) {
       socket.cork();
@@ -199,18 +207,21 @@ export class UpstreamConnection {
   private readonly onBodyEnd = () => {
     if (this.request!.chunked) this.socket.write(LAST_CHUNK, "latin1");
     this.requestSent = true;
-    this.stopReadingBody();
+    this.stopReadingBody(false);
   };
 
-  private stopReadingBody(): void {
+  /**
+   * `drop`: the server answered before the whole body: the rest is read and
+   * dropped, so the client's connection stays usable. Otherwise the body is
+   * left as it is, for a retry elsewhere when none of it was read.
+   */
+  private stopReadingBody(drop: boolean): void {
     const body = this.request?.body;
     if (!body) return;
     body.off("data", this.onBodyData);
     body.off("end", this.onBodyEnd);
     this.socket.off("drain", this.onDrain);
-    // Whatever the client still sends is read and dropped, so its connection
-    // stays usable after an early answer.
-    if (!body.readableEnded) body.resume();
+    if (drop && !body.readableEnded) body.resume();
   }
 
   private onHead(
@@ -243,7 +254,7 @@ export class UpstreamConnection {
     if (!exchange || !this.answered) return; // nothing out, or a 1xx answer ended
     const reusable = this.keepAlive && this.requestSent && this.idleMs > 0;
     this.exchange = undefined;
-    this.stopReadingBody();
+    this.stopReadingBody(!this.requestSent);
     this.request = undefined;
     exchange.onEnd();
     if (!reusable) {
@@ -292,8 +303,9 @@ export class UpstreamConnection {
   private fail(error: UpstreamError): void {
     const exchange = this.exchange;
     this.exchange = undefined;
-    this.stopReadingBody();
+    this.stopReadingBody(false);
     this.close();
+    error.bodyTaken = this.bodyTaken;
     exchange?.onError(error);
   }
 }
