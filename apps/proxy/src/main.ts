@@ -36,6 +36,11 @@ function readArguments() {
 // GC, so setting it here works however the proxy is started (node cannot
 // take it from NODE_OPTIONS).
 setFlagsFromString("--heap-growing-percent=30");
+// V8's middle compiler, Maglev, leaves its working memory in malloc's heap:
+// ~6 MB more RSS at idle-to-warm and ~12 MB more under load, which glibc
+// cannot give back. Without it the hot path goes from Sparkplug straight to
+// TurboFan, and CPU per request under load measured the same.
+setFlagsFromString("--no-maglev");
 
 const { config, healthcheck } = readArguments();
 if (healthcheck) {
