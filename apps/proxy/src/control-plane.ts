@@ -2,9 +2,9 @@
 // from them, and the admin listener (API, dashboard, metrics). One per
 // proxy, whether the data plane runs beside it or in worker processes.
 
-import { createServer, type Server } from "node:http";
+import { createServer, type RequestListener, type Server } from "node:http";
 import { closeGracefully, listen, type Logger } from "@stickyring/runtime";
-import { createAdminApp } from "./admin.js";
+import type { AdminOptions } from "./describe.js";
 import type { ProxyConfig } from "./config.js";
 import { startHealthChecks } from "./health.js";
 import type { MetricsText } from "./describe.js";
@@ -53,16 +53,31 @@ export function createControlPlane(options: {
 
   const traffic = new TrafficHistory();
   const closing = new AbortController();
-  const adminServer = createServer(
-    createAdminApp({
-      config,
-      membership,
-      metricsText: options.metricsText,
-      placement: () => current,
-      traffic,
-      closing: closing.signal,
-    }),
-  );
+  const adminOptions: AdminOptions = {
+    config,
+    membership,
+    metricsText: options.metricsText,
+    placement: () => current,
+    traffic,
+    closing: closing.signal,
+  };
+  // The admin app (Express, its routes, the dashboard) is loaded by the first
+  // admin request: a proxy nobody administers or scrapes is ~8 MB smaller.
+  let adminApp: Promise<RequestListener> | undefined;
+  const loadAdminApp = async (): Promise<RequestListener> => {
+    const { createAdminApp } = await import("./admin.js");
+    return createAdminApp(adminOptions) as RequestListener;
+  };
+  const adminServer = createServer((req, res) => {
+    (adminApp ??= loadAdminApp()).then(
+      (handle) => handle(req, res),
+      (error: unknown) => {
+        logger.error({ err: error }, "admin API failed to load");
+        res.writeHead(500, { "content-type": "application/json" });
+        res.end(JSON.stringify({ error: "admin API failed to load" }));
+      },
+    );
+  });
   let stopChecks: (() => void) | undefined;
   let sampler: NodeJS.Timeout | undefined;
 
