@@ -190,21 +190,21 @@ describe("kept-alive connections to a server", () => {
     expect(metrics).not.toMatch(/stickyring_retries_total\{from="app1"\} [1-9]/);
   });
 
-  it("are given up before the server's Keep-Alive timeout", async () => {
-    const server = await scriptedServer((got, socket) =>
-      socket.write(ok(`#${got.connection}`, "keep-alive: timeout=1\r\n")),
+  /** A server that numbers its connections in its answers and says how long it keeps them idle. */
+  const keepingIdleFor = (seconds: number) =>
+    scriptedServer((got, socket) =>
+      socket.write(ok(`#${got.connection}`, `keep-alive: timeout=${seconds}\r\n`)),
     );
-    const running = await proxyTo(server.port);
+
+  it("are given up before the server's Keep-Alive timeout", async () => {
+    const running = await proxyTo((await keepingIdleFor(1)).port);
     expect((await get(running.port)).body).toBe("#0");
     // timeout=1 leaves no safe idle time: the next request opens a new connection.
     expect((await get(running.port)).body).toBe("#1");
   });
 
   it("idle longer than the server's Keep-Alive timeout less a second are not used again", async () => {
-    const server = await scriptedServer((got, socket) =>
-      socket.write(ok(`#${got.connection}`, "keep-alive: timeout=2\r\n")),
-    );
-    const running = await proxyTo(server.port);
+    const running = await proxyTo((await keepingIdleFor(2)).port);
     expect((await get(running.port)).body).toBe("#0");
     expect((await get(running.port)).body).toBe("#0");
     await new Promise((r) => setTimeout(r, 1100));
