@@ -72,7 +72,10 @@ class Relay implements Exchange {
     // until it catches up. Most answers never get here, so the listener is
     // added only now.
     this.connection.pause();
-    this.res.once("drain", () => this.connection.resume());
+    // Once the answer is complete the connection may carry another exchange.
+    this.res.once("drain", () => {
+      if (!this.done) this.connection.resume();
+    });
   }
 
   onEnd(): void {

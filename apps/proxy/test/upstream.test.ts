@@ -6,6 +6,9 @@ import { createServer as createTcpServer, type Server, type Socket } from "node:
 import type { AddressInfo } from "node:net";
 import { request } from "node:http";
 import { afterEach, describe, expect, it } from "@jest/globals";
+import { lookup } from "node:dns";
+import type { UpstreamConnection } from "../src/upstream/connection.js";
+import { createUpstream } from "../src/upstream/pool.js";
 import { requestHead } from "../src/upstream/request-head.js";
 import { get, startProxy, type Backend, type RunningProxy } from "./harness.js";
 
@@ -316,6 +319,44 @@ describe("responses that could desynchronise the connection are refused (502), n
     const next = await get(running.port);
     expect(next.body).not.toBe("injected");
     expect(next).toMatchObject({ status: 200, body: "#1" });
+  });
+});
+
+describe("the pool of connections", () => {
+  /** One GET on `connection`; `holdBack` pauses it at the body, as a client that reads slowly does. */
+  const exchange = (connection: UpstreamConnection, holdBack: boolean) =>
+    new Promise<string>((resolve, reject) => {
+      let body = "";
+      connection.dispatch(
+        {
+          onHead() {},
+          onBody(chunk) {
+            body += chunk.toString();
+            if (holdBack) connection.pause();
+          },
+          onEnd: () => resolve(body),
+          onError: reject,
+        },
+        {
+          head: requestHead("GET", "/", ["host", "test"], false),
+          body: undefined,
+          chunked: false,
+          headOnly: false,
+        },
+      );
+    });
+
+  it("hands out a connection whose answer ended while held back for a slow client, reading again", async () => {
+    const server = await scriptedServer((got, socket) => socket.write(ok(`#${got.connection}`)));
+    const upstream = createUpstream({ lookup, connectMs: 1000, serverMs: 1000 });
+    cleanup.push(async () => upstream.close());
+    const target = new URL(`http://127.0.0.1:${server.port}`);
+    const first = upstream.connection(target, false);
+    expect(await exchange(first, true)).toBe("#0");
+    // The client never drained: the connection must not stay paused in the pool.
+    const second = upstream.connection(target, false);
+    expect(second).toBe(first);
+    expect(await exchange(second, false)).toBe("#0");
   });
 });
 

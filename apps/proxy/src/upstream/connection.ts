@@ -87,6 +87,8 @@ export class UpstreamConnection {
   /** While idle: when it stops being safe to send on (performance.now() time). */
   private idleUntil = 0;
   private socketError: Error | undefined;
+  /** Reading held back for a slow client (pause()). */
+  private paused = false;
 
   constructor(private readonly home: Home) {
     this.parser = createResponseParser({
@@ -141,11 +143,14 @@ export class UpstreamConnection {
 
   /** The client reads slower than the server sends: stop reading (and timing) the server. */
   pause(): void {
+    this.paused = true;
     this.socket.pause();
     this.socket.setTimeout(0);
   }
 
   resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
     this.socket.setTimeout(this.home.serverMs);
     this.socket.resume();
   }
@@ -262,6 +267,9 @@ export class UpstreamConnection {
       return;
     }
     this.completed++;
+    // The answer ended in the read that filled the client's buffer: nothing
+    // is left to hold back, and the next exchange must find it reading.
+    this.resume();
     this.idleUntil = performance.now() + this.idleMs;
     this.home.release(this);
   }
