@@ -93,7 +93,7 @@ async function main() {
       "Peak RSS: VmHWM of the proxy's processes at the end of the run. CPU per request: user + system time of the proxy's processes during a run, divided by the requests wrk completed (the stickiness sampler's few requests are not counted, so it is slightly high); it varies less than requests/s when wrk and the backends compete for the cores.",
     ].join("\n");
     const table = markdown(rows, "HAProxy 2.6", header);
-    const report = `${table}\nStickiness sampled during every run (8 clients, each from its own loopback address):\n\n| proxy | samples | clients that reached two backends | failed samples |\n| --- | ---: | ---: | ---: |\n${sticky}\n`;
+    const report = `${table}\nStickiness sampled during every run (8 clients, each from its own loopback address on one kept-alive connection, a request every 50 ms):\n\n| proxy | samples | clients that reached two backends | failed samples |\n| --- | ---: | ---: | ---: |\n${sticky}\n`;
     writeFileSync(new URL("proxy-bench.md", results), report);
     writeFileSync(
       new URL("proxy-bench.svg", results),
