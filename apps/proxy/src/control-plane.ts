@@ -4,10 +4,9 @@
 
 import { createServer, type RequestListener, type Server } from "node:http";
 import { closeGracefully, listen, type Logger } from "@stickyring/runtime";
-import type { AdminOptions } from "./describe.js";
 import type { ProxyConfig } from "./config.js";
 import { startHealthChecks } from "./health.js";
-import type { MetricsText } from "./describe.js";
+import type { AdminOptions, MetricsText } from "./describe.js";
 import { createBackendLookup } from "./lookup.js";
 import { Membership } from "./membership.js";
 import type { Metrics } from "./metrics.js";

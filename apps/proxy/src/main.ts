@@ -31,8 +31,8 @@ function readArguments() {
 // After a full GC V8 lets the old generation grow to as much as 4 x what
 // survived before the next one. Our live heap is ~20-30 MB, so under
 // sustained load RSS ramped from ~130 to ~195 MB although nothing leaked
-// (pnpm soak). Growing by 30% instead keeps it flat at ~120 MB; full GCs
-// stay a few per ten seconds at a few ms each. The flag is read at every
+// (pnpm soak). Growing by 30% instead held it near its level then (~120 MB);
+// full GCs stay a few per ten seconds at a few ms each. The flag is read at every
 // GC, so setting it here works however the proxy is started (node cannot
 // take it from NODE_OPTIONS).
 setFlagsFromString("--heap-growing-percent=30");

@@ -45,13 +45,18 @@ export interface Request {
   headOnly: boolean;
 }
 
+export interface UpstreamOptions {
+  lookup: LookupFunction;
+  connectMs: number;
+  /** How long a server may stay silent while an answer is awaited. */
+  serverMs: number;
+}
+
 /** What a connection needs from its pool. */
 export interface Home {
   readonly host: string;
   readonly port: number;
-  readonly lookup: LookupFunction;
-  readonly connectMs: number;
-  readonly serverMs: number;
+  readonly options: UpstreamOptions;
   /** The connection may carry another exchange (it closes itself when idle too long). */
   release(connection: UpstreamConnection): void;
   /** The connection is closed: never hand it out again. */
@@ -100,18 +105,18 @@ export class UpstreamConnection {
     const socket = connect({
       host: home.host,
       port: home.port,
-      lookup: home.lookup,
+      lookup: home.options.lookup,
       noDelay: true,
     });
     this.socket = socket;
     // One timer for the connection's whole life, re-armed only by pause():
     // the connect timeout, then the server timeout. Setting a socket timeout
     // allocates a new timer, so idle expiry is a time compared in `idle`.
-    socket.setTimeout(home.connectMs);
+    socket.setTimeout(home.options.connectMs);
     socket.once("connect", () => {
       this.connected = true;
       socket.setKeepAlive(true, 60_000);
-      socket.setTimeout(home.serverMs);
+      socket.setTimeout(home.options.serverMs);
       if (this.request) this.send(this.request);
     });
     socket.on("data", (data: Buffer) => {
@@ -151,7 +156,7 @@ export class UpstreamConnection {
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    this.socket.setTimeout(this.home.serverMs);
+    this.socket.setTimeout(this.home.options.serverMs);
     this.socket.resume();
   }
 
@@ -284,7 +289,10 @@ export class UpstreamConnection {
   private onTimeout(): void {
     if (!this.connected) {
       this.fail(
-        new UpstreamError(`connect timeout after ${this.home.connectMs} ms`, CONNECT_TIMEOUT),
+        new UpstreamError(
+          `connect timeout after ${this.home.options.connectMs} ms`,
+          CONNECT_TIMEOUT,
+        ),
       );
       return;
     }
@@ -295,7 +303,9 @@ export class UpstreamConnection {
     const body = this.request?.body;
     // Still sending a body that the client is slow to give: not the server's fault.
     if (!this.requestSent && body && !body.isPaused()) return;
-    this.fail(new UpstreamError(`no answer within ${this.home.serverMs} ms`, SERVER_TIMEOUT));
+    this.fail(
+      new UpstreamError(`no answer within ${this.home.options.serverMs} ms`, SERVER_TIMEOUT),
+    );
   }
 
   private closedError(): UpstreamError {

@@ -3,33 +3,17 @@
 // the server. The others close when the server closes them, when the server
 // timeout passes with no traffic, or when met in the pool too old to trust.
 
-import type { LookupFunction } from "node:net";
-import { UpstreamConnection, type Home } from "./connection.js";
-
-export interface UpstreamOptions {
-  lookup: LookupFunction;
-  connectMs: number;
-  /** How long a server may stay silent while an answer is awaited. */
-  serverMs: number;
-}
+import { UpstreamConnection, type Home, type UpstreamOptions } from "./connection.js";
 
 class Pool implements Home {
   private readonly idle: UpstreamConnection[] = [];
   readonly open = new Set<UpstreamConnection>();
 
-  readonly lookup: LookupFunction;
-  readonly connectMs: number;
-  readonly serverMs: number;
-
   constructor(
     readonly host: string,
     readonly port: number,
-    options: UpstreamOptions,
-  ) {
-    this.lookup = options.lookup;
-    this.connectMs = options.connectMs;
-    this.serverMs = options.serverMs;
-  }
+    readonly options: UpstreamOptions,
+  ) {}
 
   take(fresh: boolean): UpstreamConnection {
     if (!fresh)
