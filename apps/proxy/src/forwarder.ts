@@ -9,7 +9,7 @@ import type { LookupFunction } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Logger } from "@stickyring/runtime";
 import type { AddressMatcher } from "./cidr.js";
-import { SERVER_TIMEOUT, errorCode, isConnectFailure, isRetryable, sendError } from "./errors.js";
+import { SERVER_TIMEOUT, isConnectFailure, isRetryable, sendError } from "./errors.js";
 import { addForwardedHeaders, endToEndHeaders, endToEndRawHeaders } from "./forwarded-headers.js";
 import type { Metrics } from "./metrics.js";
 import type { Route, Router } from "./routing.js";
@@ -45,6 +45,8 @@ export interface Forwarder {
 class Relay implements Exchange {
   private started = false;
   private done = false;
+  /** The server is held back until the client drains. */
+  private holding = false;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -67,13 +69,16 @@ class Relay implements Exchange {
   }
 
   onBody(chunk: Buffer): void {
-    if (this.res.write(chunk)) return;
+    // One read can hold many pieces of body: the server is held back once.
+    if (this.res.write(chunk) || this.holding) return;
     // The client reads slower than the server sends: hold the server back
     // until it catches up. Most answers never get here, so the listener is
     // added only now.
+    this.holding = true;
     this.connection.pause();
-    // Once the answer is complete the connection may carry another exchange.
     this.res.once("drain", () => {
+      this.holding = false;
+      // Once the answer is complete the connection may carry another exchange.
       if (!this.done) this.connection.resume();
     });
   }
@@ -142,7 +147,7 @@ class Forwarding implements Forwarder {
   fail(error: UpstreamError, req: IncomingMessage, res: ServerResponse): void {
     const { router, metrics, logger } = this.options;
     const route = req.route!;
-    const code = errorCode(error);
+    const { code } = error;
     // A kept-alive connection the server had closed while it idled: nothing
     // was processed, so the request goes again, to the same server.
     if (error.stale && !route.hasBody) {
