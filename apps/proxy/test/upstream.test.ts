@@ -26,6 +26,23 @@ interface Received {
 
 type Responder = (received: Received, socket: Socket) => void;
 
+/** A TCP server on a loopback port, closed with every connection it accepted after the test. */
+async function tcpServer(onConnection: (socket: Socket) => void): Promise<number> {
+  const sockets = new Set<Socket>();
+  const server: Server = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => undefined);
+    onConnection(socket);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  cleanup.push(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise((r) => server.close(r));
+  });
+  return (server.address() as AddressInfo).port;
+}
+
 /**
  * A server that answers with exactly the bytes `respond` writes. It reads
  * request heads and Content-Length or chunked bodies itself, and records
@@ -34,13 +51,9 @@ type Responder = (received: Received, socket: Socket) => void;
 async function scriptedServer(respond: Responder) {
   const received: Received[] = [];
   let numbered = 0;
-  const sockets = new Set<Socket>();
-  const server: Server = createTcpServer((socket) => {
+  const port = await tcpServer((socket) => {
     // Numbered at its first request that is not a health check.
     let connection: number | undefined;
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    socket.on("error", () => undefined);
     let buffered = Buffer.alloc(0);
     socket.on("data", (data: Buffer) => {
       buffered = Buffer.concat([buffered, data]);
@@ -71,12 +84,7 @@ async function scriptedServer(respond: Responder) {
       }
     });
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  cleanup.push(() => {
-    for (const socket of sockets) socket.destroy();
-    return new Promise((r) => server.close(r));
-  });
-  return { port: (server.address() as AddressInfo).port, received };
+  return { port, received };
 }
 
 /** Answers the proxy's health checks, which are not what the tests count. */
@@ -405,10 +413,7 @@ describe("a request with a body", () => {
 describe("an answer that comes before the request body is sent", () => {
   it("reaches the client, and the server's connection is not used again", async () => {
     let numbered = 0;
-    const sockets = new Set<Socket>();
-    const server = createTcpServer((socket) => {
-      sockets.add(socket);
-      socket.on("error", () => undefined);
+    const port = await tcpServer((socket) => {
       socket.once("data", (data: Buffer) => {
         if (isHealthCheck(data.toString("latin1"), socket)) return;
         // Refuses on the head alone, without reading the body.
@@ -418,12 +423,7 @@ describe("an answer that comes before the request body is sent", () => {
         );
       });
     });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    cleanup.push(() => {
-      for (const socket of sockets) socket.destroy();
-      return new Promise((r) => server.close(r));
-    });
-    const running = await proxyTo((server.address() as AddressInfo).port);
+    const running = await proxyTo(port);
     const big = Buffer.alloc(4 * 1024 * 1024);
     expect(await send(running.port, "POST", big, false)).toEqual({ status: 413, body: "0" });
     // Its connection is mid-body: the next request goes on a new one.
