@@ -3,12 +3,8 @@
 // mod_reqtimeout MinRate). A body trickled a byte at a time, each byte
 // within the idle timeout, is cut; an upload at any real speed is not.
 
-import type { IncomingMessage, ServerResponse } from "node:http";
-
-export function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers["content-length"];
-  return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
-}
+import type { ClientRequest } from "./downstream/request.js";
+import type { ClientResponse } from "./downstream/response.js";
 
 export interface BodyRateRule {
   /** How long a body may take before its rate is judged (the client timeout). */
@@ -19,26 +15,26 @@ export interface BodyRateRule {
 
 /**
  * Watches `req`'s body and calls `onSlow` once when it falls below the rule.
- * Counts the socket's bytes, so no 'data' listener competes with the pipe
+ * Counts the socket's bytes, so no 'data' listener competes with the reader
  * upstream; time the stream is paused by upstream backpressure does not
  * count against the client. Stops when the body ends or the response
- * closes: a body the server answered early may never end (Node leaves such
- * a request neither complete nor destroyed once its response is done).
+ * closes: a body the server answered early may be dropped unread.
  */
 export function watchBodyRate(
-  req: IncomingMessage,
-  res: ServerResponse,
+  req: ClientRequest,
+  res: ClientResponse,
   rule: BodyRateRule,
   onSlow: () => void,
 ): void {
-  if (rule.minBytesPerSecond <= 0 || req.complete) return;
+  const body = req.body;
+  if (rule.minBytesPerSecond <= 0 || req.complete || body === undefined) return;
   const socket = req.socket;
   let since = performance.now();
   let bytesAtStart = socket.bytesRead;
   const check = () => {
-    if (req.complete || req.destroyed || res.closed) return;
+    if (req.complete || body.destroyed || res.done) return;
     const now = performance.now();
-    if (req.isPaused()) {
+    if (body.isPaused()) {
       // We are the slow side: start the window again.
       since = now;
       bytesAtStart = socket.bytesRead;
@@ -50,6 +46,6 @@ export function watchBodyRate(
   };
   let timer = setTimeout(check, rule.graceMs);
   const stop = () => clearTimeout(timer);
-  req.once("end", stop);
-  res.once("close", stop);
+  body.once("end", stop);
+  res.onClose(stop);
 }

@@ -3,17 +3,13 @@
 // reports to the control plane through two hooks, so it runs the same in
 // one process and in each worker of the multi-core mode.
 
-import {
-  createServer,
-  STATUS_CODES,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from "node:http";
-import type { Socket } from "node:net";
-import { closeGracefully, type Logger } from "@stickyring/runtime";
+import type { Server, Socket } from "node:net";
+import type { Logger } from "@stickyring/runtime";
 import { watchBodyRate } from "./body-rate.js";
 import type { ProxyConfig } from "./config.js";
+import type { ClientRequest } from "./downstream/request.js";
+import type { ClientResponse } from "./downstream/response.js";
+import { createHttpServer } from "./downstream/server.js";
 import { sendError } from "./errors.js";
 import { createForwarder } from "./forwarder.js";
 import { createKeyPolicy } from "./key-policy.js";
@@ -35,23 +31,8 @@ export interface DataPlane {
   close(timeoutMs: number): Promise<void>;
 }
 
-/** Answers requests Node's parser refused (malformed, oversized) instead of dropping them silently. */
-function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
-  if (error.code === "ECONNRESET" || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const status =
-    error.code === "HPE_HEADER_OVERFLOW"
-      ? 431
-      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
-        ? 408
-        : 400;
-  const body = `${status} ${STATUS_CODES[status]}\n`;
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
-  );
-}
+/** How long an idle kept-alive client connection stays open (node:http's default). */
+const KEEP_ALIVE_MS = 5_000;
 
 export function createDataPlane(options: {
   config: ProxyConfig;
@@ -83,18 +64,17 @@ export function createDataPlane(options: {
     graceMs: config.timeouts.clientMs,
     minBytesPerSecond: config.clientMinBodyRate,
   };
-  const cutSlowBody = (req: IncomingMessage, res: ServerResponse) => {
+  const cutSlowBody = (req: ClientRequest, res: ClientResponse) => {
     logger.info({ client: req.route?.client, url: req.url }, "request body too slow: cut");
+    // The connection closes once the answer is out; the rest of the body is not read.
     sendError(
       res,
       408,
       `Request Timeout: the request body arrived slower than ${config.clientMinBodyRate} bytes/s`,
     );
-    // The rest of the body will not be read: close the connection once the answer is out.
-    res.once("finish", () => req.socket.destroy());
   };
 
-  const handle = (req: IncomingMessage, res: ServerResponse) => {
+  const handle = (req: ClientRequest, res: ClientResponse) => {
     if (req.url === "*") {
       // `OPTIONS *` asks about a server, not a resource: no backend can be chosen for it.
       sendError(res, 501, "Not Implemented: OPTIONS * is not forwarded");
@@ -117,7 +97,7 @@ export function createDataPlane(options: {
     if (result.hasBody) watchBodyRate(req, res, bodyRate, () => cutSlowBody(req, res));
     const loadedOn = result.server;
     loads.set(loadedOn, (loads.get(loadedOn) ?? 0) + 1);
-    res.once("close", () => {
+    res.onClose(() => {
       loads.set(loadedOn, loads.get(loadedOn)! - 1);
       hooks.served(result.server);
       const status = res.headersSent ? res.statusCode : 499;
@@ -142,19 +122,7 @@ export function createDataPlane(options: {
     forwarder.handle(req, res);
   };
 
-  // Headers must arrive within the client timeout (slowloris); Node checks
-  // that every connectionsCheckingInterval, 30 s by default: too coarse.
-  const server = createServer(
-    {
-      headersTimeout: Math.min(config.timeouts.clientMs, 60_000),
-      requestTimeout: 0,
-      connectionsCheckingInterval: Math.min(Math.max(config.timeouts.clientMs / 4, 100), 5_000),
-    },
-    handle,
-  );
-  server.timeout = config.timeouts.clientMs;
-  server.on("clientError", answerClientError);
-  server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
+  const upgrade = (req: ClientRequest, socket: Socket, head: Buffer) => {
     const result = router.route(req);
     if ("refused" in result) {
       socket.end(
@@ -164,12 +132,22 @@ export function createDataPlane(options: {
     }
     req.route = result;
     forwarder.upgrade(req, socket, head);
-  });
+  };
+
+  // Headers must arrive within the client timeout (slowloris).
+  const http = createHttpServer(
+    { request: handle, upgrade },
+    {
+      headersMs: Math.min(config.timeouts.clientMs, 60_000),
+      keepAliveMs: KEEP_ALIVE_MS,
+      clientMs: config.timeouts.clientMs,
+    },
+  );
 
   return {
-    server,
+    server: http.server,
     async close(timeoutMs) {
-      await closeGracefully(server, timeoutMs);
+      await http.close(timeoutMs);
       await forwarder.close();
     },
   };

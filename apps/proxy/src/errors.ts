@@ -1,6 +1,6 @@
 // How an upstream failure is classified and answered.
 
-import type { ServerResponse } from "node:http";
+import type { ClientResponse } from "./downstream/response.js";
 
 export const CONNECT_TIMEOUT = "STICKYRING_CONNECT_TIMEOUT";
 export const SERVER_TIMEOUT = "STICKYRING_SERVER_TIMEOUT";
@@ -37,9 +37,12 @@ export function isRetryable(error: unknown, method: string | undefined, hasBody:
   return idempotent && (code === "ECONNRESET" || code === "EPIPE");
 }
 
-/** Writes a short plain-text error unless the response already started. */
+/**
+ * Writes a short plain-text error and closes the connection after it, or
+ * cuts the connection when the response already started.
+ */
 export function sendError(
-  res: ServerResponse,
+  res: ClientResponse,
   status: number,
   message: string,
   backend?: string,
@@ -48,10 +51,17 @@ export function sendError(
     res.destroy();
     return;
   }
-  res.statusCode = status;
-  res.setHeader("content-type", "text/plain; charset=utf-8");
-  res.setHeader("cache-control", "no-store");
-  res.setHeader("connection", "close");
-  if (backend) res.setHeader("x-backend", backend);
-  res.end(`${status} ${message}\n`);
+  const body = Buffer.from(`${status} ${message}\n`);
+  const headers = [
+    "content-type",
+    "text/plain; charset=utf-8",
+    "cache-control",
+    "no-store",
+    "content-length",
+    String(body.length),
+  ];
+  if (backend) headers.push("x-backend", backend);
+  res.keepAlive = false;
+  res.writeHead(status, undefined, headers);
+  res.end(body);
 }

@@ -1,12 +1,12 @@
 // What a proxy adds to and removes from the headers it passes on.
 
-import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import { parseAddress } from "@stickyring/hashing";
 import type { AddressMatcher } from "./cidr.js";
+import type { Headers } from "./downstream/request.js";
 
 /** HAProxy `option forwardfor`, plus -Proto and -Host, trusting only trusted peers' values. */
 export function addForwardedHeaders(
-  req: IncomingMessage,
+  req: { socket: { remoteAddress?: string }; headers: Headers },
   trusted: AddressMatcher | undefined,
 ): void {
   const peer = req.socket.remoteAddress ?? "";
@@ -23,7 +23,7 @@ export function addForwardedHeaders(
 
 /**
  * Headers that describe one connection, not the message (RFC 9110 7.6.1):
- * each hop sets its own. `expect` too: Node has already answered
+ * each hop sets its own. `expect` too: the proxy has already answered
  * 100-continue to the client, and the upstream request sends its body at once.
  */
 const HOP_BY_HOP = new Set([
@@ -58,7 +58,7 @@ function namedByConnection(connection: unknown): Set<string> | undefined {
  * deleting from the object: a deleted key turns the object into a slow
  * dictionary for everything that reads it after (Node's writer).
  */
-export function endToEndHeaders(headers: IncomingHttpHeaders | Record<string, unknown>): string[] {
+export function endToEndHeaders(headers: Headers): string[] {
   const named = namedByConnection(headers.connection);
   const list: string[] = [];
   for (const name in headers) {

@@ -4,11 +4,11 @@
 // next server when the connection fails, and a short clear error otherwise.
 // WebSocket upgrades go through http-proxy-middleware (websocket.ts).
 
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { LookupFunction } from "node:net";
-import type { Duplex } from "node:stream";
+import type { LookupFunction, Socket } from "node:net";
 import type { Logger } from "@stickyring/runtime";
 import type { AddressMatcher } from "./cidr.js";
+import type { ClientRequest } from "./downstream/request.js";
+import type { ClientResponse } from "./downstream/response.js";
 import { SERVER_TIMEOUT, isConnectFailure, isRetryable, sendError } from "./errors.js";
 import { addForwardedHeaders, endToEndHeaders, endToEndRawHeaders } from "./forwarded-headers.js";
 import type { Metrics } from "./metrics.js";
@@ -31,9 +31,9 @@ export interface ForwarderOptions {
 
 export interface Forwarder {
   /** Request handler for the proxy port. */
-  handle(req: IncomingMessage, res: ServerResponse): void;
+  handle(req: ClientRequest, res: ClientResponse): void;
   /** WebSocket upgrades go to the client's server too. */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  upgrade(req: ClientRequest, socket: Socket, head: Buffer): void;
   /** Closes the upstream connections. */
   close(): Promise<void>;
 }
@@ -49,8 +49,8 @@ class Relay implements Exchange {
   private holding = false;
 
   constructor(
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
+    private readonly req: ClientRequest,
+    private readonly res: ClientResponse,
     private readonly route: Route,
     private readonly connection: UpstreamConnection,
     private readonly forwarder: Forwarding,
@@ -76,7 +76,7 @@ class Relay implements Exchange {
     // added only now.
     this.holding = true;
     this.connection.pause();
-    this.res.once("drain", () => {
+    this.res.onceDrain(() => {
       this.holding = false;
       // Once the answer is complete the connection may carry another exchange.
       if (!this.done) this.connection.resume();
@@ -90,7 +90,7 @@ class Relay implements Exchange {
 
   onError(error: UpstreamError): void {
     this.done = true;
-    if (this.res.destroyed) return; // the client left first: nothing to answer
+    if (this.res.done) return; // the client left first: nothing to answer
     if (this.started) {
       // Part of the answer is out: cut the connection so the client sees it broken.
       this.route.error = error.code;
@@ -118,33 +118,30 @@ class Forwarding implements Forwarder {
     this.upgrades = createUpgradeForwarder(options.lookup);
   }
 
-  handle(req: IncomingMessage, res: ServerResponse): void {
+  handle(req: ClientRequest, res: ClientResponse): void {
     addForwardedHeaders(req, this.options.trusted);
-    if (!req.route!.hasBody) return this.forward(req, res, false);
-    // Node's parser may still refuse this request's framing (an obfuscated
-    // Transfer-Encoding) just after handing it over; it answers 400 itself.
-    // Dispatch only once it has had that chance, so nothing reaches a server.
-    queueMicrotask(() => {
-      if (!req.socket.destroyed && !req.socket.writableEnded) this.forward(req, res, false);
-    });
+    this.forward(req, res, false);
   }
 
-  private forward(req: IncomingMessage, res: ServerResponse, fresh: boolean): void {
+  private forward(req: ClientRequest, res: ClientResponse, fresh: boolean): void {
     const route = req.route!;
     const connection = this.upstream.connection(route.target, fresh);
     const relay = new Relay(req, res, route, connection, this);
-    res.once("close", () => relay.abort());
-    // A body Node received chunked has no known length: it goes on chunked.
+    res.onClose(() => relay.abort());
+    // A body received chunked has no known length: it goes on chunked.
     const chunked = route.hasBody && req.headers["content-length"] === undefined;
+    const headers = endToEndHeaders(req.headers);
+    // HTTP/1.0 needs no Host; the HTTP/1.1 that goes to the server does.
+    if (req.headers.host === undefined) headers.push("host", route.target.host);
     connection.dispatch(relay, {
-      head: requestHead(req.method!, originForm(req.url!), endToEndHeaders(req.headers), chunked),
-      body: route.hasBody ? req : undefined,
+      head: requestHead(req.method, originForm(req.url), headers, chunked),
+      body: req.body,
       chunked,
       headOnly: req.method === "HEAD",
     });
   }
 
-  fail(error: UpstreamError, req: IncomingMessage, res: ServerResponse): void {
+  fail(error: UpstreamError, req: ClientRequest, res: ClientResponse): void {
     const { router, metrics, logger } = this.options;
     const route = req.route!;
     const { code } = error;
@@ -172,7 +169,7 @@ class Forwarding implements Forwarder {
     else sendError(res, 502, `Bad Gateway: ${route.server} failed (${code})`, route.server);
   }
 
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  upgrade(req: ClientRequest, socket: Socket, head: Buffer): void {
     addForwardedHeaders(req, this.options.trusted);
     this.upgrades.upgrade(req, socket, head);
   }

@@ -1,11 +1,11 @@
 // The hash policy: which part of a request is the key.
 
-import type { IncomingMessage } from "node:http";
 import { uriKey } from "@stickyring/hashing";
 import type { Balance } from "./config.js";
+import type { Headers } from "./downstream/request.js";
 
 /** The request's key; the admin lookup passes a request of its own making. */
-export type KeyPolicy = (req: Pick<IncomingMessage, "url" | "headers">, client: string) => string;
+export type KeyPolicy = (req: { url?: string; headers: Headers }, client: string) => string;
 
 export function createKeyPolicy(balance: Balance): KeyPolicy {
   switch (balance.kind) {

@@ -2,7 +2,8 @@
 // data plane side by side. Builds everything without listening, so tests
 // drive it on ephemeral ports. (cluster.ts puts the data plane in workers.)
 
-import type { Server } from "node:http";
+import type { Server as HttpServer } from "node:http";
+import type { Server } from "node:net";
 import { listen, type Logger } from "@stickyring/runtime";
 import type { ProxyConfig } from "./config.js";
 import { createControlPlane } from "./control-plane.js";
@@ -13,7 +14,7 @@ import type { Placement } from "./placement.js";
 
 export interface StickyProxy {
   readonly server: Server;
-  readonly adminServer: Server;
+  readonly adminServer: HttpServer;
   readonly membership: Membership;
   placement(): Placement;
   /** Listens on the configured ports (0: any); resolves with the bound ports. */

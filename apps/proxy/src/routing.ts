@@ -1,9 +1,8 @@
 // Route a request: client address -> key -> placement -> server.
 
-import type { IncomingMessage } from "node:http";
-import { hasBody } from "./body-rate.js";
 import type { AddressMatcher } from "./cidr.js";
 import { clientAddress } from "./client-address.js";
+import type { ClientRequest } from "./downstream/request.js";
 import type { KeyPolicy } from "./key-policy.js";
 import type { Placement } from "./placement.js";
 
@@ -18,21 +17,15 @@ export interface Route {
   /** Servers already tried, for the retry. */
   readonly tried: string[];
   readonly startedAt: number;
-  /** Whether a request body follows (Content-Length or Transfer-Encoding), read once here. */
+  /** Whether a request body follows (Content-Length or Transfer-Encoding). */
   readonly hasBody: boolean;
   error?: string;
-}
-
-declare module "node:http" {
-  interface IncomingMessage {
-    route?: Route;
-  }
 }
 
 export type RouteResult = Route | { refused: "no-client" | "no-server" };
 
 export interface Router {
-  route(req: IncomingMessage): RouteResult;
+  route(req: ClientRequest): RouteResult;
   /** Moves a failed request to its next server; false when none is left. */
   reroute(route: Route): boolean;
 }
@@ -58,7 +51,7 @@ export function createRouter(
         target: current.targets.get(server)!,
         tried: [server],
         startedAt: performance.now(),
-        hasBody: hasBody(req),
+        hasBody: req.body !== undefined,
       };
     },
     reroute(route) {

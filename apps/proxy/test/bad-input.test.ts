@@ -46,6 +46,17 @@ describe("bad requests are refused before any backend sees them", () => {
   it.each([
     ["a malformed request line", "GARBAGE\r\n\r\n", 400],
     ["HTTP/1.1 without Host", "GET / HTTP/1.1\r\n\r\n", 400],
+    ["two Host headers", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400],
+    [
+      "CONNECT (a tunnel this proxy does not make)",
+      "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n",
+      501,
+    ],
+    [
+      "a bad chunk size",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+      400,
+    ],
     ["an invalid header name", "GET / HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n", 400],
     [
       "a header value with a control character",

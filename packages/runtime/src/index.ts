@@ -1,5 +1,10 @@
 import type { Server } from "node:http";
-import { connect, createServer as createNetServer, type AddressInfo } from "node:net";
+import {
+  connect,
+  createServer as createNetServer,
+  type AddressInfo,
+  type Server as NetServer,
+} from "node:net";
 import { pino, type Logger } from "pino";
 
 export type { Logger };
@@ -25,7 +30,7 @@ export function createLogger(name: string, level: LogLevel = "info"): Logger {
 }
 
 /** Listens and resolves with the bound port (useful with port 0). */
-export function listen(server: Server, port: number, host?: string): Promise<number> {
+export function listen(server: NetServer, port: number, host?: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {

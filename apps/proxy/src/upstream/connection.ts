@@ -5,10 +5,10 @@
 // the server's silence while an answer is awaited (the same limit between
 // chunks of the answer); time spent waiting on a slow client is not counted.
 
-import type { IncomingMessage } from "node:http";
 import { connect, type LookupFunction, type Socket } from "node:net";
+import type { Readable } from "node:stream";
 import { CONNECT_TIMEOUT, SERVER_TIMEOUT } from "../errors.js";
-import { LAST_CHUNK, chunkHeader } from "./request-head.js";
+import { LAST_CHUNK, chunkHeader } from "../chunked.js";
 import { createResponseParser, type ResponseParser } from "./response-parser.js";
 
 /** What the connection tells the side that relays the answer. */
@@ -38,7 +38,7 @@ export class UpstreamError extends Error {
 export interface Request {
   head: string;
   /** The client's body, when there is one. */
-  body: IncomingMessage | undefined;
+  body: Readable | undefined;
   /** Send the body chunked (its length is unknown). */
   chunked: boolean;
   /** HEAD: the response has no body whatever its headers say. */

@@ -3,8 +3,8 @@
 
 /**
  * The request line and headers. `headers` is a flat [name, value, ...] list
- * of end-to-end headers whose names and values Node's parser has already
- * checked on the way in. A body whose length is unknown (it came chunked) is
+ * of end-to-end headers whose names and values llhttp has already checked
+ * on the way in. A body whose length is unknown (it came chunked) is
  * sent chunked; one with a Content-Length keeps it.
  */
 export function requestHead(
@@ -18,14 +18,6 @@ export function requestHead(
   if (chunked) head += "transfer-encoding: chunked\r\n";
   return `${head}\r\n`;
 }
-
-/** The line ahead of each chunk of a chunked body. */
-export function chunkHeader(length: number): string {
-  return `${length.toString(16)}\r\n`;
-}
-
-/** A chunked body ends with an empty chunk and no trailers. */
-export const LAST_CHUNK = "0\r\n\r\n";
 
 /** `http://host/p?q` (absolute-form) to what an origin server expects (`/p?q`). */
 export function originForm(target: string): string {

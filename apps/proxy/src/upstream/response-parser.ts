@@ -1,10 +1,7 @@
-// The response parser: Node's own llhttp binding, the one node:http's client
-// runs, in strict mode. It checks framing (Content-Length against chunked,
-// duplicate lengths, bare CR or LF, invalid characters) exactly as Node's
-// server checks the requests coming in, so a response that could smuggle a
-// second one past the proxy is refused instead of relayed. It is reached
-// through `_http_common`, which Node does not document; this is the only file
-// that knows its shape, and the proxy fails at start if it changes.
+// The response parser: llhttp in strict mode (../llhttp.ts), so a response
+// that could smuggle a second one past the proxy is refused instead of relayed.
+
+import { Parser, createParser } from "../llhttp.js";
 
 export interface ParserEvents {
   /** The head is complete; return true when the response cannot have a body (HEAD). */
@@ -26,41 +23,8 @@ export interface ResponseParser {
   finish(): Error | undefined;
 }
 
-interface NodeParser {
-  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
-  execute(data: Buffer): number | Error;
-  finish(): number | Error | undefined;
-  [callback: number]: unknown;
-}
-
-interface NodeParserClass {
-  new (): NodeParser;
-  RESPONSE: number;
-  kOnHeaders: number;
-  kOnHeadersComplete: number;
-  kOnBody: number;
-  kOnMessageComplete: number;
-  kLenientNone: number;
-}
-
-const common = process.getBuiltinModule("_http_common") as { HTTPParser?: NodeParserClass };
-const HTTPParser = common.HTTPParser;
-if (
-  typeof HTTPParser !== "function" ||
-  typeof HTTPParser.RESPONSE !== "number" ||
-  typeof HTTPParser.kOnHeadersComplete !== "number"
-)
-  throw new Error(
-    `stickyring needs Node's HTTP parser binding (_http_common.HTTPParser), missing in Node ${process.version}`,
-  );
-const Parser = HTTPParser;
-
-/** Default `maxHeaderSize` of node:http (16 KiB), as for requests. */
-const HEADER_LIMIT = 0;
-
 export function createResponseParser(events: ParserEvents): ResponseParser {
-  const parser = new Parser();
-  parser.initialize(Parser.RESPONSE, {}, HEADER_LIMIT, Parser.kLenientNone);
+  const parser = createParser(Parser.RESPONSE);
   // llhttp hands over headers early when there are many of them or they
   // span several reads; they are gathered here until the head completes.
   let early: string[] = [];

@@ -1,0 +1,289 @@
+// One client connection: llhttp reads its requests (strict, like node:http's
+// server, which this replaces on the proxy port for speed), they are answered
+// one at a time in order (pipelined ones wait their turn), and the
+// connection is kept alive, closed, or handed over (Upgrade) as the messages
+// say. Bytes the parser refuses get a 4xx and a closed connection; nothing
+// of a refused request reaches the handler.
+
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
+import { METHODS, Parser, createParser, type NodeParser } from "../llhttp.js";
+import { ClientRequest, RequestBody, hasBody, headerObject } from "./request.js";
+import { ClientResponse, type ResponseOwner } from "./response.js";
+
+export interface ServerHandlers {
+  request(req: ClientRequest, res: ClientResponse): void;
+  /** An Upgrade request: from now on the socket is the handler's. */
+  upgrade(req: ClientRequest, socket: Socket, head: Buffer): void;
+}
+
+/** What a connection needs from its server. */
+export interface ConnectionHost {
+  readonly handlers: ServerHandlers;
+  /** The server is stopping: answer what is in flight, then close. */
+  readonly closing: boolean;
+  forget(connection: ClientConnection): void;
+}
+
+/** Pipelined requests held at most before the socket stops being read. */
+const MAX_QUEUED = 16;
+const CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n";
+
+export class ClientConnection implements ResponseOwner {
+  private readonly parser: NodeParser;
+  /** Requests read and not yet answered, in order; the first is being answered when `response` is set. */
+  private readonly queue: ClientRequest[] = [];
+  private response: ClientResponse | undefined;
+  /** The request whose body is being read. */
+  private reading: ClientRequest | undefined;
+  /** Header lines and URL llhttp hands over before the head completes (long or split heads). */
+  private earlyHeaders: string[] = [];
+  private earlyUrl = "";
+  /** When the head now being read began (performance.now()); 0 when none is. Checked by the server. */
+  headSince: number;
+  /** When the connection went idle between requests; 0 while it is not. Checked by the server. */
+  idleSince = 0;
+  /** No request is read after the ones already queued. */
+  private last = false;
+  /** A status to refuse the request just parsed with (found inside a parser callback). */
+  private refusal = 0;
+  private upgrading: ClientRequest | undefined;
+  private upgradeHead: Buffer | undefined;
+  private queueFull = false;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly host: ConnectionHost,
+  ) {
+    this.headSince = performance.now();
+    const parser = createParser(Parser.REQUEST);
+    parser[Parser.kOnMessageBegin] = () => {
+      this.headSince = performance.now();
+      this.idleSince = 0;
+    };
+    parser[Parser.kOnHeaders] = (headers: string[], url: string) => {
+      for (const field of headers) this.earlyHeaders.push(field);
+      this.earlyUrl += url;
+    };
+    parser[Parser.kOnHeadersComplete] = this.onHead;
+    parser[Parser.kOnBody] = this.onBody;
+    parser[Parser.kOnMessageComplete] = this.onMessageComplete;
+    this.parser = parser;
+    socket.on("data", this.onData);
+    socket.on("drain", () => this.response?.drained());
+    socket.on("timeout", () => socket.destroy());
+    socket.on("error", () => {}); // 'close' follows
+    socket.on("close", this.onClose);
+  }
+
+  /** Nothing in flight and nothing being read: the server may close it at once. */
+  get idle(): boolean {
+    return (
+      this.response === undefined &&
+      this.queue.length === 0 &&
+      this.reading === undefined &&
+      (this.idleSince !== 0 || this.socket.bytesRead === 0)
+    );
+  }
+
+  /** The head being read took longer than the headers timeout (slowloris). */
+  headTimedOut(): void {
+    if (this.response) this.socket.destroy();
+    else this.closeWith(408);
+  }
+
+  finished(response: ClientResponse, keepAlive: boolean): void {
+    if (response !== this.response) return;
+    this.response = undefined;
+    const request = this.queue.shift()!;
+    if (!keepAlive || this.host.closing) {
+      this.stopReading();
+      this.socket.end();
+      // The client is still sending a body nobody will read: do not wait for it.
+      if (!request.complete) this.socket.once("finish", () => this.socket.destroy());
+      return;
+    }
+    // Answered before its body was all in: the rest is read and dropped.
+    if (!request.complete) request.body?.resume();
+    if (this.queueFull && this.queue.length < MAX_QUEUED) {
+      this.queueFull = false;
+      this.socket.resume();
+    }
+    if (this.queue.length > 0) queueMicrotask(() => this.dispatch());
+    else if (this.reading === undefined && this.headSince === 0) this.idleSince = performance.now();
+  }
+
+  private readonly onData = (data: Buffer) => {
+    if (this.last && this.reading === undefined) return; // nothing after the last request is read
+    const result = this.parser.execute(data);
+    if (typeof result !== "number") {
+      // After a request that closes the connection, what follows is dropped, not refused.
+      if (!this.last || this.reading !== undefined) {
+        this.refuse(result);
+        return;
+      }
+    } else if (this.refusal !== 0) {
+      this.refuse(undefined);
+      return;
+    }
+    if (this.upgrading && this.upgradeHead === undefined && typeof result === "number") {
+      this.upgradeHead = data.subarray(result);
+      this.stopReading();
+      this.socket.pause();
+    }
+    // Dispatched only now that llhttp has judged the whole read: it refuses
+    // some framing (an obfuscated Transfer-Encoding) just after the head.
+    this.dispatch();
+  };
+
+  private readonly onHead = (
+    major: number,
+    minor: number,
+    headers: string[] | undefined,
+    method: number,
+    url: string | undefined,
+    _status: unknown,
+    _message: unknown,
+    upgrade: boolean,
+    keepAlive: boolean,
+  ): number => {
+    this.headSince = 0;
+    let raw = headers ?? [];
+    if (this.earlyHeaders.length > 0) {
+      raw = this.earlyHeaders.concat(raw);
+      this.earlyHeaders = [];
+    }
+    const target = this.earlyUrl + (url ?? "");
+    this.earlyUrl = "";
+    const parsed = headerObject(raw);
+    // HTTP/1.1 requires exactly one Host (RFC 9112 3.2), as node:http does.
+    if (parsed === undefined || (minor === 1 && parsed.host === undefined)) {
+      this.refusal = 400;
+      return 0;
+    }
+    const name = METHODS[method]!;
+    if (upgrade && name === "CONNECT") {
+      // A tunnel to an address of the client's choosing: not what this proxy is for.
+      this.refusal = 501;
+      return 0;
+    }
+    const request = new ClientRequest(
+      this.socket,
+      name,
+      target,
+      major === 1 && minor === 0 ? "1.0" : "1.1",
+      raw,
+      parsed,
+      keepAlive && !upgrade,
+    );
+    if (hasBody(parsed)) request.body = new RequestBody(this.wantBody);
+    this.queue.push(request);
+    this.reading = request;
+    if (this.queue.length >= MAX_QUEUED) {
+      this.queueFull = true;
+      this.socket.pause();
+    }
+    if (!upgrade) return 0;
+    // 2: llhttp stops after this head; the bytes behind it belong to the new protocol.
+    this.upgrading = request;
+    return 2;
+  };
+
+  private readonly onBody = (chunk: Buffer) => {
+    const body = this.reading?.body;
+    if (body && !body.destroyed && !body.push(chunk)) this.socket.pause();
+  };
+
+  private readonly onMessageComplete = () => {
+    this.earlyHeaders = []; // trailers: not passed on
+    const request = this.reading;
+    if (request === undefined) return;
+    this.reading = undefined;
+    request.complete = true;
+    request.body?.push(null);
+    if (!request.keepAlive) this.last = true;
+    else if (this.response === undefined && this.queue.length === 0)
+      this.idleSince = performance.now();
+  };
+
+  /** The body's reader wants more: read the socket again, unless the queue is full. */
+  private readonly wantBody = () => {
+    if (!this.queueFull) this.socket.resume();
+  };
+
+  private dispatch(): void {
+    if (this.response !== undefined || this.queue.length === 0) return;
+    const request = this.queue[0]!;
+    if (request === this.upgrading) {
+      this.handOver(request);
+      return;
+    }
+    const expect = request.headers.expect;
+    if (expect !== undefined) {
+      if (typeof expect !== "string" || expect.toLowerCase() !== "100-continue") {
+        this.closeWith(417);
+        return;
+      }
+      if (request.httpVersion === "1.1") this.socket.write(CONTINUE, "latin1");
+    }
+    this.idleSince = 0;
+    const response = new ClientResponse(
+      this,
+      request.method === "HEAD",
+      request.httpVersion === "1.0",
+      request.keepAlive && !this.host.closing,
+    );
+    this.response = response;
+    this.host.handlers.request(request, response);
+  }
+
+  /** The socket is the upgrade handler's from here on. */
+  private handOver(request: ClientRequest): void {
+    this.queue.shift();
+    this.socket.removeListener("close", this.onClose);
+    this.socket.removeAllListeners("drain");
+    this.socket.removeAllListeners("timeout");
+    this.socket.setTimeout(0);
+    this.host.forget(this);
+    this.host.handlers.upgrade(request, this.socket, this.upgradeHead ?? Buffer.alloc(0));
+  }
+
+  private refuse(error: Error | undefined): void {
+    const status =
+      this.refusal ||
+      ((error as NodeJS.ErrnoException)?.code === "HPE_HEADER_OVERFLOW" ? 431 : 400);
+    // A request being answered cannot be followed by an answer to a later one: cut.
+    if (this.response) this.socket.destroy();
+    else this.closeWith(status);
+  }
+
+  /** Answers with a short error of our own and closes; no further request is read. */
+  private closeWith(status: number): void {
+    this.stopReading();
+    this.queue.length = 0;
+    this.reading?.body?.destroy();
+    this.reading = undefined;
+    const text = `${status} ${STATUS_CODES[status]}\n`;
+    this.socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`,
+      "latin1",
+    );
+  }
+
+  /** Reads no further request (what still arrives is dropped). */
+  private stopReading(): void {
+    this.last = true;
+    this.socket.removeListener("data", this.onData);
+  }
+
+  private readonly onClose = () => {
+    this.host.forget(this);
+    const response = this.response;
+    this.response = undefined;
+    response?.lost();
+    this.reading?.body?.destroy();
+    for (const request of this.queue) request.body?.destroy();
+    this.queue.length = 0;
+    this.reading = undefined;
+  };
+}

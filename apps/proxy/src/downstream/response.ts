@@ -1,0 +1,145 @@
+// The answer to one client request, written straight to the client's socket.
+// The head waits for the first piece of body so both leave in one write;
+// framing is decided once, at writeHead: the length the head gives, chunked
+// for an HTTP/1.1 client when there is none, or read-to-close for HTTP/1.0.
+
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
+import { LAST_CHUNK, chunkHeader } from "../chunked.js";
+
+/** What the response tells its connection. */
+export interface ResponseOwner {
+  readonly socket: Socket;
+  /** The response is complete; `keepAlive` false: close the connection. */
+  finished(response: ClientResponse, keepAlive: boolean): void;
+}
+
+/** Bodies up to this size are copied behind the head into one buffer; larger ones go as they are. */
+const COPY_LIMIT = 16 * 1024;
+
+export class ClientResponse {
+  statusCode = 200;
+  headersSent = false;
+  /** end() was called, or the connection was lost: nothing more is written. */
+  done = false;
+  /** False: the connection closes once this response is out. */
+  keepAlive: boolean;
+  private chunked = false;
+  /** The body is not sent: HEAD, 1xx, 204, 304. */
+  private bodiless = false;
+  /** The head, until the first body piece (or end) carries it out. */
+  private pending: string | undefined;
+  private closeListeners: (() => void)[] | undefined;
+  private drainListener: (() => void) | undefined;
+
+  constructor(
+    private readonly owner: ResponseOwner,
+    private readonly headOnly: boolean,
+    private readonly http10: boolean,
+    keepAlive: boolean,
+  ) {
+    this.keepAlive = keepAlive;
+  }
+
+  /**
+   * `headers` is a flat [name, value, ...] list of end-to-end headers, their
+   * names and values already valid (from llhttp's strict parse of the
+   * server's answer, or our own constants): they are not checked again.
+   */
+  writeHead(status: number, message: string | undefined, headers: readonly string[]): void {
+    this.statusCode = status;
+    this.headersSent = true;
+    let head = `HTTP/1.1 ${status} ${message ?? STATUS_CODES[status] ?? "Unknown"}\r\n`;
+    let length = false;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!;
+      if (name.length === 14 && name.toLowerCase() === "content-length") length = true;
+      head += `${name}: ${headers[i + 1]}\r\n`;
+    }
+    this.bodiless = this.headOnly || status < 200 || status === 204 || status === 304;
+    if (!this.bodiless && !length) {
+      // HTTP/1.0 has no chunked coding: the end of the connection ends the body.
+      if (this.http10) this.keepAlive = false;
+      else {
+        this.chunked = true;
+        head += "transfer-encoding: chunked\r\n";
+      }
+    }
+    if (!this.keepAlive) head += "connection: close\r\n";
+    else if (this.http10) head += "connection: keep-alive\r\n";
+    this.pending = `${head}\r\n`;
+  }
+
+  /** False when the client's socket is full: wait for onceDrain before writing more. */
+  write(chunk: Buffer): boolean {
+    if (this.done || this.bodiless || chunk.length === 0) return true;
+    if (this.chunked) return this.send(chunkHeader(chunk.length), chunk, "\r\n");
+    return this.send("", chunk, "");
+  }
+
+  end(body?: Buffer | string): void {
+    if (this.done) return;
+    if (body !== undefined) this.write(typeof body === "string" ? Buffer.from(body) : body);
+    if (this.chunked) this.send("", undefined, LAST_CHUNK);
+    else if (this.pending !== undefined) this.send("", undefined, "");
+    this.done = true;
+    this.runCloseListeners();
+    this.owner.finished(this, this.keepAlive);
+  }
+
+  /** The answer cannot be completed: cut the connection, so the client sees it broken. */
+  destroy(): void {
+    this.owner.socket.destroy();
+  }
+
+  /** Calls `listener` once the client's socket can take more. */
+  onceDrain(listener: () => void): void {
+    this.drainListener = listener;
+  }
+
+  /** Calls `listener` once, when the response is complete or the connection is lost before. */
+  onClose(listener: () => void): void {
+    (this.closeListeners ??= []).push(listener);
+  }
+
+  /** @internal The connection drained. */
+  drained(): void {
+    const listener = this.drainListener;
+    this.drainListener = undefined;
+    listener?.();
+  }
+
+  /** @internal The connection was lost before end(). */
+  lost(): void {
+    if (this.done) return;
+    this.done = true;
+    this.runCloseListeners();
+  }
+
+  private runCloseListeners(): void {
+    const listeners = this.closeListeners;
+    this.closeListeners = undefined;
+    if (listeners) for (const listener of listeners) listener();
+  }
+
+  /** Writes `before`, `chunk` and `after` behind the head still pending, in as few writes as it takes. */
+  private send(before: string, chunk: Buffer | undefined, after: string): boolean {
+    const { socket } = this.owner;
+    const prefix = this.pending === undefined ? before : this.pending + before;
+    this.pending = undefined;
+    if (chunk === undefined) return socket.write(prefix + after, "latin1");
+    if (chunk.length > COPY_LIMIT) {
+      socket.cork();
+      if (prefix !== "") socket.write(prefix, "latin1");
+      let flowing = socket.write(chunk);
+      if (after !== "") flowing = socket.write(after, "latin1");
+      socket.uncork();
+      return flowing;
+    }
+    const out = Buffer.allocUnsafe(prefix.length + chunk.length + after.length);
+    out.write(prefix, 0, "latin1");
+    chunk.copy(out, prefix.length);
+    if (after !== "") out.write(after, prefix.length + chunk.length, "latin1");
+    return socket.write(out);
+  }
+}

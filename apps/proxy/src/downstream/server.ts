@@ -1,0 +1,75 @@
+// The proxy port's HTTP/1.1 server: a net server whose connections
+// (connection.ts) parse with llhttp and write answers themselves. node:http's
+// server did this before; per request it built two streams, a header object
+// it then validated again on the way out, and timers, which cost more CPU
+// than the rest of the proxy together (README, Measured).
+//
+// Timeouts, as node:http had them: a head must arrive within `headersMs` of
+// its first byte (slowloris), an idle kept-alive connection closes after
+// `keepAliveMs`, and a connection silent both ways for `clientMs` is closed.
+// One interval checks the first two for every connection, rather than a
+// timer per request.
+
+import { Server, type Socket } from "node:net";
+import { ClientConnection, type ConnectionHost, type ServerHandlers } from "./connection.js";
+
+export interface HttpServerOptions {
+  headersMs: number;
+  keepAliveMs: number;
+  clientMs: number;
+}
+
+export interface HttpServer {
+  readonly server: Server;
+  /** Stops accepting, closes idle connections, lets the others finish their answer; cuts them after `timeoutMs`. */
+  close(timeoutMs: number): Promise<void>;
+}
+
+export function createHttpServer(handlers: ServerHandlers, options: HttpServerOptions): HttpServer {
+  const connections = new Set<ClientConnection>();
+  const host: ConnectionHost & { closing: boolean } = {
+    handlers,
+    closing: false,
+    forget: (connection) => connections.delete(connection),
+  };
+  // Every socket, upgraded ones too (they leave `connections`): closing cuts them all in the end.
+  const sockets = new Set<Socket>();
+  const server = new Server({ noDelay: true }, (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.setTimeout(options.clientMs);
+    connections.add(new ClientConnection(socket, host));
+  });
+
+  const check = () => {
+    const now = performance.now();
+    for (const connection of connections) {
+      if (connection.headSince !== 0 && now - connection.headSince > options.headersMs)
+        connection.headTimedOut();
+      else if (connection.idleSince !== 0 && now - connection.idleSince > options.keepAliveMs)
+        connection.socket.destroy();
+    }
+  };
+  const interval = Math.min(Math.max(options.headersMs / 4, 100), 1000);
+  const checker = setInterval(check, interval);
+  checker.unref();
+
+  return {
+    server,
+    close(timeoutMs) {
+      host.closing = true;
+      clearInterval(checker);
+      return new Promise((resolve) => {
+        const force = setTimeout(() => {
+          for (const socket of sockets) socket.destroy();
+        }, timeoutMs);
+        force.unref();
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        for (const connection of connections) if (connection.idle) connection.socket.destroy();
+      });
+    },
+  };
+}

@@ -1,0 +1,222 @@
+// The proxy port's own HTTP/1.1 server, driven with exact bytes from a raw
+// socket: pipelining, HTTP/1.0, framing of answers of unknown length, HEAD,
+// Expect, keep-alive and closing, and the graceful stop.
+
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import { connect, type AddressInfo, type Socket } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { startProxy, type Backend, type RunningProxy } from "./harness.js";
+
+interface Seen {
+  method: string;
+  url: string;
+  host: string | undefined;
+  body: string;
+}
+
+let backend: Server;
+const seen: Seen[] = [];
+let running: RunningProxy;
+
+beforeAll(async () => {
+  // /chunked answers without a length; anything else echoes method, path and body.
+  backend = createServer((req: IncomingMessage, res) => {
+    let body = "";
+    req.setEncoding("latin1");
+    req.on("data", (d: string) => (body += d));
+    req.on("end", () => {
+      if (req.url === "/healthz") return res.end("ok");
+      seen.push({ method: req.method!, url: req.url!, host: req.headers.host, body });
+      if (req.url === "/chunked") {
+        res.write("part one, ");
+        setTimeout(() => res.end("part two"), 20);
+        return;
+      }
+      const text = `${req.method} ${req.url} ${body}`;
+      res.writeHead(200, { "content-type": "text/plain", "content-length": text.length });
+      res.end(text);
+    });
+  });
+  await new Promise<void>((r) => backend.listen(0, "127.0.0.1", r));
+  const port = (backend.address() as AddressInfo).port;
+  running = await startProxy([{ id: "app1", port } as Backend]);
+});
+afterAll(async () => {
+  await running.stop();
+  backend.closeAllConnections();
+  await new Promise((r) => backend.close(r));
+});
+
+interface Conversation {
+  socket: Socket;
+  /** Everything received so far. */
+  text(): string;
+  /** Resolves when the proxy has closed the connection. */
+  closed: Promise<void>;
+  /** Resolves once `pattern` matches what was received. */
+  until(pattern: RegExp, timeoutMs?: number): Promise<string>;
+}
+
+/** A raw connection to the proxy that sends `payload` at once. */
+function converse(payload: string): Promise<Conversation> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(running.port, "127.0.0.1");
+    let received = "";
+    const waiters: (() => void)[] = [];
+    socket.setEncoding("latin1");
+    socket.on("data", (d: string) => {
+      received += d;
+      for (const wake of waiters.splice(0)) wake();
+    });
+    socket.on("error", reject);
+    const closed = new Promise<void>((r) => socket.on("close", () => r()));
+    socket.on("connect", () => {
+      socket.write(payload, "latin1");
+      resolve({
+        socket,
+        text: () => received,
+        closed,
+        until(pattern, timeoutMs = 3000) {
+          const deadline = Date.now() + timeoutMs;
+          return new Promise((done, fail) => {
+            const check = () => {
+              if (pattern.test(received)) done(received);
+              else if (Date.now() > deadline || socket.destroyed)
+                fail(new Error(`no ${pattern} in ${JSON.stringify(received)}`));
+              else {
+                waiters.push(check);
+                setTimeout(check, 50);
+              }
+            };
+            check();
+          });
+        },
+      });
+    });
+  });
+}
+
+/** The status lines in order (bodies here never contain one, nor end in a newline). */
+const statusLines = (text: string) => text.match(/HTTP\/1\.1 \d{3} [^\r]*/g) ?? [];
+
+describe("pipelined requests", () => {
+  it("are answered in order on one connection, the last closing it", async () => {
+    const before = seen.length;
+    const talk = await converse(
+      "GET /one HTTP/1.1\r\nHost: a\r\n\r\n" +
+        "POST /two HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello" +
+        "GET /three HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    await talk.closed;
+    const text = talk.text();
+    expect(statusLines(text)).toEqual(["HTTP/1.1 200 OK", "HTTP/1.1 200 OK", "HTTP/1.1 200 OK"]);
+    const one = text.indexOf("GET /one ");
+    const two = text.indexOf("POST /two hello");
+    const three = text.indexOf("GET /three ");
+    expect(one).toBeGreaterThan(0);
+    expect(two).toBeGreaterThan(one);
+    expect(three).toBeGreaterThan(two);
+    expect(seen.slice(before).map((s) => s.url)).toEqual(["/one", "/two", "/three"]);
+  });
+});
+
+describe("HTTP/1.0 clients", () => {
+  it("are forwarded with a Host, and the connection closes after the answer", async () => {
+    const before = seen.length;
+    const talk = await converse("GET /old HTTP/1.0\r\n\r\n");
+    await talk.closed;
+    expect(statusLines(talk.text())).toEqual(["HTTP/1.1 200 OK"]);
+    expect(talk.text()).toMatch(/\r\nconnection: close\r\n/i);
+    const request = seen[before]!;
+    expect(request.url).toBe("/old");
+    expect(request.host).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
+  it("keep the connection when they ask to, and get an answer of unknown length read to close", async () => {
+    const talk = await converse("GET /kept HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    await talk.until(/GET \/kept $/);
+    expect(talk.text()).toMatch(/\r\nconnection: keep-alive\r\n/i);
+    expect(talk.socket.destroyed).toBe(false);
+    talk.socket.write("GET /chunked HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    await talk.closed;
+    const second = talk.text().slice(talk.text().lastIndexOf("HTTP/1.1 "));
+    expect(second).not.toMatch(/transfer-encoding/i);
+    expect(second).toMatch(/\r\nconnection: close\r\n/i);
+    expect(second.endsWith("\r\n\r\npart one, part two")).toBe(true);
+  });
+});
+
+describe("answers", () => {
+  it("of unknown length go chunked to an HTTP/1.1 client, which keeps its connection", async () => {
+    const talk = await converse("GET /chunked HTTP/1.1\r\nHost: a\r\n\r\n");
+    const text = await talk.until(/\r\n0\r\n\r\n$/);
+    expect(text).toMatch(/\r\ntransfer-encoding: chunked\r\n/i);
+    expect(text).toContain("\r\n\r\na\r\npart one, \r\n8\r\npart two\r\n0\r\n\r\n");
+    expect(talk.socket.destroyed).toBe(false);
+    talk.socket.write("GET /again HTTP/1.1\r\nHost: a\r\n\r\n");
+    await talk.until(/GET \/again $/);
+    talk.socket.destroy();
+  });
+
+  it("to HEAD keep their Content-Length and carry no body", async () => {
+    const talk = await converse(
+      "HEAD /head HTTP/1.1\r\nHost: a\r\n\r\nGET /after HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    await talk.closed;
+    const [head, next] = talk.text().split(/(?=HTTP\/1\.1 )/);
+    expect(head).toMatch(/\r\ncontent-length: 11\r\n/i);
+    expect(head!.endsWith("\r\n\r\n")).toBe(true);
+    expect(next).toMatch(/GET \/after $/);
+  });
+});
+
+describe("Expect", () => {
+  it("100-continue gets the interim answer, then the body goes through", async () => {
+    const talk = await converse(
+      "POST /expect HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n",
+    );
+    await talk.until(/^HTTP\/1\.1 100 Continue\r\n\r\n$/);
+    talk.socket.write("body");
+    const text = await talk.until(/POST \/expect body$/);
+    expect(statusLines(text)).toEqual(["HTTP/1.1 100 Continue", "HTTP/1.1 200 OK"]);
+    talk.socket.destroy();
+  });
+
+  it("of anything else is refused with 417 and never forwarded", async () => {
+    const before = seen.length;
+    const talk = await converse("GET / HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\n\r\n");
+    await talk.closed;
+    expect(statusLines(talk.text())).toEqual(["HTTP/1.1 417 Expectation Failed"]);
+    expect(seen.length).toBe(before);
+  });
+});
+
+describe("kept-alive client connections", () => {
+  it("close after 5 s idle", async () => {
+    const talk = await converse("GET /idle HTTP/1.1\r\nHost: a\r\n\r\n");
+    await talk.until(/GET \/idle $/);
+    const idleFrom = Date.now();
+    await talk.closed;
+    const idle = Date.now() - idleFrom;
+    expect(idle).toBeGreaterThanOrEqual(4900);
+    expect(idle).toBeLessThan(7000);
+  }, 10_000);
+});
+
+describe("stopping", () => {
+  it("closes idle connections at once and lets an answer in flight finish", async () => {
+    const idle = await converse("GET /before-stop HTTP/1.1\r\nHost: a\r\n\r\n");
+    await idle.until(/GET \/before-stop $/);
+    const busy = await converse("GET /chunked HTTP/1.1\r\nHost: a\r\n\r\n");
+    await busy.until(/part one, /);
+    const stopped = running.stop();
+    await idle.closed;
+    await busy.closed;
+    expect(busy.text().endsWith("part two\r\n0\r\n\r\n")).toBe(true);
+    await stopped;
+    // The next test file starts its own proxy; this one is not used again.
+    running = await startProxy([
+      { id: "app1", port: (backend.address() as AddressInfo).port } as Backend,
+    ]);
+  });
+});
