@@ -120,6 +120,41 @@ describe("pipelined requests", () => {
   });
 });
 
+describe("a client that half-closes", () => {
+  it("still gets the answers to what it sent, then the connection closes", async () => {
+    const talk = await converse(
+      "GET /h1 HTTP/1.1\r\nHost: a\r\n\r\nGET /h2 HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    talk.socket.end();
+    await talk.closed;
+    expect(statusLines(talk.text())).toEqual(["HTTP/1.1 200 OK", "HTTP/1.1 200 OK"]);
+    expect(talk.text()).toMatch(/GET \/h2 $/);
+  });
+});
+
+describe("a large body", () => {
+  const body = "x".repeat(300_000);
+  const post = `POST /big HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+
+  it("is forwarded whole, and a request pipelined behind it is read after it", async () => {
+    const talk = await converse(
+      `${post}GET /next HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`,
+    );
+    await talk.closed;
+    expect(statusLines(talk.text())).toEqual(["HTTP/1.1 200 OK", "HTTP/1.1 200 OK"]);
+    expect(talk.text()).toContain(`POST /big ${body}`);
+    expect(talk.text()).toMatch(/GET \/next $/);
+  });
+
+  it("leaves the connection reading: the next request, sent after the answer, is answered", async () => {
+    const talk = await converse(post);
+    await talk.until(/POST \/big x+$/);
+    talk.socket.write("GET /later HTTP/1.1\r\nHost: a\r\n\r\n");
+    await talk.until(/GET \/later $/);
+    talk.socket.destroy();
+  });
+});
+
 describe("HTTP/1.0 clients", () => {
   it("are forwarded with a Host, and the connection closes after the answer", async () => {
     const before = seen.length;

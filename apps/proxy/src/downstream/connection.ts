@@ -49,7 +49,9 @@ export class ClientConnection implements ResponseOwner {
   private refusal = 0;
   private upgrading: ClientRequest | undefined;
   private upgradeHead: Buffer | undefined;
+  /** Reading paused: too many pipelined requests wait, or a body's reader is full. */
   private queueFull = false;
+  private bodyFull = false;
 
   constructor(
     readonly socket: Socket,
@@ -71,6 +73,7 @@ export class ClientConnection implements ResponseOwner {
     this.parser = parser;
     socket.on("data", this.onData);
     socket.on("drain", () => this.response?.drained());
+    socket.on("end", this.onEnd);
     socket.on("timeout", () => socket.destroy());
     socket.on("error", () => {}); // 'close' follows
     socket.on("close", this.onClose);
@@ -96,7 +99,7 @@ export class ClientConnection implements ResponseOwner {
     if (response !== this.response) return;
     this.response = undefined;
     const request = this.queue.shift()!;
-    if (!keepAlive || this.host.closing) {
+    if (!keepAlive || this.host.closing || (this.last && this.queue.length === 0)) {
       this.stopReading();
       this.socket.end();
       // The client is still sending a body nobody will read: do not wait for it.
@@ -107,7 +110,7 @@ export class ClientConnection implements ResponseOwner {
     if (!request.complete) request.body?.resume();
     if (this.queueFull && this.queue.length < MAX_QUEUED) {
       this.queueFull = false;
-      this.socket.resume();
+      if (!this.bodyFull) this.socket.resume();
     }
     if (this.queue.length > 0) queueMicrotask(() => this.dispatch());
     else if (this.reading === undefined && this.headSince === 0) this.idleSince = performance.now();
@@ -191,7 +194,10 @@ export class ClientConnection implements ResponseOwner {
 
   private readonly onBody = (chunk: Buffer) => {
     const body = this.reading?.body;
-    if (body && !body.destroyed && !body.push(chunk)) this.socket.pause();
+    if (body && !body.destroyed && !body.push(chunk)) {
+      this.bodyFull = true;
+      this.socket.pause();
+    }
   };
 
   private readonly onMessageComplete = () => {
@@ -201,6 +207,8 @@ export class ClientConnection implements ResponseOwner {
     this.reading = undefined;
     request.complete = true;
     request.body?.push(null);
+    // An ended body asks for no more: what follows is the next request's.
+    if (this.bodyFull) this.wantBody();
     if (!request.keepAlive) this.last = true;
     else if (this.response === undefined && this.queue.length === 0)
       this.idleSince = performance.now();
@@ -208,7 +216,19 @@ export class ClientConnection implements ResponseOwner {
 
   /** The body's reader wants more: read the socket again, unless the queue is full. */
   private readonly wantBody = () => {
+    this.bodyFull = false;
     if (!this.queueFull) this.socket.resume();
+  };
+
+  /**
+   * The client sent all it will (a half-close): what it asked before is
+   * still answered, then the connection closes. A request cut short is
+   * abandoned with the connection.
+   */
+  private readonly onEnd = () => {
+    this.last = true;
+    if (this.reading !== undefined || this.headSince !== 0) this.socket.destroy();
+    else if (this.response === undefined && this.queue.length === 0) this.socket.end();
   };
 
   private dispatch(): void {

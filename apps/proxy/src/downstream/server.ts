@@ -34,7 +34,8 @@ export function createHttpServer(handlers: ServerHandlers, options: HttpServerOp
   };
   // Every socket, upgraded ones too (they leave `connections`): closing cuts them all in the end.
   const sockets = new Set<Socket>();
-  const server = new Server({ noDelay: true }, (socket: Socket) => {
+  // Half-open: a client that shuts its sending side still gets its answers.
+  const server = new Server({ noDelay: true, allowHalfOpen: true }, (socket: Socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.setTimeout(options.clientMs);
