@@ -11,6 +11,8 @@ export interface NodeParser {
   /** Bytes parsed, or an Error with `code` (HPE_*) and `bytesParsed`. */
   execute(data: Buffer): number | Error;
   finish(): number | Error | undefined;
+  /** Frees the native parser now rather than when the object is collected; never used after. */
+  close(): void;
   [callback: number]: unknown;
 }
 

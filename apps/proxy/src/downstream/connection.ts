@@ -265,6 +265,7 @@ export class ClientConnection implements ResponseOwner {
     this.socket.removeAllListeners("timeout");
     this.socket.setTimeout(0);
     this.host.forget(this);
+    this.parser.close();
     this.host.handlers.upgrade(request, this.socket, this.upgradeHead ?? Buffer.alloc(0));
   }
 
@@ -298,6 +299,7 @@ export class ClientConnection implements ResponseOwner {
 
   private readonly onClose = () => {
     this.host.forget(this);
+    this.parser.close();
     const response = this.response;
     this.response = undefined;
     response?.lost();

@@ -128,6 +128,7 @@ export class UpstreamConnection {
     socket.on("timeout", () => this.onTimeout());
     socket.on("error", (error) => (this.socketError = error));
     socket.on("close", () => {
+      this.parser.close();
       this.home.forget(this);
       if (this.exchange) this.fail(this.closedError());
     });

@@ -21,6 +21,8 @@ export interface ResponseParser {
   execute(data: Buffer): Error | undefined;
   /** The server closed its side: ends a body read to EOF, or an Error when a message is cut short. */
   finish(): Error | undefined;
+  /** The connection is closed: the native parser's memory goes back at once. */
+  close(): void;
 }
 
 export function createResponseParser(events: ParserEvents): ResponseParser {
@@ -56,6 +58,9 @@ export function createResponseParser(events: ParserEvents): ResponseParser {
     execute(data) {
       const result = parser.execute(data);
       return typeof result === "number" ? undefined : result;
+    },
+    close() {
+      parser.close();
     },
     finish() {
       const result = parser.finish();
