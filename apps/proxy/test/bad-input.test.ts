@@ -1,18 +1,17 @@
 // Malformed and smuggling-shaped requests: the right status, the proxy stays
 // up, and nothing reaches a backend.
 
-import { createServer, type Server } from "node:http";
-import { connect, type AddressInfo } from "node:net";
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { get, startProxy, type Backend, type RunningProxy } from "./harness.js";
+import { get, soloBackend, type RunningProxy, type SoloBackend } from "./harness.js";
 
-let backend: Server;
 let seenByBackend = 0;
 let lastUrl: string | undefined;
+let solo: SoloBackend;
 let running: RunningProxy;
 
 beforeAll(async () => {
-  backend = createServer((req, res) => {
+  solo = await soloBackend((req, res) => {
     if (req.url !== "/healthz") {
       seenByBackend++;
       lastUrl = req.url;
@@ -20,15 +19,9 @@ beforeAll(async () => {
     req.resume();
     req.on("end", () => res.end("Hello from App 1"));
   });
-  await new Promise<void>((r) => backend.listen(0, "127.0.0.1", r));
-  const port = (backend.address() as AddressInfo).port;
-  running = await startProxy([{ id: "app1", port } as Backend]);
+  running = solo.running;
 });
-afterAll(async () => {
-  await running.stop();
-  backend.closeAllConnections();
-  await new Promise((r) => backend.close(r));
-});
+afterAll(() => solo.stop());
 
 /** Sends raw bytes; resolves with the status line of the answer. */
 function raw(payload: string): Promise<string> {

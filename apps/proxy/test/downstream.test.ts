@@ -2,10 +2,9 @@
 // socket: pipelining, HTTP/1.0, framing of answers of unknown length, HEAD,
 // Expect, keep-alive and closing, and the graceful stop.
 
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import { connect, type AddressInfo, type Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { startProxy, type Backend, type RunningProxy } from "./harness.js";
+import { soloBackend, startProxy, type Backend, type SoloBackend } from "./harness.js";
 
 interface Seen {
   method: string;
@@ -14,13 +13,12 @@ interface Seen {
   body: string;
 }
 
-let backend: Server;
 const seen: Seen[] = [];
-let running: RunningProxy;
+let solo: SoloBackend;
 
 beforeAll(async () => {
   // /chunked answers without a length; anything else echoes method, path and body.
-  backend = createServer((req: IncomingMessage, res) => {
+  solo = await soloBackend((req, res) => {
     let body = "";
     req.setEncoding("latin1");
     req.on("data", (d: string) => (body += d));
@@ -37,15 +35,8 @@ beforeAll(async () => {
       res.end(text);
     });
   });
-  await new Promise<void>((r) => backend.listen(0, "127.0.0.1", r));
-  const port = (backend.address() as AddressInfo).port;
-  running = await startProxy([{ id: "app1", port } as Backend]);
 });
-afterAll(async () => {
-  await running.stop();
-  backend.closeAllConnections();
-  await new Promise((r) => backend.close(r));
-});
+afterAll(() => solo.stop());
 
 interface Conversation {
   socket: Socket;
@@ -60,7 +51,7 @@ interface Conversation {
 /** A raw connection to the proxy that sends `payload` at once. */
 function converse(payload: string): Promise<Conversation> {
   return new Promise((resolve, reject) => {
-    const socket = connect(running.port, "127.0.0.1");
+    const socket = connect(solo.running.port, "127.0.0.1");
     let received = "";
     const waiters: (() => void)[] = [];
     socket.setEncoding("latin1");
@@ -244,14 +235,12 @@ describe("stopping", () => {
     await idle.until(/GET \/before-stop $/);
     const busy = await converse("GET /chunked HTTP/1.1\r\nHost: a\r\n\r\n");
     await busy.until(/part one, /);
-    const stopped = running.stop();
+    const stopped = solo.running.stop();
     await idle.closed;
     await busy.closed;
     expect(busy.text().endsWith("part two\r\n0\r\n\r\n")).toBe(true);
     await stopped;
-    // The next test file starts its own proxy; this one is not used again.
-    running = await startProxy([
-      { id: "app1", port: (backend.address() as AddressInfo).port } as Backend,
-    ]);
+    // afterAll stops the proxy and the backend: a proxy is running again for it.
+    solo.running = await startProxy([{ id: "app1", port: solo.port } as Backend]);
   });
 });

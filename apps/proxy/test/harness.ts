@@ -2,7 +2,7 @@
 // that each send from their own 127.x.y.z address.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer, type Server } from "node:http";
+import { createServer, type RequestListener, type Server } from "node:http";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll } from "@jest/globals";
 import { createBackend, attachWebSocketEcho } from "@stickyring/backend";
@@ -68,6 +68,30 @@ export async function startProxy(
   const proxy = createStickyProxy(config, createLogger("proxy", "silent"));
   const { port, adminPort } = await proxy.start();
   return { proxy, port, adminPort, stop: () => proxy.stop(2000) };
+}
+
+/** One node:http server of the test's own as the only backend ("app1"), a proxy in front of it. */
+export interface SoloBackend {
+  port: number;
+  /** Replaceable: a test that stops the proxy may start another. */
+  running: RunningProxy;
+  /** Stops the proxy, then the backend. */
+  stop(): Promise<void>;
+}
+
+export async function soloBackend(handler: RequestListener): Promise<SoloBackend> {
+  const server = createServer(handler);
+  const port = await listen(server, 0, "127.0.0.1");
+  const solo: SoloBackend = {
+    port,
+    running: await startProxy([{ id: "app1", port } as Backend]),
+    async stop() {
+      await solo.running.stop();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+  return solo;
 }
 
 export { clientAddresses, get, mapLimit, type Reply } from "@stickyring/loopback";

@@ -4,13 +4,13 @@
 // must do, to show how much of stickyring's CPU per request is Node's.
 // `node dist/bare.js <mode> <port> <backend ports...>`
 //   hello   answers itself, forwards nothing: Node's HTTP server alone
-//   undici  forwards on undici's pools (as stickyring did before its own client)
-//   raw     forwards on kept-alive net sockets with a minimal response reader
-//           (Content-Length bodies only): the floor of any node:http proxy
+//   raw     node:http's server in front, forwarding on kept-alive net sockets
+//           with a minimal response reader (Content-Length bodies only)
+//   net     the same forwarding with net sockets on the client side too and
+//           a minimal request reader (GET only): the floor of any Node proxy
 
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { connect, type Socket } from "node:net";
-import { Agent, type Dispatcher } from "undici";
+import { connect, createServer as createNetServer, type Socket } from "node:net";
 import { pickByAddress } from "./client-hash.js";
 
 const [mode, portText, ...backendPorts] = process.argv.slice(2);
@@ -24,42 +24,14 @@ function hello(_req: IncomingMessage, res: ServerResponse): void {
   res.end("Hello from App 1");
 }
 
-const agent = new Agent({ pipelining: 1 });
-
-function viaUndici(req: IncomingMessage, res: ServerResponse): void {
-  const handler: Dispatcher.DispatchHandler = {
-    onRequestStart() {},
-    onResponseStart(_controller, status, headers) {
-      delete headers.connection;
-      res.writeHead(status, headers as Record<string, string>);
-    },
-    onResponseData(_controller, chunk) {
-      res.write(chunk);
-    },
-    onResponseEnd() {
-      res.end();
-    },
-    onResponseError(_controller, error) {
-      console.error(error.message);
-      res.destroy();
-    },
-  };
-  agent.dispatch(
-    {
-      origin: `http://127.0.0.1:${backendFor(req)}`,
-      path: req.url!,
-      method: req.method as Dispatcher.HttpMethod,
-      headers: req.rawHeaders,
-    },
-    handler,
-  );
-}
-
 /** Idle kept-alive connections per backend port. */
 const idle = new Map<number, Socket[]>();
 
+/** Where a relayed answer goes: node:http's response, or a client socket written to directly. */
+type Answer = (status: number, headers: string[], body: Buffer) => void;
+
 /** Reads one response (status line, headers, Content-Length body) and relays it. */
-function relayOne(socket: Socket, port: number, res: ServerResponse): void {
+function relayOne(socket: Socket, port: number, answer: Answer): void {
   let buffered: Buffer = Buffer.alloc(0);
   const onData = (chunk: Buffer) => {
     buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
@@ -78,32 +50,56 @@ function relayOne(socket: Socket, port: number, res: ServerResponse): void {
     }
     if (buffered.length < end + 4 + length) return; // the body is not all here yet
     socket.off("data", onData);
-    res.writeHead(status, headers);
-    res.end(buffered.subarray(end + 4, end + 4 + length));
+    answer(status, headers, buffered.subarray(end + 4, end + 4 + length));
     idle.get(port)!.push(socket);
   };
   socket.on("data", onData);
 }
 
-function viaRaw(req: IncomingMessage, res: ServerResponse): void {
-  const port = backendFor(req);
+/** Sends a request head to `port` on a kept-alive socket; the answer goes to `answer`. */
+function forward(port: number, head: string, answer: Answer): void {
   if (!idle.has(port)) idle.set(port, []);
   const socket =
     idle.get(port)!.pop() ?? connect({ port, host: "127.0.0.1", noDelay: true }).setKeepAlive(true);
+  socket.write(head, "latin1");
+  relayOne(socket, port, answer);
+}
+
+function viaRaw(req: IncomingMessage, res: ServerResponse): void {
   const lines = [`${req.method} ${req.url} HTTP/1.1`];
   for (let i = 0; i < req.rawHeaders.length; i += 2)
     lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-  socket.write(`${lines.join("\r\n")}\r\n\r\n`, "latin1");
-  relayOne(socket, port, res);
+  forward(backendFor(req), `${lines.join("\r\n")}\r\n\r\n`, (status, headers, body) => {
+    res.writeHead(status, headers);
+    res.end(body);
+  });
 }
 
-const handlers = { hello, undici: viaUndici, raw: viaRaw } as Record<
-  string,
-  (req: IncomingMessage, res: ServerResponse) => void
->;
-const handle = handlers[mode ?? ""];
-if (!handle) {
-  console.error(`usage: bare.js hello|undici|raw <port> <backend ports...>`);
+/** Client side on a bare socket: each request head (no body) forwarded as it is, answers written whole. */
+function viaNet(client: Socket): void {
+  const port = pickByAddress(client.remoteAddress, backends);
+  let buffered = "";
+  client.setEncoding("latin1");
+  client.on("data", (data: string) => {
+    buffered += data;
+    for (let end = buffered.indexOf("\r\n\r\n"); end >= 0; end = buffered.indexOf("\r\n\r\n")) {
+      const head = buffered.slice(0, end + 4);
+      buffered = buffered.slice(end + 4);
+      forward(port, head, (status, headers, body) => {
+        let out = `HTTP/1.1 ${status} OK\r\n`;
+        for (let i = 0; i < headers.length; i += 2) out += `${headers[i]}: ${headers[i + 1]}\r\n`;
+        client.write(Buffer.concat([Buffer.from(`${out}\r\n`, "latin1"), body]));
+      });
+    }
+  });
+  client.on("error", () => client.destroy());
+}
+
+const port = Number(portText);
+if (mode === "hello") createServer(hello).listen(port, "127.0.0.1");
+else if (mode === "raw") createServer(viaRaw).listen(port, "127.0.0.1");
+else if (mode === "net") createNetServer({ noDelay: true }, viaNet).listen(port, "127.0.0.1");
+else {
+  console.error(`usage: bare.js hello|raw|net <port> <backend ports...>`);
   process.exit(2);
 }
-createServer(handle).listen(Number(portText), "127.0.0.1");

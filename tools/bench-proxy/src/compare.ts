@@ -4,7 +4,7 @@
 // Each revision's apps/proxy/src is compiled into apps/proxy/.compare/<rev>
 // against the workspace's current packages and dependencies, so a change
 // to those is not what this compares. A dependency the proxy has since
-// dropped (undici) is taken from the bench tools, which still use it.
+// dropped (undici) is taken from the bench tools, which keep it for that.
 // Writes results/compare.md.
 
 import { execFileSync } from "node:child_process";
