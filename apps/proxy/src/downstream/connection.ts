@@ -102,6 +102,7 @@ export class ClientConnection implements ResponseOwner {
     if (!keepAlive || this.host.closing || (this.last && this.queue.length === 0)) {
       this.stopReading();
       this.socket.end();
+      this.socket.resume(); // whatever still comes is read and dropped, up to the client's close
       // The client is still sending a body nobody will read: do not wait for it.
       if (!request.complete) this.socket.once("finish", () => this.socket.destroy());
       return;
@@ -261,6 +262,7 @@ export class ClientConnection implements ResponseOwner {
   private handOver(request: ClientRequest): void {
     this.queue.shift();
     this.socket.removeListener("close", this.onClose);
+    this.socket.removeListener("end", this.onEnd);
     this.socket.removeAllListeners("drain");
     this.socket.removeAllListeners("timeout");
     this.socket.setTimeout(0);
