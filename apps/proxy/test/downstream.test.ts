@@ -14,6 +14,8 @@ interface Seen {
 }
 
 const seen: Seen[] = [];
+/** Every byte value, twice: a body that is not text. */
+const ALL_BYTES = Buffer.from([...Array(512).keys()].map((i) => i % 256));
 let solo: SoloBackend;
 
 beforeAll(async () => {
@@ -25,6 +27,10 @@ beforeAll(async () => {
     req.on("end", () => {
       if (req.url === "/healthz") return res.end("ok");
       seen.push({ method: req.method!, url: req.url!, host: req.headers.host, body });
+      if (req.url === "/bytes") {
+        res.writeHead(200, { "content-length": ALL_BYTES.length });
+        return res.end(ALL_BYTES);
+      }
       if (req.url === "/chunked") {
         res.write("part one, ");
         setTimeout(() => res.end("part two"), 20);
@@ -182,6 +188,20 @@ describe("answers", () => {
     talk.socket.write("GET /again HTTP/1.1\r\nHost: a\r\n\r\n");
     await talk.until(/GET \/again $/);
     talk.socket.destroy();
+  });
+
+  it("carry every byte value through unchanged", async () => {
+    const bytes = await new Promise<Buffer>((resolve, reject) => {
+      const socket = connect(solo.running.port, "127.0.0.1", () =>
+        socket.write("GET /bytes HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"),
+      );
+      const chunks: Buffer[] = [];
+      socket.on("data", (d: Buffer) => chunks.push(d));
+      socket.on("error", reject);
+      socket.on("close", () => resolve(Buffer.concat(chunks)));
+    });
+    const body = bytes.subarray(bytes.indexOf("\r\n\r\n") + 4);
+    expect(body.equals(ALL_BYTES)).toBe(true);
   });
 
   it("to HEAD keep their Content-Length and carry no body", async () => {

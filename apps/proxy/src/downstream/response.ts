@@ -14,8 +14,11 @@ export interface ResponseOwner {
   finished(response: ClientResponse, keepAlive: boolean): void;
 }
 
-/** Bodies up to this size are copied behind the head into one buffer; larger ones go as they are. */
-const COPY_LIMIT = 16 * 1024;
+/**
+ * Body pieces up to this size are copied behind the head into one string;
+ * larger ones go as they are, in the same system call (writev).
+ */
+const COPY_LIMIT = 1024;
 
 export class ClientResponse {
   statusCode = 200;
@@ -136,10 +139,9 @@ export class ClientResponse {
       socket.uncork();
       return flowing;
     }
-    const out = Buffer.allocUnsafe(prefix.length + chunk.length + after.length);
-    out.write(prefix, 0, "latin1");
-    chunk.copy(out, prefix.length);
-    if (after !== "") out.write(after, prefix.length + chunk.length, "latin1");
-    return socket.write(out);
+    // Latin-1 maps each byte to one character and back: the body goes out
+    // unchanged, in one write with the head, with no Buffer to allocate
+    // (pooled Buffers cost a new 8 KB pool every few dozen answers).
+    return socket.write(prefix + chunk.toString("latin1") + after, "latin1");
   }
 }
