@@ -12,6 +12,7 @@ import { listen, onShutdownSignal, type Logger } from "@stickyring/runtime";
 import { AggregatorRegistry } from "prom-client";
 import type { ProxyConfig } from "./config.js";
 import { createDataPlane } from "./data-plane.js";
+import { createBackendLookup } from "./lookup.js";
 import { createMetrics } from "./metrics.js";
 import { buildPlacement, type MemberState, type Placement } from "./placement.js";
 
@@ -72,6 +73,7 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
     config,
     logger,
     metrics,
+    lookup: createBackendLookup(config.timeouts.connectMs),
     // Counters of every process summed, as prom-client's cluster support does.
     metricsText: async () => {
       const all = await Promise.all([...workers].map(workerMetrics));
@@ -166,6 +168,7 @@ async function runWorker(config: ProxyConfig, logger: Logger): Promise<void> {
     config,
     logger,
     metrics,
+    lookup: createBackendLookup(config.timeouts.connectMs),
     placement: () => current!,
     loads,
     hooks: {

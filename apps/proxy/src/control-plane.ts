@@ -3,11 +3,11 @@
 // proxy, whether the data plane runs beside it or in worker processes.
 
 import { createServer, type RequestListener, type Server } from "node:http";
+import type { LookupFunction } from "node:net";
 import { closeGracefully, listen, type Logger } from "@stickyring/runtime";
 import type { ProxyConfig } from "./config.js";
 import { startHealthChecks } from "./health.js";
 import type { AdminOptions, MetricsText } from "./describe.js";
-import { createBackendLookup } from "./lookup.js";
 import { Membership } from "./membership.js";
 import type { Metrics } from "./metrics.js";
 import { buildPlacement, type MemberState, type Placement } from "./placement.js";
@@ -27,6 +27,8 @@ export function createControlPlane(options: {
   logger: Logger;
   metrics: Metrics;
   metricsText: MetricsText;
+  /** Resolves backend names for the health checks (lookup.ts). */
+  lookup: LookupFunction;
   /** Called with every new placement (the first included) and the members it was built from. */
   onPlacement?: (placement: Placement, members: readonly MemberState[]) => void;
 }): ControlPlane {
@@ -86,11 +88,7 @@ export function createControlPlane(options: {
     placement: () => current,
     async start() {
       const adminPort = await listen(adminServer, config.admin.port, config.admin.host);
-      stopChecks = startHealthChecks(
-        membership,
-        config.health,
-        createBackendLookup(config.timeouts.connectMs),
-      );
+      stopChecks = startHealthChecks(membership, config.health, options.lookup);
       const sample = () =>
         traffic.sample(
           membership.list().map((m) => [m.id, m.requests] as const),

@@ -3,7 +3,7 @@
 // reports to the control plane through two hooks, so it runs the same in
 // one process and in each worker of the multi-core mode.
 
-import type { Server, Socket } from "node:net";
+import type { LookupFunction, Server, Socket } from "node:net";
 import type { Logger } from "@stickyring/runtime";
 import { watchBodyRate } from "./body-rate.js";
 import type { ProxyConfig } from "./config.js";
@@ -13,7 +13,6 @@ import { createHttpServer } from "./downstream/server.js";
 import { sendError } from "./errors.js";
 import { createForwarder } from "./forwarder.js";
 import { createKeyPolicy } from "./key-policy.js";
-import { createBackendLookup } from "./lookup.js";
 import type { Metrics } from "./metrics.js";
 import type { Placement } from "./placement.js";
 import { createRouter } from "./routing.js";
@@ -42,6 +41,8 @@ export function createDataPlane(options: {
   hooks: DataPlaneHooks;
   /** Requests in flight per server, kept here; bounded-load hashing reads them. */
   loads: Map<string, number>;
+  /** Resolves backend names for the connections to them (lookup.ts). */
+  lookup: LookupFunction;
 }): DataPlane {
   const { config, logger, metrics, placement, hooks, loads } = options;
   const router = createRouter(
@@ -51,7 +52,7 @@ export function createDataPlane(options: {
     config.balanceFactor === undefined ? undefined : loads,
   );
   const forwarder = createForwarder({
-    lookup: createBackendLookup(config.timeouts.connectMs),
+    lookup: options.lookup,
     router,
     markDown: hooks.markDown,
     metrics,

@@ -8,6 +8,7 @@ import { listen, type Logger } from "@stickyring/runtime";
 import type { ProxyConfig } from "./config.js";
 import { createControlPlane } from "./control-plane.js";
 import { createDataPlane } from "./data-plane.js";
+import { createBackendLookup } from "./lookup.js";
 import type { Membership } from "./membership.js";
 import { createMetrics } from "./metrics.js";
 import type { Placement } from "./placement.js";
@@ -25,10 +26,13 @@ export interface StickyProxy {
 
 export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyProxy {
   const metrics = createMetrics();
+  // One resolver for the health checks and the connections alike.
+  const lookup = createBackendLookup(config.timeouts.connectMs);
   const control = createControlPlane({
     config,
     logger,
     metrics,
+    lookup,
     metricsText: async () => ({
       contentType: metrics.registry.contentType,
       text: await metrics.registry.metrics(),
@@ -39,6 +43,7 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
     config,
     logger,
     metrics,
+    lookup,
     placement: control.placement,
     loads: membership.inFlight,
     hooks: {
