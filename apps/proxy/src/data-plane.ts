@@ -95,7 +95,7 @@ export function createDataPlane(options: {
       return;
     }
     req.route = result;
-    if (result.hasBody) watchBodyRate(req, res, bodyRate, () => cutSlowBody(req, res));
+    if (req.body !== undefined) watchBodyRate(req, res, bodyRate, () => cutSlowBody(req, res));
     const loadedOn = result.server;
     loads.set(loadedOn, (loads.get(loadedOn) ?? 0) + 1);
     res.onClose(() => {

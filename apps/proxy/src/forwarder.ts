@@ -129,7 +129,7 @@ class Forwarding implements Forwarder {
     const relay = new Relay(req, res, route, connection, this);
     res.onClose(() => relay.abort());
     // A body received chunked has no known length: it goes on chunked.
-    const chunked = route.hasBody && req.headers["content-length"] === undefined;
+    const chunked = req.body !== undefined && req.headers["content-length"] === undefined;
     const headers = endToEndHeaders(req.headers);
     // HTTP/1.0 needs no Host; the HTTP/1.1 that goes to the server does.
     if (req.headers.host === undefined) headers.push("host", route.target.host);
@@ -145,9 +145,10 @@ class Forwarding implements Forwarder {
     const { router, metrics, logger } = this.options;
     const route = req.route!;
     const { code } = error;
+    const hasBody = req.body !== undefined;
     // A kept-alive connection the server had closed while it idled: nothing
     // was processed, so the request goes again, to the same server.
-    if (error.stale && !route.hasBody) {
+    if (error.stale && !hasBody) {
       logger.debug({ server: route.server }, "kept-alive connection was closed: sending again");
       this.forward(req, res, true);
       return;
@@ -155,7 +156,7 @@ class Forwarding implements Forwarder {
     route.error = code;
     if (isConnectFailure(error)) this.options.markDown(route.server, code);
     // A body partly sent is gone: the request cannot go to another server whole.
-    if (!res.headersSent && !error.bodyTaken && isRetryable(error, req.method, route.hasBody)) {
+    if (!res.headersSent && !error.bodyTaken && isRetryable(error, req.method, hasBody)) {
       const from = route.server;
       if (router.reroute(route)) {
         metrics.retries.inc({ from });

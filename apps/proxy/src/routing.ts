@@ -17,8 +17,6 @@ export interface Route {
   /** Servers already tried, for the retry. */
   readonly tried: string[];
   readonly startedAt: number;
-  /** Whether a request body follows (Content-Length or Transfer-Encoding). */
-  readonly hasBody: boolean;
   error?: string;
 }
 
@@ -51,7 +49,6 @@ export function createRouter(
         target: current.targets.get(server)!,
         tried: [server],
         startedAt: performance.now(),
-        hasBody: req.body !== undefined,
       };
     },
     reroute(route) {
