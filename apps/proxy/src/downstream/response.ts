@@ -80,9 +80,9 @@ export class ClientResponse {
     return this.send("", chunk, "");
   }
 
-  end(body?: Buffer | string): void {
+  end(body?: Buffer): void {
     if (this.done) return;
-    if (body !== undefined) this.write(typeof body === "string" ? Buffer.from(body) : body);
+    if (body !== undefined) this.write(body);
     if (this.chunked) this.send("", undefined, LAST_CHUNK);
     else if (this.pending !== undefined) this.send("", undefined, "");
     this.done = true;
