@@ -56,7 +56,7 @@ function namedByConnection(connection: unknown): Set<string> | undefined {
  * The end-to-end headers as a flat [name, value, ...] list: hop-by-hop ones
  * and those the Connection header names are left out. A new list rather than
  * deleting from the object: a deleted key turns the object into a slow
- * dictionary for everything that reads it after (Node's writer).
+ * dictionary for everything that reads it after (requestHead, upstream/).
  */
 export function endToEndHeaders(headers: Headers): string[] {
   const named = namedByConnection(headers.connection);
