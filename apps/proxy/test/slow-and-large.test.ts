@@ -1,11 +1,12 @@
 // Slow clients are cut off after the client timeout without hurting others;
 // large bodies stream through without being held in memory.
 
+import { createHash, randomBytes } from "node:crypto";
 import { request } from "node:http";
 import { connect } from "node:net";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "@jest/globals";
-import { get, useTopology } from "./harness.js";
+import { get, soloBackend, useTopology } from "./harness.js";
 
 const topology = useTopology({ backends: 1, env: { TIMEOUT_CLIENT: "1s" } });
 
@@ -134,5 +135,65 @@ describe("large bodies", () => {
     clearInterval(sampler);
     expect(bytes).toBe(UPLOAD_MB * (1 << 20));
     expect((peak - before) / (1 << 20)).toBeLessThan(UPLOAD_MB / 2);
+  });
+});
+
+describe("a large answer to a client that reads slowly", () => {
+  // 16 MiB of random bytes in 64 KiB pieces, read in small sips: far more
+  // than the sockets' buffers, so the proxy holds pieces of it while it reads
+  // other answers, nearly as large, from the same server.
+  const body = randomBytes(16 << 20);
+  const sha = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+
+  it.each([
+    ["with a Content-Length", true],
+    ["chunked", false],
+  ])("arrives byte for byte, %s", async (_name, sized) => {
+    const solo = await soloBackend((req, res) => {
+      if (req.url === "/other") {
+        res.end("x".repeat(60_000));
+        return;
+      }
+      if (sized) res.setHeader("content-length", body.length);
+      Readable.from(
+        Array.from({ length: body.length >> 16 }, (_, i) => body.subarray(i << 16, (i + 1) << 16)),
+      ).pipe(res);
+    });
+    let downloading = true;
+    const others = (async () => {
+      let answered = 0;
+      while (downloading) {
+        const replies = await Promise.all(
+          Array.from({ length: 4 }, () => get(solo.running.port, { path: "/other" })),
+        );
+        answered += replies.filter((r) => r.body === "x".repeat(60_000)).length;
+      }
+      return answered;
+    })();
+    try {
+      const received = await new Promise<Buffer>((resolve, reject) => {
+        const req = request({ host: "127.0.0.1", port: solo.running.port, path: "/" }, (res) => {
+          const pieces: Buffer[] = [];
+          res.on("data", (d: Buffer) => {
+            pieces.push(d);
+            // A short pause after each piece: the proxy's writes back up.
+            res.pause();
+            setTimeout(() => res.resume(), 2);
+          });
+          res.on("end", () => resolve(Buffer.concat(pieces)));
+          res.on("error", reject);
+        });
+        req.on("error", reject);
+        req.end();
+      });
+      downloading = false;
+      expect(await others).toBeGreaterThan(0);
+      expect(received.length).toBe(body.length);
+      expect(sha(received)).toBe(sha(body));
+    } finally {
+      downloading = false;
+      await others;
+      await solo.stop();
+    }
   });
 });

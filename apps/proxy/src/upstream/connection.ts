@@ -71,6 +71,16 @@ export interface Home {
 export const IDLE_MS = 4000;
 const SERVER_HINT_MARGIN_MS = 1000;
 
+/**
+ * Every connection reads into this one buffer (net's `onread`), where a
+ * 'data' event costs a 64 KiB allocation, an ArrayBuffer and a trip through
+ * the stream machinery per read. One process handles one read at a time, and
+ * the parser copies out all it hands on (header strings, body pieces: the
+ * large-answer tests in slow-and-large.test.ts check the bytes), so nothing
+ * refers to the buffer once a read is parsed and one serves every connection.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
 export class UpstreamConnection {
   private readonly socket: Socket;
   private readonly parser: ResponseParser;
@@ -107,6 +117,7 @@ export class UpstreamConnection {
       port: home.port,
       lookup: home.options.lookup,
       noDelay: true,
+      onread: { buffer: READ_BUFFER, callback: this.onRead },
     });
     this.socket = socket;
     // One timer for the connection's whole life, re-armed only by pause():
@@ -119,11 +130,6 @@ export class UpstreamConnection {
       socket.setTimeout(home.options.serverMs);
       if (this.request) this.send(this.request);
     });
-    socket.on("data", (data: Buffer) => {
-      this.heard = true;
-      const error = this.parser.execute(data);
-      if (error) this.fail(invalid(error));
-    });
     socket.on("end", () => this.onServerEnd());
     socket.on("timeout", () => this.onTimeout());
     socket.on("error", (error) => (this.socketError = error));
@@ -133,6 +139,14 @@ export class UpstreamConnection {
       if (this.exchange) this.fail(this.closedError());
     });
   }
+
+  /** Bytes from the server, in READ_BUFFER; true: keep reading (pause() stops it). */
+  private readonly onRead = (length: number): boolean => {
+    this.heard = true;
+    const error = this.parser.execute(READ_BUFFER.subarray(0, length));
+    if (error) this.fail(invalid(error));
+    return true;
+  };
 
   /** Starts an exchange; the connection must be fresh or just taken from the idle pool. */
   dispatch(exchange: Exchange, request: Request): void {
