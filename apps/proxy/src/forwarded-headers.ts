@@ -37,6 +37,16 @@ const HOP_BY_HOP = new Set([
   "expect",
 ]);
 
+/** Bit n set: some hop-by-hop name is n characters long. Other names need no lowercasing to rule out. */
+const HOP_BY_HOP_LENGTHS = [...HOP_BY_HOP].reduce((bits, name) => bits | (1 << name.length), 0);
+
+/** The name in lower case when it may be hop-by-hop (by its length), else undefined. */
+function lowerIfHopByHopLength(name: string): string | undefined {
+  return name.length < 32 && (HOP_BY_HOP_LENGTHS >> name.length) & 1
+    ? name.toLowerCase()
+    : undefined;
+}
+
 /**
  * The header names a Connection header lists beyond the hop-by-hop ones
  * (usually it says only keep-alive or close): they too describe only this
@@ -76,10 +86,10 @@ export function endToEndRawHeaders(raw: readonly string[]): string[] {
   const list: string[] = [];
   let connection: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    if (name === "connection")
+    const lower = lowerIfHopByHopLength(raw[i]!);
+    if (lower === "connection")
       connection = connection === undefined ? raw[i + 1] : `${connection}, ${raw[i + 1]}`;
-    if (!HOP_BY_HOP.has(name)) list.push(raw[i]!, raw[i + 1]!);
+    if (lower === undefined || !HOP_BY_HOP.has(lower)) list.push(raw[i]!, raw[i + 1]!);
   }
   const named = namedByConnection(connection);
   if (named === undefined) return list;

@@ -14,15 +14,15 @@ export interface Metrics {
 }
 
 /**
- * Label children cached by a key of their label values, so the request path
- * does not call labels() each time. prom-client still checks and hashes the
- * label set inside every inc() and observe(): both metrics together cost
- * about 0.7 µs per request (1,000,000 calls in a loop), about 1% of the
- * proxy's CPU per request; keeping our own counts and buckets measured
- * 0.07 µs, not worth a histogram of our own.
+ * Label children cached by their label values, so the request path does
+ * not call labels() each time (nor builds a string to look one up).
+ * prom-client still checks and hashes the label set inside every inc() and
+ * observe(): both metrics together cost about 0.7 µs per request (1,000,000
+ * calls in a loop), about 1% of the proxy's CPU per request; keeping our own
+ * counts and buckets measured 0.07 µs, not worth a histogram of our own.
  */
-function cachedChildren<T>(make: (key: string) => T): (key: string) => T {
-  const children = new Map<string, T>();
+function cachedChildren<K, T>(make: (key: K) => T): (key: K) => T {
+  const children = new Map<K, T>();
   return (key) => {
     let child = children.get(key);
     if (child === undefined) children.set(key, (child = make(key)));
@@ -46,12 +46,14 @@ export function createMetrics(): Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
-  const requestChild = cachedChildren((key) => requests.labels(...key.split(" ")));
-  const upstreamChild = cachedChildren((backend) => upstreamSeconds.labels(backend));
+  const requestChildren = cachedChildren((backend: string) =>
+    cachedChildren((code: number) => requests.labels(backend, String(code))),
+  );
+  const upstreamChild = cachedChildren((backend: string) => upstreamSeconds.labels(backend));
   return {
     registry,
     countRequest(backend, code) {
-      requestChild(`${backend} ${code}`).inc();
+      requestChildren(backend)(code).inc();
     },
     observeUpstream(backend, seconds) {
       upstreamChild(backend).observe(seconds);

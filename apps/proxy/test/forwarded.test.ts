@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { createHashRing } from "@stickyring/hashing";
-import { endToEndHeaders } from "../src/forwarded-headers.js";
+import { endToEndHeaders, endToEndRawHeaders } from "../src/forwarded-headers.js";
 import { clientAddresses, get, useTopology } from "./harness.js";
 
 const ring = createHashRing({ servers: ["app1", "app2", "app3"].map((id) => ({ id })) });
@@ -97,5 +97,22 @@ describe("endToEndHeaders", () => {
 
   it("keeps everything end-to-end when there is no Connection header", () => {
     expect(endToEndHeaders({ "x-a": "1", "x-b": "2" })).toEqual(["x-a", "1", "x-b", "2"]);
+  });
+});
+
+describe("endToEndRawHeaders", () => {
+  it("leaves out hop-by-hop names in any case, keeps others of the same lengths with their case and repeats", () => {
+    const list = endToEndRawHeaders([
+      ...["Connection", "close, X-Private", "Keep-Alive", "timeout=5", "TE", "trailers"],
+      ...["Trailer", "x-sum", "UPGRADE", "h2c", "Expect", "100-continue"],
+      ...["Proxy-Connection", "keep-alive", "Transfer-Encoding", "chunked", "X-PRIVATE", "secret"],
+      // The same lengths as hop-by-hop names: 6, 7, 10, 16, 17, 2.
+      ...["Server", "nginx", "X-Trace", "t1", "Set-Cookie", "a=1", "Set-Cookie", "b=2"],
+      ...["X-Powered-By-App", "p", "X-Request-Id-Tail", "r", "XY", "z"],
+    ]);
+    expect(list).toEqual([
+      ...["Server", "nginx", "X-Trace", "t1", "Set-Cookie", "a=1", "Set-Cookie", "b=2"],
+      ...["X-Powered-By-App", "p", "X-Request-Id-Tail", "r", "XY", "z"],
+    ]);
   });
 });

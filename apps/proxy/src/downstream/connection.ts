@@ -59,10 +59,6 @@ export class ClientConnection implements ResponseOwner {
   ) {
     this.headSince = performance.now();
     const parser = createParser(Parser.REQUEST);
-    parser[Parser.kOnMessageBegin] = () => {
-      this.headSince = performance.now();
-      this.idleSince = 0;
-    };
     parser[Parser.kOnHeaders] = (headers: string[], url: string) => {
       for (const field of headers) this.earlyHeaders.push(field);
       this.earlyUrl += url;
@@ -119,6 +115,14 @@ export class ClientConnection implements ResponseOwner {
 
   private readonly onData = (data: Buffer) => {
     if (this.last && this.reading === undefined) return; // nothing after the last request is read
+    if (this.reading === undefined) {
+      // The start of a head. Timed from the read that brings its first bytes,
+      // not llhttp's message-begin callback, which would cost a call into JS
+      // per request; a head begun in the same read as the end of the one
+      // before is timed from the next read (until then it counts as idle).
+      if (this.headSince === 0) this.headSince = performance.now();
+      this.idleSince = 0;
+    }
     const result = this.parser.execute(data);
     if (typeof result !== "number") {
       // After a request that closes the connection, what follows is dropped, not refused.
