@@ -13,11 +13,22 @@ export interface NodeParser {
   finish(): number | Error | undefined;
   /** Frees the native parser now rather than when the object is collected; never used after. */
   close(): void;
+  /**
+   * Takes a socket's reads (its native handle): each goes to llhttp in C++,
+   * into a buffer all parsers share, and `kOnExecute` is called with what
+   * `execute` would have returned. No 'data' event is emitted meanwhile.
+   */
+  consume(handle: object): void;
+  /** Gives the reads back to the socket ('data' events). */
+  unconsume(): void;
+  /** A copy of the read being parsed (inside `kOnExecute`). */
+  getCurrentBuffer(): Buffer;
   [callback: number]: unknown;
 }
 
 interface NodeParserClass {
   new (): NodeParser;
+  readonly prototype: NodeParser;
   REQUEST: number;
   RESPONSE: number;
   kOnMessageBegin: number;
@@ -25,6 +36,7 @@ interface NodeParserClass {
   kOnHeadersComplete: number;
   kOnBody: number;
   kOnMessageComplete: number;
+  kOnExecute: number;
   kLenientNone: number;
 }
 
@@ -38,6 +50,10 @@ if (
   typeof HTTPParser.REQUEST !== "number" ||
   typeof HTTPParser.RESPONSE !== "number" ||
   typeof HTTPParser.kOnHeadersComplete !== "number" ||
+  typeof HTTPParser.kOnExecute !== "number" ||
+  typeof HTTPParser.prototype.consume !== "function" ||
+  typeof HTTPParser.prototype.unconsume !== "function" ||
+  typeof HTTPParser.prototype.getCurrentBuffer !== "function" ||
   !Array.isArray(methods)
 )
   throw new Error(

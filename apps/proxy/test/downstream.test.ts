@@ -117,6 +117,46 @@ describe("pipelined requests", () => {
   });
 });
 
+describe("reads", () => {
+  // Most reads are parsed where they land, without a 'data' event; pausing
+  // and bodies go back to the socket's stream. These cross between the two.
+  it("of more pipelined requests than are held (16) are all answered in order", async () => {
+    const urls = Array.from({ length: 40 }, (_, i) => `/p${i}`);
+    const last = urls.length - 1;
+    const talk = await converse(
+      urls
+        .map(
+          (u, i) =>
+            `GET ${u} HTTP/1.1\r\nHost: a\r\n${i === last ? "Connection: close\r\n" : ""}\r\n`,
+        )
+        .join(""),
+    );
+    await talk.closed;
+    const answered = [...talk.text().matchAll(/GET (\/p\d+) /g)].map((m) => m[1]);
+    expect(answered).toEqual(urls);
+  });
+
+  it("of a head split across writes, and of bodies between bodiless requests, are parsed whole", async () => {
+    const talk = await converse("GET /spl");
+    await new Promise((r) => setTimeout(r, 50));
+    talk.socket.write("it HTTP/1.1\r\nHo");
+    await new Promise((r) => setTimeout(r, 50));
+    talk.socket.write("st: a\r\n\r\n");
+    await talk.until(/GET \/split $/);
+    talk.socket.write("POST /b1 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc");
+    await talk.until(/POST \/b1 abc$/);
+    talk.socket.write("GET /g1 HTTP/1.1\r\nHost: a\r\n\r\n");
+    await talk.until(/GET \/g1 $/);
+    talk.socket.write(
+      "POST /b2 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nxyzGET /g2 HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    await talk.until(/GET \/g2 $/);
+    expect(statusLines(talk.text())).toHaveLength(5);
+    expect(talk.text()).toContain("POST /b2 xyz");
+    talk.socket.destroy();
+  });
+});
+
 describe("a client that half-closes", () => {
   it("still gets the answers to what it sent, then the connection closes", async () => {
     const talk = await converse(

@@ -29,6 +29,28 @@ describe("slow clients", () => {
   });
 });
 
+describe("slow clients on kept-alive connections", () => {
+  it("closes one that trickles its next head after TIMEOUT_CLIENT, counted from that head", async () => {
+    const socket = connect(topology.running.port, "127.0.0.1");
+    let answer = "";
+    socket.on("data", (d) => (answer += d));
+    socket.write("GET /first HTTP/1.1\r\nHost: a\r\n\r\n");
+    while (!/\r\n\r\n[\s\S]+/.test(answer)) await new Promise((r) => setTimeout(r, 10));
+    const first = answer;
+    await new Promise((r) => setTimeout(r, 300));
+    const started = performance.now();
+    socket.write("GET /second HTTP/1.1\r\nHost: a\r\n");
+    const trickle = setInterval(() => socket.write("X-Slow: a\r\n"), 200);
+    await new Promise((resolve) => socket.on("close", resolve));
+    clearInterval(trickle);
+    const seconds = (performance.now() - started) / 1000;
+    expect(first).toMatch(/^HTTP\/1.1 200 /);
+    expect(seconds).toBeGreaterThanOrEqual(0.9);
+    expect(seconds).toBeLessThan(3);
+    expect(answer.slice(first.length)).toMatch(/^(HTTP\/1.1 408 |$)/);
+  });
+});
+
 /** Sends a POST /upload of `length` bytes, `step` bytes every `everyMs`; resolves with what came back. */
 function trickleUpload(length: number, step: number, everyMs: number) {
   const started = performance.now();
