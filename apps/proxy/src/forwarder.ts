@@ -43,7 +43,6 @@ export interface Forwarder {
  * than an object of closures: every request has the same shape.
  */
 class Relay implements Exchange {
-  private started = false;
   private done = false;
   /** The server is held back until the client drains. */
   private holding = false;
@@ -58,7 +57,6 @@ class Relay implements Exchange {
 
   onHead(status: number, statusMessage: string, rawHeaders: string[]): void {
     const { res, route } = this;
-    this.started = true;
     this.forwarder.metrics.observeUpstream(
       route.server,
       (performance.now() - route.startedAt) / 1000,
@@ -91,7 +89,7 @@ class Relay implements Exchange {
   onError(error: UpstreamError): void {
     this.done = true;
     if (this.res.done) return; // the client left first: nothing to answer
-    if (this.started) {
+    if (this.res.headersSent) {
       // Part of the answer is out: cut the connection so the client sees it broken.
       this.route.error = error.code;
       this.res.destroy();
