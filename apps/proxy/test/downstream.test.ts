@@ -4,6 +4,7 @@
 
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import fc from "fast-check";
 import { soloBackend, startProxy, type Backend, type SoloBackend } from "./harness.js";
 
 interface Seen {
@@ -155,6 +156,73 @@ describe("reads", () => {
     expect(talk.text()).toContain("POST /b2 xyz");
     talk.socket.destroy();
   });
+});
+
+describe("any mix of requests, cut anywhere", () => {
+  // GETs, bodies with a length and chunked ones, split at arbitrary bytes
+  // over several writes: whichever way the reads fall (whole requests, a
+  // head cut short, a body spanning reads), every request is answered, once,
+  // in order.
+  const request = fc.oneof(
+    fc.constant({ kind: "get" as const, body: "" }),
+    fc.record({
+      kind: fc.constant("length" as const),
+      body: fc.string({ minLength: 1, maxLength: 3000 }),
+    }),
+    fc.record({
+      kind: fc.constant("chunked" as const),
+      body: fc.string({ minLength: 1, maxLength: 3000 }),
+    }),
+  );
+  const wire = (kind: string, url: string, body: string, last: boolean) => {
+    const close = last ? "Connection: close\r\n" : "";
+    if (kind === "get") return `GET ${url} HTTP/1.1\r\nHost: a\r\n${close}\r\n`;
+    if (kind === "length")
+      return `POST ${url} HTTP/1.1\r\nHost: a\r\n${close}Content-Length: ${body.length}\r\n\r\n${body}`;
+    const half = Math.ceil(body.length / 2);
+    const chunks = [body.slice(0, half), body.slice(half)].filter((c) => c.length > 0);
+    return (
+      `POST ${url} HTTP/1.1\r\nHost: a\r\n${close}Transfer-Encoding: chunked\r\n\r\n` +
+      chunks.map((c) => `${c.length.toString(16)}\r\n${c}\r\n`).join("") +
+      "0\r\n\r\n"
+    );
+  };
+
+  it("is answered whole and in order", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(request, { minLength: 1, maxLength: 24 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.nat(1000),
+        async (requests, cuts, tag) => {
+          const urls = requests.map((_, i) => `/mix${tag}-${i}`);
+          const payload = requests
+            .map((r, i) => wire(r.kind, urls[i]!, r.body, i === requests.length - 1))
+            .join("");
+          const at = [...new Set(cuts.map((c) => c % payload.length))].sort((a, b) => a - b);
+          const pieces = [0, ...at].map((from, i) =>
+            payload.slice(from, [...at, payload.length][i]),
+          );
+          const talk = await converse(pieces[0]!);
+          for (const piece of pieces.slice(1)) {
+            await new Promise((r) => setTimeout(r, 5));
+            if (piece.length > 0) talk.socket.write(piece, "latin1");
+          }
+          await talk.closed;
+          const text = talk.text();
+          expect(statusLines(text)).toEqual(requests.map(() => "HTTP/1.1 200 OK"));
+          let from = 0;
+          requests.forEach((r, i) => {
+            const echo = `${r.kind === "get" ? "GET" : "POST"} ${urls[i]} ${r.body}`;
+            const found = text.indexOf(echo, from);
+            expect(found).toBeGreaterThan(from);
+            from = found + echo.length;
+          });
+        },
+      ),
+      { numRuns: 40 },
+    );
+  }, 60_000);
 });
 
 describe("a client that half-closes", () => {
