@@ -13,7 +13,13 @@ import {
   type RunningProxy,
 } from "../test/harness.js";
 import { freePort } from "@stickyring/runtime";
-import { startHaproxy, startNginx, type Reference, type Upstream } from "./references.js";
+import {
+  startHaproxy,
+  startHaproxyTcpFront,
+  startNginx,
+  type Reference,
+  type Upstream,
+} from "./references.js";
 
 const CLIENTS = clientAddresses(2000);
 const PATHS = Array.from({ length: 2000 }, (_, i) => `/catalog/${i % 37}/item-${i}.html`);
@@ -156,3 +162,26 @@ describe.each([
     await expectSamePlacement(reference.port, ours.port, requests, PATHS);
   });
 });
+
+describe.each([["send-proxy" as const], ["send-proxy-v2" as const]])(
+  "ACCEPT_PROXY=on behind real HAProxy 2.6 in mode tcp with %s",
+  (send) => {
+    const started: { stop(): Promise<void> }[] = [];
+    afterAll(async () => {
+      await Promise.all(started.map((s) => s.stop()));
+    });
+
+    it("every client reaches the backend it reaches when it connects itself", async () => {
+      const list = upstreams([1, 1, 1]);
+      const direct = await stickyringFor(list, {});
+      const behind = await stickyringFor(list, { ACCEPT_PROXY: "on" });
+      started.push(direct, behind);
+      const front = await startHaproxyTcpFront(await freePort(), behind.port, send);
+      started.push(front);
+      // Through HAProxy every connection reaches stickyring from 127.0.0.1:
+      // only the header tells the clients apart.
+      const requests = CLIENTS.slice(0, 500).map((from) => ({ from }));
+      await expectSamePlacement(front.port, direct.port, requests, CLIENTS.slice(0, 500));
+    });
+  },
+);

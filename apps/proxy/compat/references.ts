@@ -58,18 +58,42 @@ function stopper(child: ChildProcess, dir: string): () => Promise<void> {
 }
 
 /** HAProxy with `balance <balance>` and `hash-type consistent`, servers declared in order. */
-export async function startHaproxy(
+export function startHaproxy(
   port: number,
   balance: string,
   upstreams: Upstream[],
 ): Promise<Reference> {
+  return haproxy(port, [
+    "  mode http",
+    `  balance ${balance}`,
+    "  hash-type consistent",
+    ...upstreams.map((u) => `  server ${u.id} 127.0.0.1:${u.port} weight ${u.weight}`),
+  ]);
+}
+
+/**
+ * HAProxy as a layer-4 balancer in front (`mode tcp`), passing each
+ * connection to `target` with a PROXY protocol header (`send-proxy` for v1,
+ * `send-proxy-v2`).
+ */
+export function startHaproxyTcpFront(
+  port: number,
+  target: number,
+  send: "send-proxy" | "send-proxy-v2",
+): Promise<Reference> {
+  return haproxy(port, ["  mode tcp", `  server next 127.0.0.1:${target} ${send}`]);
+}
+
+/** HAProxy listening on `port`, its backend `be` made of `backend` lines. */
+async function haproxy(port: number, backend: string[]): Promise<Reference> {
   const dir = mkdtempSync(join(tmpdir(), "stickyring-haproxy-"));
   const socket = join(dir, "admin.sock");
+  const mode = backend.find((line) => line.trim().startsWith("mode "))!;
   const config = [
     "global",
     `  stats socket ${socket} mode 600 level admin`,
     "defaults",
-    "  mode http",
+    mode,
     "  timeout connect 2s",
     "  timeout client 10s",
     "  timeout server 10s",
@@ -77,9 +101,7 @@ export async function startHaproxy(
     `  bind 127.0.0.1:${port}`,
     "  default_backend be",
     "backend be",
-    `  balance ${balance}`,
-    "  hash-type consistent",
-    ...upstreams.map((u) => `  server ${u.id} 127.0.0.1:${u.port} weight ${u.weight}`),
+    ...backend.filter((line) => line !== mode),
     "",
   ].join("\n");
   writeFileSync(join(dir, "haproxy.cfg"), config);

@@ -43,6 +43,8 @@ export interface ProxyConfig {
   logLevel: LogLevel;
   /** One line per request (at info level). */
   accessLog: boolean;
+  /** Every connection to the proxy port starts with a PROXY protocol header (HAProxy `accept-proxy`). */
+  acceptProxy: boolean;
   admin: { host: string; port: number; token: string | undefined };
 }
 
@@ -253,6 +255,7 @@ const schema = z.object({
   // Off by default, as in HAProxy (no `log` line) and Envoy: a line per
   // request costs about a fifth of the proxy's CPU per request (README).
   ACCESS_LOG: z.enum(["on", "off"], { error: "expected on or off" }).default("off"),
+  ACCEPT_PROXY: z.enum(["on", "off"], { error: "expected on or off" }).default("off"),
   LOG_LEVEL: z
     .enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(", ")}` })
     .default("info"),
@@ -374,6 +377,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
     trustedProxies: s.TRUSTED_PROXIES,
     logLevel: s.LOG_LEVEL,
     accessLog: s.ACCESS_LOG === "on",
+    acceptProxy: s.ACCEPT_PROXY === "on",
     admin: { host: s.ADMIN_HOST, port: s.ADMIN_PORT, token: s.ADMIN_TOKEN },
   };
 }

@@ -142,6 +142,7 @@ export function createDataPlane(options: {
       headersMs: Math.min(config.timeouts.clientMs, 60_000),
       keepAliveMs: KEEP_ALIVE_MS,
       clientMs: config.timeouts.clientMs,
+      acceptProxy: config.acceptProxy,
     },
   );
 

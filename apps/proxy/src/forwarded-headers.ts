@@ -6,10 +6,10 @@ import type { Headers } from "./downstream/request.js";
 
 /** HAProxy `option forwardfor`, plus -Proto and -Host, trusting only trusted peers' values. */
 export function addForwardedHeaders(
-  req: { socket: { remoteAddress?: string }; headers: Headers },
+  req: { remoteAddress: string | undefined; headers: Headers },
   trusted: AddressMatcher | undefined,
 ): void {
-  const peer = req.socket.remoteAddress ?? "";
+  const peer = req.remoteAddress ?? "";
   const bytes = trusted === undefined ? undefined : parseAddress(peer);
   const fromTrusted = bytes !== undefined && trusted!(bytes);
   const previous = req.headers["x-forwarded-for"];

@@ -36,7 +36,7 @@ export function createRouter(
 ): Router {
   return {
     route(req) {
-      const client = clientAddress(req.socket.remoteAddress, req.headers, trusted);
+      const client = clientAddress(req.remoteAddress, req.headers, trusted);
       if (client === undefined) return { refused: "no-client" };
       const key = keyOf(req, client);
       const current = placement();

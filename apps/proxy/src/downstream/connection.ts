@@ -16,6 +16,7 @@ import { STATUS_CODES } from "node:http";
 import { Socket } from "node:net";
 import { METHODS, Parser, createParser, type NodeParser } from "../llhttp.js";
 import { ClientRequest, RequestBody, hasBody, headerObject } from "./request.js";
+import { readProxyHeader } from "./proxy-protocol.js";
 import { ClientResponse, type ResponseOwner } from "./response.js";
 
 export interface ServerHandlers {
@@ -29,6 +30,8 @@ export interface ConnectionHost {
   readonly handlers: ServerHandlers;
   /** The server is stopping: answer what is in flight, then close. */
   readonly closing: boolean;
+  /** Connections start with a PROXY protocol header. */
+  readonly acceptProxy: boolean;
   forget(connection: ClientConnection): void;
 }
 
@@ -76,6 +79,10 @@ export class ClientConnection implements ResponseOwner {
   private consumed = false;
   /** Requests completed in the read being parsed. */
   private completedInRead = 0;
+  /** The client's address: the socket's peer, or the one a PROXY protocol header names. */
+  private remoteAddress: string | undefined;
+  /** With acceptProxy: what has come of the PROXY protocol header so far (undefined once read). */
+  private preamble: Buffer | undefined;
 
   constructor(
     readonly socket: Socket,
@@ -92,8 +99,15 @@ export class ClientConnection implements ResponseOwner {
     parser[Parser.kOnMessageComplete] = this.onMessageComplete;
     parser[Parser.kOnExecute] = this.onExecute;
     this.parser = parser;
-    socket.on("data", this.onData);
-    this.consume();
+    this.remoteAddress = socket.remoteAddress;
+    if (host.acceptProxy) {
+      // Counted against the headers timeout like the head that follows it.
+      this.preamble = Buffer.alloc(0);
+      socket.on("data", this.onPreamble);
+    } else {
+      socket.on("data", this.onData);
+      this.consume();
+    }
     socket.on("drain", () => this.response?.drained());
     socket.on("end", this.onEnd);
     socket.on("timeout", () => socket.destroy());
@@ -138,6 +152,28 @@ export class ClientConnection implements ResponseOwner {
     if (this.queue.length > 0) queueMicrotask(() => this.dispatch());
     else if (this.reading === undefined && this.headSince === 0) this.idleSince = performance.now();
   }
+
+  /** Bytes before the PROXY protocol header is complete; a connection without one is closed. */
+  private readonly onPreamble = (data: Buffer) => {
+    const bytes = this.preamble!.length === 0 ? data : Buffer.concat([this.preamble!, data]);
+    const header = readProxyHeader(bytes);
+    if (header.state === "partial") {
+      this.preamble = bytes;
+      return;
+    }
+    if (header.state === "invalid") {
+      // As HAProxy does: nothing to answer a peer that does not speak it.
+      this.socket.destroy();
+      return;
+    }
+    this.preamble = undefined;
+    if (header.source !== undefined) this.remoteAddress = header.source;
+    this.socket.removeListener("data", this.onPreamble);
+    this.socket.on("data", this.onData);
+    const rest = bytes.subarray(header.length);
+    if (rest.length > 0) this.onData(rest);
+    else this.consume();
+  };
 
   /** A read, when the parser does not take them itself. */
   private readonly onData = (data: Buffer) => {
@@ -242,6 +278,7 @@ export class ClientConnection implements ResponseOwner {
     }
     const request = new ClientRequest(
       this.socket,
+      this.remoteAddress,
       name,
       target,
       major === 1 && minor === 0 ? "1.0" : "1.1",
@@ -371,6 +408,7 @@ export class ClientConnection implements ResponseOwner {
     this.last = true;
     this.release();
     this.socket.removeListener("data", this.onData);
+    this.socket.removeListener("data", this.onPreamble);
   }
 
   private readonly onClose = () => {

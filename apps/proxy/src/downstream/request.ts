@@ -33,6 +33,8 @@ export class ClientRequest {
 
   constructor(
     readonly socket: Socket,
+    /** The client's address: the socket's peer, or the one a PROXY protocol header named. */
+    readonly remoteAddress: string | undefined,
     readonly method: string,
     readonly url: string,
     /** "1.1" or "1.0". */

@@ -17,6 +17,8 @@ export interface HttpServerOptions {
   headersMs: number;
   keepAliveMs: number;
   clientMs: number;
+  /** Connections start with a PROXY protocol header naming the client (proxy-protocol.ts). */
+  acceptProxy: boolean;
 }
 
 export interface HttpServer {
@@ -30,6 +32,7 @@ export function createHttpServer(handlers: ServerHandlers, options: HttpServerOp
   const host: ConnectionHost & { closing: boolean } = {
     handlers,
     closing: false,
+    acceptProxy: options.acceptProxy,
     forget: (connection) => connections.delete(connection),
   };
   // Every socket, upgraded ones too (they leave `connections`): closing cuts them all in the end.
