@@ -2,6 +2,7 @@
 // 2.6 / nginx 1.22 and through stickyring in `haproxy` / `nginx` mode must
 // reach the same backend, 100% of the time.
 
+import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import {
   clientAddresses,
@@ -45,6 +46,34 @@ async function placements(
     expect(reply.status).toBe(200);
     return reply.body;
   });
+}
+
+/** GET /whoami from `from` with `cookie`: who answered, the Set-Cookie, and the Cookie it saw. */
+function whoami(port: number, from: string, cookie: string | undefined) {
+  return new Promise<{ app: string; setCookie: string | null; seen: string | null }>(
+    (resolve, reject) => {
+      const headers = cookie === undefined ? {} : { cookie };
+      const req = request(
+        { host: "127.0.0.1", port, path: "/whoami", localAddress: from, agent: false, headers },
+        (res) => {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (d: string) => (body += d));
+          res.on("end", () => {
+            const parsed = JSON.parse(body) as { app: string; cookie: string | null };
+            const setCookie = res.headers["set-cookie"];
+            resolve({
+              app: parsed.app,
+              setCookie: setCookie === undefined ? null : setCookie.join(" | "),
+              seen: parsed.cookie,
+            });
+          });
+        },
+      );
+      req.on("error", reject);
+      req.end();
+    },
+  );
 }
 
 /** Agreement of two placements, as a fraction, and the first disagreements for the message. */
@@ -185,3 +214,37 @@ describe.each([["send-proxy" as const], ["send-proxy-v2" as const]])(
     });
   },
 );
+
+describe("COOKIE against HAProxy 2.6's cookie insert indirect", () => {
+  const started: { stop(): Promise<void> }[] = [];
+  afterAll(async () => {
+    await Promise.all(started.map((s) => s.stop()));
+  });
+
+  /** Backend, Set-Cookie and the Cookie the backend saw, for each request. */
+  const answers = (port: number, requests: { from: string; cookie?: string }[]) =>
+    mapLimit(requests, 32, async ({ from, cookie }) =>
+      JSON.stringify(await whoami(port, from, cookie)),
+    );
+
+  it("sets the same cookie, honours it the same way, and hides it from servers alike", async () => {
+    const list = upstreams([1, 1, 1]);
+    const reference = await startHaproxy(await freePort(), "source", list, "SRV");
+    const ours = await stickyringFor(list, { HASH_TYPE: "haproxy", COOKIE: "SRV" });
+    started.push(reference, ours);
+    const clients = CLIENTS.slice(0, 300);
+    const requests = clients.flatMap((from, i) => [
+      { from },
+      { from, cookie: `SRV=app${(i % 3) + 1}` },
+      { from, cookie: `a=1; SRV=app${((i + 1) % 3) + 1}; b=2` },
+      { from, cookie: "SRV=nope" },
+    ]);
+    const labels = requests.map((r) => `${r.from} ${r.cookie ?? "(none)"}`);
+    const result = agreement(
+      await answers(reference.port, requests),
+      await answers(ours.port, requests),
+      labels,
+    );
+    expect(result).toEqual({ agreed: 1, firstDifferences: [] });
+  });
+});

@@ -57,17 +57,26 @@ function stopper(child: ChildProcess, dir: string): () => Promise<void> {
   };
 }
 
-/** HAProxy with `balance <balance>` and `hash-type consistent`, servers declared in order. */
+/**
+ * HAProxy with `balance <balance>` and `hash-type consistent`, servers
+ * declared in order; with `cookie`, persistence as `cookie <name> insert
+ * indirect`, each server's cookie value its id.
+ */
 export function startHaproxy(
   port: number,
   balance: string,
   upstreams: Upstream[],
+  cookie?: string,
 ): Promise<Reference> {
+  const serverCookie = (u: Upstream) => (cookie === undefined ? "" : ` cookie ${u.id}`);
   return haproxy(port, [
     "  mode http",
     `  balance ${balance}`,
     "  hash-type consistent",
-    ...upstreams.map((u) => `  server ${u.id} 127.0.0.1:${u.port} weight ${u.weight}`),
+    ...(cookie === undefined ? [] : [`  cookie ${cookie} insert indirect`]),
+    ...upstreams.map(
+      (u) => `  server ${u.id} 127.0.0.1:${u.port} weight ${u.weight}${serverCookie(u)}`,
+    ),
   ]);
 }
 

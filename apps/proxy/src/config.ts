@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { MAX_WEIGHT, parseAddress } from "@stickyring/hashing";
 import { parseCidrList, type AddressMatcher } from "./cidr.js";
+import { COOKIE_NAME } from "./cookie.js";
 import { parseDuration } from "./duration.js";
 import { LOG_LEVELS, type LogLevel } from "@stickyring/runtime";
 
@@ -45,6 +46,8 @@ export interface ProxyConfig {
   accessLog: boolean;
   /** Every connection to the proxy port starts with a PROXY protocol header (HAProxy `accept-proxy`). */
   acceptProxy: boolean;
+  /** Cookie persistence (HAProxy `cookie <name> insert indirect`): the cookie's name. */
+  cookie: string | undefined;
   admin: { host: string; port: number; token: string | undefined };
 }
 
@@ -256,6 +259,13 @@ const schema = z.object({
   // request costs about a fifth of the proxy's CPU per request (README).
   ACCESS_LOG: z.enum(["on", "off"], { error: "expected on or off" }).default("off"),
   ACCEPT_PROXY: z.enum(["on", "off"], { error: "expected on or off" }).default("off"),
+  COOKIE: text
+    .optional()
+    .refine((v) => v === undefined || v === "" || COOKIE_NAME.test(v), {
+      message:
+        "expected a cookie name (letters, digits and !#$%&'*+-.^_`|~, at most 64) or empty (off)",
+    })
+    .transform((v) => (v === "" ? undefined : v)),
   LOG_LEVEL: z
     .enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(", ")}` })
     .default("info"),
@@ -378,6 +388,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
     logLevel: s.LOG_LEVEL,
     accessLog: s.ACCESS_LOG === "on",
     acceptProxy: s.ACCEPT_PROXY === "on",
+    cookie: s.COOKIE,
     admin: { host: s.ADMIN_HOST, port: s.ADMIN_PORT, token: s.ADMIN_TOKEN },
   };
 }

@@ -50,6 +50,7 @@ export function createDataPlane(options: {
     createKeyPolicy(config.balance),
     config.trustedProxies,
     config.balanceFactor === undefined ? undefined : loads,
+    config.cookie,
   );
   const forwarder = createForwarder({
     lookup: options.lookup,

@@ -63,6 +63,7 @@ class Relay implements Exchange {
     );
     const list = endToEndRawHeaders(rawHeaders);
     list.push("x-backend", route.server);
+    if (route.setCookie !== undefined) list.push("set-cookie", route.setCookie);
     res.writeHead(status, statusMessage || undefined, list);
   }
 

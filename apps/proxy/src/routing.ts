@@ -2,6 +2,7 @@
 
 import type { AddressMatcher } from "./cidr.js";
 import { clientAddress } from "./client-address.js";
+import { cookieValue, persistenceCookie, withoutCookie } from "./cookie.js";
 import type { ClientRequest } from "./downstream/request.js";
 import type { KeyPolicy } from "./key-policy.js";
 import type { Placement } from "./placement.js";
@@ -18,6 +19,8 @@ export interface Route {
   readonly tried: string[];
   readonly startedAt: number;
   error?: string;
+  /** With cookie persistence: the Set-Cookie that brings the client back to `server`, when it did not name it. */
+  setCookie?: string;
 }
 
 export type RouteResult = Route | { refused: "no-client" | "no-server" };
@@ -33,6 +36,8 @@ export function createRouter(
   keyOf: KeyPolicy,
   trusted: AddressMatcher | undefined,
   loads: ReadonlyMap<string, number> | undefined,
+  /** The persistence cookie's name, when cookie persistence is on. */
+  cookie: string | undefined,
 ): Router {
   return {
     route(req) {
@@ -40,9 +45,23 @@ export function createRouter(
       if (client === undefined) return { refused: "no-client" };
       const key = keyOf(req, client);
       const current = placement();
-      const server = current.ring.pick(key, loads);
+      let named: string | undefined;
+      if (cookie !== undefined) {
+        const header = req.headers.cookie;
+        if (typeof header === "string") {
+          named = cookieValue(header, cookie);
+          if (named !== undefined) {
+            const rest = withoutCookie(header, cookie);
+            if (rest === undefined) delete req.headers.cookie;
+            else req.headers.cookie = rest;
+          }
+        }
+      }
+      // A server the cookie names wins while it is in the placement (up, not drained).
+      const server =
+        named !== undefined && current.targets.has(named) ? named : current.ring.pick(key, loads);
       if (server === undefined) return { refused: "no-server" };
-      return {
+      const route: Route = {
         client,
         key,
         server,
@@ -50,6 +69,9 @@ export function createRouter(
         tried: [server],
         startedAt: performance.now(),
       };
+      if (cookie !== undefined && named !== server)
+        route.setCookie = persistenceCookie(cookie, server);
+      return route;
     },
     reroute(route) {
       const current = placement();
@@ -62,6 +84,7 @@ export function createRouter(
       route.server = next;
       route.target = current.targets.get(next)!;
       route.tried.push(next);
+      if (cookie !== undefined) route.setCookie = persistenceCookie(cookie, next);
       return true;
     },
   };

@@ -26,6 +26,7 @@ export function createBackend({ id, greeting }: BackendOptions): Express {
       forwardedFor: req.get("x-forwarded-for") ?? null,
       forwardedProto: req.get("x-forwarded-proto") ?? null,
       forwardedHost: req.get("x-forwarded-host") ?? null,
+      cookie: req.get("cookie") ?? null,
     });
   });
 
