@@ -4,6 +4,8 @@
 // while the server is in the placement. Pure text handling here; routing.ts
 // decides, forwarder.ts adds the Set-Cookie.
 
+import type { Headers } from "./downstream/request.js";
+
 /** A cookie name (RFC 6265: an HTTP token). */
 export const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/;
 
@@ -28,6 +30,21 @@ export function withoutCookie(header: string, name: string): string | undefined 
     .map((pair) => pair.trim())
     .filter((pair) => pair !== "" && !(pair.startsWith(name) && pair[name.length] === "="));
   return kept.length > 0 ? kept.join("; ") : undefined;
+}
+
+/**
+ * The server cookie `name` names, taken out of the request's Cookie header
+ * on the way (HAProxy's `indirect`: the server never sees it).
+ */
+export function takeCookie(headers: Headers, name: string): string | undefined {
+  const header = headers.cookie;
+  if (typeof header !== "string") return undefined;
+  const named = cookieValue(header, name);
+  if (named === undefined) return undefined;
+  const rest = withoutCookie(header, name);
+  if (rest === undefined) delete headers.cookie;
+  else headers.cookie = rest;
+  return named;
 }
 
 /** What the response sets so the client comes back to `server`. */

@@ -2,7 +2,7 @@
 
 import type { AddressMatcher } from "./cidr.js";
 import { clientAddress } from "./client-address.js";
-import { cookieValue, persistenceCookie, withoutCookie } from "./cookie.js";
+import { persistenceCookie, takeCookie } from "./cookie.js";
 import type { ClientRequest } from "./downstream/request.js";
 import type { KeyPolicy } from "./key-policy.js";
 import type { Placement } from "./placement.js";
@@ -20,7 +20,7 @@ export interface Route {
   readonly startedAt: number;
   error?: string;
   /** With cookie persistence: the Set-Cookie that brings the client back to `server`, when it did not name it. */
-  setCookie?: string;
+  setCookie: string | undefined;
 }
 
 export type RouteResult = Route | { refused: "no-client" | "no-server" };
@@ -45,33 +45,22 @@ export function createRouter(
       if (client === undefined) return { refused: "no-client" };
       const key = keyOf(req, client);
       const current = placement();
-      let named: string | undefined;
-      if (cookie !== undefined) {
-        const header = req.headers.cookie;
-        if (typeof header === "string") {
-          named = cookieValue(header, cookie);
-          if (named !== undefined) {
-            const rest = withoutCookie(header, cookie);
-            if (rest === undefined) delete req.headers.cookie;
-            else req.headers.cookie = rest;
-          }
-        }
-      }
-      // A server the cookie names wins while it is in the placement (up, not drained).
+      const named = cookie === undefined ? undefined : takeCookie(req.headers, cookie);
+      // A server the cookie names wins while it is in the placement: up and
+      // not in maintenance (a drained one keeps its cookie clients).
       const server =
         named !== undefined && current.targets.has(named) ? named : current.ring.pick(key, loads);
       if (server === undefined) return { refused: "no-server" };
-      const route: Route = {
+      return {
         client,
         key,
         server,
         target: current.targets.get(server)!,
         tried: [server],
         startedAt: performance.now(),
+        setCookie:
+          cookie !== undefined && named !== server ? persistenceCookie(cookie, server) : undefined,
       };
-      if (cookie !== undefined && named !== server)
-        route.setCookie = persistenceCookie(cookie, server);
-      return route;
     },
     reroute(route) {
       const current = placement();

@@ -10,7 +10,8 @@
 // and a trip through the stream machinery per read. Whatever a stream does
 // better goes back to 'data' events (release): a body, streamed with
 // backpressure and its reads keeping the socket's timeout alive; pausing;
-// the handover of an upgrade; the end of reading.
+// the handover of an upgrade; the end of reading. With ACCEPT_PROXY a PROXY
+// protocol header comes first (proxy-protocol.ts), read from 'data' events.
 
 import { STATUS_CODES } from "node:http";
 import { Socket } from "node:net";
