@@ -9,27 +9,23 @@ import type { Headers } from "./downstream/request.js";
 /** A cookie name (RFC 6265: an HTTP token). */
 export const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/;
 
-/** The value of cookie `name` in a Cookie header, undefined when absent (the first wins). */
-export function cookieValue(header: string | undefined, name: string): string | undefined {
-  if (header === undefined || !header.includes(name)) return undefined;
+/**
+ * Cookie `name` split out of a Cookie header in one pass: its value (the
+ * first copy wins; undefined when absent) and the header without any copy
+ * of it (undefined when nothing else is left).
+ */
+export function splitCookie(
+  header: string,
+  name: string,
+): { value: string | undefined; rest: string | undefined } {
+  let value: string | undefined;
+  const kept: string[] = [];
   for (const pair of header.split(";")) {
     const text = pair.trim();
-    if (text.length > name.length && text[name.length] === "=" && text.startsWith(name))
-      return text.slice(name.length + 1);
+    if (text.startsWith(name) && text[name.length] === "=") value ??= text.slice(name.length + 1);
+    else if (text !== "") kept.push(text);
   }
-  return undefined;
-}
-
-/**
- * The Cookie header without cookie `name` (HAProxy's `indirect`: the server
- * never sees the proxy's cookie); undefined when nothing else is left.
- */
-export function withoutCookie(header: string, name: string): string | undefined {
-  const kept = header
-    .split(";")
-    .map((pair) => pair.trim())
-    .filter((pair) => pair !== "" && !(pair.startsWith(name) && pair[name.length] === "="));
-  return kept.length > 0 ? kept.join("; ") : undefined;
+  return { value, rest: kept.length > 0 ? kept.join("; ") : undefined };
 }
 
 /**
@@ -38,13 +34,12 @@ export function withoutCookie(header: string, name: string): string | undefined 
  */
 export function takeCookie(headers: Headers, name: string): string | undefined {
   const header = headers.cookie;
-  if (typeof header !== "string") return undefined;
-  const named = cookieValue(header, name);
-  if (named === undefined) return undefined;
-  const rest = withoutCookie(header, name);
+  if (typeof header !== "string" || !header.includes(name)) return undefined;
+  const { value, rest } = splitCookie(header, name);
+  if (value === undefined) return undefined;
   if (rest === undefined) delete headers.cookie;
   else headers.cookie = rest;
-  return named;
+  return value;
 }
 
 /** What the response sets so the client comes back to `server`. */

@@ -3,24 +3,24 @@
 // goes back there from any address, and servers never see the cookie.
 
 import { describe, expect, it } from "@jest/globals";
-import { cookieValue, withoutCookie } from "../src/cookie.js";
+import { splitCookie, takeCookie } from "../src/cookie.js";
 import { clientAddresses, get, useTopology } from "./harness.js";
 
 describe("cookie text", () => {
   it("finds the named cookie, only by its whole name", () => {
-    expect(cookieValue("SRV=app2", "SRV")).toBe("app2");
-    expect(cookieValue("a=1; SRV=app3; b=2", "SRV")).toBe("app3");
-    expect(cookieValue("XSRV=app1; SRVX=app2", "SRV")).toBeUndefined();
-    expect(cookieValue("XSRV=app1;SRV=app2", "SRV")).toBe("app2");
-    expect(cookieValue("SRV=app1; SRV=app2", "SRV")).toBe("app1");
-    expect(cookieValue("a=1", "SRV")).toBeUndefined();
-    expect(cookieValue(undefined, "SRV")).toBeUndefined();
+    expect(splitCookie("SRV=app2", "SRV").value).toBe("app2");
+    expect(splitCookie("a=1; SRV=app3; b=2", "SRV").value).toBe("app3");
+    expect(splitCookie("XSRV=app1; SRVX=app2", "SRV").value).toBeUndefined();
+    expect(splitCookie("XSRV=app1;SRV=app2", "SRV").value).toBe("app2");
+    expect(splitCookie("SRV=app1; SRV=app2", "SRV").value).toBe("app1");
+    expect(splitCookie("a=1", "SRV").value).toBeUndefined();
+    expect(takeCookie({}, "SRV")).toBeUndefined();
   });
 
   it("removes every copy of it and keeps the rest in order", () => {
-    expect(withoutCookie("a=1; SRV=app3; b=2", "SRV")).toBe("a=1; b=2");
-    expect(withoutCookie("SRV=app3;SRV=app1", "SRV")).toBeUndefined();
-    expect(withoutCookie("SRVX=1; SRV=app3", "SRV")).toBe("SRVX=1");
+    expect(splitCookie("a=1; SRV=app3; b=2", "SRV").rest).toBe("a=1; b=2");
+    expect(splitCookie("SRV=app3;SRV=app1", "SRV").rest).toBeUndefined();
+    expect(splitCookie("SRVX=1; SRV=app3", "SRV").rest).toBe("SRVX=1");
   });
 });
 
