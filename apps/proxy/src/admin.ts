@@ -40,12 +40,27 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   return parsed.data;
 }
 
-const ACTIONS: Record<string, AdminState> = { drain: "drain", enable: "ready", disable: "maint" };
+/** A Map, not an object: `constructor` or `__proto__` must not look like an action. */
+const ACTIONS = new Map<string, AdminState>([
+  ["drain", "drain"],
+  ["enable", "ready"],
+  ["disable", "maint"],
+]);
 
+/** A query parameter given once; repeated, it is refused rather than guessed at. */
 const query = (req: Request, name: string) => {
   const value = req.query[name];
-  return typeof value === "string" ? value : undefined;
+  if (value === undefined || typeof value === "string") return value;
+  throw new BadRequest(`?${name} given more than once`);
 };
+
+/** `?dryRun`: true or false (1 or 0); anything else is refused, never taken as false. */
+function dryRun(req: Request): boolean {
+  const value = query(req, "dryRun");
+  if (value === undefined || value === "false" || value === "0") return false;
+  if (value === "true" || value === "1") return true;
+  throw new BadRequest(`?dryRun=${shown(value)}: expected true or false`);
+}
 
 export function createAdminApp(options: AdminOptions): express.Express {
   const { config, membership, metricsText, placement } = options;
@@ -79,7 +94,7 @@ export function createAdminApp(options: AdminOptions): express.Express {
    * instead and answers what it would move. Either way the same checks run.
    */
   const change = (req: Request, res: Response, apply: (m: Membership) => void, status = 200) => {
-    if (query(req, "dryRun") === "true") {
+    if (dryRun(req)) {
       const copy = membership.copy();
       apply(copy);
       const before = placement();
@@ -115,7 +130,7 @@ export function createAdminApp(options: AdminOptions): express.Express {
   });
 
   app.post("/api/servers/:id/:action", (req, res) => {
-    const state = ACTIONS[req.params.action];
+    const state = ACTIONS.get(req.params.action);
     if (!state)
       throw new BadRequest(
         `unknown action ${shown(req.params.action)} (expected drain, enable or disable)`,

@@ -8,3 +8,10 @@ export function chunkHeader(length: number): string {
 
 /** A chunked body ends with an empty chunk and no trailers. */
 export const LAST_CHUNK = "0\r\n\r\n";
+
+/** The last chunk with trailer fields (a flat [name, value, ...] list, already checked). */
+export function lastChunk(trailers: readonly string[]): string {
+  let text = "0\r\n";
+  for (let i = 0; i < trailers.length; i += 2) text += `${trailers[i]}: ${trailers[i + 1]}\r\n`;
+  return `${text}\r\n`;
+}

@@ -184,6 +184,7 @@ async function runWorker(config: ProxyConfig, logger: Logger): Promise<void> {
     if (message.t === "placement") {
       const members = message.members.map((m) => ({ ...m, url: new URL(m.url) }));
       current = buildPlacement(members, config, message.version);
+      metrics.keepServers(members.map((m) => m.id));
       listening.resolve();
     } else if (message.t === "metrics") {
       void metrics.registry

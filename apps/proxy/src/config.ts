@@ -117,10 +117,28 @@ export function parseBackendUrl(id: string, raw: string): URL | string {
   }
   if (url.protocol !== "http:")
     return `backend "${id}": only http:// backends are supported, got ${url.protocol}`;
-  if (url.pathname !== "/" || url.search || url.hash || url.username) {
+  if (url.pathname !== "/" || url.search || url.hash || url.username || url.password) {
     return `backend "${id}": expected http://host:port with no path, query or credentials, got ${raw}`;
   }
+  if (!isHostName(url.hostname))
+    return `backend "${id}": "${url.hostname}" is not an IP address or a DNS name`;
   return url;
+}
+
+/**
+ * An IP address or a DNS name: labels of letters, digits, '-' and '_'
+ * (container names have them), 63 characters at most, 253 in all.
+ */
+export function isHostName(host: string): boolean {
+  if (host.startsWith("[")) return parseAddress(host.slice(1, -1)) !== undefined;
+  if (parseAddress(host) !== undefined) return true;
+  return (
+    host.length <= 253 &&
+    host
+      .replace(/\.$/, "")
+      .split(".")
+      .every((label) => /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/.test(label))
+  );
 }
 
 const backends = z

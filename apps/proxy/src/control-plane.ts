@@ -40,6 +40,7 @@ export function createControlPlane(options: {
     const members = membership.list();
     current = buildPlacement(members, config, ++version);
     metrics.rebuilds.inc();
+    metrics.keepServers(members.map((m) => m.id));
     for (const m of members)
       metrics.serverUp.set({ server: m.id }, current.targets.has(m.id) ? 1 : 0);
     logger.info({ reason, version, servers: [...current.targets.keys()] }, "placement rebuilt");

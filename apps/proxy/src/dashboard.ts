@@ -50,6 +50,65 @@ function ringViews({ config, membership, placement }: AdminOptions): () => RingV
   };
 }
 
+/** Event streams open at once, at most: each holds a socket and its buffers. */
+export const MAX_EVENT_STREAMS = 32;
+/** Ticks a stream may keep unsent frames before it is cut: a reader that stopped. */
+const STALL_TICKS = 10;
+
+/** What the event streams need of a response. */
+export interface EventSink {
+  readonly writableLength: number;
+  write(text: string): unknown;
+  end(): unknown;
+  destroy(): unknown;
+}
+
+/**
+ * The open event streams. Every tick each gets the frame; one whose earlier
+ * frames are still waiting to be sent after STALL_TICKS ticks is not
+ * reading, and is cut before it holds more memory (its own, and the
+ * kernel's socket buffers).
+ */
+export class EventStreams {
+  private readonly stalled = new Map<EventSink, number>();
+
+  get size(): number {
+    return this.stalled.size;
+  }
+
+  /** False when MAX_EVENT_STREAMS are open already. */
+  add(sink: EventSink): boolean {
+    if (this.stalled.size >= MAX_EVENT_STREAMS) return false;
+    this.stalled.set(sink, 0);
+    return true;
+  }
+
+  delete(sink: EventSink): void {
+    this.stalled.delete(sink);
+  }
+
+  broadcast(frame: string): void {
+    for (const [sink, ticks] of this.stalled) {
+      if (sink.writableLength === 0) this.stalled.set(sink, 0);
+      else if (ticks + 1 >= STALL_TICKS) {
+        this.stalled.delete(sink);
+        sink.destroy();
+        continue;
+      } else this.stalled.set(sink, ticks + 1);
+      sink.write(frame);
+    }
+  }
+
+  /** Every stream: the proxy is stopping. */
+  *[Symbol.iterator](): IterableIterator<EventSink> {
+    yield* this.stalled.keys();
+  }
+
+  clear(): void {
+    this.stalled.clear();
+  }
+}
+
 /**
  * Server-sent events: a snapshot at once, then one a second. The snapshot is
  * built once per second for every open dashboard, so the work does not grow
@@ -64,12 +123,9 @@ export function dashboardEvents(options: AdminOptions): express.Handler {
       traffic: { intervalMs: 1000, rates: options.traffic.rates() },
       ring: ring(),
     })}\n\n`;
-  const streams = new Set<Response>();
+  const streams = new EventStreams();
   let timer: NodeJS.Timeout | undefined;
-  const tick = () => {
-    const text = frame();
-    for (const res of streams) res.write(text);
-  };
+  const tick = () => streams.broadcast(frame());
   options.closing.addEventListener(
     "abort",
     () => {
@@ -80,6 +136,13 @@ export function dashboardEvents(options: AdminOptions): express.Handler {
     { once: true },
   );
   return (req: Request, res: Response) => {
+    if (!streams.add(res)) {
+      res
+        .status(503)
+        .set("retry-after", "10")
+        .json({ error: `at most ${MAX_EVENT_STREAMS} event streams are open at once` });
+      return;
+    }
     res.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-store",
@@ -87,7 +150,6 @@ export function dashboardEvents(options: AdminOptions): express.Handler {
       "x-accel-buffering": "no",
     });
     res.write(frame());
-    streams.add(res);
     timer ??= setInterval(tick, 1000);
     req.on("close", () => {
       streams.delete(res);

@@ -73,16 +73,12 @@ export function createDataPlane(options: {
       res,
       408,
       `Request Timeout: the request body arrived slower than ${config.clientMinBodyRate} bytes/s`,
+      undefined,
+      true,
     );
   };
 
   const handle = (req: ClientRequest, res: ClientResponse) => {
-    if (req.url === "*") {
-      // `OPTIONS *` asks about a server, not a resource: no backend can be chosen for it.
-      sendError(res, 501, "Not Implemented: OPTIONS * is not forwarded");
-      metrics.countRequest("none", 501);
-      return;
-    }
     const result = router.route(req);
     if ("refused" in result) {
       const status = result.refused === "no-server" ? 503 : 400;

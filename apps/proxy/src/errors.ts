@@ -4,6 +4,10 @@ import type { ClientResponse } from "./downstream/response.js";
 
 export const CONNECT_TIMEOUT = "STICKYRING_CONNECT_TIMEOUT";
 export const SERVER_TIMEOUT = "STICKYRING_SERVER_TIMEOUT";
+/** A 101 to a request that asked for no new protocol. */
+export const UNASKED_UPGRADE = "STICKYRING_UNASKED_UPGRADE";
+/** A Transfer-Encoding other than chunked. */
+export const UNKNOWN_CODING = "STICKYRING_UNKNOWN_CODING";
 
 /** The connection never reached the server: nothing was sent, so a retry is safe. */
 const NOT_CONNECTED = new Set([
@@ -38,14 +42,31 @@ export function isRetryable(error: unknown, method: string | undefined, hasBody:
 }
 
 /**
- * Writes a short plain-text error and closes the connection after it, or
- * cuts the connection when the response already started.
+ * What a client is told when its server failed: what happened, in words. The
+ * code itself (an llhttp HPE_* code, an errno) goes to the access log only.
+ */
+export function describeFailure(server: string, code: string): string {
+  if (code === SERVER_TIMEOUT) return `Gateway Timeout: ${server} did not answer in time`;
+  if (code === CONNECT_TIMEOUT) return `Bad Gateway: ${server} could not be reached in time`;
+  if (NOT_CONNECTED.has(code)) return `Bad Gateway: ${server} could not be reached`;
+  if (code === UNASKED_UPGRADE) return `Bad Gateway: ${server} switched protocols unasked`;
+  if (code === UNKNOWN_CODING)
+    return `Bad Gateway: ${server} answered in a transfer coding the proxy does not know`;
+  if (code.startsWith("HPE_")) return `Bad Gateway: ${server} sent an invalid response`;
+  return `Bad Gateway: ${server} closed the connection before answering`;
+}
+
+/**
+ * Writes a short plain-text error, or cuts the connection when the response
+ * already started. The connection stays open for the client's next request
+ * unless `close` (or the client's own request) says otherwise.
  */
 export function sendError(
   res: ClientResponse,
   status: number,
   message: string,
   backend?: string,
+  close = false,
 ): void {
   if (res.headersSent) {
     res.destroy();
@@ -61,7 +82,7 @@ export function sendError(
     String(body.length),
   ];
   if (backend) headers.push("x-backend", backend);
-  res.keepAlive = false;
+  if (close) res.keepAlive = false;
   res.writeHead(status, undefined, headers);
   res.end(body);
 }

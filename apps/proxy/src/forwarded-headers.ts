@@ -32,7 +32,6 @@ const HOP_BY_HOP = new Set([
   "proxy-connection",
   "transfer-encoding",
   "te",
-  "trailer",
   "upgrade",
   "expect",
 ]);
@@ -97,4 +96,50 @@ export function endToEndRawHeaders(raw: readonly string[]): string[] {
   for (let i = 0; i < list.length; i += 2)
     if (!named.has(list[i]!.toLowerCase())) kept.push(list[i]!, list[i + 1]!);
   return kept;
+}
+
+/**
+ * Fields that must not be taken from trailers (RFC 9110 6.5.1): framing,
+ * routing, request modifiers, authentication (cookies among them), response
+ * control and content processing. A recipient could merge them into the
+ * header section; the proxy passes on only what it cannot misread.
+ */
+const NOT_IN_TRAILERS = new Set([
+  ...HOP_BY_HOP,
+  "trailer",
+  "content-length",
+  "host",
+  "cache-control",
+  "max-forwards",
+  "pragma",
+  "range",
+  "if-match",
+  "if-none-match",
+  "if-modified-since",
+  "if-unmodified-since",
+  "if-range",
+  "authorization",
+  "proxy-authorization",
+  "www-authenticate",
+  "proxy-authenticate",
+  "cookie",
+  "set-cookie",
+  "age",
+  "expires",
+  "date",
+  "location",
+  "retry-after",
+  "vary",
+  "warning",
+  "content-encoding",
+  "content-type",
+  "content-range",
+]);
+
+/** The trailer fields a proxy passes on, from a raw [name, value, ...] list; undefined when none are left. */
+export function trailerFields(raw: readonly string[]): string[] | undefined {
+  const kept: string[] = [];
+  for (let i = 0; i < raw.length; i += 2)
+    if (!NOT_IN_TRAILERS.has(raw[i]!.toLowerCase())) kept.push(raw[i]!, raw[i + 1]!);
+  return kept.length > 0 ? kept : undefined;
 }

@@ -9,13 +9,24 @@ import type { Logger } from "@stickyring/runtime";
 import type { AddressMatcher } from "./cidr.js";
 import type { ClientRequest } from "./downstream/request.js";
 import type { ClientResponse } from "./downstream/response.js";
-import { SERVER_TIMEOUT, isConnectFailure, isRetryable, sendError } from "./errors.js";
-import { addForwardedHeaders, endToEndHeaders, endToEndRawHeaders } from "./forwarded-headers.js";
+import {
+  SERVER_TIMEOUT,
+  describeFailure,
+  isConnectFailure,
+  isRetryable,
+  sendError,
+} from "./errors.js";
+import {
+  addForwardedHeaders,
+  endToEndHeaders,
+  endToEndRawHeaders,
+  trailerFields,
+} from "./forwarded-headers.js";
 import type { Metrics } from "./metrics.js";
 import type { Route, Router } from "./routing.js";
 import type { Exchange, UpstreamConnection, UpstreamError } from "./upstream/connection.js";
 import { createUpstream } from "./upstream/pool.js";
-import { originForm, requestHead } from "./upstream/request-head.js";
+import { requestHead } from "./upstream/request-head.js";
 import { createUpgradeForwarder } from "./websocket.js";
 
 export interface ForwarderOptions {
@@ -55,6 +66,10 @@ class Relay implements Exchange {
     private readonly forwarder: Forwarding,
   ) {}
 
+  onInterim(status: number, statusMessage: string, rawHeaders: string[]): void {
+    this.res.writeInterim(status, statusMessage || undefined, endToEndRawHeaders(rawHeaders));
+  }
+
   onHead(status: number, statusMessage: string, rawHeaders: string[]): void {
     const { res, route } = this;
     this.forwarder.metrics.observeUpstream(
@@ -82,9 +97,14 @@ class Relay implements Exchange {
     });
   }
 
-  onEnd(): void {
+  onEnd(trailers: string[] | undefined): void {
     this.done = true;
-    this.res.end();
+    this.res.end(undefined, trailers && trailerFields(trailers));
+  }
+
+  onReadEnd(): void {
+    // A head whose body did not come in the same read goes out alone (server-sent events, long polls).
+    this.res.flushHead();
   }
 
   onError(error: UpstreamError): void {
@@ -114,7 +134,7 @@ class Forwarding implements Forwarder {
   constructor(private readonly options: ForwarderOptions) {
     this.metrics = options.metrics;
     this.upstream = createUpstream({ lookup: options.lookup, ...options.timeouts });
-    this.upgrades = createUpgradeForwarder(options.lookup);
+    this.upgrades = createUpgradeForwarder(options.lookup, options.timeouts.serverMs);
   }
 
   handle(req: ClientRequest, res: ClientResponse): void {
@@ -132,10 +152,12 @@ class Forwarding implements Forwarder {
     const headers = endToEndHeaders(req.headers);
     // HTTP/1.0 needs no Host; the HTTP/1.1 that goes to the server does.
     if (req.headers.host === undefined) headers.push("host", route.target.host);
+    const body = req.body;
     connection.dispatch(relay, {
-      head: requestHead(req.method, originForm(req.url), headers, chunked),
-      body: req.body,
+      head: requestHead(req.method, req.url, headers, chunked),
+      body,
       chunked,
+      trailers: chunked ? () => body!.trailers && trailerFields(body!.trailers) : undefined,
       headOnly: req.method === "HEAD",
     });
   }
@@ -164,9 +186,12 @@ class Forwarding implements Forwarder {
         return;
       }
     }
-    if (code === SERVER_TIMEOUT)
-      sendError(res, 504, `Gateway Timeout: ${route.server} did not answer in time`, route.server);
-    else sendError(res, 502, `Bad Gateway: ${route.server} failed (${code})`, route.server);
+    sendError(
+      res,
+      code === SERVER_TIMEOUT ? 504 : 502,
+      describeFailure(route.server, code),
+      route.server,
+    );
   }
 
   upgrade(req: ClientRequest, socket: Socket, head: Buffer): void {

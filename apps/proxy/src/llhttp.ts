@@ -73,3 +73,56 @@ export function createParser(type: number): NodeParser {
   parser.initialize(type, {}, HEADER_LIMIT, Parser.kLenientNone);
   return parser;
 }
+
+/**
+ * The header lines of one message that llhttp hands over outside
+ * kOnHeadersComplete. Node's binding passes a head's lines on early
+ * (kOnHeaders) when there are many of them or they span reads, and the
+ * trailers of a chunked body the same way, just before kOnMessageComplete,
+ * with the message's URL again. Early lines belong to the head; lines that
+ * come after the head are trailers and must never reach the next message's
+ * head. A message's state begins after the previous message completes;
+ * `head` takes what came before its head, `end` what came after it.
+ */
+export class MessageFields {
+  private fields: string[] = [];
+  private url = "";
+  /** The head is complete: lines handed over now are trailers. */
+  private inBody = false;
+
+  /** kOnHeaders. */
+  add(fields: readonly string[], url: string | undefined): void {
+    for (const field of fields) this.fields.push(field);
+    if (!this.inBody && url) this.url += url;
+  }
+
+  /** kOnHeadersComplete: the head's target (requests), with what llhttp passed early first. */
+  target(url: string | undefined): string {
+    const target = this.url + (url ?? "");
+    this.url = "";
+    return target;
+  }
+
+  /** kOnHeadersComplete: the head's lines, those llhttp passed early first. Lines from now on are trailers. */
+  head(headers: string[] | undefined): string[] {
+    this.inBody = true;
+    if (this.fields.length === 0) return headers ?? [];
+    const raw = headers ? this.fields.concat(headers) : this.fields;
+    this.fields = [];
+    return raw;
+  }
+
+  /** kOnMessageComplete: the trailers, if any; the next message starts empty. */
+  end(): string[] | undefined {
+    const trailers = this.fields.length > 0 ? this.fields : undefined;
+    this.reset();
+    return trailers;
+  }
+
+  /** The message was abandoned (a refused head, a connection handed over). */
+  reset(): void {
+    this.fields = [];
+    this.url = "";
+    this.inBody = false;
+  }
+}

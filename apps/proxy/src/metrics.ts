@@ -11,6 +11,8 @@ export interface Metrics {
   serverUp: Gauge<"server">;
   rebuilds: Counter;
   retries: Counter<"from">;
+  /** The servers that exist now: series of those removed go, so they do not pile up. */
+  keepServers(ids: readonly string[]): void;
 }
 
 /**
@@ -21,14 +23,17 @@ export interface Metrics {
  * calls in a loop), about 1% of the proxy's CPU per request; keeping our own
  * counts and buckets measured 0.07 µs, not worth a histogram of our own.
  */
-function cachedChildren<K, T>(make: (key: K) => T): (key: K) => T {
+function cachedChildren<K, T>(make: (key: K) => T): Children<K, T> {
   const children = new Map<K, T>();
-  return (key) => {
+  const get = (key: K) => {
     let child = children.get(key);
     if (child === undefined) children.set(key, (child = make(key)));
     return child;
   };
+  return Object.assign(get, { cached: children });
 }
+
+type Children<K, T> = ((key: K) => T) & { cached: Map<K, T> };
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
@@ -50,6 +55,19 @@ export function createMetrics(): Metrics {
     cachedChildren((code: number) => requests.labels(backend, String(code))),
   );
   const upstreamChild = cachedChildren((backend: string) => upstreamSeconds.labels(backend));
+  let known = new Set<string>();
+  const serverUp = new Gauge({
+    name: "stickyring_server_up",
+    help: "1 when the server is in the placement (up and not in maintenance), else 0.",
+    labelNames: ["server"],
+    registers: [registry],
+  });
+  const retries = new Counter({
+    name: "stickyring_retries_total",
+    help: "Requests retried on the next server after a failed connection, by the server that failed.",
+    labelNames: ["from"],
+    registers: [registry],
+  });
   return {
     registry,
     countRequest(backend, code) {
@@ -58,22 +76,25 @@ export function createMetrics(): Metrics {
     observeUpstream(backend, seconds) {
       upstreamChild(backend).observe(seconds);
     },
-    serverUp: new Gauge({
-      name: "stickyring_server_up",
-      help: "1 when the server is in the placement (up and not in maintenance), else 0.",
-      labelNames: ["server"],
-      registers: [registry],
-    }),
+    serverUp,
     rebuilds: new Counter({
       name: "stickyring_placement_rebuilds_total",
       help: "Placement tables built since start.",
       registers: [registry],
     }),
-    retries: new Counter({
-      name: "stickyring_retries_total",
-      help: "Requests retried on the next server after a failed connection, by the server that failed.",
-      labelNames: ["from"],
-      registers: [registry],
-    }),
+    retries,
+    keepServers(ids) {
+      const now = new Set(ids);
+      for (const server of known) {
+        if (now.has(server)) continue;
+        serverUp.remove({ server });
+        retries.remove({ from: server });
+        const codes = requestChildren.cached.get(server)?.cached;
+        for (const code of codes?.keys() ?? []) requests.remove(server, String(code));
+        requestChildren.cached.delete(server);
+        if (upstreamChild.cached.delete(server)) upstreamSeconds.remove(server);
+      }
+      known = now;
+    },
   };
 }

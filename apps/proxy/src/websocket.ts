@@ -21,6 +21,16 @@ export interface UpgradeForwarder {
 
 type Upgrade = (req: IncomingMessage, socket: Socket, head: Buffer) => unknown;
 
+/** httpxy's code for an upgrade the server did not answer in time. */
+const UPGRADE_TIMEOUT = "ERR_UPSTREAM_UPGRADE_TIMEOUT";
+const answer = (status: string, text: string) =>
+  `HTTP/1.1 ${status}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${text.length + 1}\r\nconnection: close\r\n\r\n${text}\n`;
+const GATEWAY_TIMEOUT = answer(
+  "504 Gateway Timeout",
+  "504 Gateway Timeout: the server did not answer the upgrade in time",
+);
+const BAD_GATEWAY = answer("502 Bad Gateway", "502 Bad Gateway: the upgrade to the server failed");
+
 /** The request as the node:http message http-proxy-middleware is written for. */
 function asMessage(req: ClientRequest, socket: Socket): IncomingMessage {
   const message = new IncomingMessage(socket);
@@ -36,7 +46,11 @@ function asMessage(req: ClientRequest, socket: Socket): IncomingMessage {
   return message;
 }
 
-export function createUpgradeForwarder(lookup: LookupFunction): UpgradeForwarder {
+/**
+ * `serverMs`: how long the server may take to answer the upgrade (HAProxy's
+ * `timeout server`); the client then gets a 504 and both sockets are freed.
+ */
+export function createUpgradeForwarder(lookup: LookupFunction, serverMs: number): UpgradeForwarder {
   const agent = new Agent({ keepAlive: false, lookup });
   let loading: Promise<Upgrade> | undefined;
   const load = async (): Promise<Upgrade> => {
@@ -46,11 +60,24 @@ export function createUpgradeForwarder(lookup: LookupFunction): UpgradeForwarder
       agent,
       changeOrigin: false,
       ejectPlugins: true,
+      upgradeTimeout: serverMs,
       plugins: [
         (proxyServer) => {
-          // Nothing can be answered on an upgraded socket: close it.
-          proxyServer.on("error", (_error, _req, res) => {
-            if (res !== undefined && !("writeHead" in res)) res.destroy();
+          proxyServer.on("error", (error, _req, res) => {
+            if (res === undefined || "writeHead" in res) return;
+            // Before the switch the client still speaks HTTP: it is told why.
+            if (res.bytesWritten === 0 && !res.destroyed) {
+              const timedOut = (error as NodeJS.ErrnoException).code === UPGRADE_TIMEOUT;
+              res.end(timedOut ? GATEWAY_TIMEOUT : BAD_GATEWAY);
+            }
+            res.destroy();
+          });
+          // A client that leaves before the server answers: both sockets go
+          // (with half-open client sockets its end alone would not close it).
+          proxyServer.on("proxyReqWs", (proxyReq, _req, socket) => {
+            const leave = () => proxyReq.destroy();
+            socket.once("end", leave);
+            proxyReq.once("upgrade", () => socket.off("end", leave));
           });
         },
       ],

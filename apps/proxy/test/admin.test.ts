@@ -117,6 +117,66 @@ describe("admin API", () => {
     expect((await call("/api/servers/app1/explode", { method: "POST" })).status).toBe(400);
   });
 
+  it("refuses a dryRun it does not recognise (400) rather than applying the change", async () => {
+    const state = async () =>
+      ((await (await call("/api/servers")).json()) as Json).servers.map(
+        (s: { id: string; state: string }) => `${s.id}:${s.state}`,
+      );
+    const before = await state();
+    for (const query of ["dryRun=TRUE", "dryRun=yes", "dryRun=true&dryRun=false", "dryRun="]) {
+      const drain = await call(`/api/servers/app2/drain?${query}`, { method: "POST" });
+      expect(drain.status).toBe(400);
+      expect(((await drain.json()) as Json).error).toMatch(/dryRun/);
+      expect((await call(`/api/servers/app2?${query}`, { method: "DELETE" })).status).toBe(400);
+    }
+    const one = await call("/api/servers/app2/drain?dryRun=1", { method: "POST" });
+    expect(((await one.json()) as Json).dryRun).toBe(true);
+    expect(await state()).toEqual(before);
+  });
+
+  it("takes no action named after an object's own properties", async () => {
+    for (const action of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+      const reply = await call(`/api/servers/app1/${action}`, { method: "POST" });
+      expect(reply.status).toBe(400);
+    }
+    const listed = (await (await call("/api/servers")).json()) as Json;
+    expect(listed.servers.find((s: { id: string }) => s.id === "app1").state).toBe("ready");
+  });
+
+  it("refuses backend URLs with credentials or a host that is no DNS name or address", async () => {
+    for (const url of [
+      "http://:secret@127.0.0.1:5000",
+      "http://user@127.0.0.1:5000",
+      `http://${"a".repeat(10_000)}:5000`,
+      "http://a..b:5000",
+      "http://-a:5000",
+      "http://a%22b:5000",
+    ]) {
+      const reply = await call("/api/servers", {
+        method: "POST",
+        body: JSON.stringify({ id: "bad", url }),
+      });
+      expect(reply.status).toBe(400);
+    }
+    expect(((await (await call("/api/servers")).json()) as Json).servers).toHaveLength(3);
+  });
+
+  it("forgets a removed server's metrics, so add and remove cycles do not grow them", async () => {
+    const url = `http://127.0.0.1:${topology.backends[3]!.port}`;
+    const cycle = async () => {
+      await call("/api/servers", { method: "POST", body: JSON.stringify({ id: "app4", url }) });
+      await mapLimit(clients.slice(0, 60), 16, (from) => get(topology.running.port, { from }));
+      await call("/api/servers/app4", { method: "DELETE" });
+    };
+    await cycle();
+    const size = (await (await call("/metrics")).text()).length;
+    for (let i = 0; i < 10; i++) await cycle();
+    const text = await (await call("/metrics")).text();
+    expect(text).not.toMatch(/app4/);
+    // Process figures (memory, handles) vary by a few bytes of digits.
+    expect(Math.abs(text.length - size)).toBeLessThan(200);
+  });
+
   it("says where a client goes, matching X-Backend", async () => {
     for (const from of clients.slice(0, 20)) {
       const lookup = (await (await call(`/api/lookup?address=${from}`)).json()) as Json;

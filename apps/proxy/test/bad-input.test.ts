@@ -7,6 +7,7 @@ import { get, soloBackend, type RunningProxy, type SoloBackend } from "./harness
 
 let seenByBackend = 0;
 let lastUrl: string | undefined;
+let lastHost: string | undefined;
 let solo: SoloBackend;
 let running: RunningProxy;
 
@@ -15,6 +16,7 @@ beforeAll(async () => {
     if (req.url !== "/healthz") {
       seenByBackend++;
       lastUrl = req.url;
+      lastHost = req.headers.host;
     }
     req.resume();
     req.on("end", () => res.end("Hello from App 1"));
@@ -84,11 +86,13 @@ describe("bad requests are refused before any backend sees them", () => {
     expect(seenByBackend).toBe(before);
   });
 
-  it("answers OPTIONS * itself (501) and never forwards it", async () => {
+  it("refuses a coding other than chunked (501) and never forwards the body unlabelled", async () => {
     const before = seenByBackend;
-    expect(await raw("OPTIONS * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")).toMatch(
-      /^HTTP\/1.1 501 /,
-    );
+    expect(
+      await raw(
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+      ),
+    ).toMatch(/^HTTP\/1.1 501 /);
     expect(seenByBackend).toBe(before);
   });
 
@@ -108,5 +112,32 @@ describe("request targets other than a path", () => {
       ),
     ).toMatch(/^HTTP\/1.1 200 /);
     expect(lastUrl).toBe("/cart/42?x=1");
+  });
+
+  it("gives the server the absolute target's authority as Host and its path as sent (RFC 9112 3.2.2)", async () => {
+    expect(
+      await raw(
+        "GET http://abs.example:8080/a/../echo/%2e%2e/x\\y HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n",
+      ),
+    ).toMatch(/^HTTP\/1.1 200 /);
+    expect(lastUrl).toBe("/a/../echo/%2e%2e/x\\y");
+    expect(lastHost).toBe("abs.example:8080");
+  });
+
+  it("forwards OPTIONS * as it came, to the client's server", async () => {
+    expect(await raw("OPTIONS * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")).toMatch(
+      /^HTTP\/1.1 200 /,
+    );
+    expect(lastUrl).toBe("*");
+  });
+
+  it.each([
+    ["the asterisk with another method", "GET * HTTP/1.1\r\nHost: a\r\n\r\n"],
+    ["userinfo in an absolute target", "GET http://u:p@a/ HTTP/1.1\r\nHost: a\r\n\r\n"],
+    ["an absolute target with no host", "GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n"],
+  ])("refuses %s (400)", async (_, payload) => {
+    const before = seenByBackend;
+    expect(await raw(payload)).toMatch(/^HTTP\/1.1 400 /);
+    expect(seenByBackend).toBe(before);
   });
 });

@@ -1,8 +1,10 @@
-// The dashboard's pure parts: traffic history, ring arcs, and the words of a preview.
+// The dashboard's pure parts: traffic history, ring arcs, the words of a
+// preview, and the bookkeeping of event streams.
 
 import { describe, expect, it } from "@jest/globals";
 import { createHashRing } from "@stickyring/hashing";
 import { describeMoves, list, percent } from "../dashboard/src/format.js";
+import { EventStreams, MAX_EVENT_STREAMS } from "../src/dashboard.js";
 import { ringArcs } from "../src/ring-view.js";
 import { TrafficHistory } from "../src/traffic.js";
 
@@ -97,5 +99,47 @@ describe("preview words", () => {
     expect(percent(0.00001)).toBe("<0.1%");
     expect(percent(0.0512)).toBe("5.1%");
     expect(list(["a", "b", "c"], "or")).toBe("a, b or c");
+  });
+});
+
+describe("EventStreams", () => {
+  const sink = () => ({
+    writableLength: 0,
+    frames: 0,
+    destroyed: false,
+    write() {
+      this.frames++;
+    },
+    end() {},
+    destroy() {
+      this.destroyed = true;
+    },
+  });
+
+  it("takes at most MAX_EVENT_STREAMS streams", () => {
+    const streams = new EventStreams();
+    for (let i = 0; i < MAX_EVENT_STREAMS; i++) expect(streams.add(sink())).toBe(true);
+    expect(streams.add(sink())).toBe(false);
+    expect(streams.size).toBe(MAX_EVENT_STREAMS);
+  });
+
+  it("cuts a stream whose frames stay unsent for 10 ticks, and keeps one that catches up", () => {
+    const streams = new EventStreams();
+    const stalled = sink();
+    const slow = sink();
+    const reading = sink();
+    for (const s of [stalled, slow, reading]) streams.add(s);
+    stalled.writableLength = 5000;
+    for (let tick = 1; tick <= 12; tick++) {
+      // The slow one has frames waiting most of the time, but drains every 5th tick.
+      slow.writableLength = tick % 5 === 0 ? 0 : 5000;
+      streams.broadcast("frame");
+      if (tick < 10) expect(stalled.destroyed).toBe(false);
+    }
+    expect(stalled.destroyed).toBe(true);
+    expect(stalled.frames).toBe(9);
+    expect(slow.destroyed).toBe(false);
+    expect(reading.frames).toBe(12);
+    expect(streams.size).toBe(2);
   });
 });

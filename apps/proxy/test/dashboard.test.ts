@@ -4,6 +4,7 @@
 import { request } from "node:http";
 import { describe, expect, it } from "@jest/globals";
 import { createHashRing, sourceKey, uriKey } from "@stickyring/hashing";
+import { MAX_EVENT_STREAMS } from "../src/dashboard.js";
 import { adminCall, clientAddresses, get, mapLimit, startProxy, useTopology } from "./harness.js";
 
 const TOKEN = "dashboard-token-for-tests";
@@ -114,6 +115,37 @@ describe("event stream", () => {
     } finally {
       await call("/api/servers/app2/enable", { method: "POST" });
     }
+  });
+});
+
+describe("event stream limits", () => {
+  it("answers 503 beyond MAX_EVENT_STREAMS open streams, and accepts again when one closes", async () => {
+    const open: ReturnType<typeof request>[] = [];
+    const statuses = await Promise.all(
+      Array.from(
+        { length: MAX_EVENT_STREAMS + 2 },
+        () =>
+          new Promise<number>((resolve, reject) => {
+            const req = request(
+              admin("/api/events"),
+              { headers: { authorization: `Bearer ${TOKEN}` } },
+              (res) => {
+                res.resume();
+                resolve(res.statusCode!);
+              },
+            );
+            req.on("error", reject);
+            req.end();
+            open.push(req);
+          }),
+      ),
+    );
+    expect(statuses.filter((s) => s === 200)).toHaveLength(MAX_EVENT_STREAMS);
+    expect(statuses.filter((s) => s === 503)).toHaveLength(2);
+    for (const req of open) req.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    const { type } = await firstEvent("/api/events", { authorization: `Bearer ${TOKEN}` });
+    expect(type).toBe("snapshot");
   });
 });
 

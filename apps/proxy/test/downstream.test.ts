@@ -2,10 +2,10 @@
 // socket: pipelining, HTTP/1.0, framing of answers of unknown length, HEAD,
 // Expect, keep-alive and closing, and the graceful stop.
 
-import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import fc from "fast-check";
 import { soloBackend, startProxy, type Backend, type SoloBackend } from "./harness.js";
+import { converse as talk } from "./raw-client.js";
 
 interface Seen {
   method: string;
@@ -45,54 +45,8 @@ beforeAll(async () => {
 });
 afterAll(() => solo.stop());
 
-interface Conversation {
-  socket: Socket;
-  /** Everything received so far. */
-  text(): string;
-  /** Resolves when the proxy has closed the connection. */
-  closed: Promise<void>;
-  /** Resolves once `pattern` matches what was received. */
-  until(pattern: RegExp, timeoutMs?: number): Promise<string>;
-}
-
 /** A raw connection to the proxy that sends `payload` at once. */
-function converse(payload: string): Promise<Conversation> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(solo.running.port, "127.0.0.1");
-    let received = "";
-    const waiters: (() => void)[] = [];
-    socket.setEncoding("latin1");
-    socket.on("data", (d: string) => {
-      received += d;
-      for (const wake of waiters.splice(0)) wake();
-    });
-    socket.on("error", reject);
-    const closed = new Promise<void>((r) => socket.on("close", () => r()));
-    socket.on("connect", () => {
-      socket.write(payload, "latin1");
-      resolve({
-        socket,
-        text: () => received,
-        closed,
-        until(pattern, timeoutMs = 3000) {
-          const deadline = Date.now() + timeoutMs;
-          return new Promise((done, fail) => {
-            const check = () => {
-              if (pattern.test(received)) done(received);
-              else if (Date.now() > deadline || socket.destroyed)
-                fail(new Error(`no ${pattern} in ${JSON.stringify(received)}`));
-              else {
-                waiters.push(check);
-                setTimeout(check, 50);
-              }
-            };
-            check();
-          });
-        },
-      });
-    });
-  });
-}
+const converse = (payload: string) => talk(solo.running.port, payload);
 
 /** The status lines in order (bodies here never contain one, nor end in a newline). */
 const statusLines = (text: string) => text.match(/HTTP\/1\.1 \d{3} [^\r]*/g) ?? [];
@@ -299,15 +253,9 @@ describe("answers", () => {
   });
 
   it("carry every byte value through unchanged", async () => {
-    const bytes = await new Promise<Buffer>((resolve, reject) => {
-      const socket = connect(solo.running.port, "127.0.0.1", () =>
-        socket.write("GET /bytes HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"),
-      );
-      const chunks: Buffer[] = [];
-      socket.on("data", (d: Buffer) => chunks.push(d));
-      socket.on("error", reject);
-      socket.on("close", () => resolve(Buffer.concat(chunks)));
-    });
+    const talk = await converse("GET /bytes HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    await talk.closed;
+    const bytes = Buffer.from(talk.text(), "latin1");
     const body = bytes.subarray(bytes.indexOf("\r\n\r\n") + 4);
     expect(body.equals(ALL_BYTES)).toBe(true);
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import { createHashRing } from "@stickyring/hashing";
 import { endToEndHeaders, endToEndRawHeaders } from "../src/forwarded-headers.js";
-import { clientAddresses, get, useTopology } from "./harness.js";
+import { clientAddresses, get, startProxy, useTopology } from "./harness.js";
 
 const ring = createHashRing({ servers: ["app1", "app2", "app3"].map((id) => ({ id })) });
 /** Addresses whose own backend differs from the backend of `spoofed`. */
@@ -66,6 +66,18 @@ describe("X-Forwarded-For and Forwarded", () => {
   });
 });
 
+describe("a dual-stack listener", () => {
+  it("names an IPv4 client in its IPv4 form, never ::ffff:a.b.c.d", async () => {
+    const dual = await startProxy(topology.backends, { HOST: "::" });
+    try {
+      const reply = await get(dual.port, { from: "127.0.9.10", path: "/whoami" });
+      expect(JSON.parse(reply.body).forwardedFor).toBe("127.0.9.10");
+    } finally {
+      await dual.stop();
+    }
+  });
+});
+
 describe("endToEndHeaders", () => {
   it("leaves out hop-by-hop headers and those Connection names, keeps the rest in order", () => {
     const list = endToEndHeaders({
@@ -83,9 +95,12 @@ describe("endToEndHeaders", () => {
       "set-cookie": ["a=1", "b=2"],
       "content-length": undefined,
     });
+    // Trailer announces end-to-end fields (RFC 9110 6.6.2): it is passed on.
     expect(list).toEqual([
       "host",
       "shop.example",
+      "trailer",
+      "x-sum",
       "content-type",
       "text/plain",
       "set-cookie",
@@ -101,7 +116,7 @@ describe("endToEndHeaders", () => {
 });
 
 describe("endToEndRawHeaders", () => {
-  it("leaves out hop-by-hop names in any case, keeps others of the same lengths with their case and repeats", () => {
+  it("leaves out hop-by-hop names in any case, keeps Trailer and others of the same lengths with their case and repeats", () => {
     const list = endToEndRawHeaders([
       ...["Connection", "close, X-Private", "Keep-Alive", "timeout=5", "TE", "trailers"],
       ...["Trailer", "x-sum", "UPGRADE", "h2c", "Expect", "100-continue"],
@@ -111,6 +126,7 @@ describe("endToEndRawHeaders", () => {
       ...["X-Powered-By-App", "p", "X-Request-Id-Tail", "r", "XY", "z"],
     ]);
     expect(list).toEqual([
+      ...["Trailer", "x-sum"],
       ...["Server", "nginx", "X-Trace", "t1", "Set-Cookie", "a=1", "Set-Cookie", "b=2"],
       ...["X-Powered-By-App", "p", "X-Request-Id-Tail", "r", "XY", "z"],
     ]);

@@ -1,11 +1,11 @@
 // ACCEPT_PROXY=on: every connection starts with a PROXY protocol header
 // (HAProxy's `accept-proxy`), and the client it names is the one hashed.
 
-import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import fc from "fast-check";
 import { readProxyHeader } from "../src/downstream/proxy-protocol.js";
 import { clientAddresses, get, startProxy, useTopology, type RunningProxy } from "./harness.js";
+import { exchange as exchangeWith } from "./raw-client.js";
 
 const SIGNATURE = Buffer.from("0d0a0d0a000d0a515549540a", "hex");
 
@@ -122,22 +122,7 @@ describe("ACCEPT_PROXY=on", () => {
   });
   afterAll(() => accepting.stop());
 
-  /** Sends `pieces` (a small pause between them) from 127.0.0.1 and returns all the proxy wrote back. */
-  function exchange(pieces: (string | Buffer)[]): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const socket = connect(accepting.port, "127.0.0.1");
-      let received = "";
-      socket.on("data", (d: Buffer) => (received += d.toString("latin1")));
-      socket.on("error", reject);
-      socket.on("close", () => resolve(received));
-      socket.on("connect", async () => {
-        for (const piece of pieces) {
-          socket.write(piece);
-          await new Promise((r) => setTimeout(r, 10));
-        }
-      });
-    });
-  }
+  const exchange = (pieces: (string | Buffer)[]) => exchangeWith(accepting.port, pieces);
 
   const backendOf = (answer: string) => /\r\nx-backend: (\S+)\r\n/i.exec(answer)?.[1];
   const whoami = "GET /whoami HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";

@@ -15,10 +15,11 @@
 
 import { STATUS_CODES } from "node:http";
 import { Socket } from "node:net";
-import { METHODS, Parser, createParser, type NodeParser } from "../llhttp.js";
-import { ClientRequest, RequestBody, hasBody, headerObject } from "./request.js";
+import { METHODS, MessageFields, Parser, createParser, type NodeParser } from "../llhttp.js";
+import { ClientRequest, RequestBody, hasBody, headerObject, type Headers } from "./request.js";
 import { readProxyHeader } from "./proxy-protocol.js";
 import { ClientResponse, type ResponseOwner } from "./response.js";
+import { readTarget } from "./target.js";
 
 export interface ServerHandlers {
   request(req: ClientRequest, res: ClientResponse): void;
@@ -60,9 +61,8 @@ export class ClientConnection implements ResponseOwner {
   private response: ClientResponse | undefined;
   /** The request whose body is being read. */
   private reading: ClientRequest | undefined;
-  /** Header lines and URL llhttp hands over before the head completes (long or split heads). */
-  private earlyHeaders: string[] = [];
-  private earlyUrl = "";
+  /** Header lines llhttp hands over outside the head callback: a long head's, or trailers. */
+  private readonly fields = new MessageFields();
   /** When the head now being read began (performance.now()); 0 when none is. Checked by the server. */
   headSince: number;
   /** When the connection went idle between requests; 0 while it is not. Checked by the server. */
@@ -91,16 +91,13 @@ export class ClientConnection implements ResponseOwner {
   ) {
     this.headSince = performance.now();
     const parser = createParser(Parser.REQUEST);
-    parser[Parser.kOnHeaders] = (headers: string[], url: string) => {
-      for (const field of headers) this.earlyHeaders.push(field);
-      this.earlyUrl += url;
-    };
+    parser[Parser.kOnHeaders] = (headers: string[], url: string) => this.fields.add(headers, url);
     parser[Parser.kOnHeadersComplete] = this.onHead;
     parser[Parser.kOnBody] = this.onBody;
     parser[Parser.kOnMessageComplete] = this.onMessageComplete;
     parser[Parser.kOnExecute] = this.onExecute;
     this.parser = parser;
-    this.remoteAddress = socket.remoteAddress;
+    this.remoteAddress = plainAddress(socket.remoteAddress);
     if (host.acceptProxy) {
       // Counted against the headers timeout like the head that follows it.
       this.preamble = Buffer.alloc(0);
@@ -111,7 +108,7 @@ export class ClientConnection implements ResponseOwner {
     }
     socket.on("drain", () => this.response?.drained());
     socket.on("end", this.onEnd);
-    socket.on("timeout", () => socket.destroy());
+    socket.on("timeout", this.onTimeout);
     socket.on("error", () => {}); // 'close' follows
     socket.on("close", this.onClose);
   }
@@ -251,20 +248,16 @@ export class ClientConnection implements ResponseOwner {
     minor: number,
     headers: string[] | undefined,
     method: number,
-    url: string | undefined,
+    rawUrl: string | undefined,
     _status: unknown,
     _message: unknown,
     upgrade: boolean,
     keepAlive: boolean,
   ): number => {
+    // A message's state begins here, with its head, and ends in onMessageComplete.
     this.headSince = 0;
-    let raw = headers ?? [];
-    if (this.earlyHeaders.length > 0) {
-      raw = this.earlyHeaders.concat(raw);
-      this.earlyHeaders = [];
-    }
-    const target = this.earlyUrl + (url ?? "");
-    this.earlyUrl = "";
+    const url = this.fields.target(rawUrl);
+    const raw = this.fields.head(headers);
     const parsed = headerObject(raw);
     // HTTP/1.1 requires exactly one Host (RFC 9112 3.2), as node:http does.
     if (parsed === undefined || (minor === 1 && parsed.host === undefined)) {
@@ -277,11 +270,26 @@ export class ClientConnection implements ResponseOwner {
       this.refusal = 501;
       return 0;
     }
+    const coding = parsed["transfer-encoding"];
+    if (coding !== undefined) {
+      const refusal = codingRefusal(coding as string);
+      if (refusal !== 0) {
+        this.refusal = refusal;
+        return 0;
+      }
+    }
+    const target = readTarget(name, url);
+    if ("refused" in target) {
+      this.refusal = target.refused;
+      return 0;
+    }
+    // Absolute form: the target's authority replaces Host (RFC 9112 3.2.2).
+    if (target.authority !== undefined) setHost(raw, parsed, target.authority);
     const request = new ClientRequest(
       this.socket,
       this.remoteAddress,
       name,
-      target,
+      target.path,
       major === 1 && minor === 0 ? "1.0" : "1.1",
       raw,
       parsed,
@@ -310,17 +318,32 @@ export class ClientConnection implements ResponseOwner {
 
   private readonly onMessageComplete = () => {
     this.completedInRead++;
-    this.earlyHeaders = []; // trailers: not passed on
+    const trailers = this.fields.end();
     const request = this.reading;
     if (request === undefined) return;
     this.reading = undefined;
     request.complete = true;
+    if (request.body) request.body.trailers = trailers;
     request.body?.push(null);
     // An ended body asks for no more: what follows is the next request's.
     if (this.bodyFull) this.wantBody();
     if (!request.keepAlive) this.last = true;
     else if (this.response === undefined && this.queue.length === 0)
       this.idleSince = performance.now();
+  };
+
+  /**
+   * The socket was silent both ways for the client timeout. While a request
+   * waits on its server (its body all read, nothing held up by the client)
+   * the server timeout is the one that applies, as in HAProxy: a slow server
+   * gets its 504, not a cut connection. Any write re-arms the timer.
+   */
+  private readonly onTimeout = () => {
+    const waitingOnServer =
+      this.response !== undefined &&
+      !this.socket.writableNeedDrain &&
+      (this.reading === undefined || this.bodyFull);
+    if (!waitingOnServer) this.socket.destroy();
   };
 
   /** The body's reader wants more: read the socket again, unless the queue is full. */
@@ -348,12 +371,16 @@ export class ClientConnection implements ResponseOwner {
       return;
     }
     const expect = request.headers.expect;
+    let continued = false;
     if (expect !== undefined) {
       if (typeof expect !== "string" || expect.toLowerCase() !== "100-continue") {
         this.closeWith(417);
         return;
       }
-      if (request.httpVersion === "1.1") this.socket.write(CONTINUE, "latin1");
+      if (request.httpVersion === "1.1") {
+        this.socket.write(CONTINUE, "latin1");
+        continued = true;
+      }
     }
     this.idleSince = 0;
     const response = new ClientResponse(
@@ -361,6 +388,7 @@ export class ClientConnection implements ResponseOwner {
       request.method === "HEAD",
       request.httpVersion === "1.0",
       request.keepAlive && !this.host.closing,
+      continued,
     );
     this.response = response;
     this.host.handlers.request(request, response);
@@ -424,4 +452,31 @@ export class ClientConnection implements ResponseOwner {
     this.queue.length = 0;
     this.reading = undefined;
   };
+}
+
+/** `::ffff:10.1.2.3`, as a dual-stack listener reports an IPv4 peer, in its IPv4 form. */
+function plainAddress(address: string | undefined): string | undefined {
+  return address !== undefined && address.startsWith("::ffff:") && address.includes(".")
+    ? address.slice(7)
+    : address;
+}
+
+/** Every Host line says `authority`, in the raw list and the header object alike. */
+function setHost(raw: string[], headers: Headers, authority: string): void {
+  for (let i = 0; i < raw.length; i += 2)
+    if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === "host") raw[i + 1] = authority;
+  if (headers.host === undefined) raw.push("Host", authority);
+  headers.host = authority;
+}
+
+/**
+ * A request's Transfer-Encoding: chunked alone is read; chunked after other
+ * codings is a body this proxy cannot undo and must not pass on unlabelled
+ * (RFC 9112 6.1: 501); anything not ending in chunked has no reliable
+ * length (RFC 9112 6.3: 400).
+ */
+function codingRefusal(value: string): 0 | 400 | 501 {
+  const codings = value.toLowerCase().split(",");
+  if (codings[codings.length - 1]!.trim() !== "chunked") return 400;
+  return codings.length === 1 ? 0 : 501;
 }

@@ -14,6 +14,9 @@ export type Headers = Record<string, string | string[] | undefined>;
  * more, and the connection resumes reading the socket then.
  */
 export class RequestBody extends Readable {
+  /** Fields after a chunked body, as received: set before the body ends. */
+  trailers: string[] | undefined;
+
   constructor(private readonly wanted: () => void) {
     super();
   }

@@ -1,11 +1,13 @@
 // The answer to one client request, written straight to the client's socket.
-// The head waits for the first piece of body so both leave in one write;
-// framing is decided once, at writeHead: the length the head gives, chunked
-// for an HTTP/1.1 client when there is none, or read-to-close for HTTP/1.0.
+// The head waits for the first piece of body read with it so both leave in
+// one write, and goes alone when the read that brought it ends (flushHead):
+// a head is never held back for a body that is slow to come. Framing is
+// decided once, at writeHead: the length the head gives, chunked for an
+// HTTP/1.1 client when there is none, or read-to-close for HTTP/1.0.
 
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
-import { LAST_CHUNK, chunkHeader } from "../chunked.js";
+import { LAST_CHUNK, chunkHeader, lastChunk } from "../chunked.js";
 
 /** What the response tells its connection. */
 export interface ResponseOwner {
@@ -22,6 +24,7 @@ const COPY_LIMIT = 1024;
 
 export class ClientResponse {
   statusCode = 200;
+  /** The head has gone to the socket; until then an error may still replace it. */
   headersSent = false;
   /** end() was called, or the connection was lost: nothing more is written. */
   done = false;
@@ -40,6 +43,8 @@ export class ClientResponse {
     private readonly headOnly: boolean,
     private readonly http10: boolean,
     keepAlive: boolean,
+    /** The proxy answered the client's `Expect: 100-continue` itself. */
+    private readonly continued: boolean,
   ) {
     this.keepAlive = keepAlive;
   }
@@ -51,15 +56,20 @@ export class ClientResponse {
    */
   writeHead(status: number, message: string | undefined, headers: readonly string[]): void {
     this.statusCode = status;
-    this.headersSent = true;
-    let head = `HTTP/1.1 ${status} ${message ?? STATUS_CODES[status] ?? "Unknown"}\r\n`;
+    this.chunked = false;
+    let head = statusLine(status, message);
     let length = false;
+    // A 204 has no content, so no length either (RFC 9110 8.6).
+    const lengthAllowed = status !== 204;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
-      if (name.length === 14 && name.toLowerCase() === "content-length") length = true;
+      if (name.length === 14 && name.toLowerCase() === "content-length") {
+        if (!lengthAllowed) continue;
+        length = true;
+      }
       head += `${name}: ${headers[i + 1]}\r\n`;
     }
-    this.bodiless = this.headOnly || status < 200 || status === 204 || status === 304;
+    this.bodiless = this.headOnly || status === 204 || status === 304;
     if (!this.bodiless && !length) {
       // HTTP/1.0 has no chunked coding: the end of the connection ends the body.
       if (this.http10) this.keepAlive = false;
@@ -73,6 +83,23 @@ export class ClientResponse {
     this.pending = `${head}\r\n`;
   }
 
+  /**
+   * An interim (1xx) answer, passed on at once (RFC 9110 15.2: a proxy
+   * forwards them). Not to an HTTP/1.0 client, which cannot take one, and
+   * not a 100 the proxy has already sent for the client's Expect.
+   */
+  writeInterim(status: number, message: string | undefined, headers: readonly string[]): void {
+    if (this.http10 || this.headersSent || (status === 100 && this.continued)) return;
+    let head = statusLine(status, message);
+    for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    this.owner.socket.write(`${head}\r\n`, "latin1");
+  }
+
+  /** The head goes out now if it still waits for a body piece. */
+  flushHead(): void {
+    if (this.pending !== undefined && !this.done) this.send("", undefined, "");
+  }
+
   /** False when the client's socket is full: wait for onceDrain before writing more. */
   write(chunk: Buffer): boolean {
     if (this.done || this.bodiless || chunk.length === 0) return true;
@@ -80,10 +107,11 @@ export class ClientResponse {
     return this.send("", chunk, "");
   }
 
-  end(body?: Buffer): void {
+  /** `trailers`: fields to send after a chunked body (already filtered); dropped otherwise. */
+  end(body?: Buffer, trailers?: readonly string[]): void {
     if (this.done) return;
     if (body !== undefined) this.write(body);
-    if (this.chunked) this.send("", undefined, LAST_CHUNK);
+    if (this.chunked) this.send("", undefined, trailers ? lastChunk(trailers) : LAST_CHUNK);
     else if (this.pending !== undefined) this.send("", undefined, "");
     this.done = true;
     this.runCloseListeners();
@@ -130,6 +158,7 @@ export class ClientResponse {
     const { socket } = this.owner;
     const prefix = this.pending === undefined ? before : this.pending + before;
     this.pending = undefined;
+    this.headersSent = true;
     if (chunk === undefined) return socket.write(prefix + after, "latin1");
     if (chunk.length > COPY_LIMIT) {
       socket.cork();
@@ -144,4 +173,8 @@ export class ClientResponse {
     // (pooled Buffers cost a new 8 KB pool every few dozen answers).
     return socket.write(prefix + chunk.toString("latin1") + after, "latin1");
   }
+}
+
+function statusLine(status: number, message: string | undefined): string {
+  return `HTTP/1.1 ${status} ${message ?? STATUS_CODES[status] ?? "Unknown"}\r\n`;
 }

@@ -7,16 +7,21 @@
 
 import { connect, type LookupFunction, type Socket } from "node:net";
 import type { Readable } from "node:stream";
-import { CONNECT_TIMEOUT, SERVER_TIMEOUT } from "../errors.js";
-import { LAST_CHUNK, chunkHeader } from "../chunked.js";
+import { CONNECT_TIMEOUT, SERVER_TIMEOUT, UNASKED_UPGRADE, UNKNOWN_CODING } from "../errors.js";
+import { LAST_CHUNK, chunkHeader, lastChunk } from "../chunked.js";
 import { createResponseParser, type ResponseParser } from "./response-parser.js";
 
 /** What the connection tells the side that relays the answer. */
 export interface Exchange {
-  /** The final response's head (1xx informational answers are passed over). */
+  /** An interim (1xx) answer; the final one follows. */
+  onInterim(status: number, statusMessage: string, rawHeaders: string[]): void;
+  /** The final response's head. */
   onHead(status: number, statusMessage: string, rawHeaders: string[]): void;
   onBody(chunk: Buffer): void;
-  onEnd(): void;
+  /** `trailers`: the fields after a chunked body, as received. */
+  onEnd(trailers: string[] | undefined): void;
+  /** A read from the server has been parsed: whatever it produced may go out now. */
+  onReadEnd(): void;
   /** The exchange failed; `stale` when a reused connection closed before any answer. */
   onError(error: UpstreamError): void;
 }
@@ -41,6 +46,8 @@ export interface Request {
   body: Readable | undefined;
   /** Send the body chunked (its length is unknown). */
   chunked: boolean;
+  /** With `chunked`: the trailer fields to send after the body, once it has ended. */
+  trailers?: () => readonly string[] | undefined;
   /** HEAD: the response has no body whatever its headers say. */
   headOnly: boolean;
 }
@@ -110,7 +117,7 @@ export class UpstreamConnection {
       onHead: (status, message, raw, upgrade, keepAlive) =>
         this.onHead(status, message, raw, upgrade, keepAlive),
       onBody: (chunk) => this.exchange?.onBody(chunk),
-      onComplete: () => this.onComplete(),
+      onComplete: (trailers) => this.onComplete(trailers),
     });
     const socket = connect({
       host: home.host,
@@ -145,6 +152,7 @@ export class UpstreamConnection {
     this.heard = true;
     const error = this.parser.execute(READ_BUFFER.subarray(0, length));
     if (error) this.fail(invalid(error));
+    else this.exchange?.onReadEnd();
     return true;
   };
 
@@ -230,7 +238,11 @@ export class UpstreamConnection {
   };
 
   private readonly onBodyEnd = () => {
-    if (this.request!.chunked) this.socket.write(LAST_CHUNK, "latin1");
+    const request = this.request!;
+    if (request.chunked) {
+      const trailers = request.trailers?.();
+      this.socket.write(trailers ? lastChunk(trailers) : LAST_CHUNK, "latin1");
+    }
     this.requestSent = true;
     this.stopReadingBody(false);
   };
@@ -262,26 +274,38 @@ export class UpstreamConnection {
       this.close();
       return true;
     }
-    if (upgrade) {
-      this.fail(new UpstreamError("server switched protocols unasked", "EPROTO"));
+    // Requests sent here never ask to switch protocols (upgrades go through
+    // websocket.ts), whether or not the 101 names an Upgrade.
+    if (upgrade || status === 101) {
+      this.fail(new UpstreamError("server switched protocols unasked", UNASKED_UPGRADE));
       return true;
     }
-    if (status < 200) return false; // 1xx: the final answer follows
+    if (status < 200) {
+      exchange.onInterim(status, message, raw);
+      return false; // the final answer follows
+    }
+    const head = readHead(raw);
+    if (head.unknownCoding) {
+      // A coding other than chunked: relayed without its label the body
+      // would change meaning, and it cannot be undone here (RFC 9112 6.1).
+      this.fail(new UpstreamError("response in an unknown transfer coding", UNKNOWN_CODING));
+      return true;
+    }
     this.answered = true;
     this.keepAlive = keepAlive;
-    this.idleMs = idleFromHint(raw);
+    this.idleMs = head.idleMs;
     exchange.onHead(status, message, raw);
     return this.request!.headOnly;
   }
 
-  private onComplete(): void {
+  private onComplete(trailers: string[] | undefined): void {
     const exchange = this.exchange;
     if (!exchange || !this.answered) return; // nothing out, or a 1xx answer ended
     const reusable = this.keepAlive && this.requestSent && this.idleMs > 0;
     this.exchange = undefined;
     this.stopReadingBody(!this.requestSent);
     this.request = undefined;
-    exchange.onEnd();
+    exchange.onEnd(trailers);
     if (!reusable) {
       this.close();
       return;
@@ -355,16 +379,24 @@ function invalid(error: Error): UpstreamError {
 }
 
 /**
- * `Keep-Alive: timeout=N` is how long the server keeps an idle connection:
- * give it up a second earlier, so a request never races the server's close.
+ * What the proxy reads in a response head itself. `Keep-Alive: timeout=N` is
+ * how long the server keeps an idle connection: it is given up a second
+ * earlier, so a request never races the server's close. A Transfer-Encoding
+ * other than `chunked` alone is a coding the proxy does not know. Names are
+ * lowercased only when their length is one of these two.
  */
-function idleFromHint(raw: readonly string[]): number {
+function readHead(raw: readonly string[]): { idleMs: number; unknownCoding: boolean } {
+  let idleMs = IDLE_MS;
+  let unknownCoding = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length !== 10 || name.toLowerCase() !== "keep-alive") continue;
-    const match = /timeout=(\d+)/i.exec(raw[i + 1]!);
-    if (match)
-      return Math.max(0, Math.min(IDLE_MS, Number(match[1]) * 1000 - SERVER_HINT_MARGIN_MS));
+    if (name.length === 10 && name.toLowerCase() === "keep-alive") {
+      const match = /timeout=(\d+)/i.exec(raw[i + 1]!);
+      if (match)
+        idleMs = Math.max(0, Math.min(IDLE_MS, Number(match[1]) * 1000 - SERVER_HINT_MARGIN_MS));
+    } else if (name.length === 17 && name.toLowerCase() === "transfer-encoding") {
+      if (raw[i + 1]!.trim().toLowerCase() !== "chunked") unknownCoding = true;
+    }
   }
-  return IDLE_MS;
+  return { idleMs, unknownCoding };
 }

@@ -18,14 +18,3 @@ export function requestHead(
   if (chunked) head += "transfer-encoding: chunked\r\n";
   return `${head}\r\n`;
 }
-
-/** `http://host/p?q` (absolute-form) to what an origin server expects (`/p?q`). */
-export function originForm(target: string): string {
-  if (target.charCodeAt(0) === 47 /* / */) return target;
-  try {
-    const url = new URL(target);
-    return url.pathname + url.search;
-  } catch {
-    return `/${target}`;
-  }
-}

@@ -1,7 +1,7 @@
 // The response parser: llhttp in strict mode (../llhttp.ts), so a response
 // that could smuggle a second one past the proxy is refused instead of relayed.
 
-import { Parser, createParser } from "../llhttp.js";
+import { MessageFields, Parser, createParser } from "../llhttp.js";
 
 export interface ParserEvents {
   /** The head is complete; return true when the response cannot have a body (HEAD). */
@@ -13,7 +13,8 @@ export interface ParserEvents {
     keepAlive: boolean,
   ): boolean;
   onBody(chunk: Buffer): void;
-  onComplete(): void;
+  /** The message is complete; `trailers`: the fields after a chunked body, if any. */
+  onComplete(trailers: string[] | undefined): void;
 }
 
 export interface ResponseParser {
@@ -27,12 +28,8 @@ export interface ResponseParser {
 
 export function createResponseParser(events: ParserEvents): ResponseParser {
   const parser = createParser(Parser.RESPONSE);
-  // llhttp hands over headers early when there are many of them or they
-  // span several reads; they are gathered here until the head completes.
-  let early: string[] = [];
-  parser[Parser.kOnHeaders] = (headers: string[]) => {
-    for (const field of headers) early.push(field);
-  };
+  const fields = new MessageFields();
+  parser[Parser.kOnHeaders] = (headers: string[]) => fields.add(headers, undefined);
   parser[Parser.kOnHeadersComplete] = (
     _major: number,
     _minor: number,
@@ -44,16 +41,12 @@ export function createResponseParser(events: ParserEvents): ResponseParser {
     upgrade: boolean,
     keepAlive: boolean,
   ) => {
-    let raw = headers;
-    if (early.length > 0) {
-      raw = headers ? early.concat(headers) : early;
-      early = [];
-    }
+    const raw = fields.head(headers);
     // 1: llhttp reads no body for this response.
-    return events.onHead(status, statusMessage, raw ?? [], upgrade, keepAlive) ? 1 : 0;
+    return events.onHead(status, statusMessage, raw, upgrade, keepAlive) ? 1 : 0;
   };
   parser[Parser.kOnBody] = (chunk: Buffer) => events.onBody(chunk);
-  parser[Parser.kOnMessageComplete] = () => events.onComplete();
+  parser[Parser.kOnMessageComplete] = () => events.onComplete(fields.end());
   return {
     execute(data) {
       const result = parser.execute(data);

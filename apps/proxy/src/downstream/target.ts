@@ -1,0 +1,33 @@
+// The request-target (RFC 9112 3.2): what the request line names, turned
+// into what the proxy forwards. Pure, so every form can be tested alone.
+
+export type Target =
+  /** `path` as the client sent it; `authority` when it came in absolute form. */
+  | { path: string; authority: string | undefined }
+  /** Not a target this proxy forwards: answer with this status. */
+  | { refused: 400 };
+
+const ABSOLUTE = /^https?:\/\//i;
+
+/**
+ * Origin form (`/p?q`) is kept byte for byte; so is the path of an
+ * absolute-form target (`http://host:port/p?q`, RFC 9112 3.2.2), which
+ * also names the authority that must replace Host. No normalisation: a
+ * server that decodes `%2e%2e` or `\` sees what the client sent, as it
+ * would with no proxy in between. Asterisk form is OPTIONS' alone.
+ */
+export function readTarget(method: string, url: string): Target {
+  if (url.charCodeAt(0) === 47 /* / */) return { path: url, authority: undefined };
+  if (url === "*") return method === "OPTIONS" ? { path: url, authority: undefined } : BAD;
+  if (!ABSOLUTE.test(url)) return BAD;
+  const start = url.indexOf("//") + 2;
+  let end = start;
+  while (end < url.length && url[end] !== "/" && url[end] !== "?") end++;
+  const authority = url.slice(start, end);
+  // No userinfo (RFC 9110 4.2.4: a sender must not send it) and a host to name.
+  if (authority === "" || authority.includes("@") || authority.startsWith(":")) return BAD;
+  const rest = url.slice(end);
+  return { path: rest === "" ? "/" : rest[0] === "?" ? `/${rest}` : rest, authority };
+}
+
+const BAD = { refused: 400 } as const;
