@@ -11,6 +11,8 @@ export interface Conversation {
   closed: Promise<void>;
   /** Resolves once `pattern` matches what was received. */
   until(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Resolves when more arrives or the connection closes, or after `timeoutMs`. */
+  more(timeoutMs?: number): Promise<void>;
 }
 
 /**
@@ -23,7 +25,7 @@ export function converse(
   options: { from?: string; pauseMs?: number } = {},
 ): Promise<Conversation> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: "127.0.0.1", localAddress: options.from });
+    const socket = connect({ port, host: "127.0.0.1", localAddress: options.from, noDelay: true });
     let received = "";
     const waiters: (() => void)[] = [];
     socket.setEncoding("latin1");
@@ -32,12 +34,27 @@ export function converse(
       for (const wake of waiters.splice(0)) wake();
     });
     socket.on("error", reject);
-    const closed = new Promise<void>((r) => socket.on("close", () => r()));
+    const closed = new Promise<void>((r) =>
+      socket.on("close", () => {
+        for (const wake of waiters.splice(0)) wake();
+        r();
+      }),
+    );
     socket.on("connect", async () => {
       resolve({
         socket,
         text: () => received,
         closed,
+        more(timeoutMs = 3000) {
+          return new Promise((done) => {
+            if (socket.destroyed) return done();
+            const timer = setTimeout(done, timeoutMs);
+            waiters.push(() => {
+              clearTimeout(timer);
+              done();
+            });
+          });
+        },
         until(pattern, timeoutMs = 3000) {
           const deadline = Date.now() + timeoutMs;
           return new Promise((done, fail) => {

@@ -2,8 +2,7 @@
 // that write exact bytes: framing, keep-alive reuse, 1xx, HEAD, answers read
 // to EOF, bodies both ways, and responses that must be refused.
 
-import { createServer as createTcpServer, type Server, type Socket } from "node:net";
-import type { AddressInfo } from "node:net";
+import { createServer as createTcpServer, type AddressInfo, type Socket } from "node:net";
 import { request } from "node:http";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { lookup } from "node:dns";
@@ -12,112 +11,14 @@ import { createUpstream } from "../src/upstream/pool.js";
 import { requestHead } from "../src/upstream/request-head.js";
 import { get, startProxy, type Backend, type RunningProxy } from "./harness.js";
 import { converse } from "./raw-client.js";
+import { isHealthCheck, scriptedServer, tcpServer, type Received } from "./scripted-server.js";
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   while (cleanup.length) await cleanup.pop()!();
 });
-
-interface Received {
-  /** Which accepted connection (0, 1, ...) carried it. */
-  connection: number;
-  head: string;
-  body: Buffer;
-  /** The trailer section of a chunked body, as received ("" when none). */
-  trailers: string;
-}
-
-type Responder = (received: Received, socket: Socket) => void;
-
-/** A TCP server on a loopback port, closed with every connection it accepted after the test. */
-async function tcpServer(onConnection: (socket: Socket) => void): Promise<number> {
-  const sockets = new Set<Socket>();
-  const server: Server = createTcpServer((socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    socket.on("error", () => undefined);
-    onConnection(socket);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  cleanup.push(() => {
-    for (const socket of sockets) socket.destroy();
-    return new Promise((r) => server.close(r));
-  });
-  return (server.address() as AddressInfo).port;
-}
-
-/**
- * A server that answers with exactly the bytes `respond` writes. It reads
- * request heads and Content-Length or chunked bodies itself, and records
- * every request but the proxy's health checks.
- */
-async function scriptedServer(respond: Responder) {
-  const received: Received[] = [];
-  let numbered = 0;
-  const port = await tcpServer((socket) => {
-    // Numbered at its first request that is not a health check.
-    let connection: number | undefined;
-    let buffered = Buffer.alloc(0);
-    socket.on("data", (data: Buffer) => {
-      buffered = Buffer.concat([buffered, data]);
-      for (;;) {
-        const end = buffered.indexOf("\r\n\r\n");
-        if (end < 0) return;
-        const head = buffered.toString("latin1", 0, end);
-        const rest = buffered.subarray(end + 4);
-        const length = /\r\ncontent-length: *(\d+)/i.exec(head);
-        let body: Buffer;
-        let used: number;
-        let trailers = "";
-        if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
-          const chunked = dechunk(rest);
-          if (chunked === undefined) return;
-          ({ body, used, trailers } = chunked);
-        } else {
-          used = length ? Number(length[1]) : 0;
-          if (rest.length < used) return;
-          body = rest.subarray(0, used);
-        }
-        buffered = rest.subarray(used);
-        if (isHealthCheck(head, socket)) return;
-        connection ??= numbered++;
-        const item = { connection, head, body, trailers };
-        received.push(item);
-        respond(item, socket);
-      }
-    });
-  });
-  return { port, received };
-}
-
-/** Answers the proxy's health checks, which are not what the tests count. */
-function isHealthCheck(head: string, socket: Socket): boolean {
-  if (!head.startsWith("GET /healthz ")) return false;
-  socket.end("HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
-  return true;
-}
-
-/** A whole chunked body at the start of `raw`, or undefined while it is incomplete. */
-function dechunk(raw: Buffer): { body: Buffer; used: number; trailers: string } | undefined {
-  const parts: Buffer[] = [];
-  let at = 0;
-  for (;;) {
-    const lineEnd = raw.indexOf("\r\n", at);
-    if (lineEnd < 0) return undefined;
-    const size = parseInt(raw.toString("latin1", at, lineEnd), 16);
-    if (size === 0) {
-      const end = raw.indexOf("\r\n\r\n", lineEnd);
-      if (raw.toString("latin1", lineEnd, lineEnd + 4) === "\r\n\r\n")
-        return { body: Buffer.concat(parts), used: lineEnd + 4, trailers: "" };
-      if (end < 0) return undefined;
-      const trailers = raw.toString("latin1", lineEnd + 2, end + 2);
-      return { body: Buffer.concat(parts), used: end + 4, trailers };
-    }
-    if (raw.length < lineEnd + 2 + size + 2) return undefined;
-    parts.push(raw.subarray(lineEnd + 2, lineEnd + 2 + size));
-    at = lineEnd + 2 + size + 2;
-  }
-}
+const scripted = (respond: Parameters<typeof scriptedServer>[0]) =>
+  scriptedServer(respond, cleanup);
 
 async function proxyTo(port: number, env: Record<string, string> = {}): Promise<RunningProxy> {
   const running = await startProxy([{ id: "app1", port } as Backend], {
@@ -174,7 +75,7 @@ describe("the request as written to the server", () => {
   });
 
   it("carries a Content-Length body with its length, and a chunked one chunked, both intact", async () => {
-    const server = await scriptedServer((got, socket) => socket.write(ok(String(got.body.length))));
+    const server = await scripted((got, socket) => socket.write(ok(String(got.body.length))));
     const running = await proxyTo(server.port);
     const body = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 251));
     expect(await send(running.port, "POST", body, false)).toEqual({ status: 200, body: "5000" });
@@ -189,7 +90,7 @@ describe("the request as written to the server", () => {
 
 describe("kept-alive connections to a server", () => {
   it("carry one request after another on a single connection", async () => {
-    const server = await scriptedServer((got, socket) => socket.write(ok(`#${got.connection}`)));
+    const server = await scripted((got, socket) => socket.write(ok(`#${got.connection}`)));
     const running = await proxyTo(server.port);
     for (let i = 0; i < 5; i++) expect((await get(running.port)).body).toBe("#0");
     expect(server.received).toHaveLength(5);
@@ -197,7 +98,7 @@ describe("kept-alive connections to a server", () => {
 
   it("send a request again on a new connection, to the same server, when a reused one turns out closed", async () => {
     const perConnection = new Map<number, number>();
-    const server = await scriptedServer((got, socket) => {
+    const server = await scripted((got, socket) => {
       // The second request on a connection finds it closed, as when a
       // server's keep-alive timeout ends just as the request is sent.
       const n = (perConnection.get(got.connection) ?? 0) + 1;
@@ -216,7 +117,7 @@ describe("kept-alive connections to a server", () => {
 
   /** A server that numbers its connections in its answers and says how long it keeps them idle. */
   const keepingIdleFor = (seconds: number) =>
-    scriptedServer((got, socket) =>
+    scripted((got, socket) =>
       socket.write(ok(`#${got.connection}`, `keep-alive: timeout=${seconds}\r\n`)),
     );
 
@@ -236,7 +137,7 @@ describe("kept-alive connections to a server", () => {
   });
 
   it("are not reused after an answer read until the server closed", async () => {
-    const server = await scriptedServer((got, socket) =>
+    const server = await scripted((got, socket) =>
       socket.end(`HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nto the end #${got.connection}`),
     );
     const running = await proxyTo(server.port);
@@ -247,7 +148,7 @@ describe("kept-alive connections to a server", () => {
 
 describe("responses", () => {
   it("arrive whole when the server sends them chunked", async () => {
-    const server = await scriptedServer((_got, socket) =>
+    const server = await scripted((_got, socket) =>
       socket.write(
         "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nHello\r\n7\r\n, world\r\n0\r\n\r\n",
       ),
@@ -259,7 +160,7 @@ describe("responses", () => {
   });
 
   it("pass 1xx informational answers on before the final one (RFC 9110 15.2), but not to HTTP/1.0 clients", async () => {
-    const server = await scriptedServer((_got, socket) =>
+    const server = await scripted((_got, socket) =>
       socket.write(
         "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\nConnection: x-hop\r\nX-Hop: 1\r\n\r\n" +
           "HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n" +
@@ -280,7 +181,7 @@ describe("responses", () => {
   });
 
   it("send a head at once, without waiting for a body that is slow to come (server-sent events)", async () => {
-    const server = await scriptedServer((_got, socket) => {
+    const server = await scripted((_got, socket) => {
       socket.write(
         "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n",
       );
@@ -304,7 +205,7 @@ describe("responses", () => {
   });
 
   it("that stall after the head reach the client as the head, then a cut connection at the server timeout", async () => {
-    const server = await scriptedServer((_got, socket) =>
+    const server = await scripted((_got, socket) =>
       socket.write("HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n"),
     );
     const running = await proxyTo(server.port, { TIMEOUT_SERVER: "1s" });
@@ -315,7 +216,7 @@ describe("responses", () => {
   });
 
   it("204 loses a Content-Length the server sent (RFC 9110 8.6), and the connection stays in step", async () => {
-    const server = await scriptedServer((got, socket) =>
+    const server = await scripted((got, socket) =>
       socket.write(
         got.head.startsWith("GET /none ")
           ? "HTTP/1.1 204 No Content\r\ncontent-length: 0\r\nx-a: 1\r\n\r\n"
@@ -336,7 +237,7 @@ describe("responses", () => {
   });
 
   it("to HEAD have no body whatever their Content-Length says, and the connection stays in step", async () => {
-    const server = await scriptedServer((got, socket) =>
+    const server = await scripted((got, socket) =>
       socket.write(
         got.head.startsWith("HEAD")
           ? "HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n"
@@ -350,7 +251,7 @@ describe("responses", () => {
   });
 
   it("keep repeated headers such as Set-Cookie, and leave out hop-by-hop ones", async () => {
-    const server = await scriptedServer((_got, socket) =>
+    const server = await scripted((_got, socket) =>
       socket.write(
         "HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nConnection: x-hop\r\nX-Hop: 1\r\n" +
           "Keep-Alive: timeout=30\r\ncontent-length: 2\r\n\r\nhi",
@@ -379,7 +280,7 @@ describe("trailers", () => {
     socket.write(got.head.startsWith("GET /alice ") ? trailed : ok("plain"));
 
   it("of one response never reach another client on the reused server connection", async () => {
-    const server = await scriptedServer(answer);
+    const server = await scripted(answer);
     const running = await proxyTo(server.port);
     const alice = await converse(running.port, "GET /alice HTTP/1.1\r\nHost: a\r\n\r\n", {
       from: "127.18.0.1",
@@ -396,7 +297,7 @@ describe("trailers", () => {
   });
 
   it("of one response never reach the next pipelined response", async () => {
-    const server = await scriptedServer(answer);
+    const server = await scripted(answer);
     const running = await proxyTo(server.port);
     const talk = await converse(
       running.port,
@@ -410,7 +311,7 @@ describe("trailers", () => {
   });
 
   it("go to a chunked client after the body, without the fields a trailer must not carry (RFC 9110 6.5.1)", async () => {
-    const server = await scriptedServer(answer);
+    const server = await scripted(answer);
     const running = await proxyTo(server.port);
     const talk = await converse(running.port, "GET /alice HTTP/1.1\r\nHost: a\r\n\r\n");
     const text = await talk.until(/\r\n0\r\n[^]*\r\n\r\n$/);
@@ -421,7 +322,7 @@ describe("trailers", () => {
   });
 
   it("of a request go to the server after its chunked body, and never into the next request", async () => {
-    const server = await scriptedServer((got, socket) => socket.write(ok(got.head.split(" ")[1]!)));
+    const server = await scripted((got, socket) => socket.write(ok(got.head.split(" ")[1]!)));
     const running = await proxyTo(server.port);
     const talk = await converse(
       running.port,
@@ -444,7 +345,7 @@ describe("trailers", () => {
     // llhttp reads a length in the trailers as a length beside chunked and
     // refuses the message; stickyring keeps that strictness (README,
     // Reliability) rather than parse leniently around it.
-    const server = await scriptedServer((got, socket) =>
+    const server = await scripted((got, socket) =>
       socket.write(
         got.head.startsWith("GET /framed ")
           ? "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nalice\r\n0\r\nContent-Length: 0\r\n\r\n"
@@ -514,7 +415,7 @@ describe("responses that could desynchronise the connection are refused (502), n
   ];
   for (const [what, bytes, said] of refused)
     it(what, async () => {
-      const server = await scriptedServer((_got, socket) => socket.write(bytes));
+      const server = await scripted((_got, socket) => socket.write(bytes));
       const running = await proxyTo(server.port);
       const reply = await get(running.port);
       expect(reply.status).toBe(502);
@@ -522,7 +423,7 @@ describe("responses that could desynchronise the connection are refused (502), n
     });
 
   it("the client's connection stays open for its next request after a 502", async () => {
-    const server = await scriptedServer((got, socket) =>
+    const server = await scripted((got, socket) =>
       socket.write(got.head.startsWith("GET /bad ") ? "HTTZ/1.1 200 OK\r\n\r\n" : ok("good")),
     );
     const running = await proxyTo(server.port);
@@ -535,7 +436,7 @@ describe("responses that could desynchronise the connection are refused (502), n
   });
 
   it("bytes after the answer do not become the next client's answer", async () => {
-    const server = await scriptedServer((got, socket) =>
+    const server = await scripted((got, socket) =>
       socket.write(got.connection === 0 ? ok("first") + ok("injected") : ok(`#${got.connection}`)),
     );
     const running = await proxyTo(server.port);
@@ -573,7 +474,7 @@ describe("the pool of connections", () => {
     });
 
   it("hands out a connection whose answer ended while held back for a slow client, reading again", async () => {
-    const server = await scriptedServer((got, socket) => socket.write(ok(`#${got.connection}`)));
+    const server = await scripted((got, socket) => socket.write(ok(`#${got.connection}`)));
     const upstream = createUpstream({ lookup, connectMs: 1000, serverMs: 1000 });
     cleanup.push(async () => upstream.close());
     const target = new URL(`http://127.0.0.1:${server.port}`);
@@ -592,7 +493,7 @@ describe("a request with a body", () => {
     await new Promise<void>((r) => refusing.listen(0, "127.0.0.1", r));
     const deadPort = (refusing.address() as AddressInfo).port;
     await new Promise((r) => refusing.close(r));
-    const server = await scriptedServer((got, socket) => socket.write(ok(String(got.body.length))));
+    const server = await scripted((got, socket) => socket.write(ok(String(got.body.length))));
     const running = await startProxy(
       [{ id: "app1", port: deadPort } as Backend, { id: "app2", port: server.port } as Backend],
       { HEALTH_INTER: "60s", HEALTH_TIMEOUT: "1s", TIMEOUT_SERVER: "2s" },
@@ -631,7 +532,7 @@ describe("a request with a body", () => {
 describe("an answer that comes before the request body is sent", () => {
   it("reaches the client, and the server's connection is not used again", async () => {
     let numbered = 0;
-    const port = await tcpServer((socket) => {
+    const port = await tcpServer(cleanup, (socket) => {
       socket.once("data", (data: Buffer) => {
         if (isHealthCheck(data.toString("latin1"), socket)) return;
         // Refuses on the head alone, without reading the body.
