@@ -5,7 +5,7 @@
 // receives, per connection, split into requests.
 
 import { createServer, type Server, type Socket } from "node:net";
-import { readRequest, show, type Request } from "./wire.js";
+import { readRequest, type Request } from "./wire.js";
 
 /** What a script does besides writing and waiting. */
 export type Action =
@@ -296,8 +296,4 @@ export class ScriptedBackend {
     for (const connection of this.connections) connection.socket.destroy();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
-}
-
-export function describeRequest(r: Request): string {
-  return `${r.method} ${r.target} HTTP/${r.version} ${show(r.raw, 400)}`;
 }

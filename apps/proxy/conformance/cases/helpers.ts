@@ -89,10 +89,3 @@ export function splitSteps(text: string, at: number[], gap = 15): Step[] {
     typeof p === "string" ? p : { wait: (p as { wait: number }).wait },
   );
 }
-
-/** Offsets of every occurrence of `what` in `text`, plus `delta`. */
-export function offsetsOf(text: string, what: string, delta = 0): number[] {
-  const found: number[] = [];
-  for (let i = text.indexOf(what); i >= 0; i = text.indexOf(what, i + 1)) found.push(i + delta);
-  return found;
-}
