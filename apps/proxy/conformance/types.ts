@@ -16,7 +16,11 @@ export interface ResponseSpec {
   headers?: FieldSpec;
   /** The body after de-chunking. */
   body?: string | Buffer;
-  /** Trailers the client gets as trailers or not at all (RFC 9112 7.1.2 lets a proxy drop them); never as headers. */
+  /**
+   * Trailer fields the client gets, each as a trailer or not at all (RFC 9112
+   * 7.1.2 lets a proxy drop them; RFC 9110 6.5.1 lists fields that must not be
+   * taken from trailers); never as headers.
+   */
   trailers?: Record<string, string>;
   /** Default true; false: the response is cut short. */
   complete?: boolean;
@@ -30,7 +34,7 @@ export interface RequestSpec {
   target?: string | string[];
   headers?: FieldSpec;
   body?: string | Buffer;
-  /** Trailers the server gets as trailers or not at all; never as headers. */
+  /** Trailer fields the server gets, each as a trailer or not at all; never as headers. */
   trailers?: Record<string, string>;
   /** Default true: the request reached the server whole; "any": whole or not. */
   complete?: boolean | "any";

@@ -12,7 +12,9 @@ export function addForwardedHeaders(
   const peer = req.remoteAddress ?? "";
   const bytes = trusted === undefined ? undefined : parseAddress(peer);
   const fromTrusted = bytes !== undefined && trusted!(bytes);
-  const previous = req.headers["x-forwarded-for"];
+  // A client's X-Forwarded-For that its Connection header names is for this hop alone.
+  const named = connectionTokens(req.headers.connection);
+  const previous = named?.has("x-forwarded-for") ? undefined : req.headers["x-forwarded-for"];
   req.headers["x-forwarded-for"] = previous ? `${String(previous)}, ${peer}` : peer;
   if (!fromTrusted || !req.headers["x-forwarded-proto"]) req.headers["x-forwarded-proto"] = "http";
   if (!fromTrusted || !req.headers["x-forwarded-host"]) {
@@ -52,6 +54,14 @@ function lowerIfHopByHopLength(name: string): string | undefined {
  * hop. Undefined when there are none, the common case, so nothing is built.
  */
 function namedByConnection(connection: unknown): Set<string> | undefined {
+  const named = connectionTokens(connection);
+  if (named === undefined) return undefined;
+  for (const name of NEVER_DROPPED) named.delete(name);
+  return named.size > 0 ? named : undefined;
+}
+
+/** Every name a Connection header lists beyond the hop-by-hop ones and `close`. */
+function connectionTokens(connection: unknown): Set<string> | undefined {
   if (typeof connection !== "string") return undefined;
   let named: Set<string> | undefined;
   for (const token of connection.split(",")) {
@@ -60,6 +70,19 @@ function namedByConnection(connection: unknown): Set<string> | undefined {
   }
   return named;
 }
+
+/**
+ * Names a Connection header cannot take away: the framing of the message
+ * (dropping Content-Length would let its body be read as the next request),
+ * its Host, and what this proxy itself adds about the client.
+ */
+const NEVER_DROPPED = new Set([
+  "content-length",
+  "host",
+  "x-forwarded-for",
+  "x-forwarded-proto",
+  "x-forwarded-host",
+]);
 
 /**
  * The end-to-end headers as a flat [name, value, ...] list: hop-by-hop ones

@@ -75,6 +75,20 @@ export function createParser(type: number): NodeParser {
 }
 
 /**
+ * llhttp reads framing and Connection fields in trailers as it reads them in
+ * a head: after `Transfer-Encoding` or `Connection: close` there it takes no
+ * further message on the connection. Such a message is the connection's last.
+ */
+export function closesConnection(trailers: readonly string[] | undefined): boolean {
+  if (trailers === undefined) return false;
+  for (let i = 0; i < trailers.length; i += 2) {
+    const name = trailers[i]!.toLowerCase();
+    if (name === "transfer-encoding" || name === "connection") return true;
+  }
+  return false;
+}
+
+/**
  * The header lines of one message that llhttp hands over outside
  * kOnHeadersComplete. Node's binding passes a head's lines on early
  * (kOnHeaders) when there are many of them or they span reads, and the

@@ -78,6 +78,15 @@ export function createUpgradeForwarder(lookup: LookupFunction, serverMs: number)
             const leave = () => proxyReq.destroy();
             socket.once("end", leave);
             proxyReq.once("upgrade", () => socket.off("end", leave));
+            // A 101 that names no protocol is no switch: refused, never relayed.
+            const unnamedSwitch = ({ statusCode }: { statusCode?: number }) => {
+              if (statusCode !== 101) return;
+              socket.off("end", leave);
+              if (!socket.destroyed) socket.end(BAD_GATEWAY);
+              proxyReq.destroy();
+            };
+            proxyReq.prependListener("information", unnamedSwitch);
+            proxyReq.prependOnceListener("response", unnamedSwitch);
           });
         },
       ],

@@ -78,7 +78,11 @@ describe("bad requests are refused before any backend sees them", () => {
       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n",
       400,
     ],
-    ["an oversized request line", `GET /${"a".repeat(20_000)} HTTP/1.1\r\nHost: a\r\n\r\n`, 431],
+    [
+      "an oversized request line (RFC 9112 3)",
+      `GET /${"a".repeat(20_000)} HTTP/1.1\r\nHost: a\r\n\r\n`,
+      414,
+    ],
     ["oversized headers", `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`, 431],
   ])("%s", async (_, payload, status) => {
     const before = seenByBackend;

@@ -15,7 +15,14 @@
 
 import { STATUS_CODES } from "node:http";
 import { Socket } from "node:net";
-import { METHODS, MessageFields, Parser, createParser, type NodeParser } from "../llhttp.js";
+import {
+  METHODS,
+  MessageFields,
+  Parser,
+  closesConnection,
+  createParser,
+  type NodeParser,
+} from "../llhttp.js";
 import { ClientRequest, RequestBody, hasBody, headerObject, type Headers } from "./request.js";
 import { readProxyHeader } from "./proxy-protocol.js";
 import { ClientResponse, type ResponseOwner } from "./response.js";
@@ -71,6 +78,10 @@ export class ClientConnection implements ResponseOwner {
   private last = false;
   /** A status to refuse the request just parsed with (found inside a parser callback). */
   private refusal = 0;
+  /** A request was refused after others still to be answered: this status follows their answers. */
+  private refusedAfter = 0;
+  /** The head just parsed asked for a protocol this proxy does not carry: read on as HTTP/1.1. */
+  private declinedUpgrade = false;
   private upgrading: ClientRequest | undefined;
   private upgradeHead: Buffer | undefined;
   /** Reading paused: too many pipelined requests wait, or a body's reader is full. */
@@ -133,6 +144,10 @@ export class ClientConnection implements ResponseOwner {
     if (response !== this.response) return;
     this.response = undefined;
     const request = this.queue.shift()!;
+    if (keepAlive && this.refusedAfter !== 0 && this.queue.length === 0) {
+      this.closeWith(this.refusedAfter);
+      return;
+    }
     if (!keepAlive || this.host.closing || (this.last && this.queue.length === 0)) {
       this.stopReading();
       this.socket.end();
@@ -210,12 +225,23 @@ export class ClientConnection implements ResponseOwner {
     if (typeof result !== "number") {
       // After a request that closes the connection, what follows is dropped, not refused.
       if (!this.last || this.reading !== undefined) {
-        this.refuse(result);
+        this.refuse(errorStatus(result, data ?? this.parser.getCurrentBuffer()));
+        this.dispatch();
         return;
       }
     } else if (this.refusal !== 0) {
-      this.refuse(undefined);
+      this.refuse(this.refusal);
+      this.dispatch();
       return;
+    } else if (this.declinedUpgrade) {
+      // llhttp stopped after the head as it does for an upgrade: what follows
+      // in this read is the next request (or this one's body), read as usual.
+      this.declinedUpgrade = false;
+      const rest = (data ?? this.parser.getCurrentBuffer()).subarray(result);
+      if (rest.length > 0) {
+        this.parsed(this.parser.execute(rest), rest);
+        return;
+      }
     }
     if (this.upgrading && this.upgradeHead === undefined && typeof result === "number") {
       // The bytes behind the head belong to the new protocol.
@@ -258,30 +284,28 @@ export class ClientConnection implements ResponseOwner {
     this.headSince = 0;
     const url = this.fields.target(rawUrl);
     const raw = this.fields.head(headers);
+    // HTTP/1.0 and 1.1 only: a 0.9 request has no head to forward (RFC 9112 2.3).
+    if (major !== 1 || minor > 1) return this.refuseHead(major === 0 ? 400 : 505);
     const parsed = headerObject(raw);
-    // HTTP/1.1 requires exactly one Host (RFC 9112 3.2), as node:http does.
-    if (parsed === undefined || (minor === 1 && parsed.host === undefined)) {
-      this.refusal = 400;
-      return 0;
-    }
+    // Exactly one Host in HTTP/1.1, and a valid one (RFC 9112 3.2), as node:http asks.
+    if (parsed === undefined || (minor === 1 && parsed.host === undefined))
+      return this.refuseHead(400);
+    if (parsed.host !== undefined && !HOST.test(parsed.host as string)) return this.refuseHead(400);
     const name = METHODS[method]!;
-    if (upgrade && name === "CONNECT") {
-      // A tunnel to an address of the client's choosing: not what this proxy is for.
-      this.refusal = 501;
-      return 0;
-    }
+    // A tunnel to an address of the client's choosing: not what this proxy is for.
+    if (upgrade && name === "CONNECT") return this.refuseHead(501);
     const coding = parsed["transfer-encoding"];
     if (coding !== undefined) {
       const refusal = codingRefusal(coding as string);
-      if (refusal !== 0) {
-        this.refusal = refusal;
-        return 0;
-      }
+      if (refusal !== 0) return this.refuseHead(refusal);
     }
     const target = readTarget(name, url);
-    if ("refused" in target) {
-      this.refusal = target.refused;
-      return 0;
+    if ("refused" in target) return this.refuseHead(target.refused);
+    // Only WebSocket is carried to a server; another protocol offered (h2c)
+    // is declined by going on in HTTP/1.1, as a server may (RFC 9110 7.8).
+    if (upgrade && !isWebSocket(name, parsed.upgrade)) {
+      upgrade = false;
+      this.declinedUpgrade = true;
     }
     // Absolute form: the target's authority replaces Host (RFC 9112 3.2.2).
     if (target.authority !== undefined) setHost(raw, parsed, target.authority);
@@ -290,7 +314,7 @@ export class ClientConnection implements ResponseOwner {
       this.remoteAddress,
       name,
       target.path,
-      major === 1 && minor === 0 ? "1.0" : "1.1",
+      minor === 0 ? "1.0" : "1.1",
       raw,
       parsed,
       keepAlive && !upgrade,
@@ -307,6 +331,12 @@ export class ClientConnection implements ResponseOwner {
     this.upgrading = request;
     return 2;
   };
+
+  /** Refuses the head just parsed once llhttp returns; 2: it reads nothing after it. */
+  private refuseHead(status: number): number {
+    this.refusal = status;
+    return 2;
+  }
 
   private readonly onBody = (chunk: Buffer) => {
     const body = this.reading?.body;
@@ -327,7 +357,7 @@ export class ClientConnection implements ResponseOwner {
     request.body?.push(null);
     // An ended body asks for no more: what follows is the next request's.
     if (this.bodyFull) this.wantBody();
-    if (!request.keepAlive) this.last = true;
+    if (!request.keepAlive || closesConnection(trailers)) this.last = true;
     else if (this.response === undefined && this.queue.length === 0)
       this.idleSince = performance.now();
   };
@@ -410,13 +440,27 @@ export class ClientConnection implements ResponseOwner {
     this.host.handlers.upgrade(request, this.socket, this.upgradeHead ?? Buffer.alloc(0));
   }
 
-  private refuse(error: Error | undefined): void {
-    const status =
-      this.refusal ||
-      ((error as NodeJS.ErrnoException)?.code === "HPE_HEADER_OVERFLOW" ? 431 : 400);
-    // A request being answered cannot be followed by an answer to a later one: cut.
-    if (this.response) this.socket.destroy();
-    else this.closeWith(status);
+  /**
+   * Nothing more is read; requests before the refused one are still
+   * answered, then `status`, and the connection closes. A request whose body
+   * the refusal cut short cannot be answered: when its answer has begun, the
+   * connection is cut, so the client cannot take it for whole.
+   */
+  private refuse(status: number): void {
+    this.refusal = 0;
+    this.stopReading();
+    const broken = this.reading;
+    if (broken !== undefined) {
+      this.reading = undefined;
+      broken.body?.destroy();
+      if (broken === this.queue[0] && this.response !== undefined) {
+        this.socket.destroy();
+        return;
+      }
+      this.queue.splice(this.queue.indexOf(broken), 1);
+    }
+    if (this.response === undefined && this.queue.length === 0) this.closeWith(status);
+    else this.refusedAfter = status;
   }
 
   /** Answers with a short error of our own and closes; no further request is read. */
@@ -479,4 +523,46 @@ function codingRefusal(value: string): 0 | 400 | 501 {
   const codings = value.toLowerCase().split(",");
   if (codings[codings.length - 1]!.trim() !== "chunked") return 400;
   return codings.length === 1 ? 0 : 501;
+}
+
+/** A Host value: a registered name or IP literal, and a port (RFC 9110 7.2, RFC 3986 3.2.2). */
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]*)(?::[0-9]*)?$/;
+
+/** An upgrade this proxy carries: a GET asking for WebSocket. */
+function isWebSocket(method: string, upgrade: unknown): boolean {
+  return (
+    method === "GET" &&
+    typeof upgrade === "string" &&
+    upgrade.split(",").some((p) => p.trim().toLowerCase() === "websocket")
+  );
+}
+
+/** Longest request line that is told "headers too large" rather than "URI too long". */
+const LINE_LIMIT = 8 * 1024;
+
+/** A request line's start: a method, a space, a target. */
+const LINE_START = /^[A-Za-z]+ [^ \r\n]/;
+/** A method token (RFC 9110 9.1) and the space after it. */
+const METHOD_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ /;
+
+/**
+ * The status for what llhttp refused. A well-formed method llhttp's table
+ * does not hold is one this proxy does not implement: 501 (RFC 9110 15.6.2).
+ * A head over the size limit is 431, unless its request line alone is what
+ * made it too long: 414 (RFC 9112 3). That is told only when the read shows
+ * the head's start (a method, after the end of the message before it, or at
+ * the read's start) and its first line runs past LINE_LIMIT; a head that
+ * spans reads is told 431. Anything else is 400.
+ */
+function errorStatus(error: Error, read: Buffer): number {
+  const { code, bytesParsed } = error as NodeJS.ErrnoException & { bytesParsed?: number };
+  if (code !== "HPE_INVALID_METHOD" && code !== "HPE_HEADER_OVERFLOW") return 400;
+  const end = bytesParsed ?? read.length;
+  const before = read.lastIndexOf("\r\n\r\n", end);
+  const start = before < 0 ? 0 : before + 4;
+  const line = read.toString("latin1", start, start + 64);
+  if (code === "HPE_INVALID_METHOD") return METHOD_TOKEN.test(line) ? 501 : 400;
+  if (!LINE_START.test(line)) return 431;
+  const lineEnd = read.indexOf("\r\n", start);
+  return lineEnd < 0 || lineEnd - start > LINE_LIMIT ? 414 : 431;
 }

@@ -27,6 +27,8 @@ export function readTarget(method: string, url: string): Target {
   // No userinfo (RFC 9110 4.2.4: a sender must not send it) and a host to name.
   if (authority === "" || authority.includes("@") || authority.startsWith(":")) return BAD;
   const rest = url.slice(end);
+  // An OPTIONS for the server as a whole reaches it in asterisk form (RFC 9112 3.2.4).
+  if (rest === "" && method === "OPTIONS") return { path: "*", authority };
   return { path: rest === "" ? "/" : rest[0] === "?" ? `/${rest}` : rest, authority };
 }
 

@@ -9,6 +9,7 @@ import { connect, type LookupFunction, type Socket } from "node:net";
 import type { Readable } from "node:stream";
 import { CONNECT_TIMEOUT, SERVER_TIMEOUT, UNASKED_UPGRADE, UNKNOWN_CODING } from "../errors.js";
 import { LAST_CHUNK, chunkHeader, lastChunk } from "../chunked.js";
+import { closesConnection } from "../llhttp.js";
 import { createResponseParser, type ResponseParser } from "./response-parser.js";
 
 /** What the connection tells the side that relays the answer. */
@@ -301,7 +302,8 @@ export class UpstreamConnection {
   private onComplete(trailers: string[] | undefined): void {
     const exchange = this.exchange;
     if (!exchange || !this.answered) return; // nothing out, or a 1xx answer ended
-    const reusable = this.keepAlive && this.requestSent && this.idleMs > 0;
+    const reusable =
+      this.keepAlive && this.requestSent && this.idleMs > 0 && !closesConnection(trailers);
     this.exchange = undefined;
     this.stopReadingBody(!this.requestSent);
     this.request = undefined;
@@ -388,6 +390,7 @@ function invalid(error: Error): UpstreamError {
 function readHead(raw: readonly string[]): { idleMs: number; unknownCoding: boolean } {
   let idleMs = IDLE_MS;
   let unknownCoding = false;
+  let codings = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     if (name.length === 10 && name.toLowerCase() === "keep-alive") {
@@ -395,7 +398,8 @@ function readHead(raw: readonly string[]): { idleMs: number; unknownCoding: bool
       if (match)
         idleMs = Math.max(0, Math.min(IDLE_MS, Number(match[1]) * 1000 - SERVER_HINT_MARGIN_MS));
     } else if (name.length === 17 && name.toLowerCase() === "transfer-encoding") {
-      if (raw[i + 1]!.trim().toLowerCase() !== "chunked") unknownCoding = true;
+      // Chunked once, alone: two lines are "chunked, chunked" (RFC 9112 7).
+      if (++codings > 1 || raw[i + 1]!.trim().toLowerCase() !== "chunked") unknownCoding = true;
     }
   }
   return { idleMs, unknownCoding };
