@@ -44,7 +44,8 @@ describe("source-IP stickiness with 1,200 distinct client addresses", () => {
     }
     const used = new Set(CLIENTS.map(before.owner));
     expect(used).toEqual(new Set(ids));
-  });
+    // 3,600 connections of their own: seconds when the other suites load both cores.
+  }, 30_000);
 
   it("moves only the killed backend's clients, with no failed GET", async () => {
     await topology.backends[1]!.kill();
