@@ -11,10 +11,10 @@ import cluster, { type Worker } from "node:cluster";
 import { listen, onShutdownSignal, type Logger } from "@stickyring/runtime";
 import { AggregatorRegistry } from "prom-client";
 import type { ProxyConfig } from "./config.js";
-import { createDataPlane } from "./data-plane.js";
-import { createBackendLookup } from "./lookup.js";
-import { createMetrics } from "./metrics.js";
-import { buildPlacement, type MemberState, type Placement } from "./placement.js";
+import { createDataPlane } from "./data-plane/data-plane.js";
+import { createBackendLookup } from "./data-plane/lookup.js";
+import { createMetrics } from "./control-plane/metrics.js";
+import { buildPlacement, type MemberState, type Placement } from "./data-plane/placement.js";
 
 /** A MemberState as it crosses the IPC channel: the URL as text. */
 type MemberSnapshot = Omit<MemberState, "url"> & { url: string };
@@ -37,7 +37,7 @@ const STOP_MS = 10_000;
  * Loaded in the primary only: workers need not hold the admin API, the
  * dashboard and Express in memory (3-4 MB less RSS per worker, measured).
  */
-const controlPlaneModule = () => import("./control-plane.js");
+const controlPlaneModule = () => import("./control-plane/control-plane.js");
 
 export function runCluster(config: ProxyConfig, logger: Logger): Promise<void> {
   return cluster.isPrimary ? runPrimary(config, logger) : runWorker(config, logger);

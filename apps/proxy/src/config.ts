@@ -6,31 +6,25 @@ import { availableParallelism } from "node:os";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { MAX_WEIGHT, parseAddress } from "@stickyring/hashing";
-import { parseCidrList, type AddressMatcher } from "./cidr.js";
-import { COOKIE_NAME } from "./cookie.js";
+import {
+  SERVER_ID,
+  parseBackendUrl,
+  weightSchema,
+  type ServerSpec,
+} from "./control-plane/servers.js";
+import { parseCidrList, type AddressMatcher } from "./data-plane/cidr.js";
+import { COOKIE_NAME } from "./data-plane/cookie.js";
+import type { Balance } from "./data-plane/key-policy.js";
+import { HASH_TYPES, type HashType } from "./data-plane/placement.js";
 import { parseDuration } from "./duration.js";
 import { LOG_LEVELS, type LogLevel } from "@stickyring/runtime";
-
-export type Balance =
-  | { kind: "source" }
-  | { kind: "uri"; whole: boolean; len: number; depth: number; pathOnly: boolean }
-  | { kind: "hdr"; header: string };
-
-export const HASH_TYPES = ["consistent", "maglev", "map-based", "haproxy", "nginx"] as const;
-export type HashType = (typeof HASH_TYPES)[number];
-
-export interface BackendConfig {
-  id: string;
-  url: URL;
-  weight: number;
-}
 
 export interface ProxyConfig {
   /** 0: one process; otherwise a control process and this many data-plane workers. */
   workers: number;
   port: number;
   host: string | undefined;
-  backends: BackendConfig[];
+  backends: ServerSpec[];
   balance: Balance;
   hashType: HashType;
   /** HAProxy `hash-balance-factor` as a factor (125 -> 1.25); undefined: off. */
@@ -59,7 +53,6 @@ export class ConfigError extends Error {
 
 const DEFAULT_BACKENDS =
   "app1=http://127.0.0.1:5001,app2=http://127.0.0.1:5002,app3=http://127.0.0.1:5003";
-export const SERVER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** A setting arrives as text from the environment, or as JSON from the file. */
 const text = z.union([z.string(), z.number(), z.boolean()]).transform(String);
@@ -81,14 +74,6 @@ const integer = (
 const port = (fallback: number) =>
   integer(fallback, 0, 65535, "expected a port number from 0 to 65535");
 
-const WEIGHT_RULE = `expected an integer from 0 to ${MAX_WEIGHT}`;
-/** A server weight given as JSON (config file, admin API). */
-export const weightSchema = z
-  .number({ error: WEIGHT_RULE })
-  .int(WEIGHT_RULE)
-  .min(0, WEIGHT_RULE)
-  .max(MAX_WEIGHT, WEIGHT_RULE);
-
 const duration = (fallback: string, minMs: number) =>
   text.optional().transform((v, ctx) => {
     const ms = parseDuration(v === undefined || v === "" ? fallback : v);
@@ -108,39 +93,6 @@ const backendItem = z.object({
   weight: weightSchema.optional(),
 });
 
-export function parseBackendUrl(id: string, raw: string): URL | string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return `backend "${id}": "${raw}" is not a URL (expected http://host:port)`;
-  }
-  if (url.protocol !== "http:")
-    return `backend "${id}": only http:// backends are supported, got ${url.protocol}`;
-  if (url.pathname !== "/" || url.search || url.hash || url.username || url.password) {
-    return `backend "${id}": expected http://host:port with no path, query or credentials, got ${raw}`;
-  }
-  if (!isHostName(url.hostname))
-    return `backend "${id}": "${url.hostname}" is not an IP address or a DNS name`;
-  return url;
-}
-
-/**
- * An IP address or a DNS name: labels of letters, digits, '-' and '_'
- * (container names have them), 63 characters at most, 253 in all.
- */
-export function isHostName(host: string): boolean {
-  if (host.startsWith("[")) return parseAddress(host.slice(1, -1)) !== undefined;
-  if (parseAddress(host) !== undefined) return true;
-  return (
-    host.length <= 253 &&
-    host
-      .replace(/\.$/, "")
-      .split(".")
-      .every((label) => /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/.test(label))
-  );
-}
-
 const backends = z
   .union([z.string(), z.array(backendItem)])
   .optional()
@@ -151,7 +103,7 @@ const backends = z
         : typeof v === "string"
           ? v.split(",").map((pair) => pair.trim().split("="))
           : v.map((b) => [b.id, b.url, b.weight]);
-    const result: BackendConfig[] = [];
+    const result: ServerSpec[] = [];
     const seen = new Set<string>();
     for (const [id, url, weight] of items) {
       if (typeof id !== "string" || !SERVER_ID.test(id) || typeof url !== "string" || url === "") {

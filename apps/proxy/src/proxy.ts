@@ -6,12 +6,12 @@ import type { Server as HttpServer } from "node:http";
 import type { Server } from "node:net";
 import { listen, type Logger } from "@stickyring/runtime";
 import type { ProxyConfig } from "./config.js";
-import { createControlPlane } from "./control-plane.js";
-import { createDataPlane } from "./data-plane.js";
-import { createBackendLookup } from "./lookup.js";
-import type { Membership } from "./membership.js";
-import { createMetrics } from "./metrics.js";
-import type { Placement } from "./placement.js";
+import { createControlPlane } from "./control-plane/control-plane.js";
+import { createDataPlane } from "./data-plane/data-plane.js";
+import { createBackendLookup } from "./data-plane/lookup.js";
+import type { Membership } from "./control-plane/membership.js";
+import { createMetrics } from "./control-plane/metrics.js";
+import type { Placement } from "./data-plane/placement.js";
 
 export interface StickyProxy {
   readonly server: Server;

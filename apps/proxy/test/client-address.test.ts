@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@jest/globals";
 import { parseAddress, sourceKey } from "@stickyring/hashing";
 import fc from "fast-check";
-import { parseCidrList } from "../src/cidr.js";
-import { clientAddress } from "../src/client-address.js";
+import { parseCidrList } from "../src/data-plane/cidr.js";
+import { clientAddress } from "../src/data-plane/client-address.js";
 
 const trusted = (
   parseCidrList("10.0.0.0/8, 2001:db8::/32") as { matcher: (a: Uint8Array) => boolean }

@@ -3,7 +3,7 @@
 // goes back there from any address, and servers never see the cookie.
 
 import { describe, expect, it } from "@jest/globals";
-import { splitCookie, takeCookie } from "../src/cookie.js";
+import { splitCookie, takeCookie } from "../src/data-plane/cookie.js";
 import { clientAddresses, get, useTopology } from "./harness.js";
 
 describe("cookie text", () => {

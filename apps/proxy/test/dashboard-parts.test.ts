@@ -4,9 +4,9 @@
 import { describe, expect, it } from "@jest/globals";
 import { createHashRing } from "@stickyring/hashing";
 import { describeMoves, list, percent } from "../dashboard/src/format.js";
-import { EventStreams, MAX_EVENT_STREAMS } from "../src/dashboard.js";
-import { ringArcs } from "../src/ring-view.js";
-import { TrafficHistory } from "../src/traffic.js";
+import { EventStreams, MAX_EVENT_STREAMS } from "../src/control-plane/dashboard.js";
+import { ringArcs } from "../src/control-plane/ring-view.js";
+import { TrafficHistory } from "../src/control-plane/traffic.js";
 
 describe("TrafficHistory", () => {
   it("turns cumulative counts into rates, keeps the latest samples, forgets removed servers", () => {

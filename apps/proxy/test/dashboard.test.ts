@@ -4,7 +4,7 @@
 import { request } from "node:http";
 import { describe, expect, it } from "@jest/globals";
 import { createHashRing, sourceKey, uriKey } from "@stickyring/hashing";
-import { MAX_EVENT_STREAMS } from "../src/dashboard.js";
+import { MAX_EVENT_STREAMS } from "../src/control-plane/dashboard.js";
 import { adminCall, clientAddresses, get, mapLimit, startProxy, useTopology } from "./harness.js";
 
 const TOKEN = "dashboard-token-for-tests";

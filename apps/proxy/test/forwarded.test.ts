@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { createHashRing } from "@stickyring/hashing";
-import { endToEndHeaders, endToEndRawHeaders } from "../src/forwarded-headers.js";
+import { endToEndHeaders, endToEndRawHeaders } from "../src/data-plane/forwarded-headers.js";
 import { clientAddresses, get, startProxy, useTopology } from "./harness.js";
 
 const ring = createHashRing({ servers: ["app1", "app2", "app3"].map((id) => ({ id })) });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { createLookup } from "../src/lookup.js";
+import { createLookup } from "../src/data-plane/lookup.js";
 
 const lookup = createLookup(1000);
 const resolve = (host: string) =>

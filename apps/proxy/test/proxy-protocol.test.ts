@@ -3,7 +3,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import fc from "fast-check";
-import { readProxyHeader } from "../src/downstream/proxy-protocol.js";
+import { readProxyHeader } from "../src/http/downstream/proxy-protocol.js";
 import { clientAddresses, get, startProxy, useTopology, type RunningProxy } from "./harness.js";
 import { exchange as exchangeWith } from "./raw-client.js";
 

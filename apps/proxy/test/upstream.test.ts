@@ -6,9 +6,9 @@ import { createServer as createTcpServer, type AddressInfo, type Socket } from "
 import { request } from "node:http";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { lookup } from "node:dns";
-import type { UpstreamConnection } from "../src/upstream/connection.js";
-import { createUpstream } from "../src/upstream/pool.js";
-import { requestHead } from "../src/upstream/request-head.js";
+import type { UpstreamConnection } from "../src/http/upstream/connection.js";
+import { createUpstream } from "../src/http/upstream/pool.js";
+import { requestHead } from "../src/http/upstream/request-head.js";
 import { get, startProxy, type Backend, type RunningProxy } from "./harness.js";
 import { converse } from "./raw-client.js";
 import { isHealthCheck, scriptedServer, tcpServer, type Received } from "./scripted-server.js";

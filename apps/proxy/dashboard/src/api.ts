@@ -1,6 +1,6 @@
 // The admin API, from the page. Relative URLs: the page works behind a path prefix.
 
-import type { Lookup, Moves } from "./types.js";
+import type { Lookup, Moves } from "../../src/control-plane/views.js";
 
 async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   const response = await fetch(path, {

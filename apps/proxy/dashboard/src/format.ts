@@ -1,6 +1,6 @@
 // Words and numbers for the page. Pure: tested without a browser.
 
-import type { Flow, ServerView } from "./types.js";
+import type { Flow, ServerView } from "../../src/control-plane/views.js";
 
 export function percent(fraction: number): string {
   const p = fraction * 100;

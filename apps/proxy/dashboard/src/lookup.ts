@@ -3,7 +3,7 @@
 
 import { lookup } from "./api.js";
 import { byId, setText } from "./dom.js";
-import type { Balance } from "./types.js";
+import type { Balance } from "../../src/data-plane/policy.js";
 
 const FIELDS: Record<Balance["kind"], { param: string; label: string; placeholder: string }> = {
   source: { param: "address", label: "Client address", placeholder: "10.1.2.3 or 2001:db8::7" },

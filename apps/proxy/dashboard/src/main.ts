@@ -7,7 +7,7 @@ import { balanceText } from "./format.js";
 import { lookupBox } from "./lookup.js";
 import { drawRing, markPosition } from "./ring.js";
 import { serverCards } from "./servers.js";
-import type { Snapshot } from "./types.js";
+import type { Snapshot } from "../../src/control-plane/views.js";
 
 let latest: Snapshot | undefined;
 let drawn = "";

@@ -5,7 +5,7 @@
 import { colourOf, EMPTY, GREY } from "./colours.js";
 import { svg } from "./dom.js";
 import { stateOf } from "./format.js";
-import type { Arc, Snapshot } from "./types.js";
+import type { Arc, Snapshot } from "../../src/control-plane/views.js";
 
 const OUTER = [100, 80] as const;
 const INNER = [76, 60] as const;

@@ -7,7 +7,7 @@ import { serverPath, type Change } from "./api.js";
 import { colourOf } from "./colours.js";
 import { el, setText, svg } from "./dom.js";
 import { percent, rate, stateOf } from "./format.js";
-import type { ServerView, Snapshot } from "./types.js";
+import type { ServerView, Snapshot } from "../../src/control-plane/views.js";
 
 /** Three minutes of the per-second history. */
 const SPARK_POINTS = 180;

@@ -8,8 +8,13 @@ import {
   type Algorithm,
   type HashRing,
 } from "@stickyring/hashing";
-import type { Balance, HashType } from "./config.js";
-import type { Member } from "./membership.js";
+import type { AdminState, Balance } from "./policy.js";
+
+/** HAProxy's `hash-type` and the others: how keys map to servers. */
+export const HASH_TYPES = ["consistent", "maglev", "map-based", "haproxy", "nginx"] as const;
+export type HashType = (typeof HASH_TYPES)[number];
+
+export type { AdminState };
 
 const ALGORITHM: Record<HashType, Algorithm> = {
   consistent: "ring",
@@ -27,8 +32,16 @@ export interface Placement {
   readonly version: number;
 }
 
-/** What a placement is built from: a member as the control plane sees it. */
-export type MemberState = Pick<Member, "id" | "url" | "numericId" | "weight" | "admin" | "up">;
+/** What a placement is built from: a server as the control plane sees it. */
+export interface MemberState {
+  readonly id: string;
+  readonly url: URL;
+  /** 1, 2, 3 ... in the order servers were declared or added; never reused (HAProxy's server id). */
+  readonly numericId: number;
+  weight: number;
+  admin: AdminState;
+  up: boolean;
+}
 
 /**
  * Down and maintenance servers are left out; drained servers stay in with

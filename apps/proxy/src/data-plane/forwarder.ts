@@ -6,12 +6,11 @@
 
 import type { LookupFunction, Socket } from "node:net";
 import type { Logger } from "@stickyring/runtime";
-import type { AddressMatcher } from "./cidr.js";
-import type { ClientRequest } from "./downstream/request.js";
-import type { ClientResponse } from "./downstream/response.js";
+import type { ClientRequest } from "../http/downstream/request.js";
+import type { ClientResponse } from "../http/downstream/response.js";
 import {
-  SERVER_TIMEOUT,
   describeFailure,
+  failureStatus,
   isConnectFailure,
   isRetryable,
   sendError,
@@ -22,29 +21,35 @@ import {
   endToEndRawHeaders,
   trailerFields,
 } from "./forwarded-headers.js";
-import type { Metrics } from "./metrics.js";
 import type { Route, Router } from "./routing.js";
-import type { Exchange, UpstreamConnection, UpstreamError } from "./upstream/connection.js";
-import { createUpstream } from "./upstream/pool.js";
-import { requestHead } from "./upstream/request-head.js";
+import type { Exchange, UpstreamConnection, UpstreamError } from "../http/upstream/connection.js";
+import { createUpstream } from "../http/upstream/pool.js";
+import { requestHead } from "../http/upstream/request-head.js";
 import { createUpgradeForwarder } from "./websocket.js";
+
+/** What the forwarder counts. */
+export interface RequestMetrics {
+  /** Time from routing to the server's response head. */
+  observeUpstream(backend: string, seconds: number): void;
+  /** A request went to the next server after `from` failed. */
+  countRetry(from: string): void;
+}
 
 export interface ForwarderOptions {
   router: Router;
   /** Passive health: a server whose connection failed is taken down. */
   markDown(id: string, detail: string): void;
-  metrics: Metrics;
+  metrics: RequestMetrics;
   logger: Logger;
-  trusted: AddressMatcher | undefined;
   timeouts: { connectMs: number; serverMs: number };
   lookup: LookupFunction;
 }
 
 export interface Forwarder {
-  /** Request handler for the proxy port. */
-  handle(req: ClientRequest, res: ClientResponse): void;
+  /** Forwards a routed request. */
+  handle(req: ClientRequest, res: ClientResponse, route: Route): void;
   /** WebSocket upgrades go to the client's server too. */
-  upgrade(req: ClientRequest, socket: Socket, head: Buffer): void;
+  upgrade(req: ClientRequest, route: Route, socket: Socket, head: Buffer): void;
   /** Closes the upstream connections. */
   close(): Promise<void>;
 }
@@ -116,7 +121,7 @@ class Relay implements Exchange {
       this.res.destroy();
       return;
     }
-    this.forwarder.fail(error, this.req, this.res);
+    this.forwarder.fail(error, this.req, this.res, this.route);
   }
 
   /** The client closed before the answer was complete: stop the upstream exchange too. */
@@ -129,7 +134,7 @@ class Relay implements Exchange {
 class Forwarding implements Forwarder {
   private readonly upstream;
   private readonly upgrades;
-  readonly metrics: Metrics;
+  readonly metrics: RequestMetrics;
 
   constructor(private readonly options: ForwarderOptions) {
     this.metrics = options.metrics;
@@ -137,13 +142,12 @@ class Forwarding implements Forwarder {
     this.upgrades = createUpgradeForwarder(options.lookup, options.timeouts.serverMs);
   }
 
-  handle(req: ClientRequest, res: ClientResponse): void {
-    addForwardedHeaders(req, this.options.trusted);
-    this.forward(req, res, false);
+  handle(req: ClientRequest, res: ClientResponse, route: Route): void {
+    addForwardedHeaders(req, route.peerTrusted);
+    this.forward(req, res, route, false);
   }
 
-  private forward(req: ClientRequest, res: ClientResponse, fresh: boolean): void {
-    const route = req.route!;
+  private forward(req: ClientRequest, res: ClientResponse, route: Route, fresh: boolean): void {
     const connection = this.upstream.connection(route.target, fresh);
     const relay = new Relay(req, res, route, connection, this);
     res.onClose(() => relay.abort());
@@ -162,16 +166,15 @@ class Forwarding implements Forwarder {
     });
   }
 
-  fail(error: UpstreamError, req: ClientRequest, res: ClientResponse): void {
+  fail(error: UpstreamError, req: ClientRequest, res: ClientResponse, route: Route): void {
     const { router, metrics, logger } = this.options;
-    const route = req.route!;
     const { code } = error;
     const hasBody = req.body !== undefined;
     // A kept-alive connection the server had closed while it idled: nothing
     // was processed, so the request goes again, to the same server.
     if (error.stale && !hasBody) {
       logger.debug({ server: route.server }, "kept-alive connection was closed: sending again");
-      this.forward(req, res, true);
+      this.forward(req, res, route, true);
       return;
     }
     route.error = code;
@@ -180,23 +183,18 @@ class Forwarding implements Forwarder {
     if (!res.headersSent && !error.bodyTaken && isRetryable(error, req.method, hasBody)) {
       const from = route.server;
       if (router.reroute(route)) {
-        metrics.retries.inc({ from });
+        metrics.countRetry(from);
         logger.debug({ from, to: route.server, code }, "retrying on the next server");
-        this.forward(req, res, false);
+        this.forward(req, res, route, false);
         return;
       }
     }
-    sendError(
-      res,
-      code === SERVER_TIMEOUT ? 504 : 502,
-      describeFailure(route.server, code),
-      route.server,
-    );
+    sendError(res, failureStatus(code), describeFailure(route.server, code), route.server);
   }
 
-  upgrade(req: ClientRequest, socket: Socket, head: Buffer): void {
-    addForwardedHeaders(req, this.options.trusted);
-    this.upgrades.upgrade(req, socket, head);
+  upgrade(req: ClientRequest, route: Route, socket: Socket, head: Buffer): void {
+    addForwardedHeaders(req, route.peerTrusted);
+    this.upgrades.upgrade(req, route, socket, head);
   }
 
   async close(): Promise<void> {

@@ -1,15 +1,18 @@
 // Route a request: client address -> key -> placement -> server.
 
+import { sourceKey } from "@stickyring/hashing";
 import type { AddressMatcher } from "./cidr.js";
-import { clientAddress } from "./client-address.js";
+import { forwardedClient } from "./client-address.js";
 import { persistenceCookie, takeCookie } from "./cookie.js";
-import type { ClientRequest } from "./downstream/request.js";
+import type { ClientRequest } from "../http/downstream/request.js";
 import type { KeyPolicy } from "./key-policy.js";
 import type { Placement } from "./placement.js";
 
 export interface Route {
   /** Canonical client address. */
   readonly client: string;
+  /** The peer is a trusted proxy: its forwarding headers are believed and passed on. */
+  readonly peerTrusted: boolean;
   /** The hash key. */
   readonly key: string;
   /** The chosen server, and where it listens. */
@@ -41,8 +44,18 @@ export function createRouter(
 ): Router {
   return {
     route(req) {
-      const client = clientAddress(req.remoteAddress, req.headers, trusted);
-      if (client === undefined) return { refused: "no-client" };
+      const peer = req.remoteAddress;
+      if (peer === undefined) return { refused: "no-client" };
+      // Without trusted proxies the peer is the client, in canonical form
+      // (sourceKey's fast path reads what sockets report).
+      let client: string;
+      let peerTrusted = false;
+      if (trusted === undefined) client = sourceKey(peer);
+      else {
+        const found = forwardedClient(peer, req.headers, trusted);
+        if (found === undefined) return { refused: "no-client" };
+        ({ client, peerTrusted } = found);
+      }
       const key = keyOf(req, client);
       const current = placement();
       const named = cookie === undefined ? undefined : takeCookie(req.headers, cookie);
@@ -53,6 +66,7 @@ export function createRouter(
       if (server === undefined) return { refused: "no-server" };
       return {
         client,
+        peerTrusted,
         key,
         server,
         target: current.targets.get(server)!,

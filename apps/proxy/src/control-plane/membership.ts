@@ -3,9 +3,10 @@
 // server state in the proxy; every change calls `onChange`, which rebuilds
 // the placement off the request path.
 
-import type { BackendConfig } from "./config.js";
+import type { AdminState, MemberState } from "../data-plane/placement.js";
+import type { ServerSpec } from "./servers.js";
 
-export type AdminState = "ready" | "drain" | "maint";
+export type { AdminState };
 
 export interface CheckResult {
   ok: boolean;
@@ -15,14 +16,7 @@ export interface CheckResult {
 
 const HISTORY = 30;
 
-export interface Member {
-  readonly id: string;
-  readonly url: URL;
-  /** 1, 2, 3 ... in the order servers were declared or added; never reused (HAProxy's server id). */
-  readonly numericId: number;
-  weight: number;
-  admin: AdminState;
-  up: boolean;
+export interface Member extends MemberState {
   /** Consecutive successful / failed checks, for rise and fall. */
   okStreak: number;
   failStreak: number;
@@ -60,13 +54,13 @@ export class Membership {
   private lastNumericId = 0;
 
   constructor(
-    backends: readonly BackendConfig[],
+    backends: readonly ServerSpec[],
     private readonly options: MembershipOptions,
   ) {
     for (const b of backends) this.members.set(b.id, this.create(b));
   }
 
-  private create(b: BackendConfig): Member {
+  private create(b: ServerSpec): Member {
     // Servers start up, as in HAProxy: the proxy serves at once, and a dead
     // server is ejected by its first refused connection or by `fall` checks.
     return {
@@ -111,7 +105,7 @@ export class Membership {
     return member;
   }
 
-  add(backend: BackendConfig): Member {
+  add(backend: ServerSpec): Member {
     if (this.members.has(backend.id))
       throw new MembershipError(`server "${backend.id}" already exists`, 409);
     const member = this.create(backend);

@@ -5,12 +5,11 @@
 import { createServer, type RequestListener, type Server } from "node:http";
 import type { LookupFunction } from "node:net";
 import { closeGracefully, listen, type Logger } from "@stickyring/runtime";
-import type { ProxyConfig } from "./config.js";
 import { startHealthChecks } from "./health.js";
-import type { AdminOptions, MetricsText } from "./describe.js";
+import type { AdminOptions, ControlPlaneSettings, MetricsText } from "./describe.js";
 import { Membership } from "./membership.js";
 import type { Metrics } from "./metrics.js";
-import { buildPlacement, type MemberState, type Placement } from "./placement.js";
+import { buildPlacement, type MemberState, type Placement } from "../data-plane/placement.js";
 import { TrafficHistory } from "./traffic.js";
 
 export interface ControlPlane {
@@ -23,7 +22,7 @@ export interface ControlPlane {
 }
 
 export function createControlPlane(options: {
-  config: ProxyConfig;
+  config: ControlPlaneSettings;
   logger: Logger;
   metrics: Metrics;
   metricsText: MetricsText;

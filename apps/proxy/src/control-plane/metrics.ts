@@ -2,15 +2,13 @@
 // bounded by the number of servers.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { DataPlaneMetrics } from "../data-plane/data-plane.js";
 
-export interface Metrics {
+/** The data plane's counts (DataPlaneMetrics) and the control plane's gauges, in one registry. */
+export interface Metrics extends DataPlaneMetrics {
   registry: Registry;
-  /** Counts an answered request. */
-  countRequest(backend: string, code: number): void;
-  observeUpstream(backend: string, seconds: number): void;
   serverUp: Gauge<"server">;
   rebuilds: Counter;
-  retries: Counter<"from">;
   /** The servers that exist now: series of those removed go, so they do not pile up. */
   keepServers(ids: readonly string[]): void;
 }
@@ -82,7 +80,9 @@ export function createMetrics(): Metrics {
       help: "Placement tables built since start.",
       registers: [registry],
     }),
-    retries,
+    countRetry(from) {
+      retries.inc({ from });
+    },
     keepServers(ids) {
       const now = new Set(ids);
       for (const server of known) {

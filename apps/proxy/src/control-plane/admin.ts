@@ -5,12 +5,13 @@ import express, { type NextFunction, type Request, type Response } from "express
 import { keyspaceMoves, sourceKey } from "@stickyring/hashing";
 import { z } from "zod";
 import { loopbackHostOnly, requireToken, sameOriginWrites } from "./admin-auth.js";
-import { parseBackendUrl, SERVER_ID, weightSchema } from "./config.js";
+import { parseBackendUrl, SERVER_ID, weightSchema } from "./servers.js";
 import { dashboardAssets, dashboardEvents } from "./dashboard.js";
 import { describeServers, type AdminOptions } from "./describe.js";
-import { createKeyPolicy } from "./key-policy.js";
+import { createKeyPolicy } from "../data-plane/key-policy.js";
 import { MembershipError, type AdminState, type Membership } from "./membership.js";
-import { buildPlacement } from "./placement.js";
+import { buildPlacement } from "../data-plane/placement.js";
+import type { Lookup, Moves } from "./views.js";
 
 class BadRequest extends Error {}
 
@@ -100,13 +101,13 @@ export function createAdminApp(options: AdminOptions): express.Express {
       const before = placement();
       const after = buildPlacement(copy.list(), config, before.version);
       const { moved, flows } = keyspaceMoves(before.ring, after.ring);
-      const named = flows.map((f) => ({ from: f.from ?? null, to: f.to ?? null, share: f.share }));
-      res.json({
+      const preview: Moves = {
         dryRun: true,
         moved,
-        flows: named,
+        flows: flows.map((f) => ({ from: f.from ?? null, to: f.to ?? null, share: f.share })),
         shares: Object.fromEntries(after.ring.shares()),
-      });
+      };
+      res.json(preview);
       return;
     }
     apply(membership);
@@ -171,7 +172,8 @@ export function createAdminApp(options: AdminOptions): express.Express {
   app.get("/api/lookup", (req, res) => {
     const key = lookupKey(req);
     const ring = placement().ring;
-    res.json({ key, hash: ring.hashKey(key), server: ring.pick(key) ?? null });
+    const answer: Lookup = { key, hash: ring.hashKey(key), server: ring.pick(key) ?? null };
+    res.json(answer);
   });
 
   app.use((_req, res) => {

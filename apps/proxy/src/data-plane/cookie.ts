@@ -4,7 +4,7 @@
 // while the server is in the placement. Pure text handling here; routing.ts
 // decides, forwarder.ts adds the Set-Cookie.
 
-import type { Headers } from "./downstream/request.js";
+import type { Headers } from "../http/downstream/request.js";
 
 /** A cookie name (RFC 6265: an HTTP token). */
 export const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/;

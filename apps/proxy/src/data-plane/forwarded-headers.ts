@@ -1,17 +1,16 @@
 // What a proxy adds to and removes from the headers it passes on.
 
-import { parseAddress } from "@stickyring/hashing";
-import type { AddressMatcher } from "./cidr.js";
-import type { Headers } from "./downstream/request.js";
+import type { Headers } from "../http/downstream/request.js";
 
-/** HAProxy `option forwardfor`, plus -Proto and -Host, trusting only trusted peers' values. */
+/**
+ * HAProxy `option forwardfor`, plus -Proto and -Host; a peer's own -Proto
+ * and -Host are kept only when it is a trusted proxy (`fromTrusted`).
+ */
 export function addForwardedHeaders(
   req: { remoteAddress: string | undefined; headers: Headers },
-  trusted: AddressMatcher | undefined,
+  fromTrusted: boolean,
 ): void {
   const peer = req.remoteAddress ?? "";
-  const bytes = trusted === undefined ? undefined : parseAddress(peer);
-  const fromTrusted = bytes !== undefined && trusted!(bytes);
   // A client's X-Forwarded-For that its Connection header names is for this hop alone.
   const named = connectionTokens(req.headers.connection);
   const previous = named?.has("x-forwarded-for") ? undefined : req.headers["x-forwarded-for"];

@@ -3,7 +3,6 @@
 
 import type { Socket } from "node:net";
 import { Readable } from "node:stream";
-import type { Route } from "../routing.js";
 
 /** Header values by lowercase name, duplicates combined as node:http combines them. */
 export type Headers = Record<string, string | string[] | undefined>;
@@ -27,8 +26,6 @@ export class RequestBody extends Readable {
 }
 
 export class ClientRequest {
-  /** Set by the data plane once the request is routed. */
-  route?: Route;
   /** Every byte of the request, body included, has been read. */
   complete = false;
   /** Present when the head announces a body (Content-Length above 0, or Transfer-Encoding). */

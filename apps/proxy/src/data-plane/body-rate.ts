@@ -3,8 +3,8 @@
 // mod_reqtimeout MinRate). A body trickled a byte at a time, each byte
 // within the idle timeout, is cut; an upload at any real speed is not.
 
-import type { ClientRequest } from "./downstream/request.js";
-import type { ClientResponse } from "./downstream/response.js";
+import type { ClientRequest } from "../http/downstream/request.js";
+import type { ClientResponse } from "../http/downstream/response.js";
 
 export interface BodyRateRule {
   /** How long a body may take before its rate is judged (the client timeout). */

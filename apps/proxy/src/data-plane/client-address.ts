@@ -48,10 +48,22 @@ export function clientAddress(
   // Without trusted proxies the peer is the client: its canonical text is
   // all that is needed, and sourceKey has a fast path for what sockets report.
   if (trusted === undefined) return sourceKey(peer);
+  return forwardedClient(peer, headers, trusted)?.client;
+}
+
+/**
+ * With trusted proxies: the client, and whether the peer itself is one of
+ * them (its forwarding headers are then believed and passed on).
+ */
+export function forwardedClient(
+  peer: string,
+  headers: Record<string, string | string[] | undefined>,
+  trusted: AddressMatcher,
+): { client: string; peerTrusted: boolean } | undefined {
   const peerBytes = parseAddress(peer);
   if (!peerBytes) return undefined;
   let client: AddressBytes = peerBytes;
-  if (!trusted(client)) return formatAddress(client);
+  if (!trusted(client)) return { client: formatAddress(client), peerTrusted: false };
 
   const xff = headerText(headers["x-forwarded-for"]);
   const forwarded = xff === undefined ? headerText(headers["forwarded"]) : undefined;
@@ -62,5 +74,5 @@ export function clientAddress(
     if (!hop) break;
     client = hop;
   }
-  return formatAddress(client);
+  return { client: formatAddress(client), peerTrusted: true };
 }

@@ -1,8 +1,10 @@
 // The hash policy: which part of a request is the key.
 
 import { uriKey } from "@stickyring/hashing";
-import type { Balance } from "./config.js";
-import type { Headers } from "./downstream/request.js";
+import type { Headers } from "../http/downstream/request.js";
+import type { Balance } from "./policy.js";
+
+export type { Balance };
 
 /** The request's key; the admin lookup passes a request of its own making. */
 export type KeyPolicy = (req: { url?: string; headers: Headers }, client: string) => string;

@@ -1,15 +1,27 @@
 // What the admin API and the dashboard say about the servers: one snapshot
 // of membership, health and placement.
 
-import type { ProxyConfig } from "./config.js";
+import type { Balance } from "../data-plane/key-policy.js";
+import type { HashType, Placement } from "../data-plane/placement.js";
 import type { Membership } from "./membership.js";
-import type { Placement } from "./placement.js";
+import type { ServerSpec } from "./servers.js";
+import type { ServersView } from "./views.js";
 import type { TrafficHistory } from "./traffic.js";
 
 export type MetricsText = () => Promise<{ contentType: string; text: string }>;
 
+/** The settings the control plane reads (config.ts validates them). */
+export interface ControlPlaneSettings {
+  backends: ServerSpec[];
+  balance: Balance;
+  hashType: HashType;
+  balanceFactor: number | undefined;
+  health: { path: string; interMs: number; timeoutMs: number; rise: number; fall: number };
+  admin: { host: string; port: number; token: string | undefined };
+}
+
 export interface AdminOptions {
-  config: ProxyConfig;
+  config: ControlPlaneSettings;
   membership: Membership;
   /** The Prometheus exposition: this process's registry, or every process's in the multi-core mode. */
   metricsText: MetricsText;
@@ -19,7 +31,7 @@ export interface AdminOptions {
   closing: AbortSignal;
 }
 
-export function describeServers({ config, membership, placement }: AdminOptions) {
+export function describeServers({ config, membership, placement }: AdminOptions): ServersView {
   const current = placement();
   const shares = current.ring.shares();
   return {

@@ -4,18 +4,19 @@
 
 import { Agent, IncomingMessage, type IncomingHttpHeaders, type ServerResponse } from "node:http";
 import type { LookupFunction, Socket } from "node:net";
-import type { ClientRequest } from "./downstream/request.js";
+import type { ClientRequest } from "../http/downstream/request.js";
 import type { Route } from "./routing.js";
 
 declare module "node:http" {
   interface IncomingMessage {
+    /** Where http-proxy-middleware's router sends the upgrade. */
     route?: Route;
   }
 }
 
 export interface UpgradeForwarder {
-  /** `req` routed already (its `route` set). */
-  upgrade(req: ClientRequest, socket: Socket, head: Buffer): void;
+  /** Carries `req` to `route`'s server. */
+  upgrade(req: ClientRequest, route: Route, socket: Socket, head: Buffer): void;
   close(): void;
 }
 
@@ -32,7 +33,7 @@ const GATEWAY_TIMEOUT = answer(
 const BAD_GATEWAY = answer("502 Bad Gateway", "502 Bad Gateway: the upgrade to the server failed");
 
 /** The request as the node:http message http-proxy-middleware is written for. */
-function asMessage(req: ClientRequest, socket: Socket): IncomingMessage {
+function asMessage(req: ClientRequest, route: Route, socket: Socket): IncomingMessage {
   const message = new IncomingMessage(socket);
   message.method = req.method;
   message.url = req.url;
@@ -42,7 +43,7 @@ function asMessage(req: ClientRequest, socket: Socket): IncomingMessage {
   message.httpVersionMajor = 1;
   message.httpVersionMinor = req.httpVersion === "1.0" ? 0 : 1;
   message.complete = true;
-  message.route = req.route;
+  message.route = route;
   return message;
 }
 
@@ -94,11 +95,11 @@ export function createUpgradeForwarder(lookup: LookupFunction, serverMs: number)
     return (req, socket, head) => proxy.upgrade?.(req, socket, head);
   };
   return {
-    upgrade(req, socket, head) {
+    upgrade(req, route, socket, head) {
       socket.on("error", () => socket.destroy());
       (loading ??= load()).then(
         (upgrade) => {
-          if (!socket.destroyed) void upgrade(asMessage(req, socket), socket, head);
+          if (!socket.destroyed) void upgrade(asMessage(req, route, socket), socket, head);
         },
         () => socket.destroy(),
       );

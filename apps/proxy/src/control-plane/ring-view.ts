@@ -2,14 +2,7 @@
 // evenly spaced positions and runs of one owner merged. Pure.
 
 import type { HashRing } from "@stickyring/hashing";
-
-export interface Arc {
-  /** Owner of this part of the keyspace; null where no server takes keys. */
-  server: string | null;
-  /** Start and end as fractions of the keyspace, 0..1 clockwise. */
-  from: number;
-  to: number;
-}
+import type { Arc } from "./views.js";
 
 /** 1,440 samples: a quarter of a degree each, finer than the drawing shows. */
 export const ARC_SAMPLES = 1440;

@@ -4,11 +4,12 @@
 import { fileURLToPath } from "node:url";
 import express, { type Request, type Response } from "express";
 import { describeServers, type AdminOptions } from "./describe.js";
-import { buildPlacement, type Placement } from "./placement.js";
-import { ringArcs, type Arc } from "./ring-view.js";
+import { buildPlacement, type Placement } from "../data-plane/placement.js";
+import { ringArcs } from "./ring-view.js";
+import type { Snapshot } from "./views.js";
 
 /** From src/ (tests) and from dist/ (a build) alike. */
-const ASSETS = fileURLToPath(new URL("../dist/dashboard/", import.meta.url));
+const ASSETS = fileURLToPath(new URL("../../dist/dashboard/", import.meta.url));
 
 const SECURITY_HEADERS = {
   // Everything is served from here; no inline script, so injected markup could not run.
@@ -25,13 +26,8 @@ export function dashboardAssets(): express.Handler {
   });
 }
 
-interface RingView {
-  version: number;
-  /** Where each key belongs with every server in at its configured weight. */
-  home: Arc[];
-  /** Where each key goes now. */
-  live: Arc[];
-}
+/** `home`: where each key belongs with every server in at its weight; `live`: where it goes now. */
+type RingView = Snapshot["ring"];
 
 /** The arcs of the current placement, rebuilt only when the placement changes. */
 function ringViews({ config, membership, placement }: AdminOptions): () => RingView {
@@ -116,13 +112,15 @@ export class EventStreams {
  */
 export function dashboardEvents(options: AdminOptions): express.Handler {
   const ring = ringViews(options);
-  const frame = () =>
-    `event: snapshot\ndata: ${JSON.stringify({
+  const frame = () => {
+    const snapshot: Snapshot = {
       at: Date.now(),
       ...describeServers(options),
       traffic: { intervalMs: 1000, rates: options.traffic.rates() },
       ring: ring(),
-    })}\n\n`;
+    };
+    return `event: snapshot\ndata: ${JSON.stringify(snapshot)}\n\n`;
+  };
   const streams = new EventStreams();
   let timer: NodeJS.Timeout | undefined;
   const tick = () => streams.broadcast(frame());

@@ -6,16 +6,32 @@
 import type { LookupFunction, Server, Socket } from "node:net";
 import type { Logger } from "@stickyring/runtime";
 import { watchBodyRate } from "./body-rate.js";
-import type { ProxyConfig } from "./config.js";
-import type { ClientRequest } from "./downstream/request.js";
-import type { ClientResponse } from "./downstream/response.js";
-import { createHttpServer } from "./downstream/server.js";
+import type { ClientRequest } from "../http/downstream/request.js";
+import type { ClientResponse } from "../http/downstream/response.js";
+import { createHttpServer } from "../http/downstream/server.js";
 import { sendError } from "./errors.js";
-import { createForwarder } from "./forwarder.js";
-import { createKeyPolicy } from "./key-policy.js";
-import type { Metrics } from "./metrics.js";
+import type { AddressMatcher } from "./cidr.js";
+import { createForwarder, type RequestMetrics } from "./forwarder.js";
+import { createKeyPolicy, type Balance } from "./key-policy.js";
 import type { Placement } from "./placement.js";
-import { createRouter } from "./routing.js";
+import { createRouter, type Route } from "./routing.js";
+
+/** The settings the data plane reads (config.ts validates them). */
+export interface DataPlaneSettings {
+  balance: Balance;
+  balanceFactor: number | undefined;
+  trustedProxies: AddressMatcher | undefined;
+  cookie: string | undefined;
+  timeouts: { connectMs: number; serverMs: number; clientMs: number };
+  clientMinBodyRate: number;
+  accessLog: boolean;
+  acceptProxy: boolean;
+}
+
+/** What the data plane counts: its requests, and the retries and answer times the forwarder sees. */
+export interface DataPlaneMetrics extends RequestMetrics {
+  countRequest(backend: string, code: number): void;
+}
 
 export interface DataPlaneHooks {
   /** A connection to the server failed: passive health takes it down. */
@@ -34,9 +50,9 @@ export interface DataPlane {
 const KEEP_ALIVE_MS = 5_000;
 
 export function createDataPlane(options: {
-  config: ProxyConfig;
+  config: DataPlaneSettings;
   logger: Logger;
-  metrics: Metrics;
+  metrics: DataPlaneMetrics;
   placement: () => Placement;
   hooks: DataPlaneHooks;
   /** Requests in flight per server, kept here; bounded-load hashing reads them. */
@@ -58,7 +74,6 @@ export function createDataPlane(options: {
     markDown: hooks.markDown,
     metrics,
     logger,
-    trusted: config.trustedProxies,
     timeouts: config.timeouts,
   });
 
@@ -66,8 +81,8 @@ export function createDataPlane(options: {
     graceMs: config.timeouts.clientMs,
     minBytesPerSecond: config.clientMinBodyRate,
   };
-  const cutSlowBody = (req: ClientRequest, res: ClientResponse) => {
-    logger.info({ client: req.route?.client, url: req.url }, "request body too slow: cut");
+  const cutSlowBody = (req: ClientRequest, res: ClientResponse, route: Route) => {
+    logger.info({ client: route.client, url: req.url }, "request body too slow: cut");
     // The connection closes once the answer is out; the rest of the body is not read.
     sendError(
       res,
@@ -91,8 +106,8 @@ export function createDataPlane(options: {
       if (config.accessLog) logger.info({ method: req.method, url: req.url, status }, "refused");
       return;
     }
-    req.route = result;
-    if (req.body !== undefined) watchBodyRate(req, res, bodyRate, () => cutSlowBody(req, res));
+    if (req.body !== undefined)
+      watchBodyRate(req, res, bodyRate, () => cutSlowBody(req, res, result));
     const loadedOn = result.server;
     loads.set(loadedOn, (loads.get(loadedOn) ?? 0) + 1);
     res.onClose(() => {
@@ -117,7 +132,7 @@ export function createDataPlane(options: {
         "request",
       );
     });
-    forwarder.handle(req, res);
+    forwarder.handle(req, res, result);
   };
 
   const upgrade = (req: ClientRequest, socket: Socket, head: Buffer) => {
@@ -128,8 +143,7 @@ export function createDataPlane(options: {
       );
       return;
     }
-    req.route = result;
-    forwarder.upgrade(req, socket, head);
+    forwarder.upgrade(req, result, socket, head);
   };
 
   // Headers must arrive within the client timeout (slowloris).

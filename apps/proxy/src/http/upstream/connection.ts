@@ -7,7 +7,6 @@
 
 import { connect, type LookupFunction, type Socket } from "node:net";
 import type { Readable } from "node:stream";
-import { CONNECT_TIMEOUT, SERVER_TIMEOUT, UNASKED_UPGRADE, UNKNOWN_CODING } from "../errors.js";
 import { LAST_CHUNK, chunkHeader, lastChunk } from "../chunked.js";
 import { closesConnection } from "../llhttp.js";
 import { createResponseParser, type ResponseParser } from "./response-parser.js";
@@ -26,6 +25,14 @@ export interface Exchange {
   /** The exchange failed; `stale` when a reused connection closed before any answer. */
   onError(error: UpstreamError): void;
 }
+
+/** Codes of failures the proxy names itself (beside errno codes and llhttp's HPE_*). */
+export const CONNECT_TIMEOUT = "STICKYRING_CONNECT_TIMEOUT";
+export const SERVER_TIMEOUT = "STICKYRING_SERVER_TIMEOUT";
+/** A 101 to a request that asked for no new protocol. */
+export const UNASKED_UPGRADE = "STICKYRING_UNASKED_UPGRADE";
+/** A Transfer-Encoding other than chunked. */
+export const UNKNOWN_CODING = "STICKYRING_UNKNOWN_CODING";
 
 export class UpstreamError extends Error {
   constructor(

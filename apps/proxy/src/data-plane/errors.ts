@@ -1,13 +1,12 @@
 // How an upstream failure is classified and answered.
 
-import type { ClientResponse } from "./downstream/response.js";
-
-export const CONNECT_TIMEOUT = "STICKYRING_CONNECT_TIMEOUT";
-export const SERVER_TIMEOUT = "STICKYRING_SERVER_TIMEOUT";
-/** A 101 to a request that asked for no new protocol. */
-export const UNASKED_UPGRADE = "STICKYRING_UNASKED_UPGRADE";
-/** A Transfer-Encoding other than chunked. */
-export const UNKNOWN_CODING = "STICKYRING_UNKNOWN_CODING";
+import type { ClientResponse } from "../http/downstream/response.js";
+import {
+  CONNECT_TIMEOUT,
+  SERVER_TIMEOUT,
+  UNASKED_UPGRADE,
+  UNKNOWN_CODING,
+} from "../http/upstream/connection.js";
 
 /** The connection never reached the server: nothing was sent, so a retry is safe. */
 const NOT_CONNECTED = new Set([
@@ -39,6 +38,11 @@ export function isRetryable(error: unknown, method: string | undefined, hasBody:
   const idempotent = method === "GET" || method === "HEAD" || method === "OPTIONS";
   if (NOT_CONNECTED.has(code)) return idempotent || !hasBody;
   return idempotent && (code === "ECONNRESET" || code === "EPIPE");
+}
+
+/** The status a failure is answered with: 504 when the server was reached but did not answer. */
+export function failureStatus(code: string): 502 | 504 {
+  return code === SERVER_TIMEOUT ? 504 : 502;
 }
 
 /**

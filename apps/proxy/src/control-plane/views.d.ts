@@ -1,0 +1,70 @@
+// The shapes the admin API answers with, as types only: a declaration file,
+// so the dashboard's browser build (dashboard/) reads the very types the
+// server's answers are checked against.
+
+import type { AdminState, Balance } from "../data-plane/policy.js";
+
+export interface CheckView {
+  ok: boolean;
+  at: number;
+  detail: string;
+}
+
+export interface ServerView {
+  id: string;
+  numericId: number;
+  url: string;
+  weight: number;
+  state: AdminState;
+  health: "up" | "down";
+  inPlacement: boolean;
+  share: number;
+  requests: number;
+  inFlight: number;
+  checks: CheckView[];
+}
+
+/** GET /api/servers. */
+export interface ServersView {
+  balance: Balance;
+  hashType: string;
+  balanceFactor: number | null;
+  placementVersion: number;
+  servers: ServerView[];
+}
+
+/** A run of the ring's keyspace owned by one server (`from` and `to` in 0..1). */
+export interface Arc {
+  server: string | null;
+  from: number;
+  to: number;
+}
+
+/** One frame of GET /api/events. */
+export interface Snapshot extends ServersView {
+  at: number;
+  traffic: { intervalMs: number; rates: Record<string, readonly number[]> };
+  ring: { version: number; home: Arc[]; live: Arc[] };
+}
+
+/** A share of the keyspace that moves from one server to another. */
+export interface Flow {
+  from: string | null;
+  to: string | null;
+  share: number;
+}
+
+/** What a change would move (?dryRun=true). */
+export interface Moves {
+  dryRun: true;
+  moved: number;
+  flows: Flow[];
+  shares: Record<string, number>;
+}
+
+/** GET /api/lookup. */
+export interface Lookup {
+  key: string;
+  hash: number;
+  server: string | null;
+}
