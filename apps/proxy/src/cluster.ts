@@ -148,7 +148,7 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
     "proxy listening",
   );
 
-  onShutdownSignal(logger, STOP_MS, async () => {
+  onShutdownSignal(logger, config.graceMs + STOP_MS, async () => {
     stopping = true;
     // Each worker drains its in-flight requests and exits on its own signal.
     const exited = [...workers].map((w) => new Promise((r) => w.once("exit", r)));
@@ -208,5 +208,5 @@ async function runWorker(config: ProxyConfig, logger: Logger): Promise<void> {
     served = {};
   }, REPORT_MS).unref();
   send({ t: "ready" });
-  onShutdownSignal(logger, STOP_MS, () => data.close(STOP_MS));
+  onShutdownSignal(logger, config.graceMs + STOP_MS, () => data.close(STOP_MS));
 }

@@ -7,9 +7,12 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { MAX_WEIGHT, parseAddress } from "@stickyring/hashing";
 import {
+  DNS_SCHEMES,
   SERVER_ID,
   parseBackendUrl,
+  parseDnsGroup,
   weightSchema,
+  type DnsGroupSpec,
   type ServerSpec,
 } from "./control-plane/servers.js";
 import { parseCidrList, type AddressMatcher } from "./data-plane/cidr.js";
@@ -24,7 +27,22 @@ export interface ProxyConfig {
   workers: number;
   port: number;
   host: string | undefined;
+  /** Servers listed by address. */
   backends: ServerSpec[];
+  /** Groups of servers found by DNS. */
+  discovery: DnsGroupSpec[];
+  dns: {
+    /** How often each group is looked up again. */
+    refreshMs: number;
+    /** How long a group that no longer resolves (NXDOMAIN, no records) keeps its servers. */
+    holdMs: number;
+    /** Name servers to ask (ip or ip:port); undefined: the system's (/etc/resolv.conf). */
+    servers: string[] | undefined;
+  };
+  /** HAProxy `monitor-uri`: answered on the proxy port by the proxy itself. */
+  monitorUri: string | undefined;
+  /** HAProxy `grace`: after SIGTERM, how long the proxy keeps accepting (MONITOR_URI says 503) before it drains. */
+  graceMs: number;
   balance: Balance;
   hashType: HashType;
   /** HAProxy `hash-balance-factor` as a factor (125 -> 1.25); undefined: off. */
@@ -93,41 +111,53 @@ const backendItem = z.object({
   weight: weightSchema.optional(),
 });
 
+const BACKENDS_FORM =
+  "expected comma-separated entries: id=http://host:port, [name=]dns://host:port or [name=]dns+srv://_service._proto.name";
+
+/** Static servers and DNS groups, in the order written; ids and group names unique. */
 const backends = z
   .union([z.string(), z.array(backendItem)])
   .optional()
   .transform((v, ctx) => {
-    const items =
+    const items: [string | undefined, string, number | undefined][] =
       v === undefined || v === ""
-        ? DEFAULT_BACKENDS.split(",").map((pair) => pair.split("="))
+        ? DEFAULT_BACKENDS.split(",").map((entry) => splitEntry(entry))
         : typeof v === "string"
-          ? v.split(",").map((pair) => pair.trim().split("="))
+          ? v.split(",").map((entry) => splitEntry(entry.trim()))
           : v.map((b) => [b.id, b.url, b.weight]);
-    const result: ServerSpec[] = [];
+    const servers: ServerSpec[] = [];
+    const groups: DnsGroupSpec[] = [];
     const seen = new Set<string>();
+    const fail = (message: string) => {
+      ctx.addIssue({ code: "custom", message });
+      return z.NEVER;
+    };
     for (const [id, url, weight] of items) {
-      if (typeof id !== "string" || !SERVER_ID.test(id) || typeof url !== "string" || url === "") {
-        ctx.addIssue({
-          code: "custom",
-          message:
-            "expected comma-separated id=url pairs, e.g. app1=http://127.0.0.1:5001,app2=http://127.0.0.1:5002",
-        });
-        return z.NEVER;
+      if (url === "" || (id !== undefined && !SERVER_ID.test(id))) return fail(BACKENDS_FORM);
+      if (DNS_SCHEMES.test(url)) {
+        const group = parseDnsGroup(id, url);
+        if (typeof group === "string") return fail(group);
+        if (seen.has(group.name)) return fail(`backend "${group.name}" is listed twice`);
+        seen.add(group.name);
+        groups.push(group);
+        continue;
       }
-      if (seen.has(id)) {
-        ctx.addIssue({ code: "custom", message: `backend "${id}" is listed twice` });
-        return z.NEVER;
-      }
+      if (id === undefined) return fail(BACKENDS_FORM);
+      if (seen.has(id)) return fail(`backend "${id}" is listed twice`);
       seen.add(id);
       const parsed = parseBackendUrl(id, url);
-      if (typeof parsed === "string") {
-        ctx.addIssue({ code: "custom", message: parsed });
-        return z.NEVER;
-      }
-      result.push({ id, url: parsed, weight: typeof weight === "number" ? weight : 1 });
+      if (typeof parsed === "string") return fail(parsed);
+      servers.push({ id, url: parsed, weight: weight ?? 1 });
     }
-    return result;
+    return { servers, groups };
   });
+
+/** `id=url`, or a bare `dns://` or `dns+srv://` URL. */
+function splitEntry(entry: string): [string | undefined, string, undefined] {
+  const eq = entry.indexOf("=");
+  if (eq < 0 || DNS_SCHEMES.test(entry)) return [undefined, entry, undefined];
+  return [entry.slice(0, eq), entry.slice(eq + 1), undefined];
+}
 
 /** `app1=2,app3=0`: weights by backend id. */
 const weights = text.optional().transform((v, ctx) => {
@@ -193,6 +223,28 @@ const schema = z.object({
     message:
       "expected 0 (off) or a percentage of at least 100, as HAProxy's hash-balance-factor (e.g. 125)",
   }),
+  DNS_REFRESH: duration("5s", 100),
+  DNS_HOLD: duration("30s", 0),
+  DNS_SERVERS: text.optional().transform((v, ctx) => {
+    if (v === undefined || v.trim() === "") return undefined;
+    const servers = v.split(",").map((entry) => entry.trim());
+    for (const server of servers)
+      if (!nameServer(server)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `"${server}" is not a name server address (expected ip or ip:port, e.g. 10.96.0.10 or 127.0.0.1:5353)`,
+        });
+        return z.NEVER;
+      }
+    return servers;
+  }),
+  MONITOR_URI: text
+    .optional()
+    .refine((v) => v === undefined || v === "" || /^\/[^\s?#]*$/.test(v), {
+      message: "expected a path starting with / (no query), e.g. /stickyring/healthz",
+    })
+    .transform((v) => (v === "" ? undefined : v)),
+  GRACE: duration("0s", 0),
   HEALTH_PATH: z
     .string()
     .regex(/^\/[^\s]*$/, "expected a path starting with /")
@@ -246,6 +298,20 @@ const schema = z.object({
 
 /** Every setting the proxy reads. */
 export const SETTINGS = Object.keys(schema.shape);
+
+/** `ip` or `ip:port` (`[v6]:port`), as node:dns's setServers takes them. */
+function nameServer(server: string): boolean {
+  const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(server);
+  const [address, port] = bracketed
+    ? [bracketed[1]!, bracketed[2]]
+    : server.split(":").length === 2
+      ? server.split(":")
+      : [server, undefined];
+  return (
+    parseAddress(address!) !== undefined &&
+    (port === undefined || (Number(port) >= 1 && Number(port) <= 65535))
+  );
+}
 
 function isLoopback(host: string): boolean {
   if (host === "localhost") return true;
@@ -308,7 +374,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
   }
   const s = parsed.data;
   const problems: string[] = [];
-  const backendList = s.BACKENDS.map((b) => ({ ...b, weight: s.WEIGHTS.get(b.id) ?? b.weight }));
+  const backendList = s.BACKENDS.servers.map((b) => ({
+    ...b,
+    weight: s.WEIGHTS.get(b.id) ?? b.weight,
+  }));
   for (const id of s.WEIGHTS.keys()) {
     if (!backendList.some((b) => b.id === id))
       problems.push(`WEIGHTS: "${id}" is not a backend in BACKENDS`);
@@ -338,6 +407,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
     port: s.PORT,
     host: s.HOST === "" ? undefined : s.HOST,
     backends: backendList,
+    discovery: s.BACKENDS.groups,
+    dns: { refreshMs: s.DNS_REFRESH, holdMs: s.DNS_HOLD, servers: s.DNS_SERVERS },
+    monitorUri: s.MONITOR_URI,
+    graceMs: s.GRACE,
     balance: s.BALANCE,
     hashType: s.HASH_TYPE,
     balanceFactor: s.HASH_BALANCE_FACTOR === 0 ? undefined : s.HASH_BALANCE_FACTOR / 100,

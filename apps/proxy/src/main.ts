@@ -72,5 +72,6 @@ async function runSingle() {
   const { createStickyProxy } = await import("./proxy.js");
   const proxy = createStickyProxy(config, logger);
   await proxy.start();
-  onShutdownSignal(logger, 10_000, () => proxy.stop(10_000));
+  // GRACE first (MONITOR_URI says 503 meanwhile), then up to 10 s to drain.
+  onShutdownSignal(logger, config.graceMs + 10_000, () => proxy.stop(10_000));
 }

@@ -58,8 +58,9 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
     membership,
     placement: control.placement,
     async start() {
-      const port = await listen(data.server, config.port, config.host);
+      // The control plane first: DNS groups get their first answer before clients come.
       const adminPort = await control.start();
+      const port = await listen(data.server, config.port, config.host);
       logger.info({ port, adminPort, adminHost: config.admin.host }, "proxy listening");
       return { port, adminPort };
     },

@@ -38,6 +38,47 @@ describe("configuration", () => {
     expect(config.logLevel).toBe("info");
   });
 
+  it("reads DNS groups beside static servers in BACKENDS, and the DNS settings", () => {
+    const config = loadConfig({
+      BACKENDS:
+        "app1=http://127.0.0.1:5001,dns://web:5000,api=dns+srv://_http._tcp.api.default.svc.cluster.local,dns+srv://_grpc._tcp.cache",
+      DNS_REFRESH: "2s",
+      DNS_HOLD: "1m",
+      DNS_SERVERS: "127.0.0.1:5353,[::1]:53,10.96.0.10",
+      MONITOR_URI: "/stickyring/healthz",
+      GRACE: "3s",
+    });
+    expect(config.backends.map((b) => b.id)).toEqual(["app1"]);
+    expect(config.discovery).toEqual([
+      { name: "web", kind: "a", host: "web", port: 5000, url: "dns://web:5000" },
+      {
+        name: "api",
+        kind: "srv",
+        host: "_http._tcp.api.default.svc.cluster.local",
+        port: 80,
+        url: "dns+srv://_http._tcp.api.default.svc.cluster.local",
+      },
+      {
+        name: "cache",
+        kind: "srv",
+        host: "_grpc._tcp.cache",
+        port: 80,
+        url: "dns+srv://_grpc._tcp.cache",
+      },
+    ]);
+    expect(config.dns).toEqual({
+      refreshMs: 2000,
+      holdMs: 60_000,
+      servers: ["127.0.0.1:5353", "[::1]:53", "10.96.0.10"],
+    });
+    expect(config.monitorUri).toBe("/stickyring/healthz");
+    expect(config.graceMs).toBe(3000);
+    const defaults = loadConfig({ BACKENDS: "dns://web" });
+    expect(defaults.discovery[0]!.port).toBe(80);
+    expect(defaults.dns).toEqual({ refreshMs: 5000, holdMs: 30_000, servers: undefined });
+    expect(defaults.monitorUri).toBeUndefined();
+  });
+
   it("reads HAProxy's balance syntax, weights, durations and the balance factor", () => {
     const config = loadConfig({
       BALANCE: "uri whole len 20 depth 3 path-only",
@@ -61,7 +102,19 @@ describe("configuration", () => {
   it.each([
     [{ PORT: "80a" }, 'PORT="80a": expected a port number from 0 to 65535'],
     [{ PORT: "70000" }, 'PORT="70000"'],
-    [{ BACKENDS: "app1" }, 'BACKENDS="app1": expected comma-separated id=url pairs'],
+    [
+      { BACKENDS: "app1" },
+      'BACKENDS="app1": expected comma-separated entries: id=http://host:port',
+    ],
+    [{ BACKENDS: "dns://web:5000/x" }, "expected dns://host:port with no path or query"],
+    [{ BACKENDS: "dns+srv://_http._tcp.web:80" }, "an SRV record gives the port"],
+    [{ BACKENDS: "dns://we b:5000" }, '"we b" is not a DNS name'],
+    [{ BACKENDS: "dns://web:99999" }, "port 99999 is not from 1 to 65535"],
+    [{ BACKENDS: "web=dns://a:1,web=dns://b:1" }, 'backend "web" is listed twice'],
+    [{ BACKENDS: "dns://_x._y:1" }, "write name=dns://_x._y:1"],
+    [{ DNS_SERVERS: "8.8.8.8:dns" }, '"8.8.8.8:dns" is not a name server address'],
+    [{ DNS_REFRESH: "10ms" }, 'DNS_REFRESH="10ms": expected a duration'],
+    [{ MONITOR_URI: "healthz" }, "expected a path starting with /"],
     [{ BACKENDS: "a=http://h:1,a=http://h:2" }, 'backend "a" is listed twice'],
     [{ BACKENDS: "a=https://h:1" }, "only http:// backends are supported"],
     [{ BACKENDS: "a=http://h:1/x" }, "expected http://host:port with no path"],

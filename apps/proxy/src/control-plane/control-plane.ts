@@ -2,6 +2,7 @@
 // from them, and the admin listener (API, dashboard, metrics). One per
 // proxy, whether the data plane runs beside it or in worker processes.
 
+import { readFileSync } from "node:fs";
 import { createServer, type RequestListener, type Server } from "node:http";
 import type { LookupFunction } from "node:net";
 import { closeGracefully, listen, type Logger } from "@stickyring/runtime";
@@ -11,6 +12,12 @@ import { Membership } from "./membership.js";
 import type { Metrics } from "./metrics.js";
 import { buildPlacement, type MemberState, type Placement } from "../data-plane/placement.js";
 import { TrafficHistory } from "./traffic.js";
+import { createDiscovery } from "./discovery/discovery.js";
+import { createGroupResolver } from "./discovery/resolve.js";
+import { parseResolvConf, type SearchRules } from "./discovery/resolv-conf.js";
+
+/** How long start waits for DNS groups' first answers before listening without them. */
+const FIRST_LOOKUP_MS = 3000;
 
 export interface ControlPlane {
   readonly membership: Membership;
@@ -28,6 +35,8 @@ export function createControlPlane(options: {
   metricsText: MetricsText;
   /** Resolves backend names for the health checks (lookup.ts). */
   lookup: LookupFunction;
+  /** The search rules DNS names are looked up with; default: /etc/resolv.conf's. */
+  searchRules?: SearchRules;
   /** Called with every new placement (the first included) and the members it was built from. */
   onPlacement?: (placement: Placement, members: readonly MemberState[]) => void;
 }): ControlPlane {
@@ -52,11 +61,27 @@ export function createControlPlane(options: {
   });
   rebuild("start");
 
+  const discovery = createDiscovery({
+    groups: config.discovery,
+    resolver: createGroupResolver({
+      servers: config.dns.servers,
+      // A lookup must end well inside a refresh (c-ares tries twice).
+      timeoutMs: Math.min(2000, Math.max(100, config.dns.refreshMs / 2)),
+      rules: options.searchRules ?? systemSearchRules(config.discovery.length > 0),
+    }),
+    membership,
+    refreshMs: config.dns.refreshMs,
+    holdMs: config.dns.holdMs,
+    logger,
+    metrics,
+  });
+
   const traffic = new TrafficHistory();
   const closing = new AbortController();
   const adminOptions: AdminOptions = {
     config,
     membership,
+    discovery: () => discovery.groups(),
     metricsText: options.metricsText,
     placement: () => current,
     traffic,
@@ -87,6 +112,14 @@ export function createControlPlane(options: {
     adminServer,
     placement: () => current,
     async start() {
+      if (config.discovery.length > 0) {
+        let waited: NodeJS.Timeout | undefined;
+        await Promise.race([
+          discovery.start(),
+          new Promise((r) => (waited = setTimeout(r, FIRST_LOOKUP_MS))),
+        ]);
+        clearTimeout(waited);
+      }
       const adminPort = await listen(adminServer, config.admin.port, config.admin.host);
       stopChecks = startHealthChecks(membership, config.health, options.lookup);
       const sample = () =>
@@ -99,10 +132,21 @@ export function createControlPlane(options: {
       return adminPort;
     },
     async close() {
+      discovery.stop();
       stopChecks?.();
       clearInterval(sampler);
       closing.abort();
       await closeGracefully(adminServer, 1000);
     },
   };
+}
+
+/** The search domains and ndots of /etc/resolv.conf, read once; none without the file. */
+function systemSearchRules(wanted: boolean): SearchRules {
+  if (!wanted) return { search: [], ndots: 1 };
+  try {
+    return parseResolvConf(readFileSync("/etc/resolv.conf", "utf8"));
+  } catch {
+    return { search: [], ndots: 1 };
+  }
 }

@@ -4,8 +4,8 @@
 import type { Balance } from "../data-plane/key-policy.js";
 import type { HashType, Placement } from "../data-plane/placement.js";
 import type { Membership } from "./membership.js";
-import type { ServerSpec } from "./servers.js";
-import type { ServersView } from "./views.js";
+import type { DnsGroupSpec, ServerSpec } from "./servers.js";
+import type { GroupView, ServersView } from "./views.js";
 import type { TrafficHistory } from "./traffic.js";
 
 export type MetricsText = () => Promise<{ contentType: string; text: string }>;
@@ -13,6 +13,8 @@ export type MetricsText = () => Promise<{ contentType: string; text: string }>;
 /** The settings the control plane reads (config.ts validates them). */
 export interface ControlPlaneSettings {
   backends: ServerSpec[];
+  discovery: DnsGroupSpec[];
+  dns: { refreshMs: number; holdMs: number; servers: string[] | undefined };
   balance: Balance;
   hashType: HashType;
   balanceFactor: number | undefined;
@@ -23,6 +25,8 @@ export interface ControlPlaneSettings {
 export interface AdminOptions {
   config: ControlPlaneSettings;
   membership: Membership;
+  /** The DNS groups and what they last said. */
+  discovery: () => GroupView[];
   /** The Prometheus exposition: this process's registry, or every process's in the multi-core mode. */
   metricsText: MetricsText;
   placement: () => Placement;
@@ -31,7 +35,12 @@ export interface AdminOptions {
   closing: AbortSignal;
 }
 
-export function describeServers({ config, membership, placement }: AdminOptions): ServersView {
+export function describeServers({
+  config,
+  membership,
+  placement,
+  discovery,
+}: AdminOptions): ServersView {
   const current = placement();
   const shares = current.ring.shares();
   return {
@@ -39,10 +48,12 @@ export function describeServers({ config, membership, placement }: AdminOptions)
     hashType: config.hashType,
     balanceFactor: config.balanceFactor ?? null,
     placementVersion: current.version,
+    discovery: discovery(),
     servers: membership.list().map((m) => ({
       id: m.id,
       numericId: m.numericId,
       url: m.url.origin,
+      source: m.source ?? "static",
       weight: m.weight,
       state: m.admin,
       health: m.up ? "up" : "down",

@@ -17,6 +17,10 @@ export interface CheckResult {
 const HISTORY = 30;
 
 export interface Member extends MemberState {
+  /** The DNS group that found it; undefined for a server listed by address or added by the admin API. */
+  readonly source: string | undefined;
+  /** The operator set its weight: a weight from DNS (SRV) no longer replaces it. */
+  weightFromAdmin: boolean;
   /** Consecutive successful / failed checks, for rise and fall. */
   okStreak: number;
   failStreak: number;
@@ -60,12 +64,15 @@ export class Membership {
     for (const b of backends) this.members.set(b.id, this.create(b));
   }
 
-  private create(b: ServerSpec): Member {
+  private create(b: ServerSpec, source?: string): Member {
     // Servers start up, as in HAProxy: the proxy serves at once, and a dead
     // server is ejected by its first refused connection or by `fall` checks.
+    // So do servers a DNS group finds, as in Envoy's STRICT_DNS clusters.
     return {
       id: b.id,
       url: b.url,
+      source,
+      weightFromAdmin: false,
       numericId: ++this.lastNumericId,
       weight: b.weight,
       admin: "ready",
@@ -115,13 +122,45 @@ export class Membership {
   }
 
   remove(id: string): void {
-    this.require(id);
+    const member = this.require(id);
+    if (member.source !== undefined)
+      throw new MembershipError(
+        `server "${id}" was found by DNS (group ${member.source}): it leaves when DNS no longer names it; drain or disable it meanwhile`,
+        409,
+      );
     this.members.delete(id);
     this.options.onChange(`removed ${id}`);
   }
 
+  /**
+   * The servers DNS group `source` names now: new ones join, those it no
+   * longer names leave, those that stay keep their state (drain, disable, a
+   * weight the operator set, health). One rebuild for the whole change.
+   */
+  sync(source: string, specs: readonly ServerSpec[]): void {
+    const wanted = new Map(specs.map((spec) => [spec.id, spec]));
+    const changes: string[] = [];
+    for (const member of this.members.values())
+      if (member.source === source && !wanted.has(member.id)) {
+        this.members.delete(member.id);
+        changes.push(`-${member.id}`);
+      }
+    for (const spec of specs) {
+      const member = this.members.get(spec.id);
+      if (member === undefined) {
+        this.members.set(spec.id, this.create(spec, source));
+        changes.push(`+${spec.id}`);
+      } else if (!member.weightFromAdmin && member.weight !== spec.weight) {
+        member.weight = spec.weight;
+        changes.push(`${spec.id} weight ${spec.weight}`);
+      }
+    }
+    if (changes.length > 0) this.options.onChange(`DNS group ${source}: ${changes.join(" ")}`);
+  }
+
   setWeight(id: string, weight: number): void {
     const member = this.require(id);
+    member.weightFromAdmin = true;
     if (member.weight === weight) return;
     member.weight = weight;
     this.options.onChange(`weight of ${id} set to ${weight}`);

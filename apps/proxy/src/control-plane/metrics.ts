@@ -3,9 +3,10 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { DataPlaneMetrics } from "../data-plane/data-plane.js";
+import type { DiscoveryMetrics } from "./discovery/discovery.js";
 
 /** The data plane's counts (DataPlaneMetrics) and the control plane's gauges, in one registry. */
-export interface Metrics extends DataPlaneMetrics {
+export interface Metrics extends DataPlaneMetrics, DiscoveryMetrics {
   registry: Registry;
   serverUp: Gauge<"server">;
   rebuilds: Counter;
@@ -54,6 +55,24 @@ export function createMetrics(): Metrics {
   );
   const upstreamChild = cachedChildren((backend: string) => upstreamSeconds.labels(backend));
   let known = new Set<string>();
+  const lookups = new Counter({
+    name: "stickyring_dns_lookups_total",
+    help: "DNS lookups of a discovery group, by result: ok (servers named), empty (NXDOMAIN or no records), error (timeout, SERVFAIL, REFUSED...: the last servers are kept).",
+    labelNames: ["group", "result"],
+    registers: [registry],
+  });
+  const groupServers = new Gauge({
+    name: "stickyring_dns_group_servers",
+    help: "Servers a discovery group names now.",
+    labelNames: ["group"],
+    registers: [registry],
+  });
+  const groupStale = new Gauge({
+    name: "stickyring_dns_group_stale",
+    help: "1 while DNS fails for a discovery group and the last servers it named are kept (HAProxy's hold obsolete).",
+    labelNames: ["group"],
+    registers: [registry],
+  });
   const serverUp = new Gauge({
     name: "stickyring_server_up",
     help: "1 when the server is in the placement (up and not in maintenance), else 0.",
@@ -82,6 +101,13 @@ export function createMetrics(): Metrics {
     }),
     countRetry(from) {
       retries.inc({ from });
+    },
+    countLookup(group, result) {
+      lookups.inc({ group, result });
+    },
+    groupState(group, servers, stale) {
+      groupServers.set({ group }, servers);
+      groupStale.set({ group }, stale ? 1 : 0);
     },
     keepServers(ids) {
       const now = new Set(ids);

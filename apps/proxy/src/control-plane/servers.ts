@@ -55,3 +55,54 @@ export function isHostName(host: string): boolean {
       .every((label) => /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/.test(label))
   );
 }
+
+/**
+ * A group of servers found by DNS (HAProxy's `server-template` with
+ * `resolvers`; Envoy's STRICT_DNS cluster): every address of `host` on
+ * `port` (`dns://host:port`), or every target of an SRV name with its port
+ * and weight (`dns+srv://_service._proto.name`).
+ */
+export interface DnsGroupSpec {
+  /** Names the group's servers: `<name>@<address>:<port>`. */
+  name: string;
+  kind: "a" | "srv";
+  /** The name looked up (search domains of /etc/resolv.conf apply). */
+  host: string;
+  /** `a` only: the port every address listens on. */
+  port: number;
+  /** How the operator wrote it, for messages and the admin API. */
+  url: string;
+}
+
+/** `dns://` and `dns+srv://` entries of BACKENDS. */
+export const DNS_SCHEMES = /^dns(\+srv)?:\/\//i;
+
+/**
+ * A `dns://host[:port]` or `dns+srv://name` entry, or a message saying what
+ * is wrong with it. Without a name, a group is named after the host's first
+ * label that is not an SRV service or protocol label (`web` for both
+ * `dns://web:5000` and `dns+srv://_http._tcp.web.default.svc.cluster.local`).
+ */
+export function parseDnsGroup(name: string | undefined, raw: string): DnsGroupSpec | string {
+  const srv = raw.toLowerCase().startsWith("dns+srv://");
+  const rest = raw.slice(srv ? 10 : 6);
+  const match = /^([^/:?#]+)(?::(\d{1,5}))?$/.exec(rest);
+  const where = name === undefined ? `"${raw}"` : `group "${name}"`;
+  if (!match)
+    return `${where}: expected ${srv ? "dns+srv://_service._proto.name" : "dns://host:port"} with no path or query, got ${raw}`;
+  const host = match[1]!.replace(/\.$/, "");
+  if (!isHostName(host)) return `${where}: "${host}" is not a DNS name`;
+  if (srv && match[2] !== undefined)
+    return `${where}: an SRV record gives the port; write ${raw.replace(/:\d+$/, "")}`;
+  const port = match[2] === undefined ? 80 : Number(match[2]);
+  if (port < 1 || port > 65535) return `${where}: port ${match[2]} is not from 1 to 65535`;
+  const group = name ?? host.split(".").find((label) => !label.startsWith("_")) ?? host;
+  if (!SERVER_ID.test(group))
+    return `${where}: "${group}" cannot name a group (letters, digits, '.', '_' or '-', at most 64); write name=${raw}`;
+  return { name: group, kind: srv ? "srv" : "a", host, port, url: raw };
+}
+
+/** The id of a server a DNS group found: the group, then where it listens. */
+export function discoveredId(group: string, address: string, port: number): string {
+  return `${group}@${address.includes(":") ? `[${address}]` : address}:${port}`;
+}

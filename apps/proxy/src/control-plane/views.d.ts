@@ -12,6 +12,8 @@ export interface CheckView {
 
 export interface ServerView {
   id: string;
+  /** "static" (BACKENDS by address, or the admin API), or the DNS group that found it. */
+  source: string;
   numericId: number;
   url: string;
   weight: number;
@@ -24,12 +26,25 @@ export interface ServerView {
   checks: CheckView[];
 }
 
+/** A DNS group (BACKENDS dns:// or dns+srv://) and what DNS last said of it. */
+export interface GroupView {
+  name: string;
+  url: string;
+  /** ok; stale: DNS fails and the last servers it named are kept; empty: no records (servers leave after DNS_HOLD); unresolved: never answered. */
+  status: "unresolved" | "ok" | "stale" | "empty";
+  /** When the status began (ms since the epoch; 0 before any answer). */
+  since: number;
+  detail: string;
+  servers: number;
+}
+
 /** GET /api/servers. */
 export interface ServersView {
   balance: Balance;
   hashType: string;
   balanceFactor: number | null;
   placementVersion: number;
+  discovery: GroupView[];
   servers: ServerView[];
 }
 

@@ -26,6 +26,10 @@ export interface DataPlaneSettings {
   clientMinBodyRate: number;
   accessLog: boolean;
   acceptProxy: boolean;
+  /** HAProxy `monitor-uri`: this path is answered by the proxy itself. */
+  monitorUri: string | undefined;
+  /** After close() is called, how long to keep accepting (the monitor says 503) before draining. */
+  graceMs: number;
 }
 
 /** What the data plane counts: its requests, and the retries and answer times the forwarder sees. */
@@ -93,7 +97,28 @@ export function createDataPlane(options: {
     );
   };
 
+  let draining = false;
+  /**
+   * The monitor URI: 200 while some server takes keys and the proxy is not
+   * stopping, else 503, so a balancer in front (or a Kubernetes readiness
+   * probe) stops sending before the process goes. Never reaches a server.
+   */
+  const monitor = (res: ClientResponse) => {
+    const up = !draining && placement().serving;
+    const body = Buffer.from(up ? "ok\n" : draining ? "stopping\n" : "no server is up\n");
+    res.writeHead(up ? 200 : 503, undefined, [
+      "content-type",
+      "text/plain; charset=utf-8",
+      "cache-control",
+      "no-store",
+      "content-length",
+      String(body.length),
+    ]);
+    res.end(body);
+  };
+
   const handle = (req: ClientRequest, res: ClientResponse) => {
+    if (req.url === config.monitorUri) return monitor(res);
     const result = router.route(req);
     if ("refused" in result) {
       const status = result.refused === "no-server" ? 503 : 400;
@@ -160,6 +185,8 @@ export function createDataPlane(options: {
   return {
     server: http.server,
     async close(timeoutMs) {
+      draining = true;
+      if (config.graceMs > 0) await new Promise((r) => setTimeout(r, config.graceMs));
       await http.close(timeoutMs);
       await forwarder.close();
     },

@@ -30,6 +30,8 @@ export interface Placement {
   readonly targets: ReadonlyMap<string, URL>;
   /** Increases with every rebuild. */
   readonly version: number;
+  /** Some server takes keys: up, not in maintenance, not drained, weight above 0. */
+  readonly serving: boolean;
 }
 
 /** What a placement is built from: a server as the control plane sees it. */
@@ -76,5 +78,6 @@ export function buildPlacement(
     ring,
     targets: new Map(usable.map((m) => [m.id, m.url])),
     version,
+    serving: usable.some((m) => m.admin !== "drain" && m.weight > 0),
   });
 }
