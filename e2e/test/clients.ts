@@ -1,7 +1,13 @@
 // Client containers: each sends requests from its own address on the test
 // network, with node's fetch, and reports what it saw.
 
-import type { StartedTestContainer } from "testcontainers";
+import {
+  GenericContainer,
+  Wait,
+  type StartedNetwork,
+  type StartedTestContainer,
+} from "testcontainers";
+import { image } from "./docker.js";
 
 export interface Observation {
   url: string;
@@ -40,4 +46,22 @@ export async function requestFrom(
   if (result.exitCode !== 0)
     throw new Error(`client exec failed (${result.exitCode}): ${result.output}`);
   return JSON.parse(result.stdout.trim().split("\n").pop()!) as Observation[];
+}
+
+/**
+ * A client container on `network`: the app image idling. Its image's health
+ * check is off: run in every client every 2 s, those node processes took
+ * both cores of a CI machine and starved the containers under test.
+ */
+export async function startClient(
+  network: StartedNetwork,
+): Promise<{ container: StartedTestContainer; address: string }> {
+  const container = await new GenericContainer(image("app1"))
+    .withNetwork(network)
+    .withCommand(["node", "-e", "setInterval(() => {}, 1 << 30)"])
+    // Docker's "no health check" (testcontainers' type does not list it).
+    .withHealthCheck({ test: ["NONE"] as unknown as ["CMD"] })
+    .withWaitStrategy(Wait.forListeningPorts())
+    .start();
+  return { container, address: container.getIpAddress(network.getName()) };
 }

@@ -11,7 +11,8 @@ import {
   type StartedNetwork,
   type StartedTestContainer,
 } from "testcontainers";
-import { requestFrom, type Observation } from "./clients.js";
+import { requestFrom, startClient } from "./clients.js";
+import { ownersOf, sweep, waitForPlacement, type Client } from "./observe.js";
 import { image, type Service } from "./docker.js";
 
 const CLIENTS = 10;
@@ -25,7 +26,9 @@ let network: StartedNetwork;
 const backends = new Map<string, StartedTestContainer>();
 const proxies: StartedTestContainer[] = [];
 let uriProxy: StartedTestContainer;
-const clients: { container: StartedTestContainer; address: string }[] = [];
+const clients: Client[] = [];
+const REPLICAS = ["http://proxy-a:8080/", "http://proxy-b:8080/"];
+const ANSWERS = REPLICAS.length * REQUESTS_PER_REPLICA;
 
 /** Backend appN, reachable on the network as appN:500N. */
 function startBackend(id: string): Promise<StartedTestContainer> {
@@ -47,50 +50,6 @@ function startProxy(alias: string, env: Record<string, string>): Promise<Started
     .start();
 }
 
-/** Which servers the proxy's admin API (loopback-only, inside the container) has in its placement. */
-async function placement(proxy: StartedTestContainer): Promise<string[]> {
-  const script =
-    "fetch('http://127.0.0.1:8404/api/servers').then(r=>r.json()).then(j=>console.log(JSON.stringify(j.servers.filter(s=>s.inPlacement).map(s=>s.id))))";
-  const result = await proxy.exec(["node", "-e", script]);
-  return JSON.parse(result.stdout.trim()) as string[];
-}
-
-async function waitForPlacement(expected: string[], timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const seen = await Promise.all(proxies.map(placement));
-    if (
-      seen.every((ids) => JSON.stringify([...ids].sort()) === JSON.stringify([...expected].sort()))
-    )
-      return;
-    if (Date.now() > deadline)
-      throw new Error(`placement never became ${expected}: ${JSON.stringify(seen)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-/** Every client asks both replicas; returns each client's observations. */
-async function sweep(): Promise<Map<string, Observation[]>> {
-  const urls = ["http://proxy-a:8080/", "http://proxy-b:8080/"];
-  const results = await Promise.all(
-    clients.map((c) => requestFrom(c.container, urls, REQUESTS_PER_REPLICA)),
-  );
-  return new Map(clients.map((c, i) => [c.address, results[i]!]));
-}
-
-/** The one backend each client reached, after checking it reached only one, through both replicas, without errors. */
-function ownersOf(observed: Map<string, Observation[]>): Map<string, string> {
-  const owners = new Map<string, string>();
-  for (const [address, answers] of observed) {
-    expect(answers).toHaveLength(2 * REQUESTS_PER_REPLICA);
-    expect(answers.filter((a) => a.status !== 200)).toEqual([]);
-    const seen = new Set(answers.map((a) => a.backend));
-    expect({ address, backends: [...seen] }).toEqual({ address, backends: [answers[0]!.backend] });
-    owners.set(address, answers[0]!.backend!);
-  }
-  return owners;
-}
-
 beforeAll(async () => {
   network = await new Network().start();
   await Promise.all(BACKENDS.map(async (id) => backends.set(id, await startBackend(id))));
@@ -103,13 +62,7 @@ beforeAll(async () => {
   );
   uriProxy = await startProxy("proxy-uri", { BACKENDS: backendList(BACKENDS), BALANCE: "uri" });
   for (let i = 0; i < CLIENTS; i++) {
-    const container = await new GenericContainer(image("app1"))
-      .withNetwork(network)
-      .withCommand(["node", "-e", "setInterval(() => {}, 1 << 30)"])
-      // A client serves nothing: do not wait on the image's server health check.
-      .withWaitStrategy(Wait.forListeningPorts())
-      .start();
-    clients.push({ container, address: container.getIpAddress(network.getName()) });
+    clients.push(await startClient(network));
   }
 });
 
@@ -129,7 +82,7 @@ describe("stickiness per client address, in containers", () => {
 
   it("sends every client to one backend, the same through both replicas, the one @stickyring/hashing predicts", async () => {
     expect(new Set(clients.map((c) => c.address)).size).toBe(CLIENTS);
-    before = ownersOf(await sweep());
+    before = ownersOf(await sweep(clients, REPLICAS, REQUESTS_PER_REPLICA), ANSWERS);
     for (const [address, owner] of before) expect(owner).toBe(ring.pick(sourceKey(address)));
     expect(new Set(before.values()).size).toBeGreaterThanOrEqual(2);
   });
@@ -140,9 +93,12 @@ describe("stickiness per client address, in containers", () => {
     for (const owner of before.values()) counts.set(owner, (counts.get(owner) ?? 0) + 1);
     const victim = [...counts].sort((a, b) => b[1] - a[1])[0]![0];
     await backends.get(victim)!.stop({ timeout: 5_000 });
-    await waitForPlacement(BACKENDS.filter((id) => id !== victim));
+    await waitForPlacement(
+      proxies,
+      BACKENDS.filter((id) => id !== victim),
+    );
 
-    const after = ownersOf(await sweep());
+    const after = ownersOf(await sweep(clients, REPLICAS, REQUESTS_PER_REPLICA), ANSWERS);
     const survivors = createHashRing({
       servers: BACKENDS.filter((id) => id !== victim).map((id) => ({ id })),
     });
@@ -156,8 +112,8 @@ describe("stickiness per client address, in containers", () => {
 
     // Started again (same name, maybe a new address): its clients come back.
     backends.set(victim, await startBackend(victim));
-    await waitForPlacement([...BACKENDS]);
-    const back = ownersOf(await sweep());
+    await waitForPlacement(proxies, [...BACKENDS]);
+    const back = ownersOf(await sweep(clients, REPLICAS, REQUESTS_PER_REPLICA), ANSWERS);
     expect(back).toEqual(before);
   });
 

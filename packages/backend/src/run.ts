@@ -24,12 +24,13 @@ export async function runBackend(n: number): Promise<void> {
   }
   if (process.argv.includes("--healthcheck"))
     await exitWithHealth(`http://127.0.0.1:${config.port}/healthz`);
-  const logger = createLogger(id, config.logLevel);
-  const greeting = `Hello from App ${n}`;
-  const server = createServer(createBackend({ id, greeting }));
+  const name = config.name ?? id;
+  const logger = createLogger(name, config.logLevel);
+  const greeting = config.name === undefined ? `Hello from App ${n}` : `Hello from ${name}`;
+  const server = createServer(createBackend({ id: name, greeting }));
   const wss = attachWebSocketEcho(server, greeting);
   const port = await listen(server, config.port, config.host);
-  logger.info({ port }, `${id} listening`);
+  logger.info({ port }, `${name} listening`);
   onShutdownSignal(logger, SHUTDOWN_TIMEOUT_MS, async () => {
     for (const client of wss.clients) client.close(1001, "server shutting down");
     await closeGracefully(server, SHUTDOWN_TIMEOUT_MS);

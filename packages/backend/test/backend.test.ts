@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { createBackend } from "../src/app.js";
+import { hostname } from "node:os";
 import { readBackendConfig } from "../src/config.js";
 
 let server: Server;
@@ -58,6 +59,13 @@ describe("backend configuration", () => {
   it("defaults the port per app and reads PORT", () => {
     expect(readBackendConfig({}, 5003).port).toBe(5003);
     expect(readBackendConfig({ PORT: "6001" }, 5001).port).toBe(6001);
+  });
+
+  it("answers with BACKEND_NAME, or the host's own name for @hostname", () => {
+    expect(readBackendConfig({}, 5001).name).toBeUndefined();
+    expect(readBackendConfig({ BACKEND_NAME: "web-7" }, 5001).name).toBe("web-7");
+    expect(readBackendConfig({ BACKEND_NAME: "@hostname" }, 5001).name).toBe(hostname());
+    expect(() => readBackendConfig({ BACKEND_NAME: "a b" }, 5001)).toThrow(/BACKEND_NAME="a b"/);
   });
 
   it("names a bad setting", () => {
