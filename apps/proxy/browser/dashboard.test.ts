@@ -5,6 +5,7 @@
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { chromium, type Browser, type Page } from "playwright-core";
+import type { Snapshot } from "../src/control-plane/views.js";
 import { clientAddresses, get, mapLimit, useTopology } from "../test/harness.js";
 
 const TOKEN = "browser-test-token-0123";
@@ -198,9 +199,20 @@ describe("the dashboard", () => {
           hashType: "consistent",
           balanceFactor: null,
           placementVersion: 1,
+          discovery: [
+            {
+              name: "web",
+              url: "dns://<b>web</b>:5000",
+              status: "stale",
+              since: 1,
+              detail: '<img src=x onerror="window.__pwned=5">',
+              servers: 1,
+            },
+          ],
           servers: [
             {
               id,
+              source: "<b>web</b>",
               numericId: 1,
               url: "http://h:1",
               weight: 1,
@@ -219,15 +231,20 @@ describe("the dashboard", () => {
             home: [{ server: id, from: 0, to: 1 }],
             live: [{ server: id, from: 0, to: 1 }],
           },
-        })}\n\n`,
+        } satisfies Snapshot)}\n\n`,
       }),
     );
     await fake.goto(dashboard());
     await fake.waitForSelector("article.server");
     expect(await fake.locator("article.server h2").innerText()).toBe(id);
     expect(await fake.locator("#lookup-label").innerText()).toBe("<b>x</b> header value");
+    expect(await fake.locator("#discovery li").innerText()).toMatch(
+      /^dns:\/\/<b>web<\/b>:5000: discovery stale since .*<img src=x/,
+    );
     expect(
-      await fake.locator("article.server script, article.server img, #lookup-label b").count(),
+      await fake
+        .locator("article.server script, article.server img, #lookup-label b, #discovery img")
+        .count(),
     ).toBe(0);
     expect(
       await fake.evaluate(() => (window as unknown as { __pwned?: number }).__pwned),

@@ -3,7 +3,13 @@
 
 import { describe, expect, it } from "@jest/globals";
 import { createHashRing } from "@stickyring/hashing";
-import { describeMoves, list, percent } from "../dashboard/src/format.js";
+import {
+  describeMoves,
+  discoveryText,
+  list,
+  percent,
+  sourceText,
+} from "../dashboard/src/format.js";
 import { EventStreams, MAX_EVENT_STREAMS } from "../src/control-plane/dashboard.js";
 import { ringArcs } from "../src/control-plane/ring-view.js";
 import { TrafficHistory } from "../src/control-plane/traffic.js";
@@ -141,5 +147,38 @@ describe("EventStreams", () => {
     expect(slow.destroyed).toBe(false);
     expect(reading.frames).toBe(12);
     expect(streams.size).toBe(2);
+  });
+});
+
+describe("discovery words", () => {
+  const group = {
+    name: "web",
+    url: "dns://web:5000",
+    status: "ok" as const,
+    since: 1000,
+    detail: "",
+    servers: 3,
+  };
+  const time = (at: number) => `t${at}`;
+
+  it("says what each DNS group found, and since when DNS has failed it", () => {
+    expect(discoveryText(group, time)).toBe("dns://web:5000: 3 servers");
+    expect(
+      discoveryText({ ...group, status: "stale", since: 5000, detail: "web: ETIMEOUT" }, time),
+    ).toBe("dns://web:5000: discovery stale since t5000, keeping its 3 servers (web: ETIMEOUT)");
+    expect(
+      discoveryText({ ...group, status: "empty", since: 7000, detail: "web: ENOTFOUND" }, time),
+    ).toBe(
+      "dns://web:5000: DNS names no servers since t7000 (web: ENOTFOUND); 3 servers kept until DNS_HOLD",
+    );
+    expect(discoveryText({ ...group, status: "unresolved", since: 0, servers: 0 }, time)).toBe(
+      "dns://web:5000: not resolved yet (waiting)",
+    );
+  });
+
+  it("says where a server came from", () => {
+    const server = { source: "static" } as Parameters<typeof sourceText>[0];
+    expect(sourceText(server)).toBe("listed");
+    expect(sourceText({ ...server, source: "web" })).toBe("found by DNS (web)");
   });
 });

@@ -7,11 +7,12 @@ import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { createBackend } from "@stickyring/backend";
 import { createHashRing, sourceKey } from "@stickyring/hashing";
-import { listen } from "@stickyring/runtime";
+import { freePort, listen } from "@stickyring/runtime";
 import {
   clientAddresses,
   get,
   mapLimit,
+  spawnProxy,
   startProxy,
   waitFor,
   type RunningProxy,
@@ -274,4 +275,45 @@ describe("the monitor URI while stopping (GRACE)", () => {
     await stopped;
     await expect(get(running.port)).rejects.toThrow();
   });
+});
+
+describe("DNS discovery in the multi-core mode (WORKERS=2)", () => {
+  it("gives every worker the discovered servers: clients land as the ring says, through both workers, and follow a change", async () => {
+    for (const address of ["127.40.0.1", "127.40.0.3", "127.40.0.4"])
+      if (!web.has(address)) await startWeb(address);
+    setAddresses(["127.40.0.1", "127.40.0.3"]);
+    const [proxyPort, adminPort] = [await freePort(), await freePort()];
+    const child = await spawnProxy({
+      ...env(),
+      WORKERS: "2",
+      PORT: String(proxyPort),
+      ADMIN_PORT: String(adminPort),
+      HOST: "127.0.0.1",
+    });
+    try {
+      const owners = async () =>
+        mapLimit(CLIENTS.slice(0, 100), 16, async (from) => {
+          const seen = new Set<string>();
+          // Fresh connections: the kernel spreads them over both workers.
+          for (let i = 0; i < 4; i++) seen.add((await get(proxyPort, { from })).backend!);
+          expect(seen.size).toBe(1);
+          return [...seen][0]!;
+        });
+      await waitFor(async () => (await get(proxyPort)).status === 200, 5000);
+      expect(await owners()).toEqual(predicted(["127.40.0.1", "127.40.0.3"]).slice(0, 100));
+      setAddresses(["127.40.0.1", "127.40.0.3", "127.40.0.4"]);
+      const listed = async () =>
+        ((await (await fetch(`http://127.0.0.1:${adminPort}/api/servers`)).json()) as Json).servers
+          .length;
+      await waitFor(async () => (await listed()) === 3, 3000);
+      // The primary sends the new placement to each worker; give it a report interval.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await owners()).toEqual(
+        predicted(["127.40.0.1", "127.40.0.3", "127.40.0.4"]).slice(0, 100),
+      );
+      expect((await get(proxyPort, { path: "/stickyring/healthz" })).status).toBe(200);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  }, 30_000);
 });

@@ -1,6 +1,6 @@
 // Words and numbers for the page. Pure: tested without a browser.
 
-import type { Flow, ServerView } from "../../src/control-plane/views.js";
+import type { Flow, GroupView, ServerView } from "../../src/control-plane/views.js";
 
 export function percent(fraction: number): string {
   const p = fraction * 100;
@@ -59,4 +59,28 @@ export function stateOf(server: ServerView): "up" | "down" | "drained" | "disabl
 
 export function balanceText(balance: { kind: string; header?: string }): string {
   return balance.kind === "hdr" ? `balance hdr(${balance.header})` : `balance ${balance.kind}`;
+}
+
+/** Where a server came from: listed in BACKENDS or by the admin API, or found by a DNS group. */
+export function sourceText(server: ServerView): string {
+  return server.source === "static" ? "listed" : `found by DNS (${server.source})`;
+}
+
+/**
+ * One line per DNS group: what it found, or since when DNS has failed it
+ * ("discovery stale since 12:03:04", when its last servers are kept).
+ */
+export function discoveryText(group: GroupView, time: (at: number) => string): string {
+  const servers = `${group.servers} server${group.servers === 1 ? "" : "s"}`;
+  const since = group.since > 0 ? ` since ${time(group.since)}` : "";
+  switch (group.status) {
+    case "ok":
+      return `${group.url}: ${servers}`;
+    case "stale":
+      return `${group.url}: discovery stale${since}, keeping its ${servers} (${group.detail})`;
+    case "empty":
+      return `${group.url}: DNS names no servers${since} (${group.detail}); ${servers} kept until DNS_HOLD`;
+    case "unresolved":
+      return `${group.url}: not resolved yet (${group.detail || "waiting"})`;
+  }
 }

@@ -2,8 +2,8 @@
 // the server cards.
 
 import { createProposer } from "./actions.js";
-import { byId, setText } from "./dom.js";
-import { balanceText } from "./format.js";
+import { byId, el, setText } from "./dom.js";
+import { balanceText, discoveryText } from "./format.js";
 import { lookupBox } from "./lookup.js";
 import { drawRing, markPosition } from "./ring.js";
 import { serverCards } from "./servers.js";
@@ -45,6 +45,15 @@ function render(snapshot: Snapshot): void {
       (snapshot.balanceFactor === null ? "" : ` · balance factor ${snapshot.balanceFactor}`),
   );
   followMode(snapshot.balance);
+  byId("discovery").replaceChildren(
+    ...snapshot.discovery.map((group) =>
+      el(
+        "li",
+        { "data-status": group.status },
+        discoveryText(group, (at) => new Date(at).toLocaleTimeString()),
+      ),
+    ),
+  );
   drawn = drawRing(ring, snapshot, drawn);
   cards(snapshot);
   setText(status, `live · ${new Date(snapshot.at).toLocaleTimeString()}`);

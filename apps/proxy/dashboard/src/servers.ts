@@ -6,7 +6,7 @@
 import { serverPath, type Change } from "./api.js";
 import { colourOf } from "./colours.js";
 import { el, setText, svg } from "./dom.js";
-import { percent, rate, stateOf } from "./format.js";
+import { percent, rate, sourceText, stateOf } from "./format.js";
 import type { ServerView, Snapshot } from "../../src/control-plane/views.js";
 
 /** Three minutes of the per-second history. */
@@ -102,7 +102,7 @@ function createCard(id: string, propose: (change: Change) => void): Card {
       root.dataset.state = state;
       root.style.setProperty("--colour", colourOf(server.numericId));
       setText(badge, state);
-      setText(url, server.url);
+      setText(url, `${server.url} · ${sourceText(server)}`);
       setText(weightValue, String(server.weight));
       setText(shareValue, percent(server.share));
       const rates = snapshot.traffic.rates[server.id] ?? [];
@@ -132,6 +132,8 @@ function createCard(id: string, propose: (change: Change) => void): Card {
       drain.hidden = server.state === "drain";
       disable.hidden = server.state === "maint";
       enable.hidden = server.state === "ready";
+      // A server DNS found leaves when DNS no longer names it.
+      remove.hidden = server.source !== "static";
     },
   };
 }
