@@ -327,7 +327,8 @@ const REQUEST_SKIP = new Set([
 ]);
 
 function normaliseFields(fields: Fields, skip: Set<string>, client = ""): Record<string, string> {
-  const out: Record<string, string[]> = {};
+  // A Map: a field may be named `constructor` or `__proto__`.
+  const out = new Map<string, string[]>();
   for (const [name, value] of fields) {
     const lower = name.toLowerCase();
     if (skip.has(lower)) continue;
@@ -339,12 +340,12 @@ function normaliseFields(fields: Fields, skip: Set<string>, client = ""): Record
         .split(",")
         .map((a) => (a.trim() === client ? "<client>" : a.trim()))
         .join(", ");
-    (out[lower] ??= []).push(v);
+    const list = out.get(lower);
+    if (list) list.push(v);
+    else out.set(lower, [v]);
   }
   return Object.fromEntries(
-    Object.keys(out)
-      .sort()
-      .map((k) => [k, out[k]!.join(k === "set-cookie" ? " \n " : ", ")]),
+    [...out.keys()].sort().map((k) => [k, out.get(k)!.join(k === "set-cookie" ? " \n " : ", ")]),
   );
 }
 

@@ -48,7 +48,7 @@ export interface ProxyConfig {
   /** HAProxy `hash-balance-factor` as a factor (125 -> 1.25); undefined: off. */
   balanceFactor: number | undefined;
   health: { path: string; interMs: number; timeoutMs: number; rise: number; fall: number };
-  timeouts: { connectMs: number; serverMs: number; clientMs: number };
+  timeouts: { connectMs: number; serverMs: number; clientMs: number; tunnelMs: number };
   /** Bytes/s a request body must average once it has taken longer than the client timeout (0: off). */
   clientMinBodyRate: number;
   /** Undefined when no proxy is trusted. */
@@ -256,6 +256,7 @@ const schema = z.object({
   TIMEOUT_CONNECT: duration("5s", 1),
   TIMEOUT_SERVER: duration("30s", 1),
   TIMEOUT_CLIENT: duration("30s", 1),
+  TIMEOUT_TUNNEL: text.optional(),
   CLIENT_MIN_BODY_RATE: integer(500, 0, 1_000_000_000),
   TRUSTED_PROXIES: text.optional().transform((v, ctx) => {
     const parsed = parseCidrList(v ?? "");
@@ -400,6 +401,14 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
       `HEALTH_TIMEOUT=${show(input.HEALTH_TIMEOUT)}: expected a duration from 10ms up to HEALTH_INTER (${s.HEALTH_INTER}ms)`,
     );
   }
+  const tunnelMs =
+    s.TIMEOUT_TUNNEL === undefined || s.TIMEOUT_TUNNEL === ""
+      ? s.TIMEOUT_CLIENT
+      : parseDuration(s.TIMEOUT_TUNNEL);
+  if (tunnelMs === undefined || tunnelMs < 1 || tunnelMs > 86_400_000)
+    problems.push(
+      `TIMEOUT_TUNNEL=${show(input.TIMEOUT_TUNNEL)}: expected a duration such as 30s or 1h (at most 1d)`,
+    );
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -425,6 +434,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
       connectMs: s.TIMEOUT_CONNECT,
       serverMs: s.TIMEOUT_SERVER,
       clientMs: s.TIMEOUT_CLIENT,
+      // As HAProxy's `timeout tunnel`: unless set, the client timeout applies to open tunnels.
+      tunnelMs: tunnelMs!,
     },
     clientMinBodyRate: s.CLIENT_MIN_BODY_RATE,
     trustedProxies: s.TRUSTED_PROXIES,

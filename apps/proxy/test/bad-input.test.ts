@@ -139,6 +139,15 @@ describe("request targets other than a path", () => {
     ["the asterisk with another method", "GET * HTTP/1.1\r\nHost: a\r\n\r\n"],
     ["userinfo in an absolute target", "GET http://u:p@a/ HTTP/1.1\r\nHost: a\r\n\r\n"],
     ["an absolute target with no host", "GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n"],
+    [
+      "an absolute target with an authority no Host could hold",
+      "GET http://a:b:c/p HTTP/1.1\r\nHost: a\r\n\r\n",
+    ],
+    [
+      "an absolute target with a bracket left open",
+      "GET http://[::1/p HTTP/1.1\r\nHost: a\r\n\r\n",
+    ],
+    ["a fragment in the target (RFC 9112 3.2)", "GET /p#frag HTTP/1.1\r\nHost: a\r\n\r\n"],
   ])("refuses %s (400)", async (_, payload) => {
     const before = seenByBackend;
     expect(await raw(payload)).toMatch(/^HTTP\/1.1 400 /);

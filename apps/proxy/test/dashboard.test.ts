@@ -159,8 +159,13 @@ describe("dry runs", () => {
     expect(Math.abs(preview.body.moved - app2.share)).toBeLessThan(0.001);
     expect(preview.body.flows.every((f: Json) => f.from === "app2")).toBe(true);
     expect(preview.body.shares.app2).toBeUndefined();
+    // Everything but the health checks, which go on meanwhile.
+    const state = (body: Json) => ({
+      ...body,
+      servers: body.servers.map(({ checks: _, ...server }: Json) => server),
+    });
     const after = await call("/api/servers");
-    expect(after.body).toEqual(before.body);
+    expect(state(after.body)).toEqual(state(before.body));
   });
 
   it("previews adding a server and a weight, with the same checks as the change", async () => {

@@ -15,6 +15,10 @@ interface Seen {
 }
 
 const seen: Seen[] = [];
+/** Reads of each request's body at the server, by URL. */
+const seenReads = new Map<string, number>();
+/** The headers each request arrived with, by URL. */
+const seenHeaders = new Map<string, Record<string, unknown>>();
 /** Every byte value, twice: a body that is not text. */
 const ALL_BYTES = Buffer.from([...Array(512).keys()].map((i) => i % 256));
 let solo: SoloBackend;
@@ -23,10 +27,20 @@ beforeAll(async () => {
   // /chunked answers without a length; anything else echoes method, path and body.
   solo = await soloBackend((req, res) => {
     let body = "";
+    let reads = 0;
     req.setEncoding("latin1");
-    req.on("data", (d: string) => (body += d));
+    req.on("data", (d: string) => {
+      body += d;
+      reads++;
+    });
     req.on("end", () => {
       if (req.url === "/healthz") return res.end("ok");
+      seenReads.set(req.url!, reads);
+      seenHeaders.set(req.url!, { ...req.headers });
+      if (req.url === "/slow") {
+        setTimeout(() => res.end(`${req.method} ${req.url} `), 1500);
+        return;
+      }
       seen.push({ method: req.method!, url: req.url!, host: req.headers.host, body });
       if (req.url === "/bytes") {
         res.writeHead(200, { "content-length": ALL_BYTES.length });
@@ -47,6 +61,8 @@ afterAll(() => solo.stop());
 
 /** A raw connection to the proxy that sends `payload` at once. */
 const converse = (payload: string) => talk(solo.running.port, payload);
+/** One that sends `pieces` a little apart. */
+const talkIn = (pieces: string[]) => talk(solo.running.port, pieces, { pauseMs: 30 });
 
 /** The status lines in order (bodies here never contain one, nor end in a newline). */
 const statusLines = (text: string) => text.match(/HTTP\/1\.1 \d{3} [^\r]*/g) ?? [];
@@ -89,6 +105,64 @@ describe("reads", () => {
     await talk.closed;
     const answered = [...talk.text().matchAll(/GET (\/p\d+) /g)].map((m) => m[1]);
     expect(answered).toEqual(urls);
+  });
+
+  it("of 1,000 pipelined requests in one write are read 16 at a time and all answered in order", async () => {
+    const urls = Array.from({ length: 1000 }, (_, i) => `/q${i}`);
+    const talk = await converse(
+      urls
+        .map(
+          (u, i) =>
+            `GET ${u} HTTP/1.1\r\nHost: a\r\n${i === 999 ? "Connection: close\r\n" : ""}\r\n`,
+        )
+        .join(""),
+    );
+    await talk.closed;
+    expect([...talk.text().matchAll(/GET (\/q\d+) /g)].map((m) => m[1])).toEqual(urls);
+  });
+
+  it("of many tiny chunks reach the server as a few writes, not one each", async () => {
+    const chunks = "1\r\nx\r\n".repeat(20_000);
+    const talk = await converse(
+      `POST /tiny HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunks}0\r\n\r\n`,
+    );
+    await talk.closed;
+    expect(talk.text()).toMatch(new RegExp(`POST /tiny x{20000}$`));
+    expect(seenReads.get("/tiny")).toBeLessThan(200);
+  });
+
+  it("after a declined upgrade with a body, read the requests behind it (h2c is not taken up)", async () => {
+    const talk = await talkIn([
+      "POST /up HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n01234\r\n",
+      "0\r\n\r\nGET /second HTTP/1.1\r\nHost: a\r\n\r\n",
+      "GET /third HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    ]);
+    await talk.closed;
+    expect([...talk.text().matchAll(/(POST|GET) (\/\w+) /g)].map((m) => m[2])).toEqual([
+      "/up",
+      "/second",
+      "/third",
+    ]);
+  });
+
+  it("of empty lines between requests neither start a head nor cut the answer in flight", async () => {
+    const talk = await talkIn(["GET /slow HTTP/1.1\r\nHost: a\r\n\r\n", "\r\n"]);
+    await new Promise((r) => setTimeout(r, 100));
+    talk.socket.end(); // half-close: the answer still comes
+    await talk.closed;
+    expect(talk.text()).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*GET \/slow $/);
+  });
+
+  it("of fields named after Object properties forward them as they are", async () => {
+    const talk = await converse(
+      "GET /proto HTTP/1.1\r\nHost: a\r\nconstructor: x\r\n__proto__: z\r\ntoString: y\r\nConnection: close\r\n\r\n",
+    );
+    await talk.closed;
+    expect(seenHeaders.get("/proto")).toMatchObject({
+      constructor: "x",
+      __proto__: "z",
+      tostring: "y",
+    });
   });
 
   it("of a head split across writes, and of bodies between bodiless requests, are parsed whole", async () => {

@@ -121,3 +121,70 @@ async function waitUntil(check: () => boolean, timeoutMs = 3000): Promise<void> 
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+describe("a WebSocket tunnel", () => {
+  it("closes once silent both ways for TIMEOUT_TUNNEL, and stays open while it carries frames", async () => {
+    const { createServer: createHttpServer } = await import("node:http");
+    const { WebSocketServer, default: WebSocket } = await import("ws");
+    const http = createHttpServer((_req, res) => res.end("ok"));
+    const wss = new WebSocketServer({ server: http });
+    wss.on("connection", (ws) => ws.on("message", (m) => ws.send(m)));
+    const port = await listen(http, 0, "127.0.0.1");
+    cleanup.push(async () => {
+      wss.close();
+      http.closeAllConnections();
+      await new Promise((r) => http.close(r));
+    });
+    const running = await proxyTo(port, { TIMEOUT_TUNNEL: "1s" });
+    const open = (path: string) =>
+      new Promise<InstanceType<typeof WebSocket>>((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${running.port}${path}`);
+        ws.once("open", () => resolve(ws));
+        ws.once("error", reject);
+      });
+    const idle = await open("/idle");
+    const busy = await open("/busy");
+    const ticker = setInterval(() => busy.send("ping"), 300);
+    const started = performance.now();
+    await new Promise((r) => idle.once("close", r));
+    expect(performance.now() - started).toBeGreaterThan(900);
+    expect(performance.now() - started).toBeLessThan(3000);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(busy.readyState).toBe(WebSocket.OPEN);
+    clearInterval(ticker);
+    busy.close();
+  });
+
+  it("is offered to the server alone when the client lists WebSocket among other protocols", async () => {
+    const backend = await server((socket, head) => {
+      expect(head).toMatch(/\r\nupgrade: websocket\r\n/i);
+      socket.write(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+      );
+    });
+    const running = await proxyTo(backend.port, {});
+    const talk = await converse(
+      running.port,
+      "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket, h2c\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    );
+    await talk.until(/^HTTP\/1\.1 101 Switching Protocols\r\n/);
+    talk.socket.destroy();
+  });
+
+  it("is not opened for an upgrade request with a body: it goes on as plain HTTP", async () => {
+    const backend = await server((socket, head) =>
+      socket.write(
+        head.toLowerCase().includes("upgrade:")
+          ? "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n"
+          : "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nplain",
+      ),
+    );
+    const running = await proxyTo(backend.port, { TIMEOUT_SERVER: "2s" });
+    const talk = await converse(
+      running.port,
+      "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 5\r\n\r\nBODY!",
+    );
+    await talk.until(/plain$/, 1500);
+    talk.socket.destroy();
+  });
+});

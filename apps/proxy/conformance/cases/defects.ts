@@ -331,14 +331,22 @@ export const DEFECTS: Case[] = [
     },
   },
   {
-    name: "defect 10 (decided): a Content-Length trailer makes a response invalid: the client sees it cut, never completed differently",
+    name: "defect 10 (decided): a Content-Length trailer makes a response invalid: 502, or cut when part of it is out; never completed differently",
     send: [get("/trailer-length")],
     server: [[chunkedHead + chunked("hello world", [5, 6], "Content-Length: 0\r\n")]],
-    expect: {
-      responses: [{ status: 200, body: "hello world", complete: false }],
-      connection: "cut",
-      upstream: [reached("GET", "/trailer-length")],
-    },
+    // 502 when the whole answer came in one read (nothing of it out yet), else cut.
+    expect: [
+      {
+        responses: [{ status: 502 }],
+        connection: "any",
+        upstream: [reached("GET", "/trailer-length")],
+      },
+      {
+        responses: [{ status: 200, body: "hello world", complete: false }],
+        connection: "cut",
+        upstream: [reached("GET", "/trailer-length")],
+      },
+    ],
     differsFromHaproxy: TRAILER_LENGTH,
   },
   {

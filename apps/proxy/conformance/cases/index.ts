@@ -4,6 +4,7 @@ import type { Case } from "../types.js";
 import { CONNECTIONS } from "./connections.js";
 import { DEFECTS } from "./defects.js";
 import { INTERIM } from "./interim.js";
+import { PROBE_FINDINGS } from "./probe.js";
 import { REQUEST_FRAMING } from "./request-framing.js";
 import { REQUEST_SYNTAX } from "./request-syntax.js";
 import { RESPONSE_FRAMING } from "./response-framing.js";
@@ -17,4 +18,5 @@ export const CASES: Case[] = [
   ...INTERIM,
   ...CONNECTIONS,
   ...SPLITS,
+  ...PROBE_FINDINGS,
 ];

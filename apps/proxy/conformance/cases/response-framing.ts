@@ -441,6 +441,8 @@ export const RESPONSE_FRAMING: Case[] = [
       { responses: [{ status: 502 }], connection: "any", upstream: [reached("GET", "/600")] },
       { responses: [{ status: 600, body: "ok" }], upstream: [reached("GET", "/600")] },
     ],
+    differsFromHaproxy:
+      "RFC 9110 15: values outside 100-599 are invalid and a client SHOULD treat them as 5xx; stickyring answers 502 itself, HAProxy passes 600 on",
   },
   {
     ...badGateway(

@@ -22,7 +22,7 @@ export interface DataPlaneSettings {
   balanceFactor: number | undefined;
   trustedProxies: AddressMatcher | undefined;
   cookie: string | undefined;
-  timeouts: { connectMs: number; serverMs: number; clientMs: number };
+  timeouts: { connectMs: number; serverMs: number; clientMs: number; tunnelMs: number };
   clientMinBodyRate: number;
   accessLog: boolean;
   acceptProxy: boolean;

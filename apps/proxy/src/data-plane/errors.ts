@@ -28,16 +28,21 @@ export function isConnectFailure(error: unknown): boolean {
   return NOT_CONNECTED.has(errorCode(error));
 }
 
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+
+/** RFC 9110 9.2.2: the methods a proxy may send again (RFC 9112 9.3.1: never the others). */
+export function isIdempotent(method: string): boolean {
+  return IDEMPOTENT.has(method);
+}
+
 /**
- * A request may go to the next server when nothing of it can have been
- * processed: the connection failed, or (idempotent methods only) a reused
- * keep-alive connection was reset before any response byte.
+ * A request may go to the next server only when the connection to the first
+ * never opened, so none of it was sent (HAProxy's `retry-on conn-failure`
+ * with `option redispatch`). A connection that broke after the request went
+ * out may have had it processed: 502, not a second server.
  */
-export function isRetryable(error: unknown, method: string | undefined, hasBody: boolean): boolean {
-  const code = errorCode(error);
-  const idempotent = method === "GET" || method === "HEAD" || method === "OPTIONS";
-  if (NOT_CONNECTED.has(code)) return idempotent || !hasBody;
-  return idempotent && (code === "ECONNRESET" || code === "EPIPE");
+export function isRetryable(error: unknown, method: string, hasBody: boolean): boolean {
+  return NOT_CONNECTED.has(errorCode(error)) && (isIdempotent(method) || !hasBody);
 }
 
 /** The status a failure is answered with: 504 when the server was reached but did not answer. */

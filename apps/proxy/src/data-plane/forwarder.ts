@@ -12,6 +12,7 @@ import {
   describeFailure,
   failureStatus,
   isConnectFailure,
+  isIdempotent,
   isRetryable,
   sendError,
 } from "./errors.js";
@@ -41,7 +42,7 @@ export interface ForwarderOptions {
   markDown(id: string, detail: string): void;
   metrics: RequestMetrics;
   logger: Logger;
-  timeouts: { connectMs: number; serverMs: number };
+  timeouts: { connectMs: number; serverMs: number; tunnelMs: number };
   lookup: LookupFunction;
 }
 
@@ -62,6 +63,11 @@ class Relay implements Exchange {
   private done = false;
   /** The server is held back until the client drains. */
   private holding = false;
+  /**
+   * Body pieces of the read being parsed, written once it is: a read of
+   * many small chunks is one write to the client, not one each.
+   */
+  private pending: Buffer | Buffer[] | undefined;
 
   constructor(
     private readonly req: ClientRequest,
@@ -88,7 +94,17 @@ class Relay implements Exchange {
   }
 
   onBody(chunk: Buffer): void {
-    // One read can hold many pieces of body: the server is held back once.
+    const pending = this.pending;
+    if (pending === undefined) this.pending = chunk;
+    else if (Array.isArray(pending)) pending.push(chunk);
+    else this.pending = [pending, chunk];
+  }
+
+  private flush(): void {
+    const pending = this.pending;
+    if (pending === undefined) return;
+    this.pending = undefined;
+    const chunk = Array.isArray(pending) ? Buffer.concat(pending) : pending;
     if (this.res.write(chunk) || this.holding) return;
     // The client reads slower than the server sends: hold the server back
     // until it catches up. Most answers never get here, so the listener is
@@ -103,11 +119,13 @@ class Relay implements Exchange {
   }
 
   onEnd(trailers: string[] | undefined): void {
+    this.flush();
     this.done = true;
     this.res.end(undefined, trailers && trailerFields(trailers));
   }
 
   onReadEnd(): void {
+    this.flush();
     // A head whose body did not come in the same read goes out alone (server-sent events, long polls).
     this.res.flushHead();
   }
@@ -139,7 +157,11 @@ class Forwarding implements Forwarder {
   constructor(private readonly options: ForwarderOptions) {
     this.metrics = options.metrics;
     this.upstream = createUpstream({ lookup: options.lookup, ...options.timeouts });
-    this.upgrades = createUpgradeForwarder(options.lookup, options.timeouts.serverMs);
+    this.upgrades = createUpgradeForwarder(
+      options.lookup,
+      options.timeouts.serverMs,
+      options.timeouts.tunnelMs,
+    );
   }
 
   handle(req: ClientRequest, res: ClientResponse, route: Route): void {
@@ -170,9 +192,10 @@ class Forwarding implements Forwarder {
     const { router, metrics, logger } = this.options;
     const { code } = error;
     const hasBody = req.body !== undefined;
-    // A kept-alive connection the server had closed while it idled: nothing
-    // was processed, so the request goes again, to the same server.
-    if (error.stale && !hasBody) {
+    // A kept-alive connection the server had closed while it idled: most
+    // likely nothing was processed, so an idempotent request goes again, to
+    // the same server. Another may have been; it is never sent twice.
+    if (error.stale && !hasBody && isIdempotent(req.method)) {
       logger.debug({ server: route.server }, "kept-alive connection was closed: sending again");
       this.forward(req, res, route, true);
       return;

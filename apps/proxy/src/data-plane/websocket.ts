@@ -50,8 +50,14 @@ function asMessage(req: ClientRequest, route: Route, socket: Socket): IncomingMe
 /**
  * `serverMs`: how long the server may take to answer the upgrade (HAProxy's
  * `timeout server`); the client then gets a 504 and both sockets are freed.
+ * `tunnelMs`: how long an open tunnel may stay silent both ways before both
+ * sockets are closed (HAProxy's `timeout tunnel`).
  */
-export function createUpgradeForwarder(lookup: LookupFunction, serverMs: number): UpgradeForwarder {
+export function createUpgradeForwarder(
+  lookup: LookupFunction,
+  serverMs: number,
+  tunnelMs: number,
+): UpgradeForwarder {
   const agent = new Agent({ keepAlive: false, lookup });
   let loading: Promise<Upgrade> | undefined;
   const load = async (): Promise<Upgrade> => {
@@ -78,7 +84,11 @@ export function createUpgradeForwarder(lookup: LookupFunction, serverMs: number)
           proxyServer.on("proxyReqWs", (proxyReq, _req, socket) => {
             const leave = () => proxyReq.destroy();
             socket.once("end", leave);
-            proxyReq.once("upgrade", () => socket.off("end", leave));
+            proxyReq.once("upgrade", (_res, proxySocket: Socket) => {
+              socket.off("end", leave);
+              // After http-proxy-middleware has set the sockets up (it clears their timeouts).
+              setImmediate(() => idleTimeout(socket, proxySocket, tunnelMs));
+            });
             // A 101 that names no protocol is no switch: refused, never relayed.
             const unnamedSwitch = ({ statusCode }: { statusCode?: number }) => {
               if (statusCode !== 101) return;
@@ -108,4 +118,14 @@ export function createUpgradeForwarder(lookup: LookupFunction, serverMs: number)
       agent.destroy();
     },
   };
+}
+
+/** Both ends of a tunnel close once it has been silent for `ms` (any read or write on a socket re-arms its timer). */
+function idleTimeout(client: Socket, server: Socket, ms: number): void {
+  const close = () => {
+    client.destroy();
+    server.destroy();
+  };
+  client.setTimeout(ms, close);
+  server.setTimeout(ms, close);
 }

@@ -80,8 +80,18 @@ export class ClientConnection implements ResponseOwner {
   private refusal = 0;
   /** A request was refused after others still to be answered: this status follows their answers. */
   private refusedAfter = 0;
-  /** The head just parsed asked for a protocol this proxy does not carry: read on as HTTP/1.1. */
-  private declinedUpgrade = false;
+  /**
+   * llhttp will stop at the end of this request (an upgrade it is asked to
+   * decline, or the queue is full): what follows in that read is kept in
+   * `held` and parsed when there is room again.
+   */
+  private stopAfter: ClientRequest | undefined;
+  /** llhttp stopped at the end of `stopAfter` in the read being parsed. */
+  private stopped = false;
+  /** Bytes of a read llhttp stopped short of, parsed when the queue has room. */
+  private held: Buffer | undefined;
+  /** Body pieces of the request being read, handed on once per read (many tiny chunks are one write). */
+  private bodyPieces: Buffer[] = [];
   private upgrading: ClientRequest | undefined;
   private upgradeHead: Buffer | undefined;
   /** Reading paused: too many pipelined requests wait, or a body's reader is full. */
@@ -134,10 +144,14 @@ export class ClientConnection implements ResponseOwner {
     );
   }
 
-  /** The head being read took longer than the headers timeout (slowloris). */
+  /**
+   * The head being read took longer than the headers timeout (slowloris).
+   * An answer in flight is finished first; the connection closes after it.
+   */
   headTimedOut(): void {
-    if (this.response) this.socket.destroy();
-    else this.closeWith(408);
+    this.headSince = 0;
+    if (this.response === undefined) this.closeWith(408);
+    else this.stopReading();
   }
 
   finished(response: ClientResponse, keepAlive: boolean): void {
@@ -160,11 +174,21 @@ export class ClientConnection implements ResponseOwner {
     if (!request.complete) request.body?.resume();
     if (this.queueFull && this.queue.length < MAX_QUEUED) {
       this.queueFull = false;
-      if (!this.bodyFull) this.socket.resume();
+      if (this.held !== undefined) queueMicrotask(this.readHeld);
+      else if (!this.bodyFull) this.socket.resume();
     }
     if (this.queue.length > 0) queueMicrotask(() => this.dispatch());
     else if (this.reading === undefined && this.headSince === 0) this.idleSince = performance.now();
   }
+
+  /** The queue has room again: the bytes llhttp stopped short of are read, then the socket. */
+  private readonly readHeld = () => {
+    const held = this.held;
+    this.held = undefined;
+    if (held === undefined || this.socket.destroyed) return;
+    this.parsed(this.parser.execute(held), held);
+    if (!this.queueFull && !this.bodyFull && !this.last) this.socket.resume();
+  };
 
   /** Bytes before the PROXY protocol header is complete; a connection without one is closed. */
   private readonly onPreamble = (data: Buffer) => {
@@ -191,12 +215,13 @@ export class ClientConnection implements ResponseOwner {
   /** A read, when the parser does not take them itself. */
   private readonly onData = (data: Buffer) => {
     if (this.last && this.reading === undefined) return; // nothing after the last request is read
-    if (this.reading === undefined) {
+    if (this.reading === undefined && this.headSince === 0 && !onlyLineEnds(data)) {
       // The start of a head. Timed from the read that brings its first bytes,
       // not llhttp's message-begin callback, which would cost a call into JS
       // per request; a head begun in the same read as the end of the one
       // before is timed from the next read (until then it counts as idle).
-      if (this.headSince === 0) this.headSince = performance.now();
+      // Empty lines before a request are not one (RFC 9112 2.2).
+      this.headSince = performance.now();
       this.idleSince = 0;
     }
     this.parsed(this.parser.execute(data), data);
@@ -211,7 +236,12 @@ export class ClientConnection implements ResponseOwner {
     rearm.call(this.socket);
     // Only now is it known that this read began a head: one that completed
     // no request and left none reading a body brought the start of one.
-    if (this.reading === undefined && this.completedInRead === 0 && this.headSince === 0) {
+    if (
+      this.reading === undefined &&
+      this.completedInRead === 0 &&
+      this.headSince === 0 &&
+      !onlyLineEnds(this.parser.getCurrentBuffer())
+    ) {
       this.headSince = performance.now();
       this.idleSince = 0;
     }
@@ -233,16 +263,21 @@ export class ClientConnection implements ResponseOwner {
       this.refuse(this.refusal);
       this.dispatch();
       return;
-    } else if (this.declinedUpgrade) {
-      // llhttp stopped after the head as it does for an upgrade: what follows
-      // in this read is the next request (or this one's body), read as usual.
-      this.declinedUpgrade = false;
+    } else if (this.stopped) {
+      // llhttp stopped at the end of `stopAfter`: the rest of the read is
+      // the next request (or more), read now, or once the queue has room.
+      this.stopped = false;
       const rest = (data ?? this.parser.getCurrentBuffer()).subarray(result);
       if (rest.length > 0) {
-        this.parsed(this.parser.execute(rest), rest);
-        return;
+        if (!this.queueFull) {
+          this.parsed(this.parser.execute(rest), rest);
+          return;
+        }
+        // A copy: a read's buffer may be reused once this returns.
+        this.held = Buffer.from(rest);
       }
     }
+    this.flushBody();
     if (this.upgrading && this.upgradeHead === undefined && typeof result === "number") {
       // The bytes behind the head belong to the new protocol.
       this.upgradeHead = (data ?? this.parser.getCurrentBuffer()).subarray(result);
@@ -301,12 +336,14 @@ export class ClientConnection implements ResponseOwner {
     }
     const target = readTarget(name, url);
     if ("refused" in target) return this.refuseHead(target.refused);
-    // Only WebSocket is carried to a server; another protocol offered (h2c)
-    // is declined by going on in HTTP/1.1, as a server may (RFC 9110 7.8).
-    if (upgrade && !isWebSocket(name, parsed.upgrade)) {
+    // Only WebSocket is carried to a server, asked for by a GET with no body;
+    // another protocol offered (h2c) is declined by going on in HTTP/1.1, as
+    // a server may (RFC 9110 7.8). llhttp still stops after the message.
+    let declined = false;
+    if (upgrade && (!isWebSocket(name, parsed.upgrade) || hasBody(parsed))) {
       upgrade = false;
-      this.declinedUpgrade = true;
-    }
+      declined = true;
+    } else if (upgrade) setUpgrade(raw, parsed);
     // Absolute form: the target's authority replaces Host (RFC 9112 3.2.2).
     if (target.authority !== undefined) setHost(raw, parsed, target.authority);
     const request = new ClientRequest(
@@ -319,12 +356,27 @@ export class ClientConnection implements ResponseOwner {
       parsed,
       keepAlive && !upgrade,
     );
-    if (hasBody(parsed)) request.body = new RequestBody(this.wantBody);
+    const body = hasBody(parsed);
+    if (body) request.body = new RequestBody(this.wantBody);
     this.queue.push(request);
     this.reading = request;
+    if (declined) this.stopAfter = request;
     if (this.queue.length >= MAX_QUEUED) {
       this.queueFull = true;
       this.socket.pause();
+      // No head is parsed beyond a full queue: a client that pipelines
+      // thousands of requests in one write does not get them all read at
+      // once. A request with a body cannot stop llhttp (2 would skip the
+      // body); past twice the queue's size one is refused instead.
+      if (!body) {
+        this.stopAfter = request;
+        return 2;
+      }
+      if (this.queue.length >= 2 * MAX_QUEUED) {
+        this.queue.pop();
+        this.reading = undefined;
+        return this.refuseHead(400);
+      }
     }
     if (!upgrade) return 0;
     // 2: llhttp stops after this head; the bytes behind it belong to the new protocol.
@@ -339,19 +391,33 @@ export class ClientConnection implements ResponseOwner {
   }
 
   private readonly onBody = (chunk: Buffer) => {
+    this.bodyPieces.push(chunk);
+  };
+
+  /** Hands the body pieces of this read on in one push; a full reader pauses the socket. */
+  private flushBody(): void {
+    const pieces = this.bodyPieces;
+    if (pieces.length === 0) return;
+    this.bodyPieces = [];
     const body = this.reading?.body;
-    if (body && !body.destroyed && !body.push(chunk)) {
+    if (!body || body.destroyed) return;
+    if (!body.push(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces))) {
       this.bodyFull = true;
       this.socket.pause();
     }
-  };
+  }
 
   private readonly onMessageComplete = () => {
     this.completedInRead++;
     const trailers = this.fields.end();
     const request = this.reading;
     if (request === undefined) return;
+    this.flushBody();
     this.reading = undefined;
+    if (request === this.stopAfter) {
+      this.stopAfter = undefined;
+      this.stopped = true;
+    }
     request.complete = true;
     if (request.body) request.body.trailers = trailers;
     request.body?.push(null);
@@ -448,6 +514,7 @@ export class ClientConnection implements ResponseOwner {
    */
   private refuse(status: number): void {
     this.refusal = 0;
+    this.bodyPieces = [];
     this.stopReading();
     const broken = this.reading;
     if (broken !== undefined) {
@@ -565,4 +632,18 @@ function errorStatus(error: Error, read: Buffer): number {
   if (!LINE_START.test(line)) return 431;
   const lineEnd = read.indexOf("\r\n", start);
   return lineEnd < 0 || lineEnd - start > LINE_LIMIT ? 414 : 431;
+}
+
+/** A read of nothing but CR and LF: the empty lines a client may send between requests. */
+function onlyLineEnds(read: Buffer): boolean {
+  for (let i = 0; i < read.length; i++) if (read[i] !== 13 && read[i] !== 10) return false;
+  return true;
+}
+
+/** A WebSocket offered among other protocols is offered alone: the server is asked only for what is carried. */
+function setUpgrade(raw: string[], headers: Headers): void {
+  if (headers.upgrade === "websocket") return;
+  for (let i = 0; i < raw.length; i += 2)
+    if (raw[i]!.toLowerCase() === "upgrade") raw[i + 1] = "websocket";
+  headers.upgrade = "websocket";
 }

@@ -81,7 +81,13 @@ export function headerObject(raw: readonly string[]): Headers | undefined {
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
-    const previous = headers[name];
+    // A field named after an Object property: an own property, never the
+    // inherited one (`constructor`), nor the prototype (`__proto__`).
+    if (name.length === 9 && name === "__proto__") {
+      Object.defineProperty(headers, name, { value, enumerable: true, writable: true });
+      continue;
+    }
+    const previous = Object.hasOwn(headers, name) ? headers[name] : undefined;
     if (previous === undefined) headers[name] = name === "set-cookie" ? [value] : value;
     else if (name === "host") return undefined;
     else if (Array.isArray(previous)) previous.push(value);

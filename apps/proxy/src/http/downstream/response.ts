@@ -91,7 +91,12 @@ export class ClientResponse {
   writeInterim(status: number, message: string | undefined, headers: readonly string[]): void {
     if (this.http10 || this.headersSent || (status === 100 && this.continued)) return;
     let head = statusLine(status, message);
-    for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    for (let i = 0; i < headers.length; i += 2) {
+      // A 1xx has no content, so no length (RFC 9110 8.6).
+      const name = headers[i]!;
+      if (name.length === 14 && name.toLowerCase() === "content-length") continue;
+      head += `${name}: ${headers[i + 1]}\r\n`;
+    }
     this.owner.socket.write(`${head}\r\n`, "latin1");
   }
 

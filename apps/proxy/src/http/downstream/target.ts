@@ -8,6 +8,8 @@ export type Target =
   | { refused: 400 };
 
 const ABSOLUTE = /^https?:\/\//i;
+/** host [":" port]: a registered name or an IP literal (RFC 3986 3.2.2), never empty. */
+const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=-]+)(?::[0-9]*)?$/;
 
 /**
  * Origin form (`/p?q`) is kept byte for byte; so is the path of an
@@ -17,6 +19,8 @@ const ABSOLUTE = /^https?:\/\//i;
  * would with no proxy in between. Asterisk form is OPTIONS' alone.
  */
 export function readTarget(method: string, url: string): Target {
+  // A fragment is the client's alone: no request-target carries one (RFC 9112 3.2).
+  if (url.includes("#")) return BAD;
   if (url.charCodeAt(0) === 47 /* / */) return { path: url, authority: undefined };
   if (url === "*") return method === "OPTIONS" ? { path: url, authority: undefined } : BAD;
   if (!ABSOLUTE.test(url)) return BAD;
@@ -24,8 +28,8 @@ export function readTarget(method: string, url: string): Target {
   let end = start;
   while (end < url.length && url[end] !== "/" && url[end] !== "?") end++;
   const authority = url.slice(start, end);
-  // No userinfo (RFC 9110 4.2.4: a sender must not send it) and a host to name.
-  if (authority === "" || authority.includes("@") || authority.startsWith(":")) return BAD;
+  // A host and an optional port, no userinfo (RFC 9110 4.2.4), as a Host field would be.
+  if (!AUTHORITY.test(authority)) return BAD;
   const rest = url.slice(end);
   // An OPTIONS for the server as a whole reaches it in asterisk form (RFC 9112 3.2.4).
   if (rest === "" && method === "OPTIONS") return { path: "*", authority };

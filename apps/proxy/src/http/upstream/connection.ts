@@ -119,9 +119,12 @@ export class UpstreamConnection {
   private socketError: Error | undefined;
   /** Reading held back for a slow client (pause()). */
   private paused = false;
+  /** The server sent bytes no request asked for: the connection is not used again. */
+  private stray = false;
 
   constructor(private readonly home: Home) {
     this.parser = createResponseParser({
+      onBegin: () => this.onBegin(),
       onHead: (status, message, raw, upgrade, keepAlive) =>
         this.onHead(status, message, raw, upgrade, keepAlive),
       onBody: (chunk) => this.exchange?.onBody(chunk),
@@ -161,6 +164,7 @@ export class UpstreamConnection {
     const error = this.parser.execute(READ_BUFFER.subarray(0, length));
     if (error) this.fail(invalid(error));
     else this.exchange?.onReadEnd();
+    if (this.stray) this.close();
     return true;
   };
 
@@ -269,6 +273,16 @@ export class UpstreamConnection {
     if (drop && !body.readableEnded) body.resume();
   }
 
+  /**
+   * A response begins. Only one that answers the request out may: bytes
+   * after a complete answer, or while none is awaited, are a server out of
+   * step, and would become the start of the next client's answer if the
+   * connection were used again (RFC 9112 6.3: never forwarded).
+   */
+  private onBegin(): void {
+    if (this.exchange === undefined || this.answered) this.stray = true;
+  }
+
   private onHead(
     status: number,
     message: string,
@@ -280,6 +294,11 @@ export class UpstreamConnection {
     if (!exchange) {
       // Bytes from the server while no request is out: it cannot be trusted with one.
       this.close();
+      return true;
+    }
+    // Three digits, 100 to 599 (RFC 9110 15): anything else is no HTTP status.
+    if (status < 100 || status > 599) {
+      this.fail(new UpstreamError(`invalid status ${status}`, "HPE_INVALID_STATUS"));
       return true;
     }
     // Requests sent here never ask to switch protocols (upgrades go through

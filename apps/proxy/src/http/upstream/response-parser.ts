@@ -4,6 +4,8 @@
 import { MessageFields, Parser, createParser } from "../llhttp.js";
 
 export interface ParserEvents {
+  /** A message begins (its first byte). */
+  onBegin(): void;
   /** The head is complete; return true when the response cannot have a body (HEAD). */
   onHead(
     status: number,
@@ -29,6 +31,7 @@ export interface ResponseParser {
 export function createResponseParser(events: ParserEvents): ResponseParser {
   const parser = createParser(Parser.RESPONSE);
   const fields = new MessageFields();
+  parser[Parser.kOnMessageBegin] = () => events.onBegin();
   parser[Parser.kOnHeaders] = (headers: string[]) => fields.add(headers, undefined);
   parser[Parser.kOnHeadersComplete] = (
     _major: number,
