@@ -4,7 +4,7 @@
 // addresses come, go and DNS fails.
 
 import { createServer, type Server } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it, jest } from "@jest/globals";
 import { createBackend } from "@stickyring/backend";
 import { createHashRing, sourceKey } from "@stickyring/hashing";
 import { freePort, listen } from "@stickyring/runtime";
@@ -21,6 +21,9 @@ import { startDnsServer, type DnsServer } from "./dns-server.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
+
+// Waits for refreshes and hold times: seconds each, more on a busy machine.
+jest.setTimeout(30_000);
 
 const REFRESH_MS = 300;
 const HOLD_MS = 1000;

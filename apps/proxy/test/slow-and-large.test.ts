@@ -135,7 +135,7 @@ describe("large bodies", () => {
     // 70-100 MB of buffers here whatever the size (measured with 100, 300
     // and 600 MB); holding the body anywhere would add all 400 MB.
     expect((peak - before) / (1 << 20)).toBeLessThan(UPLOAD_MB / 2);
-  });
+  }, 30_000);
 
   it("streams a 400 MB download to the client without holding it", async () => {
     const before = process.memoryUsage().rss;
@@ -157,7 +157,7 @@ describe("large bodies", () => {
     clearInterval(sampler);
     expect(bytes).toBe(UPLOAD_MB * (1 << 20));
     expect((peak - before) / (1 << 20)).toBeLessThan(UPLOAD_MB / 2);
-  });
+  }, 30_000);
 });
 
 describe("a large answer to a client that reads slowly", () => {

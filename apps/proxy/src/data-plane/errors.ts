@@ -2,6 +2,7 @@
 
 import type { ClientResponse } from "../http/downstream/response.js";
 import {
+  type UpstreamError,
   CONNECT_TIMEOUT,
   SERVER_TIMEOUT,
   UNASKED_UPGRADE,
@@ -36,13 +37,17 @@ export function isIdempotent(method: string): boolean {
 }
 
 /**
- * A request may go to the next server only when the connection to the first
- * never opened, so none of it was sent (HAProxy's `retry-on conn-failure`
- * with `option redispatch`). A connection that broke after the request went
- * out may have had it processed: 502, not a second server.
+ * A request may go to the next server when the connection to the first never
+ * opened, so none of it was sent (HAProxy's `retry-on conn-failure` with
+ * `option redispatch`), or, for an idempotent method only (RFC 9110 9.2.2,
+ * as nginx's `proxy_next_upstream error`), when the connection broke before
+ * any byte of an answer came. A request that is not idempotent is never
+ * sent to a second server once it may have reached the first.
  */
-export function isRetryable(error: unknown, method: string, hasBody: boolean): boolean {
-  return NOT_CONNECTED.has(errorCode(error)) && (isIdempotent(method) || !hasBody);
+export function isRetryable(error: UpstreamError, method: string, hasBody: boolean): boolean {
+  const code = error.code;
+  if (NOT_CONNECTED.has(code)) return isIdempotent(method) || !hasBody;
+  return isIdempotent(method) && !error.heard && (code === "ECONNRESET" || code === "EPIPE");
 }
 
 /** The status a failure is answered with: 504 when the server was reached but did not answer. */

@@ -46,6 +46,8 @@ export class UpstreamError extends Error {
 
   /** Some of the client's body was read for this exchange: the request cannot go again whole. */
   bodyTaken = false;
+  /** Some byte of an answer came: the server saw the request. */
+  heard = false;
 }
 
 export interface Request {
@@ -391,6 +393,7 @@ export class UpstreamConnection {
     this.stopReadingBody(false);
     this.close();
     error.bodyTaken = this.bodyTaken;
+    error.heard = this.heard;
     exchange?.onError(error);
   }
 }
