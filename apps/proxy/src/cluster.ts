@@ -8,10 +8,11 @@
 // master-worker mode and Envoy's main thread/worker threads split the same way.
 
 import cluster, { type Worker } from "node:cluster";
-import { listen, onShutdownSignal, type Logger } from "@stickyring/runtime";
+import { onShutdownSignal, type Logger } from "@stickyring/runtime";
 import { AggregatorRegistry } from "prom-client";
 import type { ProxyConfig } from "./config.js";
 import { createDataPlane } from "./data-plane/data-plane.js";
+import { claimPort } from "./http/downstream/server.js";
 import { createBackendLookup } from "./data-plane/lookup.js";
 import { createMetrics } from "./control-plane/metrics.js";
 import { buildPlacement, type MemberState, type Placement } from "./data-plane/placement.js";
@@ -108,10 +109,12 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
         membership.inFlight.set(id, (membership.inFlight.get(id) ?? 0) + n);
   };
 
+  // Chosen once here (PORT=0): workers join one another's sockets on it.
+  const port = await claimPort(config.port, config.host);
   let ready = 0;
   const allReady = Promise.withResolvers<void>();
   const fork = () => {
-    const worker = cluster.fork();
+    const worker = cluster.fork({ PORT: String(port) });
     workers.add(worker);
     worker.on("online", () => worker.send(snapshot!));
     worker.on("message", (message: ToPrimary) => {
@@ -134,6 +137,16 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
       inFlight.delete(worker);
       sumInFlight();
       if (stopping) return;
+      // One that could not start (the port taken, say) would fail again:
+      // the proxy does not start rather than fork forever.
+      if (ready < config.workers) {
+        stopping = true;
+        for (const other of workers) other.process.kill("SIGTERM");
+        allReady.reject(
+          new Error(`a worker could not start (exit code ${code}): see its log line`),
+        );
+        return;
+      }
       logger.error({ pid: worker.process.pid, code, signal }, "worker exited; starting another");
       fork();
     });
@@ -144,7 +157,7 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
   await allReady.promise;
   const adminPort = await control.start();
   logger.info(
-    { port: config.port, adminPort, adminHost: config.admin.host, workers: config.workers },
+    { port, adminPort, adminHost: config.admin.host, workers: config.workers },
     "proxy listening",
   );
 
@@ -196,7 +209,7 @@ async function runWorker(config: ProxyConfig, logger: Logger): Promise<void> {
   process.on("disconnect", () => void data.close(STOP_MS).then(() => process.exit(1)));
 
   await listening.promise;
-  await listen(data.server, config.port, config.host);
+  await data.listen(config.port, config.host);
   // Idle workers stay quiet: a report goes out while requests are served or
   // in flight, and once after, so the primary sees the in-flight counts at 0.
   let wasBusy = false;

@@ -62,8 +62,21 @@ const logger = createLogger("proxy", config.logLevel);
 try {
   await (config.workers > 0 ? runCluster(config, logger) : runSingle());
 } catch (error) {
-  logger.fatal({ err: error }, "cannot start");
+  logger.fatal({ err: error }, `cannot start: ${startError(error as NodeJS.ErrnoException)}`);
   process.exit(1);
+}
+
+/** Names the setting behind a port that cannot be had. */
+function startError(error: NodeJS.ErrnoException & { port?: number }): string {
+  if (error.syscall !== "listen") return error.message;
+  const setting = error.port === config.admin.port ? "ADMIN_PORT" : "PORT";
+  const why =
+    error.code === "EADDRINUSE"
+      ? "another program listens on it"
+      : error.code === "EACCES"
+        ? "no permission to listen on it"
+        : error.code;
+  return `${setting}=${error.port}: ${why} (${error.message})`;
 }
 
 async function runSingle() {

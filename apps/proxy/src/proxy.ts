@@ -4,7 +4,7 @@
 
 import type { Server as HttpServer } from "node:http";
 import type { Server } from "node:net";
-import { listen, type Logger } from "@stickyring/runtime";
+import { type Logger } from "@stickyring/runtime";
 import type { ProxyConfig } from "./config.js";
 import { createControlPlane } from "./control-plane/control-plane.js";
 import { createDataPlane } from "./data-plane/data-plane.js";
@@ -60,7 +60,7 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
     async start() {
       // The control plane first: DNS groups get their first answer before clients come.
       const adminPort = await control.start();
-      const port = await listen(data.server, config.port, config.host);
+      const port = await data.listen(config.port, config.host);
       logger.info({ port, adminPort, adminHost: config.admin.host }, "proxy listening");
       return { port, adminPort };
     },

@@ -1,7 +1,9 @@
 import { spawnSync } from "node:child_process";
+import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "@jest/globals";
 import fc from "fast-check";
+import { listen } from "@stickyring/runtime";
 import { ConfigError, loadConfig, SETTINGS } from "../src/config.js";
 
 const main = fileURLToPath(new URL("../dist/main.js", import.meta.url));
@@ -171,6 +173,32 @@ describe("configuration", () => {
     expect(run.status).toBe(2);
     expect(run.stderr).toContain('PORT="eighty": expected a port number from 0 to 65535');
     expect(run.stderr).not.toMatch(/\bat .*\.js:\d+/); // no stack trace
+  });
+
+  it("exits 1 naming PORT when another program holds the port, alone and with WORKERS=2", async () => {
+    // Not SO_REUSEPORT: stickyring's own sockets would join it (a takeover).
+    const holder = createServer();
+    const port = await listen(holder, 0, "127.0.0.1");
+    try {
+      for (const workers of ["0", "2"]) {
+        const run = spawnSync(process.execPath, [main], {
+          env: {
+            ...process.env,
+            PORT: String(port),
+            HOST: "127.0.0.1",
+            ADMIN_PORT: "0",
+            WORKERS: workers,
+            BACKENDS: "app1=http://127.0.0.1:1",
+          },
+          encoding: "utf8",
+          timeout: 20_000,
+        });
+        expect(run.status).toBe(1);
+        expect(run.stdout).toContain(`cannot start: PORT=${port}: another program listens on it`);
+      }
+    } finally {
+      holder.close();
+    }
   });
 
   it("exits 2 for a bad --config file", () => {

@@ -7,7 +7,15 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { createHashRing, sourceKey } from "@stickyring/hashing";
 import { freePort } from "@stickyring/runtime";
-import { clientAddresses, get, mapLimit, spawnProxy, startBackend, startProxy } from "./harness.js";
+import {
+  clientAddresses,
+  get,
+  mapLimit,
+  spawnProxy,
+  startBackend,
+  startProxy,
+  waitFor,
+} from "./harness.js";
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -42,15 +50,21 @@ describe("a backend killed and restarted repeatedly under load", () => {
       }
     });
     const victim = backends[1]!;
-    for (let cycle = 0; cycle < 3; cycle++) {
-      await new Promise((r) => setTimeout(r, 400));
-      await victim.kill();
-      await new Promise((r) => setTimeout(r, 600));
-      await victim.restore();
+    try {
+      for (let cycle = 0; cycle < 3; cycle++) {
+        await new Promise((r) => setTimeout(r, 400));
+        await victim.kill();
+        await new Promise((r) => setTimeout(r, 600));
+        await victim.restore();
+        // Health checks bring it back (rise 2); its clients return then.
+        await waitFor(() => running.proxy.placement().targets.has("app2"));
+      }
+      await new Promise((r) => setTimeout(r, 800));
+    } finally {
+      // Also when a wait fails: the clients must not outlive the test.
+      loading = false;
+      await load;
     }
-    await new Promise((r) => setTimeout(r, 800));
-    loading = false;
-    await load;
 
     expect(failures).toEqual([]);
     expect(requests).toBeGreaterThan(1000);
@@ -60,7 +74,7 @@ describe("a backend killed and restarted repeatedly under load", () => {
       if (owner === "app2") expect(reached).toEqual([owner, fallback].sort());
       else expect(reached).toEqual([owner]);
     }
-  });
+  }, 30_000);
 });
 
 describe("the proxy stopped with SIGTERM under load", () => {

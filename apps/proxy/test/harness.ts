@@ -61,8 +61,12 @@ export async function startProxy(
     ADMIN_PORT: "0",
     HOST: "127.0.0.1",
     BACKENDS: backends.map((b) => `${b.id}=http://127.0.0.1:${b.port}`).join(","),
-    HEALTH_INTER: "200ms",
-    HEALTH_TIMEOUT: "150ms",
+    // Tests, backends and proxy share one process on a shared machine: a
+    // check's answer can wait 200+ ms while other tests run (measured with
+    // two CPU burners beside the suite), and a shorter timeout took healthy
+    // servers down.
+    HEALTH_INTER: "500ms",
+    HEALTH_TIMEOUT: "500ms",
     ...env,
   });
   const proxy = createStickyProxy(config, createLogger("proxy", "silent"));

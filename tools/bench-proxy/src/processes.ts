@@ -161,7 +161,8 @@ export async function startStickyring(
   backends: number[],
   workers = 0,
   build = { name: "stickyring", main: join(repo, "apps/proxy/dist/main.js") },
-): Promise<Started> {
+  env: Record<string, string> = {},
+): Promise<Started & { adminPort: number }> {
   const started = await startProcess(
     workers === 0 ? build.name : `${build.name}, ${workers} workers`,
     port,
@@ -173,11 +174,12 @@ export async function startStickyring(
       ADMIN_PORT: String(adminPort),
       BACKENDS: backends.map((p, i) => `app${i + 1}=http://127.0.0.1:${p}`).join(","),
       WORKERS: String(workers),
+      ...env,
     },
   );
   // Workers listen one after the other: wait until the admin API answers, which the primary opens after them.
   await waitForPort(adminPort);
-  return started;
+  return { ...started, adminPort };
 }
 
 export function startBaseline(port: number, backends: number[]): Promise<Started> {

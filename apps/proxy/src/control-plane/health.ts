@@ -23,11 +23,22 @@ function check(
       agent,
       headers: { "user-agent": "stickyring-health-check", connection: "close" },
     });
-    const timer = setTimeout(() => {
-      req.destroy();
-      resolve({ ok: false, detail: `timeout after ${options.timeoutMs}ms` });
-    }, options.timeoutMs);
+    let answered = false;
+    // Timers run before I/O in each turn of the event loop: after a busy turn
+    // an answer already in the socket would lose to the timer. It is read
+    // first (setImmediate runs after this turn's I/O), and only then is the
+    // check a timeout.
+    const timer = setTimeout(
+      () =>
+        setImmediate(() => {
+          if (answered) return;
+          req.destroy();
+          resolve({ ok: false, detail: `timeout after ${options.timeoutMs}ms` });
+        }),
+      options.timeoutMs,
+    );
     req.on("response", (res) => {
+      answered = true;
       res.resume();
       clearTimeout(timer);
       const ms = Math.round(performance.now() - started);
@@ -35,6 +46,8 @@ function check(
       resolve({ ok: status >= 200 && status < 400, detail: `HTTP ${status} in ${ms}ms` });
     });
     req.on("error", (error: NodeJS.ErrnoException) => {
+      if (answered) return;
+      answered = true;
       clearTimeout(timer);
       resolve({ ok: false, detail: error.code ?? error.message });
     });

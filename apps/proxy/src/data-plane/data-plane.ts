@@ -46,6 +46,8 @@ export interface DataPlaneHooks {
 
 export interface DataPlane {
   readonly server: Server;
+  /** Listens on the proxy port (0: any); resolves with the port. */
+  listen(port: number, host: string | undefined): Promise<number>;
   /** Stops accepting, drains in-flight requests, closes upstream pools. */
   close(timeoutMs: number): Promise<void>;
 }
@@ -184,6 +186,7 @@ export function createDataPlane(options: {
 
   return {
     server: http.server,
+    listen: (port, host) => http.listen(port, host),
     async close(timeoutMs) {
       draining = true;
       if (config.graceMs > 0) await new Promise((r) => setTimeout(r, config.graceMs));
