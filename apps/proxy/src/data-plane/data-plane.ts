@@ -3,12 +3,21 @@
 // reports to the control plane through two hooks, so it runs the same in
 // one process and in each worker of the multi-core mode.
 
-import type { LookupFunction, Server, Socket } from "node:net";
+import type { AddressInfo, LookupFunction, Server, Socket } from "node:net";
 import type { Logger } from "@stickyring/runtime";
 import { watchBodyRate } from "./body-rate.js";
 import type { ClientRequest } from "../http/downstream/request.js";
-import type { ClientResponse } from "../http/downstream/response.js";
+import type { ResponseWriter } from "../http/downstream/response-writer.js";
 import { createHttpServer } from "../http/downstream/server.js";
+import { createTlsServer } from "../http/downstream/tls-server.js";
+import {
+  loadCertificates,
+  type CertificateSet,
+  type CertificateSources,
+} from "../http/tls/certificates.js";
+import type { TlsPolicy } from "../http/tls/policy.js";
+import { newTicketKeys } from "../http/tls/ticket-keys.js";
+import { redirectToHttps, redirectUpgradeToHttps } from "./https-redirect.js";
 import { sendError } from "./errors.js";
 import type { AddressMatcher } from "./cidr.js";
 import { createForwarder, type RequestMetrics } from "./forwarder.js";
@@ -30,7 +39,27 @@ export interface DataPlaneSettings {
   monitorUri: string | undefined;
   /** After close() is called, how long to keep accepting (the monitor says 503) before draining. */
   graceMs: number;
+  /** The TLS port, when there is one. */
+  tls: TlsSettings | undefined;
+  /** The plain port answers 308 to the https URL. */
+  httpsRedirect: boolean;
 }
+
+/** The TLS port: HTTPS and HTTP/2 (config.ts reads the certificates once to check them). */
+export interface TlsSettings {
+  port: number;
+  sources: CertificateSources;
+  policy: TlsPolicy;
+  /** As read at start. */
+  certificates: CertificateSet;
+  /** HTTP/2 streams open at once per connection. */
+  maxStreams: number;
+  /** The Strict-Transport-Security value for answers on the TLS port. */
+  hsts: string | undefined;
+}
+
+/** What reading the certificate files again did. */
+export type ReloadOutcome = "reloaded" | "unchanged" | "refused";
 
 /** What the data plane counts: its requests, and the retries and answer times the forwarder sees. */
 export interface DataPlaneMetrics extends RequestMetrics {
@@ -46,6 +75,12 @@ export interface DataPlaneHooks {
 
 export interface DataPlane {
   readonly server: Server;
+  /** The TLS port's listener, with TLS_PORT. */
+  readonly tlsServer: Server | undefined;
+  /** Reads the certificate files again; new handshakes use them if they are whole. */
+  reloadCertificates(cause: string): ReloadOutcome;
+  /** The session ticket key (ticket-keys.ts). */
+  setTicketKeys(keys: Buffer): void;
   /** Stops accepting, drains in-flight requests, closes upstream pools. */
   close(timeoutMs: number): Promise<void>;
 }
@@ -85,7 +120,7 @@ export function createDataPlane(options: {
     graceMs: config.timeouts.clientMs,
     minBytesPerSecond: config.clientMinBodyRate,
   };
-  const cutSlowBody = (req: ClientRequest, res: ClientResponse, route: Route) => {
+  const cutSlowBody = (req: ClientRequest, res: ResponseWriter, route: Route) => {
     logger.info({ client: route.client, url: req.url }, "request body too slow: cut");
     // The connection closes once the answer is out; the rest of the body is not read.
     sendError(
@@ -103,7 +138,7 @@ export function createDataPlane(options: {
    * stopping, else 503, so a balancer in front (or a Kubernetes readiness
    * probe) stops sending before the process goes. Never reaches a server.
    */
-  const monitor = (res: ClientResponse) => {
+  const monitor = (res: ResponseWriter) => {
     const up = !draining && placement().serving;
     const body = Buffer.from(up ? "ok\n" : draining ? "stopping\n" : "no server is up\n");
     res.writeHead(up ? 200 : 503, undefined, [
@@ -117,8 +152,9 @@ export function createDataPlane(options: {
     res.end(body);
   };
 
-  const handle = (req: ClientRequest, res: ClientResponse) => {
+  const handle = (req: ClientRequest, res: ResponseWriter) => {
     if (req.url === config.monitorUri) return monitor(res);
+    if (config.httpsRedirect && !req.secure) return redirectToHttps(req, res, tlsPort());
     const result = router.route(req);
     if ("refused" in result) {
       const status = result.refused === "no-server" ? 503 : 400;
@@ -161,6 +197,7 @@ export function createDataPlane(options: {
   };
 
   const upgrade = (req: ClientRequest, socket: Socket, head: Buffer) => {
+    if (config.httpsRedirect && !req.secure) return redirectUpgradeToHttps(req, socket, tlsPort());
     const result = router.route(req);
     if ("refused" in result) {
       socket.end(
@@ -182,12 +219,52 @@ export function createDataPlane(options: {
     },
   );
 
+  const tlsConfig = config.tls;
+  let certificates = tlsConfig?.certificates;
+  const tls =
+    tlsConfig &&
+    createTlsServer(
+      http,
+      { request: handle, upgrade },
+      {
+        clientMs: config.timeouts.clientMs,
+        acceptProxy: config.acceptProxy,
+        policy: tlsConfig.policy,
+        certificates: tlsConfig.certificates,
+        ticketKeys: newTicketKeys(),
+        maxStreams: tlsConfig.maxStreams,
+        hsts: tlsConfig.hsts,
+      },
+    );
+  const tlsPort = () => (tls!.server.address() as AddressInfo | null)?.port ?? tlsConfig!.port;
+
   return {
     server: http.server,
+    tlsServer: tls?.server,
+    reloadCertificates(cause) {
+      if (tls === undefined) return "unchanged";
+      const loaded = loadCertificates(tlsConfig!.sources, tlsConfig!.policy);
+      if ("problem" in loaded) {
+        const { setting, file, reason } = loaded.problem;
+        logger.error(
+          { setting, file, cause },
+          `certificates not reloaded: ${setting}=${file}: ${reason}; the ones in use stay`,
+        );
+        return "refused";
+      }
+      if (loaded.set.fingerprint === certificates!.fingerprint) return "unchanged";
+      certificates = loaded.set;
+      tls.setCertificates(loaded.set);
+      logger.info({ cause, default: loaded.set.fallback.file }, "certificates reloaded");
+      return "reloaded";
+    },
+    setTicketKeys(keys) {
+      tls?.setTicketKeys(keys);
+    },
     async close(timeoutMs) {
       draining = true;
       if (config.graceMs > 0) await new Promise((r) => setTimeout(r, config.graceMs));
-      await http.close(timeoutMs);
+      await Promise.all([http.close(timeoutMs), tls?.close(timeoutMs)]);
       await forwarder.close();
     },
   };
