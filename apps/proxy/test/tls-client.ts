@@ -76,7 +76,8 @@ export function h2Session(
         tlsConnect({
           host: "127.0.0.1",
           port,
-          localAddress: options.from,
+          // net.connect's option, passed on by tls.connect (its type leaves it out).
+          ...({ localAddress: options.from } as object),
           ca: options.ca,
           servername: options.servername ?? "localhost",
           ALPNProtocols: ["h2"],

@@ -17,6 +17,7 @@ import {
   type Backend,
   type RunningProxy,
 } from "./harness.js";
+import WebSocket from "ws";
 import { converse } from "./raw-client.js";
 import { httpsGet } from "./tls-client.js";
 import { createPki, type Leaf, type Pki } from "./tls-pki.js";
@@ -64,7 +65,8 @@ function handshake(
       port,
       ca: pki.ca,
       servername: options.servername ?? "localhost",
-      localAddress: options.from,
+      // net.connect's option, passed on by tls.connect (its type leaves it out).
+      ...({ localAddress: options.from } as object),
       session: options.session,
       minVersion: options.minVersion,
       maxVersion: options.maxVersion,
@@ -164,6 +166,29 @@ describe("HTTPS (HTTP/1.1 over TLS)", () => {
     const second = await handshake(tlsPort, { maxVersion: "TLSv1.2", session });
     expect(second.isSessionReused()).toBe(true);
     second.destroy();
+  });
+
+  it("carries WebSocket over TLS (wss) to the client's server, messages both ways", async () => {
+    for (const from of CLIENTS.slice(20, 30)) {
+      const echoed = await new Promise<string[]>((resolve, reject) => {
+        const socket = new WebSocket(`wss://localhost:${tlsPort}/live`, {
+          ca: pki.ca,
+          localAddress: from,
+        });
+        const messages: string[] = [];
+        socket.on("message", (data) => {
+          messages.push(String(data));
+          if (messages.length === 1) socket.send("ping over tls");
+          else {
+            socket.close();
+            resolve(messages);
+          }
+        });
+        socket.once("error", reject);
+      });
+      const app = ring.pick(sourceKey(from))!.slice(3);
+      expect(echoed).toEqual([`Hello from App ${app}`, `Hello from App ${app}: ping over tls`]);
+    }
   });
 
   it("cuts a connection whose handshake never ends, and one that speaks plain HTTP or garbage, and goes on serving", async () => {

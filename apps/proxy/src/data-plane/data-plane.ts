@@ -252,7 +252,11 @@ export function createDataPlane(options: {
         );
         return "refused";
       }
-      if (loaded.set.fingerprint === certificates!.fingerprint) return "unchanged";
+      if (loaded.set.fingerprint === certificates!.fingerprint) {
+        // An operator's SIGHUP is answered; a file touched without change is not worth a line.
+        if (cause === "SIGHUP") logger.info({ cause }, "certificates read again: unchanged");
+        return "unchanged";
+      }
       certificates = loaded.set;
       tls.setCertificates(loaded.set);
       logger.info({ cause, default: loaded.set.fallback.file }, "certificates reloaded");

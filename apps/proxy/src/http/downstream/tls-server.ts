@@ -5,16 +5,20 @@
 // are chosen by SNI (certificates.ts) and can be swapped at any time: new
 // handshakes take the new ones, connections already secure keep theirs.
 //
+// The handshake itself is a node:tls server's, fed the connections
+// ('connection') rather than listening, so its handshake timeout, SNI and
+// ALPN apply as documented.
+//
 // Session tickets: Node gives each secure context one random ticket key,
 // made when the context is, and never changes it. Here the key is
-// replaced every TICKET_KEY_ROTATION_MS (ticket-keys.ts) and reused when
-// the certificates change, so tickets survive a reload. Node's contexts
+// replaced every TICKET_KEY_ROTATION_MS (ticket-keys.ts) and given again
+// when the certificates change, so tickets survive a reload. Node's contexts
 // hold one key: a ticket issued under the key before a rotation gets a
 // full handshake instead, which touches only tickets issued in the
 // SESSION_TIMEOUT_S (5 minutes) before it.
 
 import { Server, type Socket } from "node:net";
-import { TLSSocket, createSecureContext, type SecureContext } from "node:tls";
+import { createServer, type SecureContextOptions, type TLSSocket } from "node:tls";
 import type { CertificateSet } from "../tls/certificates.js";
 import { contextOptions, type TlsPolicy } from "../tls/policy.js";
 import { createH2Server } from "./h2-server.js";
@@ -61,55 +65,49 @@ export function createTlsServer(
     options.hsts === undefined ? "" : `strict-transport-security: ${options.hsts}\r\n`;
   let certificates = options.certificates;
   let ticketKeys = options.ticketKeys;
-  const defaultContext = (): SecureContext =>
-    createSecureContext({
-      ...contextOptions(options.policy),
-      cert: certificates.fallback.cert,
-      key: certificates.fallback.key,
-      ticketKeys,
-    });
-  let context = defaultContext();
-  /** Connections whose handshake is not done: cut when the server closes. */
-  const handshaking = new Set<Socket>();
+  const defaultContext = (): SecureContextOptions => ({
+    ...contextOptions(options.policy),
+    cert: certificates.fallback.cert,
+    key: certificates.fallback.key,
+    ticketKeys,
+  });
+  /** TCP connections not yet secure, by peer: cut when the server closes. */
+  const handshaking = new Map<string, { socket: Socket; client: string | undefined }>();
+  const peer = (socket: Socket) => `${socket.remoteAddress}|${socket.remotePort}`;
 
-  const SNICallback = (
-    name: string,
-    done: (error: Error | null, context?: SecureContext) => void,
-  ) => done(null, certificates.contextFor(name));
-
-  const secure = (raw: Socket, client: string | undefined) => {
-    const socket = new TLSSocket(raw, {
-      isServer: true,
-      secureContext: context,
-      ALPNProtocols: ALPN,
-      SNICallback,
-    });
+  // Not listening itself: connections are given to it (after their PROXY header).
+  const tlsServer = createServer({
+    ...defaultContext(),
+    ALPNProtocols: ALPN,
+    SNICallback: (name, done) => done(null, certificates.contextFor(name)),
+    handshakeTimeout: options.clientMs,
+    allowHalfOpen: true,
+  });
+  // Plain HTTP, garbage, a handshake too slow: the connection is closed, nothing answered.
+  tlsServer.on("tlsClientError", (_error, socket) => socket.destroy());
+  tlsServer.on("secureConnection", (socket: TLSSocket) => {
+    const key = peer(socket);
+    const client = handshaking.get(key)?.client;
+    handshaking.delete(key);
     // Client-initiated renegotiation is only a way to make the server work.
     socket.disableRenegotiation();
-    handshaking.add(socket);
-    const cut = () => socket.destroy();
-    socket.on("error", cut);
-    socket.setTimeout(options.clientMs);
-    socket.once("timeout", cut);
-    socket.once("close", () => handshaking.delete(socket));
-    socket.once("secure", () => {
-      handshaking.delete(socket);
-      socket.removeListener("error", cut);
-      socket.removeListener("timeout", cut);
-      socket.setTimeout(0);
-      const address = client ?? plainAddress(socket.remoteAddress);
-      if (socket.alpnProtocol === "h2") {
-        socket.on("error", () => {}); // the session reports it
-        h2.accept(socket, address);
-      } else http.adopt(socket, { remoteAddress: address, extraHead });
-    });
+    const address = client ?? plainAddress(socket.remoteAddress);
+    if (socket.alpnProtocol === "h2") {
+      socket.on("error", () => {}); // the session reports it
+      h2.accept(socket, address);
+    } else http.adopt(socket, { remoteAddress: address, extraHead });
+  });
+
+  const secure = (raw: Socket, client: string | undefined) => {
+    const key = peer(raw);
+    handshaking.set(key, { socket: raw, client });
+    raw.once("close", () => handshaking.delete(key));
+    tlsServer.emit("connection", raw);
   };
 
   const server = new Server({ noDelay: true, allowHalfOpen: true }, (raw: Socket) => {
     raw.on("error", () => raw.destroy());
     if (!options.acceptProxy) return secure(raw, undefined);
-    handshaking.add(raw);
-    raw.once("close", () => handshaking.delete(raw));
     raw.setTimeout(options.clientMs, () => raw.destroy());
     let bytes: Buffer = Buffer.alloc(0);
     const onData = (data: Buffer) => {
@@ -121,7 +119,6 @@ export function createTlsServer(
       if (header.state === "invalid") return void raw.destroy();
       raw.pause();
       raw.setTimeout(0);
-      handshaking.delete(raw);
       const rest = bytes.subarray(header.length);
       if (rest.length > 0) raw.unshift(rest);
       secure(raw, header.source);
@@ -133,15 +130,15 @@ export function createTlsServer(
     server,
     setCertificates(next) {
       certificates = next;
-      context = defaultContext();
+      tlsServer.setSecureContext(defaultContext());
     },
     setTicketKeys(keys) {
       ticketKeys = keys;
-      context = defaultContext();
+      tlsServer.setTicketKeys(keys);
     },
     async close(timeoutMs) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const socket of handshaking) socket.destroy();
+      for (const { socket } of handshaking.values()) socket.destroy();
       await Promise.all([closed, h2.close(timeoutMs)]);
     },
   };
