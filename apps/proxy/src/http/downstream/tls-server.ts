@@ -89,13 +89,11 @@ export function createTlsServer(
     const key = peer(socket);
     const client = handshaking.get(key)?.client;
     handshaking.delete(key);
-    // Client-initiated renegotiation is only a way to make the server work.
-    socket.disableRenegotiation();
+    // A TLS error after the handshake (a bad record, an alert) ends the connection.
+    socket.on("error", () => socket.destroy());
     const address = client ?? plainAddress(socket.remoteAddress);
-    if (socket.alpnProtocol === "h2") {
-      socket.on("error", () => {}); // the session reports it
-      h2.accept(socket, address);
-    } else http.adopt(socket, { remoteAddress: address, extraHead });
+    if (socket.alpnProtocol === "h2") h2.accept(socket, address);
+    else http.adopt(socket, { remoteAddress: address, extraHead });
   });
 
   const secure = (raw: Socket, client: string | undefined) => {

@@ -3,6 +3,7 @@
 // forward-secret AEAD suites only); TLS 1.3's suites are OpenSSL's own,
 // all three of which that configuration lists.
 
+import { constants } from "node:crypto";
 import type { SecureContextOptions } from "node:tls";
 
 export type TlsVersion = "TLSv1.2" | "TLSv1.3";
@@ -46,5 +47,8 @@ export function contextOptions(policy: TlsPolicy): SecureContextOptions {
     // The server's order: its strongest suite wins over a client's odd first choice.
     honorCipherOrder: true,
     sessionTimeout: SESSION_TIMEOUT_S,
+    // A client may not renegotiate (TLS 1.2): it only makes the server work
+    // (a DoS lever testssl flags); OpenSSL answers it with an alert.
+    secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
   };
 }
