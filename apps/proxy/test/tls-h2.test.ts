@@ -224,6 +224,16 @@ describe("HTTP/2 message rules, checked on a recording backend", () => {
     },
   );
 
+  it("closes a connection whose client ended its side (no session left behind)", async () => {
+    const client = await rawH2(port, { ca: pki.ca });
+    client.send(
+      frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 1, headerBlock(request("/x"))),
+    );
+    await client.until((f) => f.type === FRAME.DATA && f.stream === 1);
+    client.socket.end();
+    await client.closed;
+  });
+
   it("resets a request missing :path or :method", async () => {
     const client = await rawH2(port, { ca: pki.ca });
     client.send(

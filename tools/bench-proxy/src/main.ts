@@ -9,6 +9,7 @@ import {
   ensureTools,
   peakRssMb,
   launchLine,
+  PORT_BASE,
   startBackends,
   startBaseline,
   startHaproxy,
@@ -27,15 +28,15 @@ const results = new URL("../results/", import.meta.url);
 
 async function main() {
   ensureTools();
-  const backends = [19101, 19102, 19103];
+  const backends = [PORT_BASE + 101, PORT_BASE + 102, PORT_BASE + 103];
   const started: Started[] = [await startBackends(backends)];
   try {
     const candidates = [
-      await startHaproxy(19200, backends),
-      await startStickyring(19201, 19301, backends),
-      await startBaseline(19202, backends),
+      await startHaproxy(PORT_BASE + 200, backends),
+      await startStickyring(PORT_BASE + 201, PORT_BASE + 301, backends),
+      await startBaseline(PORT_BASE + 202, backends),
       // The multi-core mode: one worker per core (2 here), shown beside the single process.
-      await startStickyring(19203, 19303, backends, cpus().length),
+      await startStickyring(PORT_BASE + 203, PORT_BASE + 303, backends, cpus().length),
     ];
     started.push(...candidates);
 

@@ -33,8 +33,9 @@ export class H2Response implements ResponseWriter {
   private bodiless = false;
   /** Trailers to send once the body is out (when the stream waits for them). */
   private trailers: readonly string[] | undefined;
+  /** Body pieces that came with the head in one read: they leave with it, in one go. */
+  private held: Buffer[] | undefined;
   private closeListeners: (() => void)[] | undefined;
-  private drainListener: (() => void) | undefined;
 
   constructor(
     private readonly stream: ServerHttp2Stream,
@@ -42,17 +43,7 @@ export class H2Response implements ResponseWriter {
     /** Headers added to every final answer (Strict-Transport-Security). */
     private readonly extraHeaders: readonly string[],
   ) {
-    stream.on("drain", () => {
-      const listener = this.drainListener;
-      this.drainListener = undefined;
-      listener?.();
-    });
     stream.once("close", () => this.lost());
-    stream.on("wantTrailers", () => {
-      const trailers = this.trailers;
-      this.trailers = undefined;
-      stream.sendTrailers(trailers === undefined ? {} : headerObject(trailers));
-    });
   }
 
   writeHead(status: number, _message: string | undefined, headers: readonly string[]): void {
@@ -74,22 +65,35 @@ export class H2Response implements ResponseWriter {
   }
 
   flushHead(): void {
-    if (this.pending !== undefined && !this.done) this.respond(false);
+    if (this.pending === undefined || this.done) return;
+    this.respond(false);
+    const held = this.held;
+    this.held = undefined;
+    if (held !== undefined && !this.stream.destroyed)
+      for (const chunk of held) this.stream.write(chunk);
   }
 
   write(chunk: Buffer): boolean {
     if (this.done || this.bodiless || chunk.length === 0) return true;
-    if (this.pending !== undefined) this.respond(false);
+    if (this.pending !== undefined) {
+      (this.held ??= []).push(chunk);
+      return true;
+    }
     return this.stream.destroyed ? true : this.stream.write(chunk);
   }
 
   end(body?: Buffer, trailers?: readonly string[]): void {
     if (this.done) return;
     if (body !== undefined) this.write(body);
+    const held = this.held;
+    this.held = undefined;
     if (this.pending !== undefined) this.respond(trailers !== undefined);
     if (!this.bodiless && !this.stream.destroyed) {
       this.trailers = trailers;
-      this.stream.end();
+      // Head and body of a whole answer: one HEADERS and one DATA frame ending the stream.
+      const last = held?.pop();
+      if (held !== undefined) for (const chunk of held) this.stream.write(chunk);
+      this.stream.end(last);
     }
     this.done = true;
     this.runCloseListeners();
@@ -101,7 +105,7 @@ export class H2Response implements ResponseWriter {
   }
 
   onceDrain(listener: () => void): void {
-    this.drainListener = listener;
+    this.stream.once("drain", listener);
   }
 
   onClose(listener: () => void): void {
@@ -119,6 +123,12 @@ export class H2Response implements ResponseWriter {
     this.pending = undefined;
     this.headersSent = true;
     const waitForTrailers = !this.bodiless && (withTrailers || head.trailer !== undefined);
+    if (waitForTrailers)
+      this.stream.once("wantTrailers", () => {
+        const trailers = this.trailers;
+        this.trailers = undefined;
+        this.stream.sendTrailers(trailers === undefined ? {} : headerObject(trailers));
+      });
     this.attempt(() => this.stream.respond(head, { endStream: this.bodiless, waitForTrailers }));
   }
 

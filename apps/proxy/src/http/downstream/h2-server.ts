@@ -77,7 +77,10 @@ export function createH2Server(handlers: ServerHandlers, options: H2Options): H2
     session.on("error", () => {}); // 'close' follows
     session.setTimeout(options.idleMs, () => {
       // A stream waiting on its server is the server timeout's to judge.
-      if (state.open === 0) session.close();
+      if (state.open > 0) return;
+      // A second silence after GOAWAY: the client is not closing its side.
+      if (session.closed) session.destroy();
+      else session.close();
     });
   });
   server.on(

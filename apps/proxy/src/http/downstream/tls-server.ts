@@ -92,8 +92,13 @@ export function createTlsServer(
     // A TLS error after the handshake (a bad record, an alert) ends the connection.
     socket.on("error", () => socket.destroy());
     const address = client ?? plainAddress(socket.remoteAddress);
-    if (socket.alpnProtocol === "h2") h2.accept(socket, address);
-    else http.adopt(socket, { remoteAddress: address, extraHead });
+    if (socket.alpnProtocol === "h2") {
+      // The sockets are half-open for HTTP/1.1 (connection.ts answers after
+      // a client's end); HTTP/2 has no use for that, and node:http2 does not
+      // close a session whose socket only ended.
+      socket.once("end", () => socket.destroy());
+      h2.accept(socket, address);
+    } else http.adopt(socket, { remoteAddress: address, extraHead });
   });
 
   const secure = (raw: Socket, client: string | undefined) => {
