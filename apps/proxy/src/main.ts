@@ -41,15 +41,17 @@ setFlagsFromString("--heap-growing-percent=30");
 // cannot give back. Without it the hot path goes from Sparkplug straight to
 // TurboFan, and CPU per request under load measured the same.
 setFlagsFromString("--no-maglev");
+const { config, healthcheck } = readArguments();
 // Whatever the growing factor, V8 raises the old generation's limit by at
 // least 8 MB after each full GC, unless it is saving memory (then 2 MB).
 // Our live old generation is ~11 MB, so under load its pages climbed from
 // 12 to 16-19 MB after the first full GC, past what the soak allows
 // (README, Reliability). Memory saver mode: soak RSS +6-8% instead of
-// +9-12% and ~4 MB lower, for ~4-8% more CPU per request.
-setFlagsFromString("--memory-saver-mode");
-
-const { config, healthcheck } = readArguments();
+// +9-12% and ~4 MB lower, for ~4-8% more CPU per request. Not with a TLS
+// port: node:http2 allocates far more per request, and there the mode
+// nearly doubled the CPU per request (a bare node:http2 server under
+// h2load: 22 -> 40 µs), for a few MB.
+if (config.tls === undefined) setFlagsFromString("--memory-saver-mode");
 if (healthcheck) {
   // The admin listener answers /healthz; a wildcard bind is reached on loopback.
   const host = ["0.0.0.0", "::"].includes(config.admin.host) ? "127.0.0.1" : config.admin.host;

@@ -16,6 +16,7 @@ import {
   startStickyring,
   type Started,
 } from "./processes.js";
+import { runHttps, startTlsCandidates } from "./https.js";
 import { markdown, svgChart, type Row } from "./report.js";
 import { sampleStickiness, type StickinessSample } from "./sampler.js";
 import { measure, median, type Measured } from "./measure.js";
@@ -94,7 +95,21 @@ async function main() {
       "Peak RSS: VmHWM of the proxy's processes at the end of the run. CPU per request: user + system time of the proxy's processes during a run, divided by the requests wrk completed (the stickiness sampler's few requests are not counted, so it is slightly high); it varies less than requests/s when wrk and the backends compete for the cores.",
     ].join("\n");
     const table = markdown(rows, "HAProxy 2.6", header);
-    const report = `${table}\nStickiness sampled during every run (8 clients, each from its own loopback address on one kept-alive connection, a request every 50 ms):\n\n| proxy | samples | clients that reached two backends | failed samples |\n| --- | ---: | ---: | ---: |\n${sticky}\n`;
+
+    // HTTPS and HTTP/2 (https.ts): the TLS candidates replace the plain ones on the cores.
+    for (const c of candidates.splice(0)) await c.stop();
+    started.length = 1;
+    const tlsCandidates = await startTlsCandidates(backends);
+    started.push(...tlsCandidates);
+    const https = await runHttps(tlsCandidates, ROUNDS, SECONDS);
+    const httpsSection = [
+      "## HTTPS and HTTP/2",
+      "",
+      "HAProxy 2.6 (`nbthread 1`, `bind ... ssl crt <pem> alpn h2,http/1.1`, Mozilla intermediate TLS 1.2 suites) beside stickyring's TLS port (TLS_PORT, TLS_CERT: the same ECDSA P-256 PEM), same backends, alternated as above; clients negotiate TLS 1.3.",
+      "",
+      https,
+    ].join("\n");
+    const report = `${table}\nStickiness sampled during every run (8 clients, each from its own loopback address on one kept-alive connection, a request every 50 ms):\n\n| proxy | samples | clients that reached two backends | failed samples |\n| --- | ---: | ---: | ---: |\n${sticky}\n\n${httpsSection}`;
     writeFileSync(new URL("proxy-bench.md", results), report);
     writeFileSync(
       new URL("proxy-bench.svg", results),
