@@ -266,6 +266,55 @@ describe("certificates chosen by SNI from a folder (TLS_CERTS)", () => {
   });
 });
 
+describe("session tickets", () => {
+  let running: RunningProxy;
+  let tlsPort: number;
+  const dir = () => join(pki.dir, "tickets");
+  beforeAll(async () => {
+    const dir = join(pki.dir, "tickets");
+    mkdirSync(dir);
+    pki.leaf("a", ["default.test"], { dir });
+    pki.leaf("b", ["shop.test"], { dir });
+    running = await startProxy(backends, { TLS_PORT: "0", TLS_CERTS: dir });
+    tlsPort = (running.proxy.tlsServer!.address() as { port: number }).port;
+  });
+  afterAll(() => running.stop());
+
+  /** A ticket from one handshake, then whether the next handshake resumed with it. */
+  async function resumes(servername: string, between: () => void = () => {}) {
+    for (const maxVersion of ["TLSv1.2", "TLSv1.3"] as const) {
+      const first = await handshake(tlsPort, { servername, maxVersion });
+      // TLS 1.3 tickets come after the handshake.
+      const session = await new Promise<Buffer>((resolve) => {
+        const ticket = first.getSession();
+        if (maxVersion === "TLSv1.2" && ticket) resolve(ticket);
+        else first.once("session", resolve);
+        first.resume();
+      });
+      first.destroy();
+      between();
+      const second = await handshake(tlsPort, { servername, maxVersion, session });
+      const reused = second.isSessionReused();
+      second.destroy();
+      if (!reused) return false;
+    }
+    return true;
+  }
+
+  it("resumes sessions of the default certificate and of one SNI chose, in TLS 1.2 and 1.3", async () => {
+    expect(await resumes("default.test")).toBe(true);
+    expect(await resumes("shop.test")).toBe(true);
+  });
+
+  it("keeps the ticket key across a certificate reload", async () => {
+    const reload = () => {
+      pki.leaf(`added${Date.now()}`, ["added.test"], { dir: dir() });
+      expect(running.proxy.reloadCertificates()).toBe("reloaded");
+    };
+    expect(await resumes("shop.test", reload)).toBe(true);
+  });
+});
+
 describe("PROXY protocol in front of TLS (ACCEPT_PROXY)", () => {
   let running: RunningProxy;
   let tlsPort: number;

@@ -2,6 +2,7 @@
 // run, alternating A B C over rounds, at 4, 32 and 128 connections. Writes
 // results/proxy-bench.md and results/proxy-bench.svg.
 
+import { execFileSync } from "node:child_process";
 import { cpus } from "node:os";
 import { writeFileSync } from "node:fs";
 import {
@@ -10,6 +11,7 @@ import {
   peakRssMb,
   launchLine,
   PORT_BASE,
+  repo,
   startBackends,
   startBaseline,
   startHaproxy,
@@ -86,7 +88,7 @@ async function main() {
       })
       .join("\n");
     const header = [
-      `Command: \`pnpm bench:proxy\` (${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, Node ${process.version}).`,
+      `Command: \`${process.env.BENCH_PORT_BASE ? `BENCH_PORT_BASE=${process.env.BENCH_PORT_BASE} ` : ""}pnpm bench:proxy\` (${new Date().toISOString().slice(0, 10)}, commit ${execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: repo, encoding: "utf8" }).trim()}, ${cpus().length} cores, Node ${process.version}).`,
       `wrk -t1, ${ROUNDS} rounds of ${SECONDS} s per proxy and connection count, alternating the proxies, after an uncounted warm-up; medians shown.`,
       "Backends: 3 nginx servers on loopback. HAProxy 2.6: `balance source`, `hash-type consistent`, `nbthread 1`.",
       `stickyring: one process, default configuration (access log off, as HAProxy here has no \`log\` line), run as \`pnpm start\` and the image run it (${launchLine()});`,
