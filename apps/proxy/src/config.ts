@@ -21,7 +21,7 @@ import { COOKIE_NAME } from "./data-plane/cookie.js";
 import type { Balance } from "./data-plane/key-policy.js";
 import { HASH_TYPES, type HashType } from "./data-plane/placement.js";
 import { parseDuration } from "./duration.js";
-import type { TlsSettings } from "./data-plane/data-plane.js";
+import type { TlsSettings } from "./data-plane/tls-port.js";
 import { loadCertificates } from "./http/tls/certificates.js";
 import { INTERMEDIATE_CIPHERS } from "./http/tls/policy.js";
 import { LOG_LEVELS, type LogLevel } from "@stickyring/runtime";

@@ -3,21 +3,14 @@
 // reports to the control plane through two hooks, so it runs the same in
 // one process and in each worker of the multi-core mode.
 
-import type { AddressInfo, LookupFunction, Server, Socket } from "node:net";
+import type { LookupFunction, Server, Socket } from "node:net";
 import type { Logger } from "@stickyring/runtime";
 import { watchBodyRate } from "./body-rate.js";
 import type { ClientRequest } from "../http/downstream/request.js";
 import type { ResponseWriter } from "../http/downstream/response-writer.js";
 import { createHttpServer } from "../http/downstream/server.js";
-import { createTlsServer } from "../http/downstream/tls-server.js";
-import {
-  loadCertificates,
-  type CertificateSet,
-  type CertificateSources,
-} from "../http/tls/certificates.js";
-import type { TlsPolicy } from "../http/tls/policy.js";
-import { newTicketKeys } from "../http/tls/ticket-keys.js";
 import { redirectToHttps, redirectUpgradeToHttps } from "./https-redirect.js";
+import { createTlsPort, type ReloadOutcome, type TlsSettings } from "./tls-port.js";
 import { sendError } from "./errors.js";
 import type { AddressMatcher } from "./cidr.js";
 import { createForwarder, type RequestMetrics } from "./forwarder.js";
@@ -44,22 +37,6 @@ export interface DataPlaneSettings {
   /** The plain port answers 308 to the https URL. */
   httpsRedirect: boolean;
 }
-
-/** The TLS port: HTTPS and HTTP/2 (config.ts reads the certificates once to check them). */
-export interface TlsSettings {
-  port: number;
-  sources: CertificateSources;
-  policy: TlsPolicy;
-  /** As read at start. */
-  certificates: CertificateSet;
-  /** HTTP/2 streams open at once per connection. */
-  maxStreams: number;
-  /** The Strict-Transport-Security value for answers on the TLS port. */
-  hsts: string | undefined;
-}
-
-/** What reading the certificate files again did. */
-export type ReloadOutcome = "reloaded" | "unchanged" | "refused";
 
 /** What the data plane counts: its requests, and the retries and answer times the forwarder sees. */
 export interface DataPlaneMetrics extends RequestMetrics {
@@ -219,49 +196,22 @@ export function createDataPlane(options: {
     },
   );
 
-  const tlsConfig = config.tls;
-  let certificates = tlsConfig?.certificates;
   const tls =
-    tlsConfig &&
-    createTlsServer(
+    config.tls &&
+    createTlsPort({
+      settings: config.tls,
       http,
-      { request: handle, upgrade },
-      {
-        clientMs: config.timeouts.clientMs,
-        acceptProxy: config.acceptProxy,
-        policy: tlsConfig.policy,
-        certificates: tlsConfig.certificates,
-        ticketKeys: newTicketKeys(),
-        maxStreams: tlsConfig.maxStreams,
-        hsts: tlsConfig.hsts,
-      },
-    );
-  const tlsPort = () => (tls!.server.address() as AddressInfo | null)?.port ?? tlsConfig!.port;
+      handlers: { request: handle, upgrade },
+      clientMs: config.timeouts.clientMs,
+      acceptProxy: config.acceptProxy,
+      logger,
+    });
+  const tlsPort = () => tls!.port();
 
   return {
     server: http.server,
     tlsServer: tls?.server,
-    reloadCertificates(cause) {
-      if (tls === undefined) return "unchanged";
-      const loaded = loadCertificates(tlsConfig!.sources, tlsConfig!.policy);
-      if ("problem" in loaded) {
-        const { setting, file, reason } = loaded.problem;
-        logger.error(
-          { setting, file, cause },
-          `certificates not reloaded: ${setting}=${file}: ${reason}; the ones in use stay`,
-        );
-        return "refused";
-      }
-      if (loaded.set.fingerprint === certificates!.fingerprint) {
-        // An operator's SIGHUP is answered; a file touched without change is not worth a line.
-        if (cause === "SIGHUP") logger.info({ cause }, "certificates read again: unchanged");
-        return "unchanged";
-      }
-      certificates = loaded.set;
-      tls.setCertificates(loaded.set);
-      logger.info({ cause, default: loaded.set.fallback.file }, "certificates reloaded");
-      return "reloaded";
-    },
+    reloadCertificates: (cause) => tls?.reloadCertificates(cause) ?? "unchanged",
     setTicketKeys(keys) {
       tls?.setTicketKeys(keys);
     },
