@@ -8,7 +8,7 @@
 // master-worker mode and Envoy's main thread/worker threads split the same way.
 
 import cluster, { type Worker } from "node:cluster";
-import { onShutdownSignal, type Logger } from "@stickyring/runtime";
+import { listen, onShutdownSignal, type Logger } from "@stickyring/runtime";
 import { AggregatorRegistry } from "prom-client";
 import type { ProxyConfig } from "./config.js";
 import { createDataPlane } from "./data-plane/data-plane.js";
@@ -16,12 +16,17 @@ import { claimPort } from "./http/downstream/server.js";
 import { createBackendLookup } from "./data-plane/lookup.js";
 import { createMetrics } from "./control-plane/metrics.js";
 import { buildPlacement, type MemberState, type Placement } from "./data-plane/placement.js";
+import { watchCertificates } from "./certificate-reload.js";
+import { newTicketKeys, rotateTicketKeys } from "./http/tls/ticket-keys.js";
 
 /** A MemberState as it crosses the IPC channel: the URL as text. */
 type MemberSnapshot = Omit<MemberState, "url"> & { url: string };
 
 type ToWorker =
-  { t: "placement"; version: number; members: MemberSnapshot[] } | { t: "metrics"; id: number };
+  | { t: "placement"; version: number; members: MemberSnapshot[] }
+  | { t: "metrics"; id: number }
+  /** The TLS session ticket key, hex: the same in every worker, so any of them resumes a session. */
+  | { t: "ticket-keys"; keys: string };
 
 type ToPrimary =
   | { t: "ready" }
@@ -153,6 +158,19 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
   };
   for (let i = 0; i < config.workers; i++) fork();
 
+  if (config.tls !== undefined) {
+    let keys: ToWorker = { t: "ticket-keys", keys: newTicketKeys().toString("hex") };
+    cluster.on("online", (worker) => worker.send(keys));
+    rotateTicketKeys((next) => {
+      keys = { t: "ticket-keys", keys: next.toString("hex") };
+      for (const worker of workers) worker.send(keys);
+    });
+    // Each worker reads its certificates again; the primary holds none.
+    process.on("SIGHUP", () => {
+      for (const worker of workers) worker.process.kill("SIGHUP");
+    });
+  }
+
   // The admin listener (and so /healthz) opens once every worker listens.
   await allReady.promise;
   const adminPort = await control.start();
@@ -203,6 +221,8 @@ async function runWorker(config: ProxyConfig, logger: Logger): Promise<void> {
       void metrics.registry
         .getMetricsAsJSON()
         .then((json) => send({ t: "metrics", id: message.id, json: json as object[] }));
+    } else if (message.t === "ticket-keys") {
+      data.setTicketKeys(Buffer.from(message.keys, "hex"));
     }
   });
   // The primary is gone: nobody keeps the placement current any more.
@@ -210,6 +230,10 @@ async function runWorker(config: ProxyConfig, logger: Logger): Promise<void> {
 
   await listening.promise;
   await data.listen(config.port, config.host);
+  if (config.tls !== undefined) {
+    await listen(data.tlsServer!, config.tls.port, config.host);
+    watchCertificates(config.tls.sources, (cause) => data.reloadCertificates(cause), logger);
+  }
   // Idle workers stay quiet: a report goes out while requests are served or
   // in flight, and once after, so the primary sees the in-flight counts at 0.
   let wasBusy = false;

@@ -4,6 +4,7 @@
 
 import { availableParallelism } from "node:os";
 import { readFileSync } from "node:fs";
+import { createSecureContext } from "node:tls";
 import { z } from "zod";
 import { MAX_WEIGHT, parseAddress } from "@stickyring/hashing";
 import {
@@ -20,6 +21,9 @@ import { COOKIE_NAME } from "./data-plane/cookie.js";
 import type { Balance } from "./data-plane/key-policy.js";
 import { HASH_TYPES, type HashType } from "./data-plane/placement.js";
 import { parseDuration } from "./duration.js";
+import type { TlsSettings } from "./data-plane/tls-port.js";
+import { loadCertificates } from "./http/tls/certificates.js";
+import { INTERMEDIATE_CIPHERS } from "./http/tls/policy.js";
 import { LOG_LEVELS, type LogLevel } from "@stickyring/runtime";
 
 export interface ProxyConfig {
@@ -61,6 +65,10 @@ export interface ProxyConfig {
   /** Cookie persistence (HAProxy `cookie <name> insert indirect`): the cookie's name. */
   cookie: string | undefined;
   admin: { host: string; port: number; token: string | undefined };
+  /** The TLS port (HTTPS and HTTP/2), when TLS_PORT is set; its certificates are read and checked. */
+  tls: TlsSettings | undefined;
+  /** HTTPS_REDIRECT: the plain port answers 308 to the https URL (MONITOR_URI excepted). */
+  httpsRedirect: boolean;
 }
 
 export class ConfigError extends Error {
@@ -102,6 +110,9 @@ const duration = (fallback: string, minMs: number) =>
     });
     return z.NEVER;
   });
+
+/** A file or folder path; empty means unset. */
+const path = text.optional().transform((v) => (v === undefined || v.trim() === "" ? undefined : v));
 
 const backendItem = z.object({
   id: z
@@ -295,7 +306,51 @@ const schema = z.object({
   ADMIN_HOST: text.optional().transform((v) => (v === undefined || v === "" ? "127.0.0.1" : v)),
   ADMIN_PORT: port(8404),
   ADMIN_TOKEN: text.optional().transform((v) => (v === "" ? undefined : v)),
+  TLS_PORT: text.optional().transform((v, ctx) => {
+    if (v === undefined || v === "") return undefined;
+    if (/^\s*\d{1,5}\s*$/.test(v) && Number(v) <= 65535) return Number(v);
+    ctx.addIssue({
+      code: "custom",
+      message: "expected a port number from 0 to 65535, or empty (no TLS)",
+    });
+    return z.NEVER;
+  }),
+  TLS_CERT: path,
+  TLS_KEY: path,
+  TLS_CERTS: path,
+  TLS_MIN_VERSION: z
+    .enum(["1.2", "1.3", "TLSv1.2", "TLSv1.3"], { error: "expected 1.2 or 1.3" })
+    .default("1.2")
+    .transform((v) => (v.startsWith("TLS") ? v : `TLSv${v}`) as "TLSv1.2" | "TLSv1.3"),
+  TLS_CIPHERS: text
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? INTERMEDIATE_CIPHERS : v.trim()))
+    .refine(knownCiphers, {
+      message:
+        "expected an OpenSSL cipher list that names at least one cipher OpenSSL knows, e.g. ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256",
+    }),
+  HSTS: text
+    .optional()
+    .refine((v) => v === undefined || v === "" || HSTS_VALUE.test(v), {
+      message:
+        "expected a Strict-Transport-Security value such as max-age=63072000 or max-age=31536000; includeSubDomains; preload",
+    })
+    .transform((v) => (v === "" ? undefined : v)),
+  HTTPS_REDIRECT: z.enum(["on", "off"], { error: "expected on or off" }).default("off"),
+  H2_MAX_STREAMS: integer(100, 1, 10_000),
 });
+
+/** RFC 6797 6.1: max-age, and the includeSubDomains and preload directives. */
+const HSTS_VALUE = /^max-age=\d{1,10}(\s*;\s*(includeSubDomains|preload))*\s*;?$/i;
+
+function knownCiphers(ciphers: string): boolean {
+  try {
+    createSecureContext({ ciphers });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Every setting the proxy reads. */
 export const SETTINGS = Object.keys(schema.shape);
@@ -409,6 +464,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
     problems.push(
       `TIMEOUT_TUNNEL=${show(input.TIMEOUT_TUNNEL)}: expected a duration such as 30s or 1h (at most 1d)`,
     );
+  const tls = tlsSettings(s, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -444,5 +500,53 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
     acceptProxy: s.ACCEPT_PROXY === "on",
     cookie: s.COOKIE,
     admin: { host: s.ADMIN_HOST, port: s.ADMIN_PORT, token: s.ADMIN_TOKEN },
+    tls,
+    httpsRedirect: s.HTTPS_REDIRECT === "on",
+  };
+}
+
+/** The TLS port's settings, its certificates read and checked; problems go to `problems`. */
+function tlsSettings(s: z.infer<typeof schema>, problems: string[]): TlsSettings | undefined {
+  const files = { cert: s.TLS_CERT, key: s.TLS_KEY, dir: s.TLS_CERTS };
+  if (s.TLS_PORT === undefined) {
+    const needing = [
+      ["TLS_CERT", s.TLS_CERT],
+      ["TLS_KEY", s.TLS_KEY],
+      ["TLS_CERTS", s.TLS_CERTS],
+      ["HSTS", s.HSTS],
+      ["HTTPS_REDIRECT", s.HTTPS_REDIRECT === "on" ? "on" : undefined],
+    ].filter(([, value]) => value !== undefined);
+    if (needing.length > 0)
+      problems.push(
+        `TLS_PORT: required when ${needing.map(([name]) => name).join(", ")} ${needing.length > 1 ? "are" : "is"} set`,
+      );
+    return undefined;
+  }
+  if (s.TLS_PORT !== 0 && s.TLS_PORT === s.PORT)
+    problems.push(`TLS_PORT=${s.TLS_PORT}: the plain PORT already listens there`);
+  if (files.cert === undefined && files.dir === undefined) {
+    problems.push(
+      "TLS_CERT or TLS_CERTS: required when TLS_PORT is set (a PEM file with certificate and key, or a folder of them)",
+    );
+    return undefined;
+  }
+  if (files.key !== undefined && files.cert === undefined) {
+    problems.push("TLS_KEY: given without TLS_CERT, the certificate it belongs to");
+    return undefined;
+  }
+  const policy = { minVersion: s.TLS_MIN_VERSION, ciphers: s.TLS_CIPHERS };
+  const loaded = loadCertificates(files, policy);
+  if ("problem" in loaded) {
+    const { setting, file, reason } = loaded.problem;
+    problems.push(`${setting}=${show(file)}: ${reason}`);
+    return undefined;
+  }
+  return {
+    port: s.TLS_PORT,
+    sources: files,
+    policy,
+    certificates: loaded.set,
+    maxStreams: s.H2_MAX_STREAMS,
+    hsts: s.HSTS,
   };
 }

@@ -36,20 +36,26 @@ function readArguments() {
 // GC, so setting it here works however the proxy is started (node cannot
 // take it from NODE_OPTIONS).
 setFlagsFromString("--heap-growing-percent=30");
+const { config, healthcheck } = readArguments();
 // V8's middle compiler, Maglev, leaves its working memory in malloc's heap:
 // ~6 MB more RSS at idle-to-warm and ~12 MB more under load, which glibc
 // cannot give back. Without it the hot path goes from Sparkplug straight to
-// TurboFan, and CPU per request under load measured the same.
-setFlagsFromString("--no-maglev");
+// TurboFan, and CPU per request under load measured the same. Not with a
+// TLS port: node:http2's code is large and polymorphic, and without Maglev
+// it spent far longer in baseline code and TurboFan compiles; under h2load
+// CPU per request fell by a quarter (220/217/308 -> 168/189/136 µs in
+// alternated runs) for 0-14 MB more RSS.
+if (config.tls === undefined) setFlagsFromString("--no-maglev");
 // Whatever the growing factor, V8 raises the old generation's limit by at
 // least 8 MB after each full GC, unless it is saving memory (then 2 MB).
 // Our live old generation is ~11 MB, so under load its pages climbed from
 // 12 to 16-19 MB after the first full GC, past what the soak allows
 // (README, Reliability). Memory saver mode: soak RSS +6-8% instead of
-// +9-12% and ~4 MB lower, for ~4-8% more CPU per request.
-setFlagsFromString("--memory-saver-mode");
-
-const { config, healthcheck } = readArguments();
+// +9-12% and ~4 MB lower, for ~4-8% more CPU per request. Not with a TLS
+// port: node:http2 allocates far more per request, and there the mode
+// nearly doubled the CPU per request (a bare node:http2 server under
+// h2load: 22 -> 40 µs), for a few MB.
+if (config.tls === undefined) setFlagsFromString("--memory-saver-mode");
 if (healthcheck) {
   // The admin listener answers /healthz; a wildcard bind is reached on loopback.
   const host = ["0.0.0.0", "::"].includes(config.admin.host) ? "127.0.0.1" : config.admin.host;

@@ -4,22 +4,29 @@
 
 import type { Server as HttpServer } from "node:http";
 import type { Server } from "node:net";
-import { type Logger } from "@stickyring/runtime";
+import { listen, type Logger } from "@stickyring/runtime";
 import type { ProxyConfig } from "./config.js";
 import { createControlPlane } from "./control-plane/control-plane.js";
 import { createDataPlane } from "./data-plane/data-plane.js";
+import type { ReloadOutcome } from "./data-plane/tls-port.js";
 import { createBackendLookup } from "./data-plane/lookup.js";
+import { watchCertificates } from "./certificate-reload.js";
+import { rotateTicketKeys } from "./http/tls/ticket-keys.js";
 import type { Membership } from "./control-plane/membership.js";
 import { createMetrics } from "./control-plane/metrics.js";
 import type { Placement } from "./data-plane/placement.js";
 
 export interface StickyProxy {
   readonly server: Server;
+  /** The TLS port's listener, with TLS_PORT. */
+  readonly tlsServer: Server | undefined;
   readonly adminServer: HttpServer;
   readonly membership: Membership;
   placement(): Placement;
-  /** Listens on the configured ports (0: any); resolves with the bound ports. */
-  start(): Promise<{ port: number; adminPort: number }>;
+  /** Reads the certificates again (as SIGHUP and a change of their files do). */
+  reloadCertificates(): ReloadOutcome;
+  /** Listens on the configured ports (0: any); resolves with the bound ports (tlsPort: with TLS_PORT). */
+  start(): Promise<{ port: number; adminPort: number; tlsPort: number | undefined }>;
   /** Stops accepting, drains in-flight requests, closes upstream pools. */
   stop(timeoutMs?: number): Promise<void>;
 }
@@ -52,8 +59,12 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
     },
   });
 
+  const stops: (() => void)[] = [];
+
   return {
     server: data.server,
+    tlsServer: data.tlsServer,
+    reloadCertificates: () => data.reloadCertificates("request"),
     adminServer: control.adminServer,
     membership,
     placement: control.placement,
@@ -61,10 +72,19 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
       // The control plane first: DNS groups get their first answer before clients come.
       const adminPort = await control.start();
       const port = await data.listen(config.port, config.host);
-      logger.info({ port, adminPort, adminHost: config.admin.host }, "proxy listening");
-      return { port, adminPort };
+      let tlsPort: number | undefined;
+      if (config.tls !== undefined) {
+        tlsPort = await listen(data.tlsServer!, config.tls.port, config.host);
+        stops.push(
+          watchCertificates(config.tls.sources, (cause) => data.reloadCertificates(cause), logger),
+          rotateTicketKeys((keys) => data.setTicketKeys(keys)),
+        );
+      }
+      logger.info({ port, tlsPort, adminPort, adminHost: config.admin.host }, "proxy listening");
+      return { port, adminPort, tlsPort };
     },
     async stop(timeoutMs = 10_000) {
+      for (const stop of stops.splice(0)) stop();
       await Promise.all([data.close(timeoutMs), control.close()]);
     },
   };

@@ -221,6 +221,9 @@ describe("DNS discovery (dns://), two replicas", () => {
     expect((await get(replicas[0]!.port, { from: CLIENTS[0] })).status).toBe(503);
     setAddresses(["127.40.0.1", "127.40.0.3", "127.40.0.4"]);
     await waitFor(async () => (await monitor()) === 200, 3000);
+    // Each replica asks DNS on its own clock: both must have the three back.
+    for (const running of replicas)
+      await waitFor(async () => (await inPlacement(running)).length === 3, 3000);
     const [a, b] = await sweep();
     expect(a).toEqual(b);
     expect(a).toEqual(before);

@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { sideBySide } from "./measure.js";
-import { launchLine, repo, startStickyring } from "./processes.js";
+import { PORT_BASE, launchLine, repo, startStickyring } from "./processes.js";
 
 const proxyDir = join(repo, "apps/proxy");
 
@@ -75,8 +75,9 @@ await sideBySide({
   command: `pnpm bench:compare ${revisions.join(" ")}`,
   about: `Each revision's proxy (apps/proxy/src at that commit, built against the current workspace; \`.\` is the working tree's build), run as ${launchLine()} with the default configuration;`,
   firstColumn: "revision",
-  backends: [19111, 19112, 19113],
+  backends: [PORT_BASE + 111, PORT_BASE + 112, PORT_BASE + 113],
   candidates: builds.map(
-    (b, i) => (backends: number[]) => startStickyring(19210 + i, 19310 + i, backends, 0, b),
+    (b, i) => (backends: number[]) =>
+      startStickyring(PORT_BASE + 210 + i, PORT_BASE + 310 + i, backends, 0, b),
   ),
 });

@@ -2,6 +2,7 @@
 // run, alternating A B C over rounds, at 4, 32 and 128 connections. Writes
 // results/proxy-bench.md and results/proxy-bench.svg.
 
+import { execFileSync } from "node:child_process";
 import { cpus } from "node:os";
 import { writeFileSync } from "node:fs";
 import {
@@ -9,12 +10,15 @@ import {
   ensureTools,
   peakRssMb,
   launchLine,
+  PORT_BASE,
+  repo,
   startBackends,
   startBaseline,
   startHaproxy,
   startStickyring,
   type Started,
 } from "./processes.js";
+import { runHttps, startTlsCandidates } from "./https.js";
 import { markdown, svgChart, type Row } from "./report.js";
 import { sampleStickiness, type StickinessSample } from "./sampler.js";
 import { measure, median, type Measured } from "./measure.js";
@@ -27,15 +31,15 @@ const results = new URL("../results/", import.meta.url);
 
 async function main() {
   ensureTools();
-  const backends = [19101, 19102, 19103];
+  const backends = [PORT_BASE + 101, PORT_BASE + 102, PORT_BASE + 103];
   const started: Started[] = [await startBackends(backends)];
   try {
     const candidates = [
-      await startHaproxy(19200, backends),
-      await startStickyring(19201, 19301, backends),
-      await startBaseline(19202, backends),
+      await startHaproxy(PORT_BASE + 200, backends),
+      await startStickyring(PORT_BASE + 201, PORT_BASE + 301, backends),
+      await startBaseline(PORT_BASE + 202, backends),
       // The multi-core mode: one worker per core (2 here), shown beside the single process.
-      await startStickyring(19203, 19303, backends, cpus().length),
+      await startStickyring(PORT_BASE + 203, PORT_BASE + 303, backends, cpus().length),
     ];
     started.push(...candidates);
 
@@ -84,7 +88,7 @@ async function main() {
       })
       .join("\n");
     const header = [
-      `Command: \`pnpm bench:proxy\` (${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, Node ${process.version}).`,
+      `Command: \`${process.env.BENCH_PORT_BASE ? `BENCH_PORT_BASE=${process.env.BENCH_PORT_BASE} ` : ""}pnpm bench:proxy\` (${new Date().toISOString().slice(0, 10)}, commit ${execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: repo, encoding: "utf8" }).trim()}, ${cpus().length} cores, Node ${process.version}).`,
       `wrk -t1, ${ROUNDS} rounds of ${SECONDS} s per proxy and connection count, alternating the proxies, after an uncounted warm-up; medians shown.`,
       "Backends: 3 nginx servers on loopback. HAProxy 2.6: `balance source`, `hash-type consistent`, `nbthread 1`.",
       `stickyring: one process, default configuration (access log off, as HAProxy here has no \`log\` line), run as \`pnpm start\` and the image run it (${launchLine()});`,
@@ -93,7 +97,21 @@ async function main() {
       "Peak RSS: VmHWM of the proxy's processes at the end of the run. CPU per request: user + system time of the proxy's processes during a run, divided by the requests wrk completed (the stickiness sampler's few requests are not counted, so it is slightly high); it varies less than requests/s when wrk and the backends compete for the cores.",
     ].join("\n");
     const table = markdown(rows, "HAProxy 2.6", header);
-    const report = `${table}\nStickiness sampled during every run (8 clients, each from its own loopback address on one kept-alive connection, a request every 50 ms):\n\n| proxy | samples | clients that reached two backends | failed samples |\n| --- | ---: | ---: | ---: |\n${sticky}\n`;
+
+    // HTTPS and HTTP/2 (https.ts): the TLS candidates replace the plain ones on the cores.
+    for (const c of candidates.splice(0)) await c.stop();
+    started.length = 1;
+    const tlsCandidates = await startTlsCandidates(backends);
+    started.push(...tlsCandidates);
+    const https = await runHttps(tlsCandidates, ROUNDS, SECONDS);
+    const httpsSection = [
+      "## HTTPS and HTTP/2",
+      "",
+      "HAProxy 2.6 (`nbthread 1`, `bind ... ssl crt <pem> alpn h2,http/1.1`, Mozilla intermediate TLS 1.2 suites) beside stickyring's TLS port (TLS_PORT, TLS_CERT: the same ECDSA P-256 PEM), same backends, alternated as above; clients negotiate TLS 1.3.",
+      "",
+      https,
+    ].join("\n");
+    const report = `${table}\nStickiness sampled during every run (8 clients, each from its own loopback address on one kept-alive connection, a request every 50 ms):\n\n| proxy | samples | clients that reached two backends | failed samples |\n| --- | ---: | ---: | ---: |\n${sticky}\n\n${httpsSection}`;
     writeFileSync(new URL("proxy-bench.md", results), report);
     writeFileSync(
       new URL("proxy-bench.svg", results),

@@ -17,6 +17,12 @@ export interface Started {
 export const repo = fileURLToPath(new URL("../../..", import.meta.url));
 
 /**
+ * Every benchmark's ports are this plus a fixed offset (19000 unless
+ * BENCH_PORT_BASE says otherwise), so a run can keep to a range of its own.
+ */
+export const PORT_BASE = Number(process.env.BENCH_PORT_BASE ?? 19000);
+
+/**
  * How `pnpm start` (and, with the same values, the image) runs the proxy,
  * read from apps/proxy/package.json so the benchmark runs exactly that:
  * environment settings (glibc's malloc tunables) and node's flags.
@@ -127,11 +133,26 @@ export function startBackends(ports: number[]): Promise<Started> {
   ]);
 }
 
-export function startHaproxy(port: number, backends: number[]): Promise<Started> {
+/**
+ * HAProxy 2.6, one thread; with `tls`, the frontend terminates TLS as
+ * stickyring's TLS port does: `ssl crt` (certificate and key in one PEM),
+ * ALPN h2 and http/1.1, Mozilla intermediate's TLS 1.2 suites.
+ */
+export function startHaproxy(
+  port: number,
+  backends: number[],
+  tls?: { pem: string; ciphers: string },
+): Promise<Started> {
   const config = [
     "global",
     "  nbthread 1",
     "  maxconn 4096",
+    ...(tls
+      ? [
+          `  ssl-default-bind-ciphers ${tls.ciphers}`,
+          "  ssl-default-bind-options ssl-min-ver TLSv1.2",
+        ]
+      : []),
     "defaults",
     "  mode http",
     "  timeout connect 5s",
@@ -139,7 +160,7 @@ export function startHaproxy(port: number, backends: number[]): Promise<Started>
     "  timeout server 30s",
     "  option http-keep-alive",
     "frontend fe",
-    `  bind 127.0.0.1:${port}`,
+    `  bind 127.0.0.1:${port}${tls ? ` ssl crt ${tls.pem} alpn h2,http/1.1` : ""}`,
     "  default_backend be",
     "backend be",
     "  balance source",
@@ -147,8 +168,9 @@ export function startHaproxy(port: number, backends: number[]): Promise<Started>
     ...backends.map((p, i) => `  server app${i + 1} 127.0.0.1:${p}`),
     "",
   ].join("\n");
-  writeFileSync(join(work, "haproxy.cfg"), config);
-  return startProcess("HAProxy 2.6", port, "haproxy", ["-f", join(work, "haproxy.cfg"), "-db"]);
+  const file = join(work, tls ? "haproxy-tls.cfg" : "haproxy.cfg");
+  writeFileSync(file, config);
+  return startProcess("HAProxy 2.6", port, "haproxy", ["-f", file, "-db"]);
 }
 
 /**
@@ -161,7 +183,8 @@ export async function startStickyring(
   backends: number[],
   workers = 0,
   build = { name: "stickyring", main: join(repo, "apps/proxy/dist/main.js") },
-  env: Record<string, string> = {},
+  /** Further settings (the TLS port's, high-load runs'); with TLS_PORT, `port` is the TLS port, waited for too. */
+  settings: Record<string, string> = {},
 ): Promise<Started & { adminPort: number }> {
   const started = await startProcess(
     workers === 0 ? build.name : `${build.name}, ${workers} workers`,
@@ -174,7 +197,7 @@ export async function startStickyring(
       ADMIN_PORT: String(adminPort),
       BACKENDS: backends.map((p, i) => `app${i + 1}=http://127.0.0.1:${p}`).join(","),
       WORKERS: String(workers),
-      ...env,
+      ...settings,
     },
   );
   // Workers listen one after the other: wait until the admin API answers, which the primary opens after them.
@@ -236,6 +259,11 @@ function childPids(pid: number): number[] {
   } catch {
     return [];
   }
+}
+
+/** A scratch file in the run's folder (removed by cleanup). */
+export function workFile(name: string): string {
+  return join(work, name);
 }
 
 export function cleanup(): void {

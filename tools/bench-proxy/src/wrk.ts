@@ -41,14 +41,22 @@ export function parseWrk(output: string): WrkResult {
   };
 }
 
-/** wrk with one thread, as in HAProxy's own one-thread comparison. */
-export async function wrk(port: number, connections: number, seconds: number): Promise<WrkResult> {
+/**
+ * wrk with one thread, as in HAProxy's own one-thread comparison. `url`
+ * (https://...) replaces the plain port's; `headers` are sent with every request.
+ */
+export async function wrk(
+  port: number,
+  connections: number,
+  seconds: number,
+  options: { url?: string; headers?: string[] } = {},
+): Promise<WrkResult> {
+  const headers = (options.headers ?? []).flatMap((h) => ["-H", h]);
+  const url = options.url ?? `http://127.0.0.1:${port}/`;
   const { stdout } = await run(
     "wrk",
-    ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", `http://127.0.0.1:${port}/`],
-    {
-      maxBuffer: 1 << 20,
-    },
+    ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", ...headers, url],
+    { maxBuffer: 1 << 20 },
   );
   return parseWrk(stdout);
 }

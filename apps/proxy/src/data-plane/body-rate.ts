@@ -4,7 +4,7 @@
 // within the idle timeout, is cut; an upload at any real speed is not.
 
 import type { ClientRequest } from "../http/downstream/request.js";
-import type { ClientResponse } from "../http/downstream/response.js";
+import type { ResponseWriter } from "../http/downstream/response-writer.js";
 
 export interface BodyRateRule {
   /** How long a body may take before its rate is judged (the client timeout). */
@@ -22,7 +22,7 @@ export interface BodyRateRule {
  */
 export function watchBodyRate(
   req: ClientRequest,
-  res: ClientResponse,
+  res: ResponseWriter,
   rule: BodyRateRule,
   onSlow: () => void,
 ): void {

@@ -7,8 +7,10 @@ import type { LookupFunction, Server, Socket } from "node:net";
 import type { Logger } from "@stickyring/runtime";
 import { watchBodyRate } from "./body-rate.js";
 import type { ClientRequest } from "../http/downstream/request.js";
-import type { ClientResponse } from "../http/downstream/response.js";
+import type { ResponseWriter } from "../http/downstream/response-writer.js";
 import { createHttpServer } from "../http/downstream/server.js";
+import { redirectToHttps, redirectUpgradeToHttps } from "./https-redirect.js";
+import { createTlsPort, type ReloadOutcome, type TlsSettings } from "./tls-port.js";
 import { sendError } from "./errors.js";
 import type { AddressMatcher } from "./cidr.js";
 import { createForwarder, type RequestMetrics } from "./forwarder.js";
@@ -30,6 +32,10 @@ export interface DataPlaneSettings {
   monitorUri: string | undefined;
   /** After close() is called, how long to keep accepting (the monitor says 503) before draining. */
   graceMs: number;
+  /** The TLS port, when there is one. */
+  tls: TlsSettings | undefined;
+  /** The plain port answers 308 to the https URL. */
+  httpsRedirect: boolean;
 }
 
 /** What the data plane counts: its requests, and the retries and answer times the forwarder sees. */
@@ -48,6 +54,12 @@ export interface DataPlane {
   readonly server: Server;
   /** Listens on the proxy port (0: any); resolves with the port. */
   listen(port: number, host: string | undefined): Promise<number>;
+  /** The TLS port's listener, with TLS_PORT. */
+  readonly tlsServer: Server | undefined;
+  /** Reads the certificate files again; new handshakes use them if they are whole. */
+  reloadCertificates(cause: string): ReloadOutcome;
+  /** The session ticket key (ticket-keys.ts). */
+  setTicketKeys(keys: Buffer): void;
   /** Stops accepting, drains in-flight requests, closes upstream pools. */
   close(timeoutMs: number): Promise<void>;
 }
@@ -87,7 +99,7 @@ export function createDataPlane(options: {
     graceMs: config.timeouts.clientMs,
     minBytesPerSecond: config.clientMinBodyRate,
   };
-  const cutSlowBody = (req: ClientRequest, res: ClientResponse, route: Route) => {
+  const cutSlowBody = (req: ClientRequest, res: ResponseWriter, route: Route) => {
     logger.info({ client: route.client, url: req.url }, "request body too slow: cut");
     // The connection closes once the answer is out; the rest of the body is not read.
     sendError(
@@ -105,7 +117,7 @@ export function createDataPlane(options: {
    * stopping, else 503, so a balancer in front (or a Kubernetes readiness
    * probe) stops sending before the process goes. Never reaches a server.
    */
-  const monitor = (res: ClientResponse) => {
+  const monitor = (res: ResponseWriter) => {
     const up = !draining && placement().serving;
     const body = Buffer.from(up ? "ok\n" : draining ? "stopping\n" : "no server is up\n");
     res.writeHead(up ? 200 : 503, undefined, [
@@ -119,8 +131,9 @@ export function createDataPlane(options: {
     res.end(body);
   };
 
-  const handle = (req: ClientRequest, res: ClientResponse) => {
+  const handle = (req: ClientRequest, res: ResponseWriter) => {
     if (req.url === config.monitorUri) return monitor(res);
+    if (config.httpsRedirect && !req.secure) return redirectToHttps(req, res, tlsPort());
     const result = router.route(req);
     if ("refused" in result) {
       const status = result.refused === "no-server" ? 503 : 400;
@@ -163,6 +176,7 @@ export function createDataPlane(options: {
   };
 
   const upgrade = (req: ClientRequest, socket: Socket, head: Buffer) => {
+    if (config.httpsRedirect && !req.secure) return redirectUpgradeToHttps(req, socket, tlsPort());
     const result = router.route(req);
     if ("refused" in result) {
       socket.end(
@@ -184,13 +198,30 @@ export function createDataPlane(options: {
     },
   );
 
+  const tls =
+    config.tls &&
+    createTlsPort({
+      settings: config.tls,
+      http,
+      handlers: { request: handle, upgrade },
+      clientMs: config.timeouts.clientMs,
+      acceptProxy: config.acceptProxy,
+      logger,
+    });
+  const tlsPort = () => tls!.port();
+
   return {
     server: http.server,
     listen: (port, host) => http.listen(port, host),
+    tlsServer: tls?.server,
+    reloadCertificates: (cause) => tls?.reloadCertificates(cause) ?? "unchanged",
+    setTicketKeys(keys) {
+      tls?.setTicketKeys(keys);
+    },
     async close(timeoutMs) {
       draining = true;
       if (config.graceMs > 0) await new Promise((r) => setTimeout(r, config.graceMs));
-      await http.close(timeoutMs);
+      await Promise.all([http.close(timeoutMs), tls?.close(timeoutMs)]);
       await forwarder.close();
     },
   };

@@ -1,6 +1,6 @@
 // How an upstream failure is classified and answered.
 
-import type { ClientResponse } from "../http/downstream/response.js";
+import type { ResponseWriter } from "../http/downstream/response-writer.js";
 import {
   type UpstreamError,
   CONNECT_TIMEOUT,
@@ -76,7 +76,7 @@ export function describeFailure(server: string, code: string): string {
  * unless `close` (or the client's own request) says otherwise.
  */
 export function sendError(
-  res: ClientResponse,
+  res: ResponseWriter,
   status: number,
   message: string,
   backend?: string,

@@ -3,11 +3,12 @@
 import type { Headers } from "../http/downstream/request.js";
 
 /**
- * HAProxy `option forwardfor`, plus -Proto and -Host; a peer's own -Proto
- * and -Host are kept only when it is a trusted proxy (`fromTrusted`).
+ * HAProxy `option forwardfor`, plus -Proto (https when the request came
+ * over TLS) and -Host; a peer's own -Proto and -Host are kept only when it
+ * is a trusted proxy (`fromTrusted`).
  */
 export function addForwardedHeaders(
-  req: { remoteAddress: string | undefined; headers: Headers },
+  req: { remoteAddress: string | undefined; headers: Headers; secure: boolean },
   fromTrusted: boolean,
 ): void {
   const peer = req.remoteAddress ?? "";
@@ -15,7 +16,8 @@ export function addForwardedHeaders(
   const named = connectionTokens(req.headers.connection);
   const previous = named?.has("x-forwarded-for") ? undefined : req.headers["x-forwarded-for"];
   req.headers["x-forwarded-for"] = previous ? `${String(previous)}, ${peer}` : peer;
-  if (!fromTrusted || !req.headers["x-forwarded-proto"]) req.headers["x-forwarded-proto"] = "http";
+  if (!fromTrusted || !req.headers["x-forwarded-proto"])
+    req.headers["x-forwarded-proto"] = req.secure ? "https" : "http";
   if (!fromTrusted || !req.headers["x-forwarded-host"]) {
     if (req.headers.host) req.headers["x-forwarded-host"] = req.headers.host;
     else delete req.headers["x-forwarded-host"];

@@ -7,7 +7,7 @@
 import type { LookupFunction, Socket } from "node:net";
 import type { Logger } from "@stickyring/runtime";
 import type { ClientRequest } from "../http/downstream/request.js";
-import type { ClientResponse } from "../http/downstream/response.js";
+import type { ResponseWriter } from "../http/downstream/response-writer.js";
 import {
   describeFailure,
   failureStatus,
@@ -48,7 +48,7 @@ export interface ForwarderOptions {
 
 export interface Forwarder {
   /** Forwards a routed request. */
-  handle(req: ClientRequest, res: ClientResponse, route: Route): void;
+  handle(req: ClientRequest, res: ResponseWriter, route: Route): void;
   /** WebSocket upgrades go to the client's server too. */
   upgrade(req: ClientRequest, route: Route, socket: Socket, head: Buffer): void;
   /** Closes the upstream connections. */
@@ -71,7 +71,7 @@ class Relay implements Exchange {
 
   constructor(
     private readonly req: ClientRequest,
-    private readonly res: ClientResponse,
+    private readonly res: ResponseWriter,
     private readonly route: Route,
     private readonly connection: UpstreamConnection,
     private readonly forwarder: Forwarding,
@@ -164,12 +164,12 @@ class Forwarding implements Forwarder {
     );
   }
 
-  handle(req: ClientRequest, res: ClientResponse, route: Route): void {
+  handle(req: ClientRequest, res: ResponseWriter, route: Route): void {
     addForwardedHeaders(req, route.peerTrusted);
     this.forward(req, res, route, false);
   }
 
-  private forward(req: ClientRequest, res: ClientResponse, route: Route, fresh: boolean): void {
+  private forward(req: ClientRequest, res: ResponseWriter, route: Route, fresh: boolean): void {
     const connection = this.upstream.connection(route.target, fresh);
     const relay = new Relay(req, res, route, connection, this);
     res.onClose(() => relay.abort());
@@ -188,7 +188,7 @@ class Forwarding implements Forwarder {
     });
   }
 
-  fail(error: UpstreamError, req: ClientRequest, res: ClientResponse, route: Route): void {
+  fail(error: UpstreamError, req: ClientRequest, res: ResponseWriter, route: Route): void {
     const { router, metrics, logger } = this.options;
     const { code } = error;
     const hasBody = req.body !== undefined;

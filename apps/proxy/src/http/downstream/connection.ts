@@ -26,10 +26,11 @@ import {
 import { ClientRequest, RequestBody, hasBody, headerObject, type Headers } from "./request.js";
 import { readProxyHeader } from "./proxy-protocol.js";
 import { ClientResponse, type ResponseOwner } from "./response.js";
+import type { ResponseWriter } from "./response-writer.js";
 import { readTarget } from "./target.js";
 
 export interface ServerHandlers {
-  request(req: ClientRequest, res: ClientResponse): void;
+  request(req: ClientRequest, res: ResponseWriter): void;
   /** An Upgrade request: from now on the socket is the handler's. */
   upgrade(req: ClientRequest, socket: Socket, head: Buffer): void;
 }
@@ -42,6 +43,14 @@ export interface ConnectionHost {
   /** Connections start with a PROXY protocol header. */
   readonly acceptProxy: boolean;
   forget(connection: ClientConnection): void;
+}
+
+/** A connection the TLS port hands over once secure (tls-server.ts). */
+export interface SecuredConnection {
+  /** The client: the PROXY header's, else the socket's peer. */
+  remoteAddress: string | undefined;
+  /** Header lines added to every final answer (Strict-Transport-Security). */
+  extraHead: string;
 }
 
 /**
@@ -105,10 +114,13 @@ export class ClientConnection implements ResponseOwner {
   private remoteAddress: string | undefined;
   /** With acceptProxy: what has come of the PROXY protocol header so far (undefined once read). */
   private preamble: Buffer | undefined;
+  readonly extraHead: string;
 
   constructor(
     readonly socket: Socket,
     private readonly host: ConnectionHost,
+    /** Given for a TLS connection: its PROXY header, if any, is already read. */
+    secured?: SecuredConnection,
   ) {
     this.headSince = performance.now();
     const parser = createParser(Parser.REQUEST);
@@ -118,8 +130,9 @@ export class ClientConnection implements ResponseOwner {
     parser[Parser.kOnMessageComplete] = this.onMessageComplete;
     parser[Parser.kOnExecute] = this.onExecute;
     this.parser = parser;
-    this.remoteAddress = plainAddress(socket.remoteAddress);
-    if (host.acceptProxy) {
+    this.remoteAddress = secured?.remoteAddress ?? plainAddress(socket.remoteAddress);
+    this.extraHead = secured?.extraHead ?? "";
+    if (host.acceptProxy && secured === undefined) {
       // Counted against the headers timeout like the head that follows it.
       this.preamble = Buffer.alloc(0);
       socket.on("data", this.onPreamble);
@@ -566,7 +579,7 @@ export class ClientConnection implements ResponseOwner {
 }
 
 /** `::ffff:10.1.2.3`, as a dual-stack listener reports an IPv4 peer, in its IPv4 form. */
-function plainAddress(address: string | undefined): string | undefined {
+export function plainAddress(address: string | undefined): string | undefined {
   return address !== undefined && address.startsWith("::ffff:") && address.includes(".")
     ? address.slice(7)
     : address;

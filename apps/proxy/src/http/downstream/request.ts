@@ -2,6 +2,7 @@
 // hands it over: its head, and its body as a stream when it has one.
 
 import type { Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
 import { Readable } from "node:stream";
 
 /** Header values by lowercase name, duplicates combined as node:http combines them. */
@@ -45,6 +46,11 @@ export class ClientRequest {
     /** The client may send another request on this connection after this one. */
     readonly keepAlive: boolean,
   ) {}
+
+  /** It came over TLS (the TLS port, HTTP/1.1 or HTTP/2). */
+  get secure(): boolean {
+    return (this.socket as TLSSocket).encrypted === true;
+  }
 }
 
 /** Whether a body follows the head (Content-Length above 0, or Transfer-Encoding). */

@@ -8,10 +8,13 @@
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import { LAST_CHUNK, chunkHeader, lastChunk } from "../chunked.js";
+import type { ResponseWriter } from "./response-writer.js";
 
 /** What the response tells its connection. */
 export interface ResponseOwner {
   readonly socket: Socket;
+  /** Header lines added to every final answer ("" for none). */
+  readonly extraHead: string;
   /** The response is complete; `keepAlive` false: close the connection. */
   finished(response: ClientResponse, keepAlive: boolean): void;
 }
@@ -22,7 +25,7 @@ export interface ResponseOwner {
  */
 const COPY_LIMIT = 1024;
 
-export class ClientResponse {
+export class ClientResponse implements ResponseWriter {
   statusCode = 200;
   /** The head has gone to the socket; until then an error may still replace it. */
   headersSent = false;
@@ -78,6 +81,7 @@ export class ClientResponse {
         head += "transfer-encoding: chunked\r\n";
       }
     }
+    head += this.owner.extraHead;
     if (!this.keepAlive) head += "connection: close\r\n";
     else if (this.http10) head += "connection: keep-alive\r\n";
     this.pending = `${head}\r\n`;

@@ -11,7 +11,12 @@
 // timer per request.
 
 import { Server, type AddressInfo, type Socket } from "node:net";
-import { ClientConnection, type ConnectionHost, type ServerHandlers } from "./connection.js";
+import {
+  ClientConnection,
+  type ConnectionHost,
+  type SecuredConnection,
+  type ServerHandlers,
+} from "./connection.js";
 
 export interface HttpServerOptions {
   headersMs: number;
@@ -29,6 +34,8 @@ export interface HttpServer {
    * port.
    */
   listen(port: number, host: string | undefined): Promise<number>;
+  /** Serves a connection the TLS port has made secure (tls-server.ts), as one of this server's. */
+  adopt(socket: Socket, secured: SecuredConnection): void;
   /** Stops accepting, closes idle connections, lets the others finish their answer; cuts them after `timeoutMs`. */
   close(timeoutMs: number): Promise<void>;
 }
@@ -93,14 +100,15 @@ export function createHttpServer(handlers: ServerHandlers, options: HttpServerOp
   };
   // Every socket, upgraded ones too (they leave `connections`): closing cuts them all in the end.
   const sockets = new Set<Socket>();
-  const accept = (socket: Socket) => {
+  const accept = (socket: Socket, secured?: SecuredConnection) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.setTimeout(options.clientMs);
-    connections.add(new ClientConnection(socket, host));
+    connections.add(new ClientConnection(socket, host, secured));
   };
   // Half-open: a client that shuts its sending side still gets its answers.
-  const listener = () => new Server({ noDelay: true, allowHalfOpen: true }, accept);
+  const listener = () =>
+    new Server({ noDelay: true, allowHalfOpen: true }, (socket: Socket) => accept(socket));
   const servers = [listener()];
   const server = servers[0]!;
 
@@ -128,6 +136,7 @@ export function createHttpServer(handlers: ServerHandlers, options: HttpServerOp
       }
       return bound;
     },
+    adopt: accept,
     close(timeoutMs) {
       host.closing = true;
       clearInterval(checker);

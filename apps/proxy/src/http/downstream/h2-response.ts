@@ -1,0 +1,171 @@
+// The answer to one HTTP/2 stream, written through node:http2. The same
+// interface as an HTTP/1.1 answer (response-writer.ts), so the forwarder
+// relays a server's HTTP/1.1 response into either. As there, the head waits
+// for the first body piece or the end of the read that brought it: a
+// server's failure before then can still be answered with an error.
+
+import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
+import type { ResponseWriter } from "./response-writer.js";
+
+/**
+ * Fields HTTP/2 forbids (RFC 9113 8.2.2): a server's connection-specific
+ * headers are dropped here, as hop-by-hop headers are for HTTP/1.1.
+ */
+const CONNECTION_SPECIFIC = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+  "te",
+  "http2-settings",
+]);
+
+export class H2Response implements ResponseWriter {
+  statusCode = 200;
+  headersSent = false;
+  done = false;
+  /** Not used by HTTP/2: a stream ends alone, never its connection. */
+  keepAlive = true;
+  /** The head, until the first body piece, the end, or flushHead sends it. */
+  private pending: OutgoingHttpHeaders | undefined;
+  /** No body goes out: HEAD, 204, 304. */
+  private bodiless = false;
+  /** Trailers to send once the body is out (when the stream waits for them). */
+  private trailers: readonly string[] | undefined;
+  /** Body pieces that came with the head in one read: they leave with it, in one go. */
+  private held: Buffer[] | undefined;
+  private closeListeners: (() => void)[] | undefined;
+
+  constructor(
+    private readonly stream: ServerHttp2Stream,
+    private readonly headOnly: boolean,
+    /** Headers added to every final answer (Strict-Transport-Security). */
+    private readonly extraHeaders: readonly string[],
+  ) {
+    stream.once("close", () => this.lost());
+  }
+
+  writeHead(status: number, _message: string | undefined, headers: readonly string[]): void {
+    this.statusCode = status;
+    const head = headerObject(headers, status === 204);
+    head[":status"] = status;
+    for (let i = 0; i < this.extraHeaders.length; i += 2)
+      head[this.extraHeaders[i]!] = this.extraHeaders[i + 1]!;
+    this.bodiless = this.headOnly || status === 204 || status === 304;
+    this.pending = head;
+  }
+
+  writeInterim(status: number, _message: string | undefined, headers: readonly string[]): void {
+    // 100: the proxy sends the body upstream at once, it has no use for one; 101: no upgrade over HTTP/2.
+    if (this.headersSent || this.done || status === 100 || status === 101) return;
+    const head = headerObject(headers);
+    head[":status"] = status;
+    this.attempt(() => this.stream.additionalHeaders(head));
+  }
+
+  flushHead(): void {
+    if (this.pending === undefined || this.done) return;
+    this.respond(false);
+    const held = this.held;
+    this.held = undefined;
+    if (held !== undefined && !this.stream.destroyed)
+      for (const chunk of held) this.stream.write(chunk);
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.done || this.bodiless || chunk.length === 0) return true;
+    if (this.pending !== undefined) {
+      (this.held ??= []).push(chunk);
+      return true;
+    }
+    return this.stream.destroyed ? true : this.stream.write(chunk);
+  }
+
+  end(body?: Buffer, trailers?: readonly string[]): void {
+    if (this.done) return;
+    if (body !== undefined) this.write(body);
+    const held = this.held;
+    this.held = undefined;
+    if (this.pending !== undefined) this.respond(trailers !== undefined);
+    if (!this.bodiless && !this.stream.destroyed) {
+      this.trailers = trailers;
+      // Head and body of a whole answer: one HEADERS and one DATA frame ending the stream.
+      const last = held?.pop();
+      if (held !== undefined) for (const chunk of held) this.stream.write(chunk);
+      this.stream.end(last);
+    }
+    this.done = true;
+    this.runCloseListeners();
+  }
+
+  destroy(): void {
+    // The stream alone: the connection's other streams go on.
+    if (!this.stream.destroyed) this.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+  }
+
+  onceDrain(listener: () => void): void {
+    this.stream.once("drain", listener);
+  }
+
+  onClose(listener: () => void): void {
+    (this.closeListeners ??= []).push(listener);
+  }
+
+  /**
+   * Sends the head. The stream waits for trailers when some are known to
+   * follow (`withTrailers`), or when the head announces them (Trailer);
+   * otherwise the last DATA frame ends the stream and late trailers are
+   * dropped, as they are for an HTTP/1.0 client.
+   */
+  private respond(withTrailers: boolean): void {
+    const head = this.pending!;
+    this.pending = undefined;
+    this.headersSent = true;
+    const waitForTrailers = !this.bodiless && (withTrailers || head.trailer !== undefined);
+    if (waitForTrailers)
+      this.stream.once("wantTrailers", () => {
+        const trailers = this.trailers;
+        this.trailers = undefined;
+        this.stream.sendTrailers(trailers === undefined ? {} : headerObject(trailers));
+      });
+    this.attempt(() => this.stream.respond(head, { endStream: this.bodiless, waitForTrailers }));
+  }
+
+  /** A stream the client has reset refuses writes: the answer is abandoned. */
+  private attempt(send: () => void): void {
+    if (this.stream.destroyed || this.stream.closed) return;
+    try {
+      send();
+    } catch {
+      this.destroy();
+    }
+  }
+
+  private lost(): void {
+    if (this.done) return;
+    this.done = true;
+    this.runCloseListeners();
+  }
+
+  private runCloseListeners(): void {
+    const listeners = this.closeListeners;
+    this.closeListeners = undefined;
+    if (listeners) for (const listener of listeners) listener();
+  }
+}
+
+/** A flat [name, value, ...] list as HTTP/2 fields: names in lower case, repeats as lists. */
+function headerObject(list: readonly string[], noLength = false): OutgoingHttpHeaders {
+  const head: OutgoingHttpHeaders = {};
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i]!.toLowerCase();
+    if (CONNECTION_SPECIFIC.has(name) || (noLength && name === "content-length")) continue;
+    const value = list[i + 1]!;
+    const previous = head[name];
+    if (previous === undefined) head[name] = value;
+    else if (Array.isArray(previous)) previous.push(value);
+    else head[name] = [String(previous), value];
+  }
+  return head;
+}

@@ -1,0 +1,200 @@
+// HTTP/2 for clients that chose it by ALPN: node:http2 (Node's nghttp2)
+// reads the frames; each stream becomes a request like the HTTP/1.1 reader's
+// (request.ts) and an answer with the same interface (h2-response.ts), so
+// the data plane routes and forwards it on the one path, over HTTP/1.1 to
+// the server. Every stream of a connection carries the connection's client
+// address, so they all go where that client goes.
+//
+// Abuse is nghttp2's to stop, with limits set here: concurrent streams per
+// connection (SETTINGS_MAX_CONCURRENT_STREAMS; streams beyond it refused,
+// and a connection that keeps opening them closed), streams reset faster
+// than RESET_RATE a second after a burst of RESET_BURST (CVE-2023-44487,
+// "rapid reset": GOAWAY), CONTINUATION frames beyond nghttp2's limit of 8
+// per header block (the 2024 CONTINUATION flood: GOAWAY), header lists
+// over MAX_HEADER_LIST (the stream is reset), and the message rules of RFC
+// 9113 8.2 and 8.3 (connection-specific fields, pseudo-headers: the
+// stream is reset as malformed before it reaches this code).
+
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type Http2Session,
+  type ServerHttp2Stream,
+} from "node:http2";
+import type { Socket } from "node:net";
+import { H2Response } from "./h2-response.js";
+import { ClientRequest, RequestBody, headerObject } from "./request.js";
+import type { ServerHandlers } from "./connection.js";
+
+export interface H2Options {
+  /** Streams open at once on one connection. */
+  maxStreams: number;
+  /** A connection with no stream open and silent this long is closed (GOAWAY). */
+  idleMs: number;
+  /** Headers added to every final answer (Strict-Transport-Security). */
+  extraHeaders: readonly string[];
+}
+
+export interface H2Server {
+  /** Serves a connection whose ALPN said h2; `remoteAddress` is the client's. */
+  accept(socket: Socket, remoteAddress: string | undefined): void;
+  /** Tells every connection to stop (GOAWAY); resolves when they are closed or after `timeoutMs`. */
+  close(timeoutMs: number): Promise<void>;
+}
+
+/** The largest header list a request may carry, as the HTTP/1.1 reader's head limit. */
+const MAX_HEADER_LIST = 16 * 1024;
+/** Rapid reset: resets allowed at once, then per second (Node's defaults are 1000 and 33). */
+const RESET_BURST = 200;
+const RESET_RATE = 33;
+
+/** What a connection's streams share. */
+interface SessionState {
+  socket: Socket;
+  client: string | undefined;
+  /** Streams open now. */
+  open: number;
+}
+
+export function createH2Server(handlers: ServerHandlers, options: H2Options): H2Server {
+  const server = createServer({
+    settings: {
+      maxConcurrentStreams: options.maxStreams,
+      maxHeaderListSize: MAX_HEADER_LIST,
+      enablePush: false,
+    },
+    maxHeaderListPairs: 256,
+    streamResetBurst: RESET_BURST,
+    streamResetRate: RESET_RATE,
+  });
+  const sessions = new Map<Http2Session, SessionState>();
+  let accepting: SessionState | undefined;
+
+  server.on("session", (session: Http2Session) => {
+    const state = accepting!;
+    sessions.set(session, state);
+    session.once("close", () => sessions.delete(session));
+    session.on("error", () => {}); // 'close' follows
+    session.setTimeout(options.idleMs, () => {
+      // A stream waiting on its server is the server timeout's to judge.
+      if (state.open > 0) return;
+      // A second silence after GOAWAY: the client is not closing its side.
+      if (session.closed) session.destroy();
+      else session.close();
+    });
+  });
+  server.on(
+    "stream",
+    (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, raw: string[]) => {
+      stream.on("error", () => {}); // 'close' follows
+      const state = stream.session && sessions.get(stream.session);
+      if (state === undefined) return;
+      state.open++;
+      stream.once("close", () => state.open--);
+      const request = readRequest(stream, headers, raw, state);
+      if (typeof request === "number") {
+        stream.respond({ ":status": request, "content-length": 0 }, { endStream: true });
+        return;
+      }
+      const response = new H2Response(stream, request.method === "HEAD", options.extraHeaders);
+      handlers.request(request, response);
+    },
+  );
+
+  return {
+    accept(socket, remoteAddress) {
+      accepting = { socket, client: remoteAddress, open: 0 };
+      server.emit("connection", socket);
+      accepting = undefined;
+    },
+    close(timeoutMs) {
+      return new Promise((resolve) => {
+        const force = setTimeout(() => {
+          for (const session of sessions.keys()) session.destroy();
+        }, timeoutMs);
+        force.unref();
+        const check = () => {
+          if (sessions.size > 0) return;
+          clearTimeout(force);
+          resolve();
+        };
+        for (const session of sessions.keys()) {
+          session.once("close", check);
+          session.close();
+        }
+        check();
+      });
+    },
+  };
+}
+
+/**
+ * A stream's head as the request the data plane routes, or the status to
+ * refuse it with. :authority becomes Host (RFC 9113 8.3.1), a Host beside
+ * it is dropped; the Cookie fields HTTP/2 splits are joined (headerObject).
+ */
+function readRequest(
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  raw: string[],
+  state: SessionState,
+): ClientRequest | number {
+  const method = headers[":method"]!;
+  const path = headers[":path"];
+  // A tunnel to an address of the client's choosing: not what this proxy is for.
+  if (method === "CONNECT") return 501;
+  if (path === undefined || !(path.startsWith("/") || (path === "*" && method === "OPTIONS")))
+    return 400;
+  const host = headers[":authority"] ?? headers.host;
+  if (typeof host !== "string") return 400;
+  const list = ["host", host];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.startsWith(":") || name === "host" || CONNECTION_SPECIFIC.has(name)) continue;
+    list.push(name, raw[i + 1]!);
+  }
+  const request = new ClientRequest(
+    state.socket,
+    state.client,
+    method,
+    path,
+    "2.0",
+    list,
+    headerObject(list)!,
+    true,
+  );
+  if (stream.endAfterHeaders) {
+    request.complete = true;
+    return request;
+  }
+  const body = new RequestBody(() => stream.resume());
+  request.body = body;
+  stream.on("data", (chunk: Buffer) => {
+    if (!body.push(chunk)) stream.pause();
+  });
+  stream.on("trailers", (trailers: IncomingHttpHeaders) => {
+    const fields: string[] = [];
+    for (const [name, value] of Object.entries(trailers))
+      if (!name.startsWith(":") && value !== undefined)
+        for (const each of Array.isArray(value) ? value : [value]) fields.push(name, each);
+    body.trailers = fields;
+  });
+  stream.on("end", () => {
+    request.complete = true;
+    body.push(null);
+  });
+  stream.once("close", () => {
+    if (!request.complete) body.destroy();
+  });
+  return request;
+}
+
+/** Fields nghttp2 already refuses in a request (RFC 9113 8.2.2); never passed on all the same. */
+const CONNECTION_SPECIFIC = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+  "te",
+]);

@@ -1,0 +1,28 @@
+// What the data plane writes an answer through, whichever protocol the client
+// speaks: HTTP/1.1 (response.ts) or an HTTP/2 stream (h2-response.ts). The
+// forwarder relays a server's answer into it unchanged either way.
+
+export interface ResponseWriter {
+  statusCode: number;
+  /** The head has gone to the client; until then an error may still replace it. */
+  headersSent: boolean;
+  /** end() was called, or the client was lost: nothing more is written. */
+  done: boolean;
+  /** False: the client connection closes once this answer is out (HTTP/1.1). */
+  keepAlive: boolean;
+  /** `headers`: a flat [name, value, ...] list of end-to-end headers, already valid. */
+  writeHead(status: number, message: string | undefined, headers: readonly string[]): void;
+  /** An interim (1xx) answer, passed on at once. */
+  writeInterim(status: number, message: string | undefined, headers: readonly string[]): void;
+  /** The head goes out now if it still waits for a body piece. */
+  flushHead(): void;
+  /** False when the client is full: wait for onceDrain before writing more. */
+  write(chunk: Buffer): boolean;
+  /** `trailers`: fields to send after the body (already filtered). */
+  end(body?: Buffer, trailers?: readonly string[]): void;
+  /** The answer cannot be completed: the client sees it broken. */
+  destroy(): void;
+  onceDrain(listener: () => void): void;
+  /** Called once, when the answer is complete or the client is lost before. */
+  onClose(listener: () => void): void;
+}

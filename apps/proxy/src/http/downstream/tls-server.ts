@@ -1,0 +1,148 @@
+// The TLS port: a TCP listener whose connections (after a PROXY protocol
+// header, with ACCEPT_PROXY) are wrapped in TLS here, then handed by their
+// ALPN choice to HTTP/2 (h2-server.ts) or, for http/1.1 or no ALPN, to the
+// same HTTP/1.1 reader as the plain port (server.ts adopt). Certificates
+// are chosen by SNI (certificates.ts) and can be swapped at any time: new
+// handshakes take the new ones, connections already secure keep theirs.
+//
+// The handshake itself is a node:tls server's, fed the connections
+// ('connection') rather than listening, so its handshake timeout, SNI and
+// ALPN apply as documented.
+//
+// Session tickets: Node gives each secure context one random ticket key,
+// made when the context is, and never changes it. Here the key is
+// replaced every TICKET_KEY_ROTATION_MS (ticket-keys.ts) and given again
+// when the certificates change, so tickets survive a reload. Node's contexts
+// hold one key: a ticket issued under the key before a rotation gets a
+// full handshake instead, which touches only tickets issued in the
+// SESSION_TIMEOUT_S (5 minutes) before it.
+
+import { Server, type Socket } from "node:net";
+import { createServer, type SecureContextOptions, type TLSSocket } from "node:tls";
+import type { CertificateSet } from "../tls/certificates.js";
+import { contextOptions, type TlsPolicy } from "../tls/policy.js";
+import { createH2Server } from "./h2-server.js";
+import { plainAddress, type ServerHandlers } from "./connection.js";
+import { readProxyHeader } from "./proxy-protocol.js";
+import type { HttpServer } from "./server.js";
+
+export interface TlsServerOptions {
+  /** A TLS handshake (and a PROXY header before it) must end within this; HTTP/2 idle limit too. */
+  clientMs: number;
+  acceptProxy: boolean;
+  policy: TlsPolicy;
+  certificates: CertificateSet;
+  /** 48 bytes: the session ticket key (ticket-keys.ts). */
+  ticketKeys: Buffer;
+  /** HTTP/2 streams open at once on one connection. */
+  maxStreams: number;
+  /** The Strict-Transport-Security value for every answer, if any. */
+  hsts: string | undefined;
+}
+
+export interface TlsServer {
+  readonly server: Server;
+  /** New handshakes use these from now on. */
+  setCertificates(certificates: CertificateSet): void;
+  setTicketKeys(keys: Buffer): void;
+  /** Stops accepting, ends handshakes under way, closes HTTP/2 connections (GOAWAY), cuts them after `timeoutMs`. */
+  close(timeoutMs: number): Promise<void>;
+}
+
+const ALPN = ["h2", "http/1.1"];
+
+export function createTlsServer(
+  http: HttpServer,
+  handlers: ServerHandlers,
+  options: TlsServerOptions,
+): TlsServer {
+  const h2 = createH2Server(handlers, {
+    maxStreams: options.maxStreams,
+    idleMs: options.clientMs,
+    extraHeaders: options.hsts === undefined ? [] : ["strict-transport-security", options.hsts],
+  });
+  const extraHead =
+    options.hsts === undefined ? "" : `strict-transport-security: ${options.hsts}\r\n`;
+  let certificates = options.certificates;
+  let ticketKeys = options.ticketKeys;
+  const defaultContext = (): SecureContextOptions => ({
+    ...contextOptions(options.policy),
+    cert: certificates.fallback.cert,
+    key: certificates.fallback.key,
+    ticketKeys,
+  });
+  /** TCP connections not yet secure, by peer: cut when the server closes. */
+  const handshaking = new Map<string, { socket: Socket; client: string | undefined }>();
+  const peer = (socket: Socket) => `${socket.remoteAddress}|${socket.remotePort}`;
+
+  // Not listening itself: connections are given to it (after their PROXY header).
+  const tlsServer = createServer({
+    ...defaultContext(),
+    ALPNProtocols: ALPN,
+    SNICallback: (name, done) => done(null, certificates.contextFor(name)),
+    handshakeTimeout: options.clientMs,
+    allowHalfOpen: true,
+  });
+  // Plain HTTP, garbage, a handshake too slow: the connection is closed, nothing answered.
+  tlsServer.on("tlsClientError", (_error, socket) => socket.destroy());
+  tlsServer.on("secureConnection", (socket: TLSSocket) => {
+    const key = peer(socket);
+    const client = handshaking.get(key)?.client;
+    handshaking.delete(key);
+    // A TLS error after the handshake (a bad record, an alert) ends the connection.
+    socket.on("error", () => socket.destroy());
+    const address = client ?? plainAddress(socket.remoteAddress);
+    if (socket.alpnProtocol === "h2") {
+      // The sockets are half-open for HTTP/1.1 (connection.ts answers after
+      // a client's end); HTTP/2 has no use for that, and node:http2 does not
+      // close a session whose socket only ended.
+      socket.once("end", () => socket.destroy());
+      h2.accept(socket, address);
+    } else http.adopt(socket, { remoteAddress: address, extraHead });
+  });
+
+  const secure = (raw: Socket, client: string | undefined) => {
+    const key = peer(raw);
+    handshaking.set(key, { socket: raw, client });
+    raw.once("close", () => handshaking.delete(key));
+    tlsServer.emit("connection", raw);
+  };
+
+  const server = new Server({ noDelay: true, allowHalfOpen: true }, (raw: Socket) => {
+    raw.on("error", () => raw.destroy());
+    if (!options.acceptProxy) return secure(raw, undefined);
+    raw.setTimeout(options.clientMs, () => raw.destroy());
+    let bytes: Buffer = Buffer.alloc(0);
+    const onData = (data: Buffer) => {
+      bytes = bytes.length === 0 ? data : Buffer.concat([bytes, data]);
+      const header = readProxyHeader(bytes);
+      if (header.state === "partial") return;
+      raw.removeListener("data", onData);
+      // As HAProxy does: nothing to answer a peer that does not speak it.
+      if (header.state === "invalid") return void raw.destroy();
+      raw.pause();
+      raw.setTimeout(0);
+      const rest = bytes.subarray(header.length);
+      if (rest.length > 0) raw.unshift(rest);
+      secure(raw, header.source);
+    };
+    raw.on("data", onData);
+  });
+
+  return {
+    server,
+    setCertificates(next) {
+      certificates = next;
+      tlsServer.setSecureContext(defaultContext());
+    },
+    setTicketKeys(keys) {
+      ticketKeys = keys;
+      tlsServer.setTicketKeys(keys);
+    },
+    async close(timeoutMs) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const { socket } of handshaking.values()) socket.destroy();
+      await Promise.all([closed, h2.close(timeoutMs)]);
+    },
+  };
+}

@@ -1,0 +1,240 @@
+// The listener's certificates: a default one (TLS_CERT and TLS_KEY, or the
+// first of the folder) and, with a folder (TLS_CERTS, as HAProxy's
+// `crt <dir>`), one per server name, chosen by the ClientHello's SNI. Each
+// is read, checked against its key and built into a secure context here,
+// so a broken file is refused as a whole, naming the file, and the set
+// already in use stays.
+
+import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
+import { createSecureContext, type SecureContext } from "node:tls";
+import { contextOptions, type TlsPolicy } from "./policy.js";
+
+/** Where the certificates come from (the settings that name them). */
+export interface CertificateSources {
+  /** TLS_CERT: a PEM file with the certificate (and its chain, and its key unless `key` is given). */
+  cert: string | undefined;
+  /** TLS_KEY: the key's PEM file, when it is not in `cert`. */
+  key: string | undefined;
+  /** TLS_CERTS: a folder of certificate files, each with its key inside or beside it. */
+  dir: string | undefined;
+}
+
+/** One certificate (its chain) and its key, as PEM text. */
+export interface KeyPair {
+  cert: string;
+  key: string;
+  /** The file the certificate came from. */
+  file: string;
+  /** The DNS names it is valid for (subjectAltName, else the subject's CN), lowercase. */
+  names: string[];
+}
+
+export interface CertificateSet {
+  /** For a ClientHello without SNI or with a name no certificate holds. */
+  readonly fallback: KeyPair;
+  /** The context for a server name, or undefined for the default one. */
+  contextFor(name: string): SecureContext | undefined;
+  /** Changes when any file's content changes. */
+  readonly fingerprint: string;
+}
+
+/** What was wrong, naming the setting and the file. */
+export interface CertificateProblem {
+  setting: "TLS_CERT" | "TLS_KEY" | "TLS_CERTS";
+  file: string;
+  reason: string;
+}
+
+export type LoadedCertificates = { set: CertificateSet } | { problem: CertificateProblem };
+
+const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
+const KEY_BLOCK = /-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----[^-]+-----END \1-----/;
+/** Files in a folder that are not certificates (HAProxy's companions of a certificate, and keys). */
+const NOT_CERTIFICATES = /\.(key|ocsp|issuer|sctl|csr|srl)$|^\./;
+
+/** Reads and checks every certificate the sources name. */
+export function loadCertificates(
+  sources: CertificateSources,
+  policy: TlsPolicy,
+): LoadedCertificates {
+  const fingerprint = createHash("sha256");
+  const pairs: KeyPair[] = [];
+  try {
+    if (sources.cert !== undefined) {
+      pairs.push(readPair("TLS_CERT", sources.cert, sources.key, fingerprint));
+    }
+    if (sources.dir !== undefined) {
+      for (const file of certificateFiles(sources.dir))
+        pairs.push(readPair("TLS_CERTS", file, undefined, fingerprint));
+      if (pairs.length === 0)
+        throw new Problem("TLS_CERTS", sources.dir, "the folder holds no certificate file");
+    }
+  } catch (error) {
+    if (error instanceof Problem) return { problem: error.problem };
+    throw error;
+  }
+  // The first file to claim a name serves it, the default certificate first.
+  const exact = new Map<string, SecureContext>();
+  const wildcard = new Map<string, SecureContext>();
+  const options = contextOptions(policy);
+  for (const pair of pairs) {
+    let context: SecureContext | undefined;
+    for (const name of pair.names) {
+      const table = name.startsWith("*.") ? wildcard : exact;
+      const key = name.startsWith("*.") ? name.slice(2) : name;
+      if (table.has(key)) continue;
+      context ??= createSecureContext({ ...options, cert: pair.cert, key: pair.key });
+      table.set(key, context);
+    }
+  }
+  return {
+    set: {
+      fallback: pairs[0]!,
+      fingerprint: fingerprint.digest("hex"),
+      contextFor(name) {
+        const lower = name.toLowerCase();
+        const found = exact.get(lower);
+        if (found !== undefined) return found;
+        const dot = lower.indexOf(".");
+        return dot < 0 ? undefined : wildcard.get(lower.slice(dot + 1));
+      },
+    },
+  };
+}
+
+class Problem extends Error {
+  constructor(
+    setting: CertificateProblem["setting"],
+    file: string,
+    reason: string,
+    readonly problem: CertificateProblem = { setting, file, reason },
+  ) {
+    super(`${setting}=${file}: ${reason}`);
+  }
+}
+
+/** The certificate files of a folder, in name order (symbolic links followed; dot files skipped). */
+function certificateFiles(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (error) {
+    throw new Problem("TLS_CERTS", dir, `cannot read the folder (${errorCode(error)})`);
+  }
+  return names
+    .filter((name) => !NOT_CERTIFICATES.test(name))
+    .sort()
+    .map((name) => join(dir, name))
+    .filter((file) => {
+      try {
+        return statSync(file).isFile();
+      } catch {
+        return false;
+      }
+    });
+}
+
+function readPem(setting: CertificateProblem["setting"], file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (error) {
+    throw new Problem(setting, file, `cannot read the file (${errorCode(error)})`);
+  }
+}
+
+/**
+ * A certificate file and its key: in the same file, in `keyFile`, or (in a
+ * folder) beside it as `<file>.key` or `<name without extension>.key`, the
+ * names HAProxy and Kubernetes TLS secrets (tls.crt, tls.key) use.
+ */
+function readPair(
+  setting: "TLS_CERT" | "TLS_CERTS",
+  file: string,
+  keyFile: string | undefined,
+  fingerprint: ReturnType<typeof createHash>,
+): KeyPair {
+  const text = readPem(setting, file);
+  fingerprint.update(text);
+  const chain = text.match(CERT_BLOCK);
+  if (chain === null) throw new Problem(setting, file, "the file holds no PEM certificate");
+  let keyText: string | undefined;
+  let keySetting: CertificateProblem["setting"] = setting;
+  let keyPath = file;
+  if (keyFile !== undefined) {
+    keySetting = "TLS_KEY";
+    keyPath = keyFile;
+    keyText = readPem("TLS_KEY", keyFile);
+  } else if (KEY_BLOCK.test(text)) keyText = text;
+  else if (setting === "TLS_CERTS") {
+    const beside = [
+      `${file}.key`,
+      join(file, "..", `${basename(file).replace(/\.[^.]*$/, "")}.key`),
+    ];
+    keyPath = beside.find((path) => statSync(path, { throwIfNoEntry: false })?.isFile()) ?? file;
+    if (keyPath !== file) keyText = readPem(setting, keyPath);
+  }
+  if (keyText === undefined) {
+    const where =
+      setting === "TLS_CERT"
+        ? "and TLS_KEY is not set"
+        : `and no ${basename(file)}.key or ${basename(file).replace(/\.[^.]*$/, "")}.key beside it`;
+    throw new Problem(setting, file, `the file holds no private key ${where}`);
+  }
+  fingerprint.update(keyText);
+  const keyBlock = KEY_BLOCK.exec(keyText);
+  if (keyBlock === null)
+    throw new Problem(keySetting, keyPath, "the file holds no PEM private key");
+  if (keyBlock[1] === "ENCRYPTED PRIVATE KEY")
+    throw new Problem(
+      keySetting,
+      keyPath,
+      "the private key is encrypted (a key without a passphrase is expected)",
+    );
+
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(chain[0]!);
+  } catch (error) {
+    throw new Problem(setting, file, `not a valid certificate (${(error as Error).message})`);
+  }
+  let key;
+  try {
+    key = createPrivateKey(keyBlock[0]);
+  } catch (error) {
+    throw new Problem(keySetting, keyPath, `not a valid private key (${(error as Error).message})`);
+  }
+  if (!certificate.checkPrivateKey(key))
+    throw new Problem(
+      keySetting,
+      keyPath,
+      `the private key does not match the certificate in ${file}`,
+    );
+  const pair = { cert: chain.join("\n"), key: keyBlock[0], file, names: dnsNames(certificate) };
+  try {
+    createSecureContext({ cert: pair.cert, key: pair.key });
+  } catch (error) {
+    throw new Problem(setting, file, `OpenSSL refuses it (${(error as Error).message})`);
+  }
+  return pair;
+}
+
+/** subjectAltName's DNS names, else the subject's common name. */
+function dnsNames(certificate: X509Certificate): string[] {
+  const alt = certificate.subjectAltName;
+  if (alt !== undefined) {
+    const names = alt
+      .split(",")
+      .map((entry) => entry.trim())
+      .filter((entry) => entry.startsWith("DNS:"))
+      .map((entry) => entry.slice(4).toLowerCase());
+    if (names.length > 0) return names;
+  }
+  const cn = /(?:^|\n)CN=([^\n]+)/.exec(certificate.subject)?.[1];
+  return cn === undefined ? [] : [cn.toLowerCase()];
+}
+
+function errorCode(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? String(error);
+}

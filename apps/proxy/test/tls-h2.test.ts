@@ -1,0 +1,411 @@
+// HTTP/2 on the TLS port: streams routed like any request (every stream of a
+// connection to that client's server), forwarded over HTTP/1.1, the h2
+// message rules enforced, and abuse (rapid reset, CONTINUATION flood,
+// oversized header lists, too many streams) ending only the abuser.
+
+import { execFile } from "node:child_process";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { createHashRing, sourceKey } from "@stickyring/hashing";
+import { listen } from "@stickyring/runtime";
+import {
+  clientAddresses,
+  mapLimit,
+  startBackend,
+  startProxy,
+  type Backend,
+  type RunningProxy,
+} from "./harness.js";
+import { h2Request, h2Session } from "./tls-client.js";
+import {
+  FLAG,
+  FRAME,
+  errorCode,
+  frame,
+  headerBlock,
+  rawH2,
+  request,
+  type RawH2,
+} from "./h2-raw.js";
+import { createPki, type Leaf, type Pki } from "./tls-pki.js";
+
+const run = promisify(execFile);
+const ids = ["app1", "app2", "app3"];
+const ring = createHashRing({ servers: ids.map((id) => ({ id })) });
+const CLIENTS = clientAddresses(200, (24 << 16) + 2048 - 256);
+const PROTOCOL_ERROR = 0x1;
+/** nghttp2 ends a connection over its limits with this code (rapid reset, CONTINUATION flood). */
+const INTERNAL_ERROR = 0x2;
+const REFUSED_STREAM = 0x7;
+
+/**
+ * The abuser's connection ends: GOAWAY, or the close alone when the server
+ * closed with the flood still unread (the kernel then resets the
+ * connection, and the GOAWAY in flight may be lost to the client).
+ */
+async function endsConnection(client: RawH2, code: number): Promise<void> {
+  const goaway = await client.until((f) => f.type === FRAME.GOAWAY, 10_000).catch(() => undefined);
+  if (goaway !== undefined) expect(errorCode(goaway)).toBe(code);
+  await client.closed;
+}
+
+let pki: Pki;
+let leaf: Leaf;
+let backends: Backend[];
+let running: RunningProxy;
+let tlsPort: number;
+
+beforeAll(async () => {
+  pki = createPki();
+  leaf = pki.leaf("localhost", ["localhost"]);
+  backends = await Promise.all([1, 2, 3].map((n) => startBackend(n)));
+  running = await startProxy(backends, {
+    TLS_PORT: "0",
+    TLS_CERT: leaf.combinedFile,
+    HSTS: "max-age=600",
+  });
+  tlsPort = (running.proxy.tlsServer!.address() as { port: number }).port;
+});
+
+afterAll(async () => {
+  await running.stop();
+  await Promise.all(backends.map((b) => b.kill()));
+  pki.remove();
+});
+
+describe("HTTP/2 routing", () => {
+  it("sends each client's streams to the server the ring predicts for its address", async () => {
+    const seen = await mapLimit(CLIENTS, 16, async (from) => {
+      const session = await h2Session(tlsPort, { from, ca: pki.ca });
+      const replies = await Promise.all(
+        [1, 2, 3].map((i) => h2Request(session, { ":path": `/page${i}` })),
+      );
+      session.close();
+      for (const reply of replies) {
+        expect(reply.status).toBe(200);
+        expect(reply.backend).toBe(ring.pick(sourceKey(from)));
+        expect(reply.body).toBe(`Hello from App ${reply.backend!.slice(3)}`);
+        expect(reply.headers["strict-transport-security"]).toBe("max-age=600");
+      }
+      return replies[0]!.backend!;
+    });
+    expect(new Set(seen)).toEqual(new Set(ids));
+  }, 30_000);
+
+  it("carries 100 concurrent streams of one connection to one server, the client's", async () => {
+    const from = CLIENTS[0]!;
+    const session = await h2Session(tlsPort, { from, ca: pki.ca });
+    const replies = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => h2Request(session, { ":path": `/stream/${i}` })),
+    );
+    session.close();
+    expect(replies.every((r) => r.status === 200)).toBe(true);
+    expect(new Set(replies.map((r) => r.backend))).toEqual(new Set([ring.pick(sourceKey(from))]));
+  });
+
+  it("forwards bodies both ways with flow control, and says X-Forwarded-Proto: https", async () => {
+    const from = CLIENTS[1]!;
+    const session = await h2Session(tlsPort, { from, ca: pki.ca });
+    const body = Buffer.alloc(3 << 20, 7);
+    const upload = await h2Request(session, { ":path": "/upload", ":method": "POST" }, body);
+    expect(JSON.parse(upload.body)).toEqual({
+      app: ring.pick(sourceKey(from)),
+      bytes: body.length,
+    });
+    const download = await h2Request(session, { ":path": "/download?mb=16" });
+    expect(download.body.length).toBe(16 << 20);
+    const whoami = JSON.parse((await h2Request(session, { ":path": "/whoami" })).body);
+    expect(whoami).toMatchObject({
+      forwardedProto: "https",
+      forwardedFor: from,
+      forwardedHost: `localhost:${tlsPort}`,
+    });
+    const head = await h2Request(session, { ":path": "/", ":method": "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.body).toBe("");
+    session.close();
+  });
+
+  it("is what curl --http2 speaks, and reaches the client's server", async () => {
+    const from = CLIENTS[2]!;
+    const { stdout } = await run("curl", [
+      "--silent",
+      "--show-error",
+      "--http2",
+      "--cacert",
+      pki.caFile,
+      "--interface",
+      from,
+      "--resolve",
+      `localhost:${tlsPort}:127.0.0.1`,
+      "--include",
+      "--write-out",
+      "\\n%{http_version}",
+      `https://localhost:${tlsPort}/`,
+      `https://localhost:${tlsPort}/again`,
+    ]);
+    expect(stdout).toMatch(/^HTTP\/2 200/);
+    const backends = [...stdout.matchAll(/^x-backend: (\S+)/gm)].map((m) => m[1]);
+    expect(backends).toEqual([ring.pick(sourceKey(from)), ring.pick(sourceKey(from))]);
+    expect(stdout.trim().endsWith("2")).toBe(true);
+  });
+});
+
+describe("HTTP/2 message rules, checked on a recording backend", () => {
+  let recorder: Server;
+  let seen: IncomingHttpHeaders[];
+  let proxy: RunningProxy;
+  let port: number;
+  beforeAll(async () => {
+    seen = [];
+    recorder = createServer((req, res) => {
+      seen.push(req.headers);
+      res.setHeader("connection", "keep-alive");
+      res.setHeader("keep-alive", "timeout=5");
+      res.end("recorded");
+    });
+    const recorderPort = await listen(recorder, 0, "127.0.0.1");
+    proxy = await startProxy([{ id: "rec", port: recorderPort } as Backend], {
+      TLS_PORT: "0",
+      TLS_CERT: leaf.combinedFile,
+    });
+    port = (proxy.proxy.tlsServer!.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    await proxy.stop();
+    recorder.closeAllConnections();
+    await new Promise((r) => recorder.close(r));
+  });
+
+  it("turns :authority into Host and joins split cookies; answers carry no connection-specific fields", async () => {
+    const session = await h2Session(port, { ca: pki.ca });
+    const reply = await h2Request(session, { ":path": "/x", cookie: ["a=1", "b=2"] });
+    session.close();
+    expect(reply.body).toBe("recorded");
+    expect(reply.headers.connection).toBeUndefined();
+    expect(reply.headers["keep-alive"]).toBeUndefined();
+    expect(seen.at(-1)).toMatchObject({ host: `localhost:${port}`, cookie: "a=1; b=2" });
+  });
+
+  it.each([
+    ["transfer-encoding", [["transfer-encoding", "chunked"]]],
+    ["connection", [["connection", "keep-alive"]]],
+    ["keep-alive", [["keep-alive", "timeout=5"]]],
+    ["upgrade", [["upgrade", "websocket"]]],
+    ["te other than trailers", [["te", "gzip"]]],
+    ["an upper-case name", [["X-Upper", "1"]]],
+    [
+      "a pseudo-header after a regular one",
+      [
+        ["accept", "*/*"],
+        [":path", "/again"],
+      ],
+    ],
+  ] as [string, [string, string][]][])(
+    "resets a request with %s, which never reaches the backend",
+    async (_name, extra) => {
+      const before = seen.length;
+      const client = await rawH2(port, { ca: pki.ca });
+      client.send(
+        frame(
+          FRAME.HEADERS,
+          FLAG.END_HEADERS | FLAG.END_STREAM,
+          1,
+          headerBlock(request("/bad", extra)),
+        ),
+      );
+      const reset = await client.until(
+        (f) => (f.type === FRAME.RST_STREAM && f.stream === 1) || f.type === FRAME.GOAWAY,
+      );
+      expect(errorCode(reset)).toBe(PROTOCOL_ERROR);
+      client.socket.destroy();
+      expect(seen.length).toBe(before);
+    },
+  );
+
+  it("closes a connection whose client ended its side (no session left behind)", async () => {
+    const client = await rawH2(port, { ca: pki.ca });
+    client.send(
+      frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 1, headerBlock(request("/x"))),
+    );
+    await client.until((f) => f.type === FRAME.DATA && f.stream === 1);
+    client.socket.end();
+    await client.closed;
+  });
+
+  it("resets a request missing :path or :method", async () => {
+    const client = await rawH2(port, { ca: pki.ca });
+    client.send(
+      frame(
+        FRAME.HEADERS,
+        FLAG.END_HEADERS | FLAG.END_STREAM,
+        1,
+        headerBlock([
+          [":method", "GET"],
+          [":scheme", "https"],
+          [":authority", "localhost"],
+        ]),
+      ),
+    );
+    client.send(
+      frame(
+        FRAME.HEADERS,
+        FLAG.END_HEADERS | FLAG.END_STREAM,
+        3,
+        headerBlock([
+          [":scheme", "https"],
+          [":path", "/"],
+          [":authority", "localhost"],
+        ]),
+      ),
+    );
+    await client.until((f) => f.type === FRAME.RST_STREAM && f.stream === 1);
+    await client.until((f) => f.type === FRAME.RST_STREAM && f.stream === 3);
+    client.socket.destroy();
+  });
+
+  it("refuses a header list over 16 KiB with a stream error, and the connection goes on", async () => {
+    const client = await rawH2(port, { ca: pki.ca });
+    // Over two frames: one may carry 16 KiB (SETTINGS_MAX_FRAME_SIZE's default).
+    const block = headerBlock(
+      request("/big", [
+        ["x-big", "y".repeat(12_000)],
+        ["x-big2", "y".repeat(8_000)],
+      ]),
+    );
+    client.send(
+      frame(FRAME.HEADERS, FLAG.END_STREAM, 1, block.subarray(0, 10_000)),
+      frame(FRAME.CONTINUATION, FLAG.END_HEADERS, 1, block.subarray(10_000)),
+    );
+    const answer = await client.until(
+      (f) => f.stream === 1 && (f.type === FRAME.RST_STREAM || f.type === FRAME.HEADERS),
+    );
+    if (answer.type === FRAME.HEADERS)
+      expect(answer.payload.includes(Buffer.from("431"))).toBe(true);
+    client.send(
+      frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 3, headerBlock(request("/small"))),
+    );
+    await client.until((f) => f.stream === 3 && f.type === FRAME.HEADERS);
+    client.socket.destroy();
+  });
+});
+
+describe("HTTP/2 abuse ends the abuser's connection only", () => {
+  /** Keeps a well-behaved client busy while `attack` runs; returns its failures and successes. */
+  async function whileServing(attack: () => Promise<void>) {
+    const session = await h2Session(tlsPort, { from: CLIENTS[3], ca: pki.ca });
+    let ok = 0;
+    let failed = 0;
+    let going = true;
+    const bystander = (async () => {
+      while (going) {
+        try {
+          const reply = await h2Request(session, { ":path": "/" });
+          if (reply.status === 200) ok++;
+          else failed++;
+        } catch {
+          failed++;
+          return;
+        }
+      }
+    })();
+    await attack();
+    const until = ok + 20;
+    while (ok < until && failed === 0) await new Promise((r) => setTimeout(r, 10));
+    going = false;
+    await bystander;
+    session.close();
+    return { ok, failed };
+  }
+
+  it("answers a rapid-reset flood (CVE-2023-44487) with GOAWAY", async () => {
+    const result = await whileServing(async () => {
+      const client = await rawH2(tlsPort, { ca: pki.ca, from: CLIENTS[4] });
+      const frames: Buffer[] = [];
+      for (let i = 0; i < 2000; i++) {
+        const id = 1 + 2 * i;
+        frames.push(
+          frame(
+            FRAME.HEADERS,
+            FLAG.END_HEADERS | FLAG.END_STREAM,
+            id,
+            headerBlock(request(`/r${i}`)),
+          ),
+        );
+        frames.push(frame(FRAME.RST_STREAM, 0, id, Buffer.from([0, 0, 0, 8])));
+      }
+      client.send(...frames);
+      await endsConnection(client, INTERNAL_ERROR);
+    });
+    expect(result.failed).toBe(0);
+    expect(result.ok).toBeGreaterThan(0);
+  }, 20_000);
+
+  it("answers a CONTINUATION flood with GOAWAY", async () => {
+    const result = await whileServing(async () => {
+      const client = await rawH2(tlsPort, { ca: pki.ca, from: CLIENTS[5] });
+      const frames = [frame(FRAME.HEADERS, 0, 1, headerBlock(request("/c")))];
+      for (let i = 0; i < 5000; i++)
+        frames.push(frame(FRAME.CONTINUATION, 0, 1, headerBlock([[`x-c${i}`, "v"]])));
+      client.send(...frames);
+      await endsConnection(client, INTERNAL_ERROR);
+    });
+    expect(result.failed).toBe(0);
+  }, 20_000);
+
+  it("keeps a connection that resets fewer streams than the burst allows", async () => {
+    const client = await rawH2(tlsPort, { ca: pki.ca, from: CLIENTS[7] });
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 50; i++) {
+      const id = 1 + 2 * i;
+      frames.push(
+        frame(
+          FRAME.HEADERS,
+          FLAG.END_HEADERS | FLAG.END_STREAM,
+          id,
+          headerBlock(request(`/r${i}`)),
+        ),
+      );
+      frames.push(frame(FRAME.RST_STREAM, 0, id, Buffer.from([0, 0, 0, 8])));
+    }
+    client.send(...frames);
+    client.send(
+      frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 101, headerBlock(request("/after"))),
+    );
+    await client.until((f) => f.type === FRAME.HEADERS && f.stream === 101);
+    expect(client.frames.some((f) => f.type === FRAME.GOAWAY)).toBe(false);
+    client.socket.destroy();
+  });
+
+  it("caps concurrent streams: the server says 100, and a 101st is refused", async () => {
+    const client = await rawH2(tlsPort, { ca: pki.ca, from: CLIENTS[6] });
+    const settings = await client.until((f) => f.type === FRAME.SETTINGS && f.flags === 0);
+    const values = new Map<number, number>();
+    for (let i = 0; i + 6 <= settings.payload.length; i += 6)
+      values.set(settings.payload.readUInt16BE(i), settings.payload.readUInt32BE(i + 2));
+    expect(values.get(0x3)).toBe(100);
+    await client.until((f) => f.type === FRAME.SETTINGS && f.flags === FLAG.ACK);
+    // POSTs whose bodies never come: each stays open.
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 101; i++)
+      frames.push(
+        frame(
+          FRAME.HEADERS,
+          FLAG.END_HEADERS,
+          1 + 2 * i,
+          headerBlock(request(`/upload`, [], "POST")),
+        ),
+      );
+    client.send(...frames);
+    // RFC 9113 5.1.2 lets it be a stream error; nghttp2 makes it a connection error.
+    const refused = await client.until(
+      (f) => f.type === FRAME.RST_STREAM || f.type === FRAME.GOAWAY,
+    );
+    if (refused.type === FRAME.RST_STREAM) {
+      expect(refused.stream).toBe(201);
+      expect([PROTOCOL_ERROR, REFUSED_STREAM]).toContain(errorCode(refused));
+    } else expect(errorCode(refused)).toBe(PROTOCOL_ERROR);
+    client.socket.destroy();
+  });
+});

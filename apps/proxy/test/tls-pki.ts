@@ -1,0 +1,130 @@
+// Certificates made at run time with the openssl command: a CA of the test's
+// own and leaf certificates it signs. Nothing private is committed; every
+// key lives in a /tmp/tls-* folder the test removes.
+
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export interface Leaf {
+  cert: string;
+  key: string;
+  certFile: string;
+  keyFile: string;
+  /** Certificate and key in one file, as HAProxy's `crt` takes them. */
+  combinedFile: string;
+  /** The certificate's SHA-256 fingerprint, as node:tls reports it (fingerprint256). */
+  fingerprint: string;
+}
+
+export interface Pki {
+  readonly dir: string;
+  /** The CA certificate (PEM), for clients to trust. */
+  readonly ca: string;
+  readonly caFile: string;
+  /** A leaf certificate for `names` (DNS subjectAltNames), signed by the CA, written under `dir`. */
+  leaf(file: string, names: string[], options?: { keyType?: "ec" | "rsa"; dir?: string }): Leaf;
+  remove(): void;
+}
+
+const openssl = (args: string[], cwd: string) =>
+  execFileSync("openssl", args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+
+function keyArgs(keyType: "ec" | "rsa"): string[] {
+  return keyType === "ec"
+    ? ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+    : ["-newkey", "rsa:2048"];
+}
+
+export function createPki(): Pki {
+  const dir = mkdtempSync("/tmp/tls-pki-");
+  openssl(
+    [
+      "req",
+      "-x509",
+      ...keyArgs("ec"),
+      "-nodes",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.pem",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=stickyring test CA",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+    ],
+    dir,
+  );
+  const caFile = join(dir, "ca.pem");
+  let serial = 1;
+  return {
+    dir,
+    ca: readFileSync(caFile, "utf8"),
+    caFile,
+    leaf(file, names, options = {}) {
+      const out = options.dir ?? dir;
+      const certFile = join(out, `${file}.pem`);
+      const keyFile = join(out, `${file}.key`);
+      const ext = join(dir, `${file}.ext`);
+      writeFileSync(
+        ext,
+        `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`,
+      );
+      openssl(
+        [
+          "req",
+          "-new",
+          ...keyArgs(options.keyType ?? "ec"),
+          "-nodes",
+          "-keyout",
+          keyFile,
+          "-out",
+          join(dir, `${file}.csr`),
+          "-subj",
+          `/CN=${names[0]}`,
+        ],
+        dir,
+      );
+      openssl(
+        [
+          "x509",
+          "-req",
+          "-in",
+          join(dir, `${file}.csr`),
+          "-CA",
+          caFile,
+          "-CAkey",
+          "ca.key",
+          "-set_serial",
+          String(serial++ + Date.now()),
+          "-out",
+          certFile,
+          "-days",
+          "2",
+          "-extfile",
+          ext,
+        ],
+        dir,
+      );
+      const cert = readFileSync(certFile, "utf8");
+      const key = readFileSync(keyFile, "utf8");
+      const combinedFile = join(dir, `${file}.combined.pem`);
+      writeFileSync(combinedFile, cert + key);
+      const fingerprint = openssl(
+        ["x509", "-noout", "-fingerprint", "-sha256", "-in", certFile],
+        dir,
+      )
+        .toString()
+        .trim()
+        .split("=")[1]!;
+      return { cert, key, certFile, keyFile, combinedFile, fingerprint };
+    },
+    remove() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
