@@ -222,6 +222,8 @@ describe("the dashboard", () => {
               share: 1,
               requests: 1,
               inFlight: 0,
+              queued: 0,
+              maxconn: 0,
               checks: [{ ok: false, at: 0, detail: "<i>x</i>" }],
             },
           ],

@@ -31,7 +31,12 @@ type ToWorker =
 type ToPrimary =
   | { t: "ready" }
   | { t: "down"; id: string; detail: string }
-  | { t: "served"; counts: Record<string, number>; inFlight: Record<string, number> }
+  | {
+      t: "served";
+      counts: Record<string, number>;
+      inFlight: Record<string, number>;
+      queued: Record<string, number>;
+    }
   | { t: "metrics"; id: number; json: object[] };
 
 /** How often workers report requests: often enough for a smooth per-second rate. */
@@ -55,6 +60,8 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
   const metrics = createMetrics();
   const workers = new Set<Worker>();
   const inFlight = new Map<Worker, Record<string, number>>();
+  const queuedBy = new Map<Worker, Record<string, number>>();
+  const queued = new Map<string, number>();
   let snapshot: ToWorker | undefined;
   let stopping = false;
 
@@ -89,6 +96,7 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
       ]);
       return { contentType: registry.contentType, text: await registry.metrics() };
     },
+    queued: (id) => queued.get(id) ?? 0,
     onPlacement: (placement: Placement, members: readonly MemberState[]) => {
       snapshot = {
         t: "placement",
@@ -100,6 +108,7 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
           weight: m.weight,
           admin: m.admin,
           up: m.up,
+          maxconn: m.maxconn,
         })),
       };
       for (const worker of workers) worker.send(snapshot);
@@ -112,6 +121,9 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
     for (const counts of inFlight.values())
       for (const [id, n] of Object.entries(counts))
         membership.inFlight.set(id, (membership.inFlight.get(id) ?? 0) + n);
+    queued.clear();
+    for (const counts of queuedBy.values())
+      for (const [id, n] of Object.entries(counts)) queued.set(id, (queued.get(id) ?? 0) + n);
   };
 
   // Chosen once here (PORT=0): workers join one another's sockets on it.
@@ -132,6 +144,7 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
         case "served":
           for (const [id, n] of Object.entries(message.counts)) membership.countServed(id, n);
           inFlight.set(worker, message.inFlight);
+          queuedBy.set(worker, message.queued);
           return sumInFlight();
         case "metrics":
           return pending.get(message.id)?.(message.json);
@@ -140,6 +153,7 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
     worker.on("exit", (code, signal) => {
       workers.delete(worker);
       inFlight.delete(worker);
+      queuedBy.delete(worker);
       sumInFlight();
       if (stopping) return;
       // One that could not start (the port taken, say) would fail again:
@@ -196,7 +210,8 @@ async function runWorker(config: ProxyConfig, logger: Logger): Promise<void> {
   let current: Placement | undefined;
 
   const data = createDataPlane({
-    config,
+    // CLIENT_MAXCONN is for all workers together: each serves its share.
+    config: { ...config, clientMaxconn: Math.ceil(config.clientMaxconn / config.workers) },
     logger,
     metrics,
     lookup: createBackendLookup(config.timeouts.connectMs),
@@ -214,7 +229,10 @@ async function runWorker(config: ProxyConfig, logger: Logger): Promise<void> {
   process.on("message", (message: ToWorker) => {
     if (message.t === "placement") {
       const members = message.members.map((m) => ({ ...m, url: new URL(m.url) }));
+      // Each worker holds its share of a server's maxconn (rounded up).
+      for (const m of members) m.maxconn = Math.ceil(m.maxconn / config.workers);
       current = buildPlacement(members, config, message.version);
+      data.placementChanged();
       metrics.keepServers(members.map((m) => m.id));
       listening.resolve();
     } else if (message.t === "metrics") {
@@ -241,7 +259,10 @@ async function runWorker(config: ProxyConfig, logger: Logger): Promise<void> {
     const busy = [...loads.values()].some((n) => n > 0);
     if (Object.keys(served).length === 0 && !busy && !wasBusy) return;
     wasBusy = busy;
-    send({ t: "served", counts: served, inFlight: Object.fromEntries(loads) });
+    const queued: Record<string, number> = {};
+    for (const [id, counts] of data.load().servers)
+      if (counts.queued > 0) queued[id] = counts.queued;
+    send({ t: "served", counts: served, inFlight: Object.fromEntries(loads), queued });
     served = {};
   }, REPORT_MS).unref();
   send({ t: "ready" });

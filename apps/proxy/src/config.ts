@@ -14,6 +14,7 @@ import {
   parseDnsGroup,
   weightSchema,
   type DnsGroupSpec,
+  type MaxconnSettings,
   type ServerSpec,
 } from "./control-plane/servers.js";
 import { parseCidrList, type AddressMatcher } from "./data-plane/cidr.js";
@@ -52,7 +53,20 @@ export interface ProxyConfig {
   /** HAProxy `hash-balance-factor` as a factor (125 -> 1.25); undefined: off. */
   balanceFactor: number | undefined;
   health: { path: string; interMs: number; timeoutMs: number; rise: number; fall: number };
-  timeouts: { connectMs: number; serverMs: number; clientMs: number; tunnelMs: number };
+  timeouts: {
+    connectMs: number;
+    serverMs: number;
+    clientMs: number;
+    tunnelMs: number;
+    /** HAProxy `timeout queue`: how long a request waits for a server's free slot. */
+    queueMs: number;
+  };
+  /** HAProxy's server `maxconn`: a default for every server and overrides by id or DNS group (0: no limit). */
+  maxconn: MaxconnSettings;
+  /** Idle kept-alive connections kept per server; beyond it the oldest is closed. */
+  maxIdlePerServer: number;
+  /** HAProxy's global `maxconn`: client connections served at once, all workers together. */
+  clientMaxconn: number;
   /** Bytes/s a request body must average once it has taken longer than the client timeout (0: off). */
   clientMinBodyRate: number;
   /** Undefined when no proxy is trusted. */
@@ -191,6 +205,34 @@ const weights = text.optional().transform((v, ctx) => {
   return map;
 });
 
+const MAXCONN_LIMIT = 1_000_000;
+
+/** `100,app1=50,web=20`: a default for every server, then overrides by server id or DNS group. */
+const maxconn = text.optional().transform((v, ctx) => {
+  const byName = new Map<string, number>();
+  let fallback = 0;
+  for (const item of (v ?? "")
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const [name, n] = item.includes("=") ? item.split("=") : [undefined, item];
+    if (
+      !/^\d{1,7}$/.test(n ?? "") ||
+      Number(n) > MAXCONN_LIMIT ||
+      (name !== undefined && !SERVER_ID.test(name))
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected a number of requests in flight per server (0: no limit, at most ${MAXCONN_LIMIT}) and/or id=number overrides by server or DNS group, e.g. 100,app1=50,web=20`,
+      });
+      return z.NEVER;
+    }
+    if (name === undefined) fallback = Number(n);
+    else byName.set(name, Number(n));
+  }
+  return { fallback, byName };
+});
+
 /** HAProxy's syntax: `source`, `uri [whole] [len N] [depth N] [path-only]`, `hdr(name)`. */
 export function parseBalance(value: string): Balance | undefined {
   const words = value.trim().split(/\s+/);
@@ -269,6 +311,10 @@ const schema = z.object({
   TIMEOUT_CLIENT: duration("30s", 1),
   TIMEOUT_TUNNEL: text.optional(),
   CLIENT_MIN_BODY_RATE: integer(500, 0, 1_000_000_000),
+  MAXCONN: maxconn,
+  TIMEOUT_QUEUE: text.optional(),
+  MAX_IDLE_PER_SERVER: integer(16, 0, 100_000),
+  CLIENT_MAXCONN: text.optional(),
   TRUSTED_PROXIES: text.optional().transform((v, ctx) => {
     const parsed = parseCidrList(v ?? "");
     if ("matcher" in parsed) return parsed.matcher;
@@ -464,6 +510,20 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
     problems.push(
       `TIMEOUT_TUNNEL=${show(input.TIMEOUT_TUNNEL)}: expected a duration such as 30s or 1h (at most 1d)`,
     );
+  // As HAProxy's `timeout queue`: unless set, the connect timeout.
+  const queueMs =
+    s.TIMEOUT_QUEUE === undefined || s.TIMEOUT_QUEUE === ""
+      ? s.TIMEOUT_CONNECT
+      : parseDuration(s.TIMEOUT_QUEUE);
+  if (queueMs === undefined || queueMs < 1 || queueMs > 86_400_000)
+    problems.push(
+      `TIMEOUT_QUEUE=${show(input.TIMEOUT_QUEUE)}: expected a duration such as 500ms or 5s (at most 1d)`,
+    );
+  const names = new Set([...backendList.map((b) => b.id), ...s.BACKENDS.groups.map((g) => g.name)]);
+  for (const name of s.MAXCONN.byName.keys())
+    if (!names.has(name))
+      problems.push(`MAXCONN: "${name}" is not a backend or DNS group in BACKENDS`);
+  const clientMaxconn = clientLimit(s.CLIENT_MAXCONN, Math.max(1, s.WORKERS), problems);
   const tls = tlsSettings(s, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -492,7 +552,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
       clientMs: s.TIMEOUT_CLIENT,
       // As HAProxy's `timeout tunnel`: unless set, the client timeout applies to open tunnels.
       tunnelMs: tunnelMs!,
+      queueMs: queueMs!,
     },
+    maxconn: s.MAXCONN,
+    maxIdlePerServer: s.MAX_IDLE_PER_SERVER,
+    clientMaxconn,
     clientMinBodyRate: s.CLIENT_MIN_BODY_RATE,
     trustedProxies: s.TRUSTED_PROXIES,
     logLevel: s.LOG_LEVEL,
@@ -503,6 +567,39 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
     tls,
     httpsRedirect: s.HTTPS_REDIRECT === "on",
   };
+}
+
+/**
+ * CLIENT_MAXCONN, or as HAProxy derives its global maxconn from `ulimit -n`:
+ * each client connection may hold a connection to a server too, and past the
+ * limit a connection waits with its descriptor open (client-limit.ts), so a
+ * process keeps a third of its descriptors per client it serves at once.
+ */
+function clientLimit(value: string | undefined, processes: number, problems: string[]): number {
+  const perProcess = Math.max(64, Math.floor((openFileLimit() - RESERVED_FDS) / 3));
+  if (value === undefined || value === "") return perProcess * processes;
+  const n = Number(value);
+  if (/^\s*\d{1,7}\s*$/.test(value) && n >= 1) return n;
+  problems.push(
+    `CLIENT_MAXCONN=${show(value)}: expected a number of client connections from 1 up (default here: ${perProcess * processes}, from the open-files limit)`,
+  );
+  return 0;
+}
+
+/** Descriptors kept for listening sockets, DNS, health checks, logs. */
+const RESERVED_FDS = 256;
+
+/** The soft open-files limit (Node raises it to the hard limit at start); 1024 where unknown. */
+function openFileLimit(): number {
+  try {
+    const match = /^Max open files\s+(\d+|unlimited)/m.exec(
+      readFileSync("/proc/self/limits", "utf8"),
+    );
+    if (match) return match[1] === "unlimited" ? 1_048_576 : Number(match[1]);
+  } catch {
+    // not Linux
+  }
+  return 1024;
 }
 
 /** The TLS port's settings, its certificates read and checked; problems go to `problems`. */

@@ -23,6 +23,8 @@ export interface StickyProxy {
   readonly adminServer: HttpServer;
   readonly membership: Membership;
   placement(): Placement;
+  /** Requests waiting in a server's queue (MAXCONN). */
+  queued(id: string): number;
   /** Reads the certificates again (as SIGHUP and a change of their files do). */
   reloadCertificates(): ReloadOutcome;
   /** Listens on the configured ports (0: any); resolves with the bound ports (tlsPort: with TLS_PORT). */
@@ -35,11 +37,15 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
   const metrics = createMetrics();
   // One resolver for the health checks and the connections alike.
   const lookup = createBackendLookup(config.timeouts.connectMs);
+  // The data plane is built after the control plane, whose first placement comes at once.
+  let placementChanged = () => {};
   const control = createControlPlane({
+    onPlacement: () => placementChanged(),
     config,
     logger,
     metrics,
     lookup,
+    queued: (id) => data.queued(id),
     metricsText: async () => ({
       contentType: metrics.registry.contentType,
       text: await metrics.registry.metrics(),
@@ -59,6 +65,8 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
     },
   });
 
+  placementChanged = () => data.placementChanged();
+
   const stops: (() => void)[] = [];
 
   return {
@@ -68,6 +76,7 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
     adminServer: control.adminServer,
     membership,
     placement: control.placement,
+    queued: (id) => data.queued(id),
     async start() {
       // The control plane first: DNS groups get their first answer before clients come.
       const adminPort = await control.start();

@@ -556,7 +556,7 @@ describe("the pool of connections", () => {
 
   it("hands out a connection whose answer ended while held back for a slow client, reading again", async () => {
     const server = await scripted((got, socket) => socket.write(ok(`#${got.connection}`)));
-    const upstream = createUpstream({ lookup, connectMs: 1000, serverMs: 1000 });
+    const upstream = createUpstream({ lookup, connectMs: 1000, serverMs: 1000 }, 16);
     cleanup.push(async () => upstream.close());
     const target = new URL(`http://127.0.0.1:${server.port}`);
     const first = upstream.connection(target, false);

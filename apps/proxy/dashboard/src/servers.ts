@@ -33,6 +33,7 @@ function createCard(id: string, propose: (change: Change) => void): Card {
   const [rateBox, rateValue] = stat("req/s");
   const [trafficBox, trafficValue] = stat("traffic");
   const [flightBox, flightValue] = stat("in flight");
+  const [queueBox, queueValue] = stat("queued");
   const line = svg("polyline", { fill: "none", "stroke-width": 1.5 });
   const spark = svg(
     "svg",
@@ -89,7 +90,7 @@ function createCard(id: string, propose: (change: Change) => void): Card {
     { class: "server", "data-server": id },
     el("header", {}, swatch, el("h2", {}, id), badge),
     url,
-    el("dl", { class: "stats" }, weightBox, shareBox, rateBox, trafficBox, flightBox),
+    el("dl", { class: "stats" }, weightBox, shareBox, rateBox, trafficBox, flightBox, queueBox),
     spark,
     checks,
     el("div", { class: "actions" }, drain, disable, enable, remove, weightForm),
@@ -109,7 +110,11 @@ function createCard(id: string, propose: (change: Change) => void): Card {
       const now = lastRate(rates);
       setText(rateValue, rate(now));
       setText(trafficValue, totalRate > 0 ? percent(now / totalRate) : "-");
-      setText(flightValue, String(server.inFlight));
+      // Against its maxconn when it has one: requests sent (queued ones wait apart).
+      const sent = server.inFlight - server.queued;
+      setText(flightValue, server.maxconn > 0 ? `${sent} / ${server.maxconn}` : String(sent));
+      setText(queueValue, String(server.queued));
+      root.dataset.queued = String(server.queued);
       root.dataset.requests = String(server.requests);
       if (document.activeElement !== weightInput) weightInput.value = String(server.weight);
 

@@ -21,6 +21,14 @@ const newServer = z.object({
   weight: weightSchema.default(1),
 });
 const weightBody = z.object({ weight: weightSchema });
+const MAXCONN_RULE = "expected an integer from 0 (no limit) to 1000000";
+const maxconnBody = z.object({
+  maxconn: z
+    .number({ error: MAXCONN_RULE })
+    .int(MAXCONN_RULE)
+    .min(0, MAXCONN_RULE)
+    .max(1_000_000, MAXCONN_RULE),
+});
 
 /** Quotes what was sent, shortened: the message says what was wrong with which value. */
 const shown = (input: unknown) => {
@@ -128,6 +136,12 @@ export function createAdminApp(options: AdminOptions): express.Express {
   app.post("/api/servers/:id/weight", (req, res) => {
     const { weight } = parseBody(weightBody, req.body);
     change(req, res, (m) => m.setWeight(req.params.id, weight));
+  });
+
+  // HAProxy's `set maxconn server`: requests beyond it wait in the server's queue.
+  app.post("/api/servers/:id/maxconn", (req, res) => {
+    const { maxconn } = parseBody(maxconnBody, req.body);
+    change(req, res, (m) => m.setMaxconn(req.params.id, maxconn));
   });
 
   app.post("/api/servers/:id/:action", (req, res) => {

@@ -9,6 +9,7 @@ import { closeGracefully, listen, type Logger } from "@stickyring/runtime";
 import { startHealthChecks } from "./health.js";
 import type { AdminOptions, ControlPlaneSettings, MetricsText } from "./describe.js";
 import { Membership } from "./membership.js";
+import { maxconnOf } from "./servers.js";
 import type { Metrics } from "./metrics.js";
 import { buildPlacement, type MemberState, type Placement } from "../data-plane/placement.js";
 import { TrafficHistory } from "./traffic.js";
@@ -39,6 +40,8 @@ export function createControlPlane(options: {
   searchRules?: SearchRules;
   /** Called with every new placement (the first included) and the members it was built from. */
   onPlacement?: (placement: Placement, members: readonly MemberState[]) => void;
+  /** Requests waiting in a server's queue (MAXCONN), wherever the data plane runs. */
+  queued?: (id: string) => number;
 }): ControlPlane {
   const { config, logger, metrics } = options;
   let current: Placement;
@@ -58,6 +61,7 @@ export function createControlPlane(options: {
     rise: config.health.rise,
     fall: config.health.fall,
     onChange: (reason) => rebuild(reason),
+    maxconnOf: (id, source) => maxconnOf(config.maxconn, id, source),
   });
   rebuild("start");
 
@@ -86,6 +90,7 @@ export function createControlPlane(options: {
     placement: () => current,
     traffic,
     closing: closing.signal,
+    queued: options.queued ?? (() => 0),
   };
   // The admin app (Express, its routes, the dashboard) is loaded by the first
   // admin request: a proxy nobody administers or scrapes is ~8 MB smaller.

@@ -4,7 +4,7 @@
 import type { Balance } from "../data-plane/key-policy.js";
 import type { HashType, Placement } from "../data-plane/placement.js";
 import type { Membership } from "./membership.js";
-import type { DnsGroupSpec, ServerSpec } from "./servers.js";
+import type { DnsGroupSpec, MaxconnSettings, ServerSpec } from "./servers.js";
 import type { GroupView, ServersView } from "./views.js";
 import type { TrafficHistory } from "./traffic.js";
 
@@ -20,6 +20,7 @@ export interface ControlPlaneSettings {
   balanceFactor: number | undefined;
   health: { path: string; interMs: number; timeoutMs: number; rise: number; fall: number };
   admin: { host: string; port: number; token: string | undefined };
+  maxconn: MaxconnSettings;
 }
 
 export interface AdminOptions {
@@ -33,6 +34,8 @@ export interface AdminOptions {
   traffic: TrafficHistory;
   /** Aborted when the proxy stops: long-lived admin streams end then. */
   closing: AbortSignal;
+  /** Requests waiting in a server's queue (MAXCONN). */
+  queued: (id: string) => number;
 }
 
 export function describeServers({
@@ -40,6 +43,7 @@ export function describeServers({
   membership,
   placement,
   discovery,
+  queued,
 }: AdminOptions): ServersView {
   const current = placement();
   const shares = current.ring.shares();
@@ -61,6 +65,8 @@ export function describeServers({
       share: shares.get(m.id) ?? 0,
       requests: m.requests,
       inFlight: membership.inFlight.get(m.id) ?? 0,
+      queued: queued(m.id),
+      maxconn: m.maxconn,
       checks: m.history,
     })),
   };

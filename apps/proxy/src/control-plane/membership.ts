@@ -49,6 +49,8 @@ export interface MembershipOptions {
   rise: number;
   fall: number;
   onChange: (reason: string) => void;
+  /** A new server's maxconn (config MAXCONN): by its id, or by the DNS group that found it. */
+  maxconnOf?: (id: string, source: string | undefined) => number;
 }
 
 export class Membership {
@@ -77,6 +79,7 @@ export class Membership {
       weight: b.weight,
       admin: "ready",
       up: true,
+      maxconn: this.options.maxconnOf?.(b.id, source) ?? 0,
       okStreak: 0,
       failStreak: 0,
       history: [],
@@ -164,6 +167,14 @@ export class Membership {
     if (member.weight === weight) return;
     member.weight = weight;
     this.options.onChange(`weight of ${id} set to ${weight}`);
+  }
+
+  /** HAProxy's `set maxconn server`: 0 lifts the limit. */
+  setMaxconn(id: string, maxconn: number): void {
+    const member = this.require(id);
+    if (member.maxconn === maxconn) return;
+    member.maxconn = maxconn;
+    this.options.onChange(`maxconn of ${id} set to ${maxconn === 0 ? "none" : maxconn}`);
   }
 
   setAdmin(id: string, admin: AdminState): void {

@@ -2,7 +2,7 @@
 // bounded by the number of servers.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { DataPlaneMetrics } from "../data-plane/data-plane.js";
+import type { DataPlaneMetrics, LoadView } from "../data-plane/data-plane.js";
 import type { DiscoveryMetrics } from "./discovery/discovery.js";
 
 /** The data plane's counts (DataPlaneMetrics) and the control plane's gauges, in one registry. */
@@ -85,8 +85,91 @@ export function createMetrics(): Metrics {
     labelNames: ["from"],
     registers: [registry],
   });
+  const queueSeconds = new Histogram({
+    name: "stickyring_queue_seconds",
+    help: "Time requests waited in a server's queue for a slot (MAXCONN), until granted, timed out (503) or moved because the server left.",
+    labelNames: ["backend"],
+    buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const queueChild = cachedChildren((backend: string) => queueSeconds.labels(backend));
+  let load: (() => LoadView) | undefined;
+  /** A gauge read from the data plane at scrape time. */
+  const loadGauge = <L extends string>(
+    name: string,
+    help: string,
+    labelNames: L[],
+    fill: (gauge: Gauge<L>, view: LoadView) => void,
+  ) =>
+    new Gauge<L>({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        if (load) fill(this, load());
+      },
+    });
+  loadGauge(
+    "stickyring_server_requests",
+    "Requests per server: in flight (holding one of its MAXCONN slots) or queued (waiting for one).",
+    ["backend", "state"],
+    (gauge, view) => {
+      for (const [backend, s] of view.servers) {
+        gauge.set({ backend, state: "in_flight" }, s.busy);
+        gauge.set({ backend, state: "queued" }, s.queued);
+      }
+    },
+  );
+  loadGauge(
+    "stickyring_server_maxconn",
+    "Requests in flight a server takes at most (MAXCONN; 0: no limit). Summed over workers: each holds a share.",
+    ["backend"],
+    (gauge, view) => {
+      for (const [backend, s] of view.servers) gauge.set({ backend }, s.limit);
+    },
+  );
+  loadGauge(
+    "stickyring_server_connections",
+    "Connections open to each server: carrying a request (busy) or kept alive (idle, at most MAX_IDLE_PER_SERVER).",
+    ["backend", "state"],
+    (gauge, view) => {
+      for (const [backend, s] of view.servers) {
+        gauge.set({ backend, state: "busy" }, s.connections.busy);
+        gauge.set({ backend, state: "idle" }, s.connections.idle);
+      }
+    },
+  );
+  loadGauge(
+    "stickyring_client_connections",
+    "Client connections: served (open), or accepted past CLIENT_MAXCONN and waiting unread (waiting).",
+    ["state"],
+    (gauge, view) => {
+      gauge.set({ state: "open" }, view.clients.open);
+      gauge.set({ state: "waiting" }, view.clients.waiting);
+    },
+  );
+  loadGauge(
+    "stickyring_client_connections_limit",
+    "CLIENT_MAXCONN: client connections served at once.",
+    [],
+    (gauge, view) => gauge.set(view.clients.limit),
+  );
+  loadGauge(
+    "stickyring_client_connections_refused",
+    "Connections closed at once since start because the served and the waiting were both full.",
+    [],
+    (gauge, view) => gauge.set(view.clients.refused),
+  );
   return {
     registry,
+    watchLoad(source) {
+      load = source;
+    },
+    observeQueue(backend, seconds) {
+      queueChild(backend).observe(seconds);
+    },
     countRequest(backend, code) {
       requestChildren(backend)(code).inc();
     },
@@ -119,6 +202,7 @@ export function createMetrics(): Metrics {
         for (const code of codes?.keys() ?? []) requests.remove(server, String(code));
         requestChildren.cached.delete(server);
         if (upstreamChild.cached.delete(server)) upstreamSeconds.remove(server);
+        if (queueChild.cached.delete(server)) queueSeconds.remove(server);
       }
       known = now;
     },

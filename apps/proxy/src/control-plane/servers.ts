@@ -11,6 +11,25 @@ export interface ServerSpec {
   weight: number;
 }
 
+export interface MaxconnSettings {
+  fallback: number;
+  /** By server id or DNS group name. */
+  byName: ReadonlyMap<string, number>;
+}
+
+/** A server's maxconn: its own, else its DNS group's, else the default. */
+export function maxconnOf(
+  settings: MaxconnSettings,
+  id: string,
+  source: string | undefined,
+): number {
+  return (
+    settings.byName.get(id) ??
+    (source === undefined ? undefined : settings.byName.get(source)) ??
+    settings.fallback
+  );
+}
+
 /** A server id as an operator writes it (BACKENDS, the admin API). */
 export const SERVER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 

@@ -22,7 +22,12 @@ export interface ServerView {
   inPlacement: boolean;
   share: number;
   requests: number;
+  /** Requests routed to it and not finished: sent, or waiting in its queue. */
   inFlight: number;
+  /** Of those, waiting in its queue for a slot (MAXCONN). */
+  queued: number;
+  /** Requests in flight it takes at most (0: no limit), all workers together. */
+  maxconn: number;
   checks: CheckView[];
 }
 

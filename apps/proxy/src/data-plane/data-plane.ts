@@ -17,6 +17,8 @@ import { createForwarder, type RequestMetrics } from "./forwarder.js";
 import { createKeyPolicy, type Balance } from "./key-policy.js";
 import type { Placement } from "./placement.js";
 import { createRouter, type Route } from "./routing.js";
+import { ServerSlots } from "./server-slots.js";
+import { createClientGate, type ClientGateCounts } from "../http/downstream/client-gate.js";
 
 /** The settings the data plane reads (config.ts validates them). */
 export interface DataPlaneSettings {
@@ -24,7 +26,17 @@ export interface DataPlaneSettings {
   balanceFactor: number | undefined;
   trustedProxies: AddressMatcher | undefined;
   cookie: string | undefined;
-  timeouts: { connectMs: number; serverMs: number; clientMs: number; tunnelMs: number };
+  timeouts: {
+    connectMs: number;
+    serverMs: number;
+    clientMs: number;
+    tunnelMs: number;
+    queueMs: number;
+  };
+  /** Idle kept-alive connections kept per server. */
+  maxIdlePerServer: number;
+  /** Client connections served at once by this process (client-gate.ts). */
+  clientMaxconn: number;
   clientMinBodyRate: number;
   accessLog: boolean;
   acceptProxy: boolean;
@@ -41,6 +53,18 @@ export interface DataPlaneSettings {
 /** What the data plane counts: its requests, and the retries and answer times the forwarder sees. */
 export interface DataPlaneMetrics extends RequestMetrics {
   countRequest(backend: string, code: number): void;
+  /** Where the gauges of queues, server connections and client connections are read at scrape time. */
+  watchLoad(load: () => LoadView): void;
+}
+
+/** What the data plane holds now, per server and in all. */
+export interface LoadView {
+  /** busy/queued/limit: requests holding a slot, waiting, maxconn (0: none); connections: to the server. */
+  servers: Map<
+    string,
+    { busy: number; queued: number; limit: number; connections: { busy: number; idle: number } }
+  >;
+  clients: ClientGateCounts;
 }
 
 export interface DataPlaneHooks {
@@ -60,6 +84,12 @@ export interface DataPlane {
   reloadCertificates(cause: string): ReloadOutcome;
   /** The session ticket key (ticket-keys.ts). */
   setTicketKeys(keys: Buffer): void;
+  /** A new placement is in use: queued requests of servers that left it move on or get 503. */
+  placementChanged(): void;
+  /** Requests holding and waiting for slots, connections to servers, client connections. */
+  load(): LoadView;
+  /** Requests waiting in `server`'s queue. */
+  queued(server: string): number;
   /** Stops accepting, drains in-flight requests, closes upstream pools. */
   close(timeoutMs: number): Promise<void>;
 }
@@ -86,7 +116,13 @@ export function createDataPlane(options: {
     config.balanceFactor === undefined ? undefined : loads,
     config.cookie,
   );
+  const slots = new ServerSlots(
+    (server) => placement().maxconn.get(server) ?? 0,
+    config.timeouts.queueMs,
+  );
   const forwarder = createForwarder({
+    slots,
+    maxIdlePerServer: config.maxIdlePerServer,
     lookup: options.lookup,
     router,
     markDown: hooks.markDown,
@@ -187,6 +223,18 @@ export function createDataPlane(options: {
     forwarder.upgrade(req, result, socket, head);
   };
 
+  const gate = createClientGate(config.clientMaxconn, {
+    clientMs: config.timeouts.clientMs,
+    full(full, counts) {
+      if (full)
+        logger.warn(
+          { limit: counts.limit, waiting: counts.waiting },
+          "client connection limit reached (CLIENT_MAXCONN): new connections wait until one closes",
+        );
+      else logger.info({ limit: counts.limit }, "client connections below the limit again");
+    },
+  });
+
   // Headers must arrive within the client timeout (slowloris).
   const http = createHttpServer(
     { request: handle, upgrade },
@@ -195,6 +243,7 @@ export function createDataPlane(options: {
       keepAliveMs: KEEP_ALIVE_MS,
       clientMs: config.timeouts.clientMs,
       acceptProxy: config.acceptProxy,
+      gate,
     },
   );
 
@@ -206,9 +255,27 @@ export function createDataPlane(options: {
       handlers: { request: handle, upgrade },
       clientMs: config.timeouts.clientMs,
       acceptProxy: config.acceptProxy,
+      gate,
       logger,
     });
   const tlsPort = () => tls!.port();
+
+  const load = (): LoadView => {
+    const current = placement();
+    const pools = forwarder.upstreamCounts();
+    const servers: LoadView["servers"] = new Map();
+    for (const [server, counts] of slots.counts()) {
+      const target = current.targets.get(server);
+      servers.set(server, {
+        busy: counts.busy,
+        queued: counts.queued,
+        limit: counts.limit,
+        connections: (target && pools.get(target.host)) || { busy: 0, idle: 0 },
+      });
+    }
+    return { servers, clients: gate.counts() };
+  };
+  metrics.watchLoad(load);
 
   return {
     server: http.server,
@@ -218,6 +285,12 @@ export function createDataPlane(options: {
     setTicketKeys(keys) {
       tls?.setTicketKeys(keys);
     },
+    placementChanged() {
+      const current = placement();
+      slots.placementChanged((server) => current.targets.has(server));
+    },
+    load,
+    queued: (server) => slots.queued(server),
     async close(timeoutMs) {
       draining = true;
       if (config.graceMs > 0) await new Promise((r) => setTimeout(r, config.graceMs));

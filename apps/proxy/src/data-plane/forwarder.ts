@@ -26,6 +26,7 @@ import type { Route, Router } from "./routing.js";
 import type { Exchange, UpstreamConnection, UpstreamError } from "../http/upstream/connection.js";
 import { createUpstream } from "../http/upstream/pool.js";
 import { requestHead } from "../http/upstream/request-head.js";
+import type { ServerSlots, Waiter } from "./server-slots.js";
 import { createUpgradeForwarder } from "./websocket.js";
 
 /** What the forwarder counts. */
@@ -34,6 +35,8 @@ export interface RequestMetrics {
   observeUpstream(backend: string, seconds: number): void;
   /** A request went to the next server after `from` failed. */
   countRetry(from: string): void;
+  /** A request waited for a slot on `server` (granted, timed out or moved on). */
+  observeQueue(server: string, seconds: number): void;
 }
 
 export interface ForwarderOptions {
@@ -44,6 +47,10 @@ export interface ForwarderOptions {
   logger: Logger;
   timeouts: { connectMs: number; serverMs: number; tunnelMs: number };
   lookup: LookupFunction;
+  /** Servers' maxconn and queues. */
+  slots: ServerSlots;
+  /** Idle kept-alive connections kept per server. */
+  maxIdlePerServer: number;
 }
 
 export interface Forwarder {
@@ -51,6 +58,8 @@ export interface Forwarder {
   handle(req: ClientRequest, res: ResponseWriter, route: Route): void;
   /** WebSocket upgrades go to the client's server too. */
   upgrade(req: ClientRequest, route: Route, socket: Socket, head: Buffer): void;
+  /** Connections open to each server address (host:port), busy and idle. */
+  upstreamCounts(): Map<string, { busy: number; idle: number }>;
   /** Closes the upstream connections. */
   close(): Promise<void>;
 }
@@ -149,6 +158,40 @@ class Relay implements Exchange {
   }
 }
 
+/** A request waiting in its server's queue. */
+class QueuedRequest implements Waiter {
+  constructor(
+    private readonly forwarder: Forwarding,
+    private readonly req: ClientRequest,
+    private readonly res: ResponseWriter,
+    private readonly route: Route,
+    private readonly fresh: boolean,
+  ) {}
+
+  granted(waitedMs: number): void {
+    this.forwarder.metrics.observeQueue(this.route.server, waitedMs / 1000);
+    this.route.slot = this.route.server;
+    this.forwarder.dispatch(this.req, this.res, this.route, this.fresh);
+  }
+
+  expired(waitedMs: number): void {
+    const { route } = this;
+    this.forwarder.metrics.observeQueue(route.server, waitedMs / 1000);
+    route.error = "queue timeout";
+    sendError(
+      this.res,
+      503,
+      `Service Unavailable: ${route.server} is at its connection limit and the request waited ${Math.round(waitedMs)} ms in its queue`,
+      route.server,
+    );
+  }
+
+  orphaned(waitedMs: number): void {
+    this.forwarder.metrics.observeQueue(this.route.server, waitedMs / 1000);
+    this.forwarder.orphaned(this.req, this.res, this.route);
+  }
+}
+
 class Forwarding implements Forwarder {
   private readonly upstream;
   private readonly upgrades;
@@ -156,7 +199,10 @@ class Forwarding implements Forwarder {
 
   constructor(private readonly options: ForwarderOptions) {
     this.metrics = options.metrics;
-    this.upstream = createUpstream({ lookup: options.lookup, ...options.timeouts });
+    this.upstream = createUpstream(
+      { lookup: options.lookup, ...options.timeouts },
+      options.maxIdlePerServer,
+    );
     this.upgrades = createUpgradeForwarder(
       options.lookup,
       options.timeouts.serverMs,
@@ -166,10 +212,32 @@ class Forwarding implements Forwarder {
 
   handle(req: ClientRequest, res: ResponseWriter, route: Route): void {
     addForwardedHeaders(req, route.peerTrusted);
+    const { slots } = this.options;
+    res.onClose(() => {
+      if (route.slot !== undefined) slots.release(route.slot);
+      else if (route.waiting !== undefined) slots.cancel(route.server, route.waiting);
+    });
     this.forward(req, res, route, false);
   }
 
+  /** Sends the request to `route.server` once it holds a slot there (maxconn). */
   private forward(req: ClientRequest, res: ResponseWriter, route: Route, fresh: boolean): void {
+    const { slots } = this.options;
+    if (route.slot !== route.server) {
+      if (route.slot !== undefined) slots.release(route.slot);
+      route.slot = undefined;
+      const waiter = new QueuedRequest(this, req, res, route, fresh);
+      if (!slots.acquire(route.server, waiter)) {
+        route.waiting = waiter;
+        return;
+      }
+      route.slot = route.server;
+    }
+    this.dispatch(req, res, route, fresh);
+  }
+
+  dispatch(req: ClientRequest, res: ResponseWriter, route: Route, fresh: boolean): void {
+    route.waiting = undefined;
     const connection = this.upstream.connection(route.target, fresh);
     const relay = new Relay(req, res, route, connection, this);
     res.onClose(() => relay.abort());
@@ -215,9 +283,35 @@ class Forwarding implements Forwarder {
     sendError(res, failureStatus(code), describeFailure(route.server, code), route.server);
   }
 
+  /**
+   * The request's server left the placement while it waited for a slot: an
+   * idempotent request without a body goes to the next server, as the retry
+   * rule sends one whose connection never opened; any other gets 503.
+   */
+  orphaned(req: ClientRequest, res: ResponseWriter, route: Route): void {
+    route.waiting = undefined;
+    const from = route.server;
+    if (req.body === undefined && isIdempotent(req.method) && this.options.router.reroute(route)) {
+      this.metrics.countRetry(from);
+      this.forward(req, res, route, false);
+      return;
+    }
+    route.error = "server left";
+    sendError(
+      res,
+      503,
+      `Service Unavailable: ${from} left while the request waited in its queue`,
+      from,
+    );
+  }
+
   upgrade(req: ClientRequest, route: Route, socket: Socket, head: Buffer): void {
     addForwardedHeaders(req, route.peerTrusted);
     this.upgrades.upgrade(req, route, socket, head);
+  }
+
+  upstreamCounts(): Map<string, { busy: number; idle: number }> {
+    return this.upstream.counts();
   }
 
   async close(): Promise<void> {

@@ -32,6 +32,11 @@ export interface Placement {
   readonly version: number;
   /** Some server takes keys: up, not in maintenance, not drained, weight above 0. */
   readonly serving: boolean;
+  /**
+   * HAProxy's server `maxconn`: requests in flight to a server at most, the
+   * rest wait in its queue (server-slots.ts). Servers without a limit are absent.
+   */
+  readonly maxconn: ReadonlyMap<string, number>;
 }
 
 /** What a placement is built from: a server as the control plane sees it. */
@@ -43,6 +48,8 @@ export interface MemberState {
   weight: number;
   admin: AdminState;
   up: boolean;
+  /** Requests in flight at most (0: no limit). */
+  maxconn: number;
 }
 
 /**
@@ -79,5 +86,6 @@ export function buildPlacement(
     targets: new Map(usable.map((m) => [m.id, m.url])),
     version,
     serving: usable.some((m) => m.admin !== "drain" && m.weight > 0),
+    maxconn: new Map(usable.filter((m) => m.maxconn > 0).map((m) => [m.id, m.maxconn])),
   });
 }

@@ -7,6 +7,7 @@ import { persistenceCookie, takeCookie } from "./cookie.js";
 import type { ClientRequest } from "../http/downstream/request.js";
 import type { KeyPolicy } from "./key-policy.js";
 import type { Placement } from "./placement.js";
+import type { Waiter } from "./server-slots.js";
 
 export interface Route {
   /** Canonical client address. */
@@ -22,6 +23,10 @@ export interface Route {
   readonly tried: string[];
   readonly startedAt: number;
   error?: string;
+  /** The server whose slot (server-slots.ts) the request holds, once it holds one. */
+  slot?: string;
+  /** While it waits in `server`'s queue: what it waits as. */
+  waiting?: Waiter;
   /** With cookie persistence: the Set-Cookie that brings the client back to `server`, when it did not name it. */
   setCookie: string | undefined;
 }

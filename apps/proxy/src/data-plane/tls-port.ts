@@ -6,6 +6,7 @@ import type { AddressInfo, Server } from "node:net";
 import type { Logger } from "@stickyring/runtime";
 import type { ServerHandlers } from "../http/downstream/connection.js";
 import type { HttpServer } from "../http/downstream/server.js";
+import type { ClientGate } from "../http/downstream/client-gate.js";
 import { createTlsServer } from "../http/downstream/tls-server.js";
 import {
   loadCertificates,
@@ -47,6 +48,7 @@ export function createTlsPort(options: {
   handlers: ServerHandlers;
   clientMs: number;
   acceptProxy: boolean;
+  gate: ClientGate;
   logger: Logger;
 }): TlsPort {
   const { settings, logger } = options;
@@ -54,6 +56,7 @@ export function createTlsPort(options: {
   const tls = createTlsServer(options.http, options.handlers, {
     clientMs: options.clientMs,
     acceptProxy: options.acceptProxy,
+    gate: options.gate,
     policy: settings.policy,
     certificates,
     ticketKeys: newTicketKeys(),

@@ -17,6 +17,7 @@ import {
   type SecuredConnection,
   type ServerHandlers,
 } from "./connection.js";
+import type { ClientGate } from "./client-gate.js";
 
 export interface HttpServerOptions {
   headersMs: number;
@@ -24,6 +25,8 @@ export interface HttpServerOptions {
   clientMs: number;
   /** Connections start with a PROXY protocol header naming the client (proxy-protocol.ts). */
   acceptProxy: boolean;
+  /** The client connection limit, shared with the TLS port. */
+  gate: ClientGate;
 }
 
 export interface HttpServer {
@@ -108,7 +111,9 @@ export function createHttpServer(handlers: ServerHandlers, options: HttpServerOp
   };
   // Half-open: a client that shuts its sending side still gets its answers.
   const listener = () =>
-    new Server({ noDelay: true, allowHalfOpen: true }, (socket: Socket) => accept(socket));
+    new Server({ noDelay: true, allowHalfOpen: true }, (socket: Socket) =>
+      options.gate.admit(socket, () => accept(socket)),
+    );
   const servers = [listener()];
   const server = servers[0]!;
 

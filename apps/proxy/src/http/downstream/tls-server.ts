@@ -25,6 +25,7 @@ import { createH2Server } from "./h2-server.js";
 import { plainAddress, type ServerHandlers } from "./connection.js";
 import { readProxyHeader } from "./proxy-protocol.js";
 import type { HttpServer } from "./server.js";
+import type { ClientGate } from "./client-gate.js";
 
 export interface TlsServerOptions {
   /** A TLS handshake (and a PROXY header before it) must end within this; HTTP/2 idle limit too. */
@@ -34,6 +35,8 @@ export interface TlsServerOptions {
   certificates: CertificateSet;
   /** 48 bytes: the session ticket key (ticket-keys.ts). */
   ticketKeys: Buffer;
+  /** The client connection limit, shared with the plain port. */
+  gate: ClientGate;
   /** HTTP/2 streams open at once on one connection. */
   maxStreams: number;
   /** The Strict-Transport-Security value for every answer, if any. */
@@ -108,7 +111,7 @@ export function createTlsServer(
     tlsServer.emit("connection", raw);
   };
 
-  const server = new Server({ noDelay: true, allowHalfOpen: true }, (raw: Socket) => {
+  const start = (raw: Socket) => {
     raw.on("error", () => raw.destroy());
     if (!options.acceptProxy) return secure(raw, undefined);
     raw.setTimeout(options.clientMs, () => raw.destroy());
@@ -127,7 +130,10 @@ export function createTlsServer(
       secure(raw, header.source);
     };
     raw.on("data", onData);
-  });
+  };
+  const server = new Server({ noDelay: true, allowHalfOpen: true }, (raw: Socket) =>
+    options.gate.admit(raw, () => start(raw)),
+  );
 
   return {
     server,

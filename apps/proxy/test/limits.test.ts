@@ -1,0 +1,336 @@
+// Limits under load (#19): a server's maxconn and its FIFO queue, the queue
+// timeout, a server leaving with requests queued, the client connection
+// limit, and the bound on idle connections to a server. Real sockets: the
+// proxy in this process, node:http servers that count what reaches them.
+
+import { afterEach, describe, expect, it } from "@jest/globals";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { connect, type Socket } from "node:net";
+import { sourceKey } from "@stickyring/hashing";
+import { listen } from "@stickyring/runtime";
+import { ConfigError, loadConfig } from "../src/config.js";
+import {
+  clientAddresses,
+  get,
+  startProxy,
+  waitFor,
+  type Backend,
+  type RunningProxy,
+} from "./harness.js";
+
+/** A backend that counts requests in flight and the most at once, and holds each as told. */
+async function countingBackend(id: string, holdMs: (req: IncomingMessage) => number) {
+  const state = { now: 0, peak: 0, order: [] as string[], connections: 0, open: 0 };
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (req.url === "/healthz") return void res.end("ok");
+    state.now++;
+    state.peak = Math.max(state.peak, state.now);
+    state.order.push(req.url!);
+    req.resume();
+    req.on("end", () =>
+      setTimeout(() => {
+        state.now--;
+        res.setHeader("content-type", "text/plain");
+        res.end(`${id} ${req.url}`);
+      }, holdMs(req)),
+    );
+  });
+  server.on("connection", (socket) => {
+    state.connections++;
+    state.open++;
+    socket.on("close", () => state.open--);
+  });
+  const port = await listen(server, 0, "127.0.0.1");
+  return {
+    id,
+    port,
+    state,
+    backend: { id, port } as Backend,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+type Counting = Awaited<ReturnType<typeof countingBackend>>;
+
+const cleanup: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+});
+
+async function proxyOver(backends: Counting[], env: Record<string, string>): Promise<RunningProxy> {
+  const running = await startProxy(
+    backends.map((b) => b.backend),
+    // No active checks in the way: these tests take servers out themselves.
+    { HEALTH_INTER: "60s", HEALTH_TIMEOUT: "1s", ...env },
+  );
+  cleanup.push(() => running.stop());
+  return running;
+}
+
+const admin = (running: RunningProxy, path: string, body?: unknown) =>
+  fetch(`http://127.0.0.1:${running.adminPort}${path}`, {
+    method: body === undefined ? "GET" : "POST",
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+
+async function metric(running: RunningProxy, line: RegExp): Promise<number | undefined> {
+  const text = await (await admin(running, "/metrics")).text();
+  const match = new RegExp(`^${line.source} (\\S+)$`, "m").exec(text);
+  return match ? Number(match[1]) : undefined;
+}
+
+describe("a server's maxconn (MAXCONN)", () => {
+  it("never lets more than maxconn requests reach a server: 200 clients at once, MAXCONN=5", async () => {
+    const app1 = await countingBackend("app1", () => 20);
+    cleanup.push(() => app1.stop());
+    const running = await proxyOver([app1], { MAXCONN: "5", TIMEOUT_QUEUE: "20s" });
+    const replies = await Promise.all(
+      clientAddresses(200).map((from, i) =>
+        get(running.port, { from, path: `/r${i}`, timeoutMs: 20_000 }),
+      ),
+    );
+    expect(replies.filter((r) => r.status === 200)).toHaveLength(200);
+    expect(app1.state.order).toHaveLength(200);
+    expect(app1.state.peak).toBe(5);
+  }, 30_000);
+
+  it("answers queued requests in the order they arrived", async () => {
+    // The first request holds the only slot until all the others are queued.
+    const app1 = await countingBackend("app1", (req) => (req.url === "/0" ? 400 : 5));
+    cleanup.push(() => app1.stop());
+    const running = await proxyOver([app1], { MAXCONN: "1", TIMEOUT_QUEUE: "10s" });
+    const clients = clientAddresses(12);
+    const pending: Promise<unknown>[] = [];
+    for (let i = 0; i < clients.length; i++) {
+      pending.push(get(running.port, { from: clients[i], path: `/${i}` }));
+      // Each arrives after the one before (connections are accepted in turn).
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    await Promise.all(pending);
+    expect(app1.state.order).toEqual(clients.map((_, i) => `/${i}`));
+    expect(app1.state.peak).toBe(1);
+  });
+
+  it("answers 503 with a clear body once a request waited TIMEOUT_QUEUE", async () => {
+    const app1 = await countingBackend("app1", () => 1500);
+    cleanup.push(() => app1.stop());
+    const running = await proxyOver([app1], { MAXCONN: "1", TIMEOUT_QUEUE: "200ms" });
+    const [from, other] = clientAddresses(2);
+    const first = get(running.port, { from, path: "/slow" });
+    await waitFor(() => app1.state.now === 1);
+    const started = performance.now();
+    const queued = await get(running.port, { from: other, path: "/queued" });
+    const waited = performance.now() - started;
+    expect(queued.status).toBe(503);
+    expect(queued.body).toMatch(
+      /app1 is at its connection limit and the request waited \d+ ms in its queue/,
+    );
+    expect(waited).toBeGreaterThanOrEqual(190);
+    expect(waited).toBeLessThan(1200); // before the held request's answer
+    expect((await first).status).toBe(200);
+    // It never reached the server.
+    expect(app1.state.order).toEqual(["/slow"]);
+  });
+
+  it("moves queued idempotent requests to the next server when theirs leaves, and answers the others 503", async () => {
+    const app1 = await countingBackend("app1", (req) => (req.url === "/hold" ? 1500 : 5));
+    const app2 = await countingBackend("app2", () => 5);
+    cleanup.push(
+      () => app1.stop(),
+      () => app2.stop(),
+    );
+    const running = await proxyOver([app1, app2], { MAXCONN: "1", TIMEOUT_QUEUE: "10s" });
+    // Clients the placement sends to app1.
+    const ring = running.proxy.placement().ring;
+    const onApp1 = clientAddresses(200).filter((a) => ring.pick(sourceKey(a)) === "app1");
+    const hold = get(running.port, { from: onApp1[0], path: "/hold" });
+    await waitFor(() => app1.state.now === 1);
+    const queuedGet = get(running.port, { from: onApp1[1], path: "/get" });
+    const queuedPost = get(running.port, {
+      from: onApp1[2],
+      path: "/post",
+      method: "POST",
+      headers: { "content-length": "2" },
+    });
+    await waitFor(() => running.proxy.membership.list().length === 2 && queuedCount(running) === 2);
+    expect((await admin(running, "/api/servers/app1/disable", {})).status).toBe(200);
+    const [moved, refused] = await Promise.all([queuedGet, queuedPost]);
+    expect(moved).toMatchObject({ status: 200, backend: "app2" });
+    expect(refused.status).toBe(503);
+    expect(refused.body).toContain("app1 left while the request waited in its queue");
+    expect(app2.state.order).toEqual(["/get"]);
+    expect((await hold).status).toBe(200); // the one in flight finishes where it was
+  });
+
+  it("counts queued requests in the admin API and the metrics, and changes maxconn at run time", async () => {
+    // The first holds its slot while the others queue, and still when the limit goes up.
+    const app1 = await countingBackend("app1", (req) => (req.url === "/hold" ? 3000 : 1000));
+    cleanup.push(() => app1.stop());
+    const running = await proxyOver([app1], { MAXCONN: "1", TIMEOUT_QUEUE: "10s" });
+    const clients = clientAddresses(4);
+    const all = clients.map((from, i) =>
+      get(running.port, { from, path: i === 0 ? "/hold" : `/${i}` }),
+    );
+    await waitFor(() => queuedCount(running) === 3);
+    const view = (await (await admin(running, "/api/servers")).json()) as {
+      servers: { id: string; queued: number; maxconn: number; inFlight: number }[];
+    };
+    expect(view.servers[0]).toMatchObject({ id: "app1", queued: 3, maxconn: 1, inFlight: 4 });
+    expect(
+      await metric(running, /stickyring_server_requests\{backend="app1",state="queued"\}/),
+    ).toBe(3);
+    expect(await metric(running, /stickyring_server_maxconn\{backend="app1"\}/)).toBe(1);
+
+    // A dry run changes nothing; the change itself lets the queue through.
+    const dry = await admin(running, "/api/servers/app1/maxconn?dryRun=true", { maxconn: 10 });
+    expect(dry.status).toBe(200);
+    expect(await dry.json()).toMatchObject({ dryRun: true, moved: 0 });
+    expect(queuedCount(running)).toBe(3);
+    const bad = await admin(running, "/api/servers/app1/maxconn", { maxconn: -1 });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({
+      error: expect.stringMatching(/^maxconn: expected an integer/),
+    });
+    const set = await admin(running, "/api/servers/app1/maxconn", { maxconn: 10 });
+    expect(set.status).toBe(200);
+    await waitFor(() => app1.state.now === 4);
+    expect(queuedCount(running)).toBe(0);
+    for (const reply of await Promise.all(all)) expect(reply.status).toBe(200);
+  }, 15_000);
+});
+
+/** Requests waiting in every server's queue. */
+function queuedCount(running: RunningProxy): number {
+  return running.proxy.membership.list().reduce((n, m) => n + running.proxy.queued(m.id), 0);
+}
+
+describe("the client connection limit (CLIENT_MAXCONN)", () => {
+  /** A raw keep-alive connection; resolves with the first answer's head line. */
+  const open = (port: number) =>
+    new Promise<Socket>((resolve, reject) => {
+      const socket = connect(port, "127.0.0.1", () => resolve(socket));
+      socket.once("error", reject);
+    });
+  const ask = (socket: Socket, path: string) =>
+    new Promise<string>((resolve) => {
+      socket.once("data", (data) => resolve(data.toString("latin1").split("\r\n")[0]!));
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    });
+
+  it("serves at most the limit at once; the next connection waits unread and is served when one closes", async () => {
+    const app1 = await countingBackend("app1", () => 1);
+    cleanup.push(() => app1.stop());
+    const running = await proxyOver([app1], { CLIENT_MAXCONN: "2" });
+    const a = await open(running.port);
+    const b = await open(running.port);
+    cleanup.push(async () => [a, b].forEach((s) => s.destroy()));
+    expect(await ask(a, "/a")).toBe("HTTP/1.1 200 OK");
+    expect(await ask(b, "/b")).toBe("HTTP/1.1 200 OK");
+
+    const c = await open(running.port);
+    cleanup.push(async () => c.destroy());
+    const answer = ask(c, "/c");
+    const early = await Promise.race([
+      answer,
+      new Promise((r) => setTimeout(() => r("none"), 400)),
+    ]);
+    expect(early).toBe("none");
+    expect(app1.state.order).toEqual(["/a", "/b"]);
+    expect(await metric(running, /stickyring_client_connections\{state="waiting"\}/)).toBe(1);
+    expect(await metric(running, /stickyring_client_connections\{state="open"\}/)).toBe(2);
+    expect(await metric(running, /stickyring_client_connections_limit/)).toBe(2);
+
+    a.destroy();
+    expect(await answer).toBe("HTTP/1.1 200 OK");
+    expect(app1.state.order).toEqual(["/a", "/b", "/c"]);
+  });
+
+  it("closes new connections at once when as many wait as are served", async () => {
+    const app1 = await countingBackend("app1", () => 1);
+    cleanup.push(() => app1.stop());
+    const running = await proxyOver([app1], { CLIENT_MAXCONN: "1" });
+    const served = await open(running.port);
+    const waiting = await open(running.port);
+    cleanup.push(async () => [served, waiting].forEach((s) => s.destroy()));
+    await waitFor(
+      async () => (await metric(running, /stickyring_client_connections\{state="waiting"\}/)) === 1,
+    );
+    const refused = await open(running.port);
+    await new Promise((resolve) => refused.once("close", resolve));
+    expect(await metric(running, /stickyring_client_connections_refused/)).toBe(1);
+  });
+});
+
+describe("idle connections to a server (MAX_IDLE_PER_SERVER)", () => {
+  it("keeps at most that many once a burst is over, closing the oldest", async () => {
+    const app1 = await countingBackend("app1", () => 30);
+    cleanup.push(() => app1.stop());
+    const running = await proxyOver([app1], { MAX_IDLE_PER_SERVER: "3" });
+    const replies = await Promise.all(
+      clientAddresses(40).map((from) => get(running.port, { from })),
+    );
+    expect(replies.every((r) => r.status === 200)).toBe(true);
+    expect(app1.state.connections).toBeGreaterThan(3); // the burst needed more
+    await waitFor(() => app1.state.open === 3);
+    expect(
+      await metric(running, /stickyring_server_connections\{backend="app1",state="idle"\}/),
+    ).toBe(3);
+    // The next request reuses one of them.
+    const before = app1.state.connections;
+    expect((await get(running.port, { from: "127.9.9.9" })).status).toBe(200);
+    expect(app1.state.connections).toBe(before);
+  });
+});
+
+describe("limit settings", () => {
+  const load = (env: Record<string, string>) => () =>
+    loadConfig({ BACKENDS: "app1=http://127.0.0.1:1,web=dns://web:80", ...env });
+
+  it("reads MAXCONN as a default and overrides by server or DNS group", () => {
+    const config = load({ MAXCONN: "100,app1=5,web=20" })();
+    expect(config.maxconn).toEqual({
+      fallback: 100,
+      byName: new Map([
+        ["app1", 5],
+        ["web", 20],
+      ]),
+    });
+    expect(load({})().maxconn.fallback).toBe(0);
+  });
+
+  it.each([
+    ["MAXCONN", "lots", /^MAXCONN="lots": expected a number of requests in flight per server/],
+    ["MAXCONN", "app9=3", /^MAXCONN: "app9" is not a backend or DNS group in BACKENDS/],
+    ["TIMEOUT_QUEUE", "soon", /^TIMEOUT_QUEUE="soon": expected a duration/],
+    [
+      "CLIENT_MAXCONN",
+      "0",
+      /^CLIENT_MAXCONN="0": expected a number of client connections from 1 up/,
+    ],
+    ["MAX_IDLE_PER_SERVER", "-1", /^MAX_IDLE_PER_SERVER="-1": expected an integer/],
+  ])("refuses %s=%s naming the setting", (name, value, message) => {
+    let error: unknown;
+    try {
+      load({ [name]: value })();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([expect.stringMatching(message)]);
+  });
+
+  it("waits TIMEOUT_CONNECT in a queue unless TIMEOUT_QUEUE says otherwise", () => {
+    expect(load({ TIMEOUT_CONNECT: "3s" })().timeouts.queueMs).toBe(3000);
+    expect(load({ TIMEOUT_CONNECT: "3s", TIMEOUT_QUEUE: "250ms" })().timeouts.queueMs).toBe(250);
+  });
+
+  it("derives the client connection limit from the open-files limit", () => {
+    const config = load({})();
+    expect(config.clientMaxconn).toBeGreaterThanOrEqual(64);
+    expect(load({ CLIENT_MAXCONN: "500" })().clientMaxconn).toBe(500);
+  });
+});
