@@ -1,0 +1,75 @@
+// The proxies `pnpm bench:proxy` compares: one entry per row of its tables.
+// Adding a row is adding an entry; the first entry is the reference the
+// others are divided by.
+
+import { cpus } from "node:os";
+import {
+  PORT_BASE,
+  startBaseline,
+  startHaproxy,
+  startStickyring,
+  type Started,
+} from "./processes.js";
+
+export interface Where {
+  port: number;
+  adminPort: number;
+  backends: number[];
+  /** The most client connections the run will open (HAProxy's maxconn). */
+  maxConnections: number;
+}
+
+export interface Proxy {
+  name: string;
+  /** Also in the high-concurrency section (1,000 and 5,000 connections). */
+  high: boolean;
+  start(where: Where): Promise<Started & { adminPort?: number }>;
+}
+
+/** stickyring as `pnpm start` runs it, with further settings (environment variables). */
+const stickyring =
+  (workers = 0, settings: Record<string, string> = {}) =>
+  ({ port, adminPort, backends }: Where) =>
+    startStickyring(port, adminPort, backends, workers, undefined, settings);
+
+const cores = cpus().length;
+
+export const PROXIES: Proxy[] = [
+  {
+    name: "HAProxy 2.6",
+    high: true,
+    start: ({ port, backends, maxConnections }) =>
+      startHaproxy(port, backends, { maxconn: Math.max(4096, maxConnections + 256) }),
+  },
+  { name: "stickyring", high: true, start: stickyring() },
+  {
+    name: "tutorial baseline",
+    high: false,
+    start: ({ port, backends }) => startBaseline(port, backends),
+  },
+  // The multi-core mode: one worker per core, shown beside the single process.
+  { name: `stickyring, ${cores} workers`, high: false, start: stickyring(cores) },
+];
+
+/**
+ * Starts `proxies` in turn, the i-th on PORT_BASE + `offset` + i (admin API
+ * 100 above), each named as its entry. Pushes each onto `started` as soon
+ * as it runs, so the caller stops them also when a later one fails.
+ */
+export async function startProxies(
+  proxies: readonly Proxy[],
+  offset: number,
+  backends: number[],
+  maxConnections: number,
+  started: Started[],
+): Promise<(Started & { adminPort?: number })[]> {
+  const running: (Started & { adminPort?: number })[] = [];
+  for (const [i, proxy] of proxies.entries()) {
+    const port = PORT_BASE + offset + i;
+    const one = await proxy.start({ port, adminPort: port + 100, backends, maxConnections });
+    const named = { ...one, name: proxy.name };
+    started.push(named);
+    running.push(named);
+  }
+  return running;
+}
