@@ -11,13 +11,13 @@ import {
   peakRssMb,
   launchLine,
   PORT_BASE,
-  repo,
   startBackends,
   type Started,
 } from "./processes.js";
 import { runHttps, startTlsCandidates } from "./https.js";
 import { HIGH, highSection } from "./high.js";
 import { OPEN_FILES } from "./limits.js";
+import { commit } from "./provenance.js";
 import { PROXIES, startProxies } from "./proxies.js";
 import { markdown, svgChart, type Row } from "./report.js";
 import { sampleStickiness, type StickinessSample } from "./sampler.js";
@@ -37,14 +37,6 @@ function command(): string {
     .map((name) => `${name}=${JSON.stringify(process.env[name])} `)
     .join("");
   return `${settings}pnpm bench:proxy`;
-}
-
-/** The commit measured, and whether the working tree differed from it. */
-function commit(): string {
-  const git = (...args: string[]) =>
-    execFileSync("git", args, { cwd: repo, encoding: "utf8" }).trim();
-  const dirty = git("status", "--porcelain", "--untracked-files=no") !== "";
-  return `commit ${git("rev-parse", "--short", "HEAD")}${dirty ? " with uncommitted changes" : ""}`;
 }
 
 async function main() {
