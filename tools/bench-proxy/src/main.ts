@@ -9,7 +9,6 @@ import {
   cleanup,
   ensureTools,
   peakRssMb,
-  launchLine,
   PORT_BASE,
   startBackends,
   type Started,
@@ -100,9 +99,8 @@ async function main() {
     const header = [
       `Command: \`${command()}\` (${new Date().toISOString().slice(0, 10)}, ${commit()}, ${cpus().length} cores, Node ${process.version}, ${execFileSync("haproxy", ["-v"], { encoding: "utf8" }).split("\n")[0]}, open files ${OPEN_FILES}).`,
       `wrk -t1, ${ROUNDS} rounds of ${SECONDS} s per proxy and connection count, alternating the proxies, after an uncounted 3 s warm-up at each count; medians shown.`,
-      "Backends: 3 nginx servers on loopback. HAProxy 2.6: `balance source`, `hash-type consistent`, `nbthread 1`.",
-      `stickyring: one process, default configuration (access log off, as HAProxy here has no \`log\` line), run as \`pnpm start\` and the image run it (${launchLine()});`,
-      `\`stickyring, ${cpus().length} workers\`: the same with \`WORKERS=${cpus().length}\` (the multi-core mode: a control process and one data-plane worker per core; RSS is the sum of all ${cpus().length + 1} processes).`,
+      "Backends: 3 nginx servers on loopback.",
+      ...PROXIES.map((p) => `\`${p.name}\`: ${p.about}`),
       "The machine's 2 cores also run wrk and the nginx backends, so no proxy has a core to itself.",
       "Peak RSS: VmHWM of the proxy's processes at the end of the run. CPU per request: user + system time of the proxy's processes during a run, divided by the requests wrk completed (the stickiness sampler's few requests are not counted, so it is slightly high); it varies less than requests/s when wrk and the backends compete for the cores.",
     ].join("\n");

@@ -4,6 +4,7 @@
 
 import { cpus } from "node:os";
 import {
+  launchLine,
   PORT_BASE,
   startBaseline,
   startHaproxy,
@@ -21,6 +22,8 @@ export interface Where {
 
 export interface Proxy {
   name: string;
+  /** What runs, for the report's header (a sentence). */
+  about: string;
   /** Also in the high-concurrency section (1,000 and 5,000 connections). */
   high: boolean;
   start(where: Where): Promise<Started & { adminPort?: number }>;
@@ -37,18 +40,30 @@ const cores = cpus().length;
 export const PROXIES: Proxy[] = [
   {
     name: "HAProxy 2.6",
+    about: "`balance source`, `hash-type consistent`, `nbthread 1`.",
     high: true,
     start: ({ port, backends, maxConnections }) =>
       startHaproxy(port, backends, { maxconn: Math.max(4096, maxConnections + 256) }),
   },
-  { name: "stickyring", high: true, start: stickyring() },
+  {
+    name: "stickyring",
+    about: `one process, default configuration (access log off, as HAProxy here has no \`log\` line), run as \`pnpm start\` and the image run it (${launchLine()}).`,
+    high: true,
+    start: stickyring(),
+  },
   {
     name: "tutorial baseline",
+    about:
+      "Express and http-proxy-middleware with a router hashing the client address, as tutorials write it (tools/bench-proxy/src/baseline.ts).",
     high: false,
     start: ({ port, backends }) => startBaseline(port, backends),
   },
-  // The multi-core mode: one worker per core, shown beside the single process.
-  { name: `stickyring, ${cores} workers`, high: false, start: stickyring(cores) },
+  {
+    name: `stickyring, ${cores} workers`,
+    about: `stickyring with \`WORKERS=${cores}\` (the multi-core mode: a control process and one data-plane worker per core; RSS is the sum of all ${cores + 1} processes).`,
+    high: false,
+    start: stickyring(cores),
+  },
 ];
 
 /**
