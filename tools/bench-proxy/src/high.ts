@@ -101,7 +101,11 @@ function report(summaries: HighSummary[], allowed: number): string {
   const reference = PROXIES[0]!.name;
   const referenceAt = (s: HighSummary) =>
     summaries.find((r) => r.requested === s.requested && r.proxy === reference)!;
-  const capped = summaries.filter((s) => s.connections < s.requested);
+  const capped = [
+    ...new Map(
+      summaries.filter((s) => s.connections < s.requested).map((s) => [s.requested, s]),
+    ).values(),
+  ];
   const show = (n: number | undefined) => (n === undefined ? "-" : fmt(n));
   const rows = summaries.map((s) => {
     const ref = referenceAt(s);
@@ -124,7 +128,7 @@ function report(summaries: HighSummary[], allowed: number): string {
     "## High concurrency",
     "",
     `wrk -t2 with a 2 s timeout, ${HIGH.rounds} alternating rounds of ${HIGH.seconds} s per proxy and connection count after an uncounted 3 s warm-up, proxies started afresh for each count (peak RSS is that count's); medians of the rounds, \`each round\` beside them.`,
-    `Open files: every child (wrk, nginx, the proxies) runs with a soft limit of ${fmt(OPEN_FILES)} (the hard limit); a proxy needs a client and an upstream socket per connection, so at most ${fmt(allowed)} connections${capped.length > 0 ? `: **capped** ${capped.map((s) => `${fmt(s.requested)} to ${fmt(s.connections)}`).join(", ")}` : " (no count capped)"}. HAProxy: \`maxconn\` the count + 256 (4,096 at least, ${fmt(allowed)} at most), global and frontend.`,
+    `Open files: every child (wrk, nginx, the proxies) runs with a soft limit of ${fmt(OPEN_FILES)} (the hard limit); a proxy needs a client and an upstream socket per connection, so at most ${fmt(allowed)} connections${capped.length > 0 ? `: **capped** ${capped.map((s) => `${fmt(s.requested)} to ${fmt(s.connections)}`).join(", ")}` : " (no count capped)"}. HAProxy: \`maxconn\` the count + 256 or 4,096, whichever is more, but at most ${fmt(allowed)}, global and frontend; a capped count's goals are judged at the count run.`,
     "Past 2 s: requests that took longer than wrk's 2 s timeout (or never completed), also counted in errors. Max: the slowest request within 2 s (wrk counts a slower one as a timeout and records no latency for it). Upstream at peak: the most established connections from the proxy to the 3 backends in any round (sampled every 250 ms); in flight: the requests stickyring's admin API reported just after that sample, and the most it reported in that round (HAProxy has no admin API here: -).",
     "",
     "| connections | proxy | requests/s (median) | vs HAProxy | each round | p50 | p99 | p99 vs HAProxy | max | past 2 s | errors | upstream at peak | in flight then | most in flight | peak RSS | CPU per request |",

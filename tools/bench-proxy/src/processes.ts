@@ -6,7 +6,7 @@ import { waitForPort } from "@stickyring/runtime";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { OPEN_FILES, withOpenFiles } from "./limits.js";
+import { connectionsAllowed, OPEN_FILES, withOpenFiles } from "./limits.js";
 
 export interface Started {
   name: string;
@@ -145,14 +145,16 @@ export function startBackends(ports: number[]): Promise<Started> {
  * stickyring's TLS port does: `ssl crt` (certificate and key in one PEM),
  * ALPN h2 and http/1.1, Mozilla intermediate's TLS 1.2 suites. `maxconn`
  * (4,096 unless given) is set globally and for the frontend, whose own
- * default is lower; HAProxy needs about two descriptors per connection.
+ * default is lower; it is lowered to what the open-file limit has room for,
+ * as HAProxy, needing two descriptors per connection, refuses to start otherwise.
  */
 export function startHaproxy(
   port: number,
   backends: number[],
   options: { tls?: { pem: string; ciphers: string }; maxconn?: number } = {},
 ): Promise<Started> {
-  const { tls, maxconn = 4096 } = options;
+  const { tls } = options;
+  const maxconn = Math.min(options.maxconn ?? 4096, connectionsAllowed());
   const config = [
     "global",
     "  nbthread 1",

@@ -11,7 +11,6 @@ import {
   startStickyring,
   type Started,
 } from "./processes.js";
-import { connectionsAllowed } from "./limits.js";
 
 export interface Where {
   port: number;
@@ -43,11 +42,9 @@ export const PROXIES: Proxy[] = [
     name: "HAProxy 2.6",
     about: "`balance source`, `hash-type consistent`, `nbthread 1`.",
     high: true,
-    // maxconn: room for the run and a little more (4,096 at least, as before), within the open-file limit.
+    // maxconn: room for the run and a little more (4,096 at least, as before); startHaproxy keeps it within the open-file limit.
     start: ({ port, backends, maxConnections }) =>
-      startHaproxy(port, backends, {
-        maxconn: Math.min(Math.max(4096, maxConnections + 256), connectionsAllowed()),
-      }),
+      startHaproxy(port, backends, { maxconn: Math.max(4096, maxConnections + 256) }),
   },
   {
     name: "stickyring",
