@@ -12,7 +12,8 @@ export interface Started {
   name: string;
   port: number;
   pid: number;
-  stop(): Promise<void>;
+  /** SIGTERM (a graceful stop), SIGKILL after 3 s; `SIGKILL` at once to kill it as a crash would. */
+  stop(signal?: "SIGTERM" | "SIGKILL"): Promise<void>;
 }
 
 export const repo = fileURLToPath(new URL("../../..", import.meta.url));
@@ -104,9 +105,10 @@ export async function startProcess(
     name,
     port,
     pid: child.pid!,
-    async stop() {
+    async stop(signal = "SIGTERM") {
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
+      child.kill(signal);
       await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
       child.kill("SIGKILL");
     },

@@ -128,7 +128,7 @@ async function main(): Promise<boolean> {
 
     const sampler = setInterval(() => rss.push({ at: progress(), mb: rssMb(proxyPid) }), 500);
     const kill = (n: number) => async () => {
-      await backends[n - 1]!.stop();
+      await backends[n - 1]!.stop("SIGKILL");
       events.push(`app${n} killed at ${when()}`);
     };
     // A restarted backend must be back in the placement before the plan goes
