@@ -1,12 +1,13 @@
-// Many connections at once: wrk with two threads and 1,000 or more
-// connections, the latency tail and the requests wrk gave up on (past 2 s),
-// and what the proxy holds meanwhile (its connections to the servers, its
-// requests in flight). The part of `pnpm bench:proxy` for issue #19.
+// One run with many connections at once: wrk with two threads and 1,000 or
+// more connections, the latency tail and the requests wrk gave up on (past
+// 2 s), and what the proxy holds meanwhile (its connections to the servers,
+// its requests in flight). high.ts runs it in rounds for `pnpm bench:proxy`.
 
 import { execFile } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { promisify } from "node:util";
-import { cpuSeconds, type Started } from "./processes.js";
+import { withOpenFiles } from "./limits.js";
+import { childPids, type Started } from "./processes.js";
 import { parseWrk, type WrkResult } from "./wrk.js";
 
 const run = promisify(execFile);
@@ -15,11 +16,15 @@ export interface LoadResult extends WrkResult {
   maxMs: number;
   /** Requests wrk gave up on after 2 s (its timeout). */
   timeouts: number;
-  /** The most connections to the servers the proxy held at once (sampled every 100 ms). */
+  /** The most connections to the servers the proxy held at once (sampled every SAMPLE_EVERY_MS). */
   upstreamPeak: number;
-  /** Requests in flight in the proxy when it held them (stickyring only; undefined otherwise). */
+  /**
+   * Requests in flight in the proxy, from stickyring's admin API (undefined
+   * for others, or when it never answered): when the upstream peak was seen
+   * (read just after it), and the most seen at any sample.
+   */
   inFlightAtPeak: number | undefined;
-  cpuUsPerRequest: number;
+  inFlightPeak: number | undefined;
 }
 
 /** The latency wrk reports as its maximum, in ms. */
@@ -33,7 +38,7 @@ function maxLatencyMs(output: string): number {
 /** Socket inodes of a process and its children. */
 function socketInodes(pid: number): Set<string> {
   const inodes = new Set<string>();
-  const pids = [pid, ...children(pid)];
+  const pids = [pid, ...childPids(pid)];
   for (const p of pids) {
     let fds: string[];
     try {
@@ -52,18 +57,6 @@ function socketInodes(pid: number): Set<string> {
     }
   }
   return inodes;
-}
-
-function children(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
 }
 
 /** Established TCP connections of `pid` whose remote port is one of `ports`. */
@@ -89,12 +82,18 @@ export function connectionsTo(pid: number, ports: readonly number[]): number {
   return count;
 }
 
-/** The sum of in-flight requests the admin API reports, or undefined without one. */
+/**
+ * The sum of in-flight requests the admin API reports, or undefined without
+ * one. It shares the proxy's event loop, which is busy at 5,000 connections:
+ * a second to answer.
+ */
 async function inFlight(adminPort: number | undefined): Promise<number | undefined> {
   if (adminPort === undefined) return undefined;
   try {
     const answer = (await (
-      await fetch(`http://127.0.0.1:${adminPort}/api/servers`, { signal: AbortSignal.timeout(500) })
+      await fetch(`http://127.0.0.1:${adminPort}/api/servers`, {
+        signal: AbortSignal.timeout(1000),
+      })
     ).json()) as { servers: { inFlight: number }[] };
     return answer.servers.reduce((sum, s) => sum + s.inFlight, 0);
   } catch {
@@ -102,7 +101,13 @@ async function inFlight(adminPort: number | undefined): Promise<number | undefin
   }
 }
 
-/** wrk with two threads and `connections` connections through `target`, with what the proxy held. */
+/** How often the proxy's connections are counted: reading /proc/net/tcp with 10,000 sockets costs the bench's own core a few ms. */
+const SAMPLE_EVERY_MS = 250;
+
+/**
+ * wrk with two threads and `connections` connections through `target`
+ * (the open-file limit raised for it), with what the proxy held meanwhile.
+ */
 export async function highLoad(
   target: Started & { adminPort?: number },
   backendPorts: readonly number[],
@@ -111,41 +116,40 @@ export async function highLoad(
 ): Promise<LoadResult> {
   let upstreamPeak = 0;
   let inFlightAtPeak: number | undefined;
+  let inFlightPeak: number | undefined;
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
       const upstream = connectionsTo(target.pid, backendPorts);
+      const requests = await inFlight(target.adminPort);
+      if (requests !== undefined) inFlightPeak = Math.max(inFlightPeak ?? 0, requests);
       if (upstream > upstreamPeak) {
         upstreamPeak = upstream;
-        inFlightAtPeak = await inFlight(target.adminPort);
+        inFlightAtPeak = requests;
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, SAMPLE_EVERY_MS));
     }
   })();
-  const cpuBefore = cpuSeconds(target.pid);
-  const { stdout } = await run(
-    "wrk",
-    [
-      "-t2",
-      `-c${connections}`,
-      `-d${seconds}s`,
-      "--timeout",
-      "2s",
-      "--latency",
-      `http://127.0.0.1:${target.port}/`,
-    ],
-    { maxBuffer: 1 << 20 },
-  );
-  sampling = false;
+  const [command, args] = withOpenFiles("wrk", [
+    "-t2",
+    `-c${connections}`,
+    `-d${seconds}s`,
+    "--timeout",
+    "2s",
+    "--latency",
+    `http://127.0.0.1:${target.port}/`,
+  ]);
+  const { stdout } = await run(command, args, { maxBuffer: 1 << 20 }).finally(() => {
+    sampling = false;
+  });
   await sampler;
-  const result = parseWrk(stdout);
   const timeouts = /timeout (\d+)/.exec(stdout);
   return {
-    ...result,
+    ...parseWrk(stdout),
     maxMs: maxLatencyMs(stdout),
     timeouts: timeouts ? Number(timeouts[1]) : 0,
     upstreamPeak,
     inFlightAtPeak,
-    cpuUsPerRequest: ((cpuSeconds(target.pid) - cpuBefore) * 1e6) / Math.max(1, result.requests),
+    inFlightPeak,
   };
 }

@@ -5,12 +5,12 @@ import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { runHttps, startTlsCandidates } from "./https.js";
+import { commit } from "./provenance.js";
 import {
   PORT_BASE,
   cleanup,
   ensureTools,
   launchLine,
-  repo,
   startBackends,
   type Started,
 } from "./processes.js";
@@ -25,16 +25,12 @@ try {
   const candidates = await startTlsCandidates(backends);
   started.push(...candidates);
   const table = await runHttps(candidates, ROUNDS, SECONDS);
-  const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], {
-    cwd: repo,
-    encoding: "utf8",
-  }).trim();
   const settings = ["BENCH_ROUNDS", "BENCH_SECONDS", "BENCH_PORT_BASE"]
     .filter((name) => process.env[name] !== undefined)
     .map((name) => `${name}=${process.env[name]} `)
     .join("");
   const report = [
-    `Command: \`${settings}pnpm bench:https\` (${new Date().toISOString().slice(0, 10)}, commit ${commit}, ${cpus().length} cores, Node ${process.version}, ${execFileSync("haproxy", ["-v"], { encoding: "utf8" }).split("\n")[0]}).`,
+    `Command: \`${settings}pnpm bench:https\` (${new Date().toISOString().slice(0, 10)}, ${commit()}, ${cpus().length} cores, Node ${process.version}, ${execFileSync("haproxy", ["-v"], { encoding: "utf8" }).split("\n")[0]}).`,
     `${ROUNDS} alternating rounds of ${SECONDS} s per load and proxy after an uncounted warm-up; medians shown.`,
     "HAProxy 2.6: `nbthread 1`, `bind ... ssl crt <pem> alpn h2,http/1.1`, Mozilla intermediate TLS 1.2 suites, `balance source`, `hash-type consistent`.",
     `stickyring: one process, TLS_PORT with TLS_CERT (the same PEM), defaults otherwise, run as ${launchLine()}.`,

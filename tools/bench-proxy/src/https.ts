@@ -11,10 +11,9 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { waitForPort } from "@stickyring/runtime";
 import { h2load } from "./h2load.js";
-import { median, type Measured } from "./measure.js";
+import { alternate, describeMeasured, median, withCpu, type Measured } from "./measure.js";
 import {
   PORT_BASE,
-  cpuSeconds,
   peakRssMb,
   startHaproxy,
   startStickyring,
@@ -91,7 +90,7 @@ function certificate(): string {
 /** Starts HAProxy and stickyring with TLS; each Started's port is its TLS port. */
 export async function startTlsCandidates(backends: number[]): Promise<Started[]> {
   const pem = certificate();
-  const haproxy = await startHaproxy(PORT_BASE + 230, backends, { pem, ciphers: CIPHERS });
+  const haproxy = await startHaproxy(PORT_BASE + 230, backends, { tls: { pem, ciphers: CIPHERS } });
   const tlsPort = PORT_BASE + 232;
   const sticky = await startStickyring(PORT_BASE + 231, PORT_BASE + 331, backends, 0, undefined, {
     TLS_PORT: String(tlsPort),
@@ -99,17 +98,6 @@ export async function startTlsCandidates(backends: number[]): Promise<Started[]>
   });
   await waitForPort(tlsPort);
   return [haproxy, { ...sticky, port: tlsPort }];
-}
-
-async function measureLoad(load: Load, target: Started, seconds: number): Promise<Measured> {
-  const before = cpuSeconds(target.pid);
-  const measured = await load.run(target, seconds);
-  if (measured.requests === 0)
-    throw new Error(`${target.name} answered no request in ${seconds} s`);
-  return {
-    ...measured,
-    cpuUsPerRequest: ((cpuSeconds(target.pid) - before) * 1e6) / measured.requests,
-  };
 }
 
 const fmt = (n: number, digits = 0) =>
@@ -126,17 +114,12 @@ export async function runHttps(
     "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const load of LOADS) {
-    for (const c of candidates) await load.run(c, 5); // warm-up (the JIT), not counted
-    const runs = new Map<string, Measured[]>(candidates.map((c) => [c.name, []]));
-    for (let round = 1; round <= rounds; round++) {
-      for (const c of candidates) {
-        const result = await measureLoad(load, c, seconds);
-        runs.get(c.name)!.push(result);
-        console.error(
-          `${load.name}, round ${round}, ${c.name}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.p99Ms.toFixed(2)} ms, ${result.cpuUsPerRequest.toFixed(1)} µs CPU/request`,
-        );
-      }
-    }
+    const runs = await alternate(
+      candidates,
+      rounds,
+      (c): Promise<Measured> => withCpu(c, () => load.run(c, seconds)),
+      { warmUp: (c) => load.run(c, 5), label: load.name, describe: describeMeasured },
+    );
     const mid = (name: string, pick: (m: Measured) => number) => median(runs.get(name)!.map(pick));
     const reference = candidates[0]!.name;
     for (const c of candidates) {

@@ -9,19 +9,18 @@ import {
   cleanup,
   ensureTools,
   peakRssMb,
-  launchLine,
   PORT_BASE,
-  repo,
   startBackends,
-  startBaseline,
-  startHaproxy,
-  startStickyring,
   type Started,
 } from "./processes.js";
 import { runHttps, startTlsCandidates } from "./https.js";
+import { HIGH, highSection } from "./high.js";
+import { OPEN_FILES } from "./limits.js";
+import { commit } from "./provenance.js";
+import { PROXIES, startProxies } from "./proxies.js";
 import { markdown, svgChart, type Row } from "./report.js";
 import { sampleStickiness, type StickinessSample } from "./sampler.js";
-import { measure, median, type Measured } from "./measure.js";
+import { alternate, describeMeasured, measure, median, type Measured } from "./measure.js";
 import { wrk } from "./wrk.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -29,39 +28,49 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? "4,32,128").split(",").map(Number);
 const results = new URL("../results/", import.meta.url);
 
+/** The command as run, with the settings given: what a reader types to repeat it. */
+function command(): string {
+  const settings = Object.keys(process.env)
+    .filter((name) => name.startsWith("BENCH_") || name === "PROXY_NODE_FLAGS")
+    .sort()
+    .map((name) => `${name}=${JSON.stringify(process.env[name])} `)
+    .join("");
+  return `${settings}pnpm bench:proxy`;
+}
+
 async function main() {
   ensureTools();
   const backends = [PORT_BASE + 101, PORT_BASE + 102, PORT_BASE + 103];
   const started: Started[] = [await startBackends(backends)];
   try {
-    const candidates = [
-      await startHaproxy(PORT_BASE + 200, backends),
-      await startStickyring(PORT_BASE + 201, PORT_BASE + 301, backends),
-      await startBaseline(PORT_BASE + 202, backends),
-      // The multi-core mode: one worker per core (2 here), shown beside the single process.
-      await startStickyring(PORT_BASE + 203, PORT_BASE + 303, backends, cpus().length),
-    ];
-    started.push(...candidates);
+    const candidates = await startProxies(
+      PROXIES,
+      200,
+      backends,
+      Math.max(...CONNECTIONS),
+      started,
+    );
 
-    console.error("warm-up (not counted)");
-    for (const c of candidates) await wrk(c.port, 32, 3);
-
+    // Each connection count alternates the proxies round by round (A B C D A B C D ...).
     const runs = new Map<string, Measured[]>();
-    const stickiness = new Map<string, StickinessSample[]>();
-    for (let round = 1; round <= ROUNDS; round++) {
-      for (const connections of CONNECTIONS) {
-        for (const c of candidates) {
+    const stickiness = new Map<string, StickinessSample[]>(candidates.map((c) => [c.name, []]));
+    for (const connections of CONNECTIONS) {
+      const counted = await alternate(
+        candidates,
+        ROUNDS,
+        async (c) => {
           const stop = sampleStickiness(c.port);
           const result = await measure(c, connections, SECONDS);
-          const sample = await stop();
-          const key = `${c.name}|${connections}`;
-          runs.set(key, [...(runs.get(key) ?? []), result]);
-          stickiness.set(c.name, [...(stickiness.get(c.name) ?? []), sample]);
-          console.error(
-            `round ${round} ${connections} conns ${c.name}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.p99Ms} ms, ${result.cpuUsPerRequest.toFixed(1)} µs CPU/request`,
-          );
-        }
-      }
+          stickiness.get(c.name)!.push(await stop());
+          return result;
+        },
+        {
+          warmUp: (c) => wrk(c.port, connections, 3),
+          label: `${connections} connections`,
+          describe: describeMeasured,
+        },
+      );
+      for (const [name, list] of counted) runs.set(`${name}|${connections}`, list);
     }
 
     const rows: Row[] = [];
@@ -88,19 +97,19 @@ async function main() {
       })
       .join("\n");
     const header = [
-      `Command: \`${process.env.BENCH_PORT_BASE ? `BENCH_PORT_BASE=${process.env.BENCH_PORT_BASE} ` : ""}pnpm bench:proxy\` (${new Date().toISOString().slice(0, 10)}, commit ${execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: repo, encoding: "utf8" }).trim()}, ${cpus().length} cores, Node ${process.version}).`,
-      `wrk -t1, ${ROUNDS} rounds of ${SECONDS} s per proxy and connection count, alternating the proxies, after an uncounted warm-up; medians shown.`,
-      "Backends: 3 nginx servers on loopback. HAProxy 2.6: `balance source`, `hash-type consistent`, `nbthread 1`.",
-      `stickyring: one process, default configuration (access log off, as HAProxy here has no \`log\` line), run as \`pnpm start\` and the image run it (${launchLine()});`,
-      `\`stickyring, ${cpus().length} workers\`: the same with \`WORKERS=${cpus().length}\` (the multi-core mode: a control process and one data-plane worker per core; RSS is the sum of all ${cpus().length + 1} processes).`,
+      `Command: \`${command()}\` (${new Date().toISOString().slice(0, 10)}, ${commit()}, ${cpus().length} cores, Node ${process.version}, ${execFileSync("haproxy", ["-v"], { encoding: "utf8" }).split("\n")[0]}, open files ${OPEN_FILES}).`,
+      `wrk -t1, ${ROUNDS} rounds of ${SECONDS} s per proxy and connection count, alternating the proxies, after an uncounted 3 s warm-up at each count; medians shown.`,
+      "Backends: 3 nginx servers on loopback.",
+      ...PROXIES.map((p) => `\`${p.name}\`: ${p.about}`),
       "The machine's 2 cores also run wrk and the nginx backends, so no proxy has a core to itself.",
       "Peak RSS: VmHWM of the proxy's processes at the end of the run. CPU per request: user + system time of the proxy's processes during a run, divided by the requests wrk completed (the stickiness sampler's few requests are not counted, so it is slightly high); it varies less than requests/s when wrk and the backends compete for the cores.",
     ].join("\n");
-    const table = markdown(rows, "HAProxy 2.6", header);
+    const table = markdown(rows, PROXIES[0]!.name, header);
 
-    // HTTPS and HTTP/2 (https.ts): the TLS candidates replace the plain ones on the cores.
+    // The high-concurrency and HTTPS sections start proxies of their own: these leave the cores.
     for (const c of candidates.splice(0)) await c.stop();
     started.length = 1;
+    const high = HIGH.enabled ? await highSection(backends, started) : "";
     const tlsCandidates = await startTlsCandidates(backends);
     started.push(...tlsCandidates);
     const https = await runHttps(tlsCandidates, ROUNDS, SECONDS);
@@ -111,7 +120,7 @@ async function main() {
       "",
       https,
     ].join("\n");
-    const report = `${table}\nStickiness sampled during every run (8 clients, each from its own loopback address on one kept-alive connection, a request every 50 ms):\n\n| proxy | samples | clients that reached two backends | failed samples |\n| --- | ---: | ---: | ---: |\n${sticky}\n\n${httpsSection}`;
+    const report = `${table}\nStickiness sampled during every run (8 clients, each from its own loopback address on one kept-alive connection, a request every 50 ms):\n\n| proxy | samples | clients that reached two backends | failed samples |\n| --- | ---: | ---: | ---: |\n${sticky}\n\n${high ? `${high}\n` : ""}${httpsSection}`;
     writeFileSync(new URL("proxy-bench.md", results), report);
     writeFileSync(
       new URL("proxy-bench.svg", results),

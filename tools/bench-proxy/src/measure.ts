@@ -14,43 +14,59 @@ import { wrk, type WrkResult } from "./wrk.js";
 
 export type Measured = WrkResult & { cpuUsPerRequest: number };
 
-/** wrk through `target`, with the CPU time the target's processes spent per request meanwhile. */
-export async function measure(
+/** `load` through `target`, with the CPU time the target's processes spent per request meanwhile. */
+export async function withCpu<R extends WrkResult>(
   target: Started,
-  connections: number,
-  seconds: number,
-): Promise<Measured> {
+  load: () => Promise<R>,
+): Promise<R & { cpuUsPerRequest: number }> {
   const cpuBefore = cpuSeconds(target.pid);
-  const measured = await wrk(target.port, connections, seconds);
-  if (measured.requests === 0)
-    throw new Error(`${target.name} answered no request in ${seconds} s`);
+  const measured = await load();
+  if (measured.requests === 0) throw new Error(`${target.name} answered no request`);
   const cpuUsPerRequest = ((cpuSeconds(target.pid) - cpuBefore) * 1e6) / measured.requests;
   return { ...measured, cpuUsPerRequest };
+}
+
+/** wrk (one thread) through `target`, with the CPU time per request. */
+export function measure(target: Started, connections: number, seconds: number): Promise<Measured> {
+  return withCpu(target, () => wrk(target.port, connections, seconds));
 }
 
 export const median = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-/** Measures every candidate once per round, in turn, for `rounds` rounds: drifts of the machine fall on all alike. */
-export async function alternate(
-  candidates: Started[],
-  connections: number,
+/**
+ * Runs `run` on every candidate once per round, in turn (A B C A B C ...),
+ * for `rounds` rounds, after one uncounted `warmUp` of each (the JIT, the
+ * connection pools): drifts of the machine fall on all candidates alike.
+ * Every benchmark's rounds go through here. Returns each candidate's
+ * results, by name, in round order.
+ */
+export async function alternate<C extends { name: string }, R>(
+  candidates: readonly C[],
   rounds: number,
-  seconds: number,
-): Promise<Map<string, Measured[]>> {
-  const runs = new Map<string, Measured[]>(candidates.map((c) => [c.name, []]));
-  for (const c of candidates) await wrk(c.port, connections, 3); // warm-up, not counted
+  run: (candidate: C) => Promise<R>,
+  options: {
+    warmUp: (candidate: C) => Promise<unknown>;
+    /** What the progress line says about a load and a result. */
+    label: string;
+    describe: (result: R) => string;
+  },
+): Promise<Map<string, R[]>> {
+  const runs = new Map<string, R[]>(candidates.map((c) => [c.name, []]));
+  for (const c of candidates) await options.warmUp(c);
   for (let round = 1; round <= rounds; round++) {
     for (const c of candidates) {
-      const result = await measure(c, connections, seconds);
+      const result = await run(c);
       runs.get(c.name)!.push(result);
-      console.error(
-        `round ${round} ${c.name}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.p99Ms} ms, ${result.cpuUsPerRequest.toFixed(1)} µs CPU/request`,
-      );
+      console.error(`${options.label}, round ${round}, ${c.name}: ${options.describe(result)}`);
     }
   }
   return runs;
 }
+
+/** The progress line of a measured run. */
+export const describeMeasured = (r: Measured) =>
+  `${Math.round(r.requestsPerSecond)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, ${r.cpuUsPerRequest.toFixed(1)} µs CPU/request`;
 
 /** One row per candidate: medians, and each round's figure beside them. */
 export function roundsTable(
@@ -106,7 +122,11 @@ export async function sideBySide(run: {
       started.push(candidate);
       candidates.push(candidate);
     }
-    const runs = await alternate(candidates, connections, rounds, seconds);
+    const runs = await alternate(candidates, rounds, (c) => measure(c, connections, seconds), {
+      warmUp: (c) => wrk(c.port, connections, 3),
+      label: `${connections} connections`,
+      describe: describeMeasured,
+    });
     const text = [
       `Command: \`${settings}${run.command}\` (${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, Node ${process.version}).`,
       run.about,

@@ -6,12 +6,14 @@ import { waitForPort } from "@stickyring/runtime";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { connectionsAllowed, OPEN_FILES, withOpenFiles } from "./limits.js";
 
 export interface Started {
   name: string;
   port: number;
   pid: number;
-  stop(): Promise<void>;
+  /** SIGTERM (a graceful stop), SIGKILL after 3 s; `SIGKILL` at once to kill it as a crash would. */
+  stop(signal?: "SIGTERM" | "SIGKILL"): Promise<void>;
 }
 
 export const repo = fileURLToPath(new URL("../../..", import.meta.url));
@@ -83,7 +85,9 @@ export async function startProcess(
 ): Promise<Started> {
   const log = join(work, `${name.replace(/\W+/g, "-")}.log`);
   writeFileSync(log, "");
-  const child = spawn(command, args, {
+  // Every child gets the raised open-file limit: 1,000 connections and more need it.
+  const [shell, shellArgs] = withOpenFiles(command, args);
+  const child = spawn(shell, shellArgs, {
     env: { ...process.env, ...env },
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -101,16 +105,21 @@ export async function startProcess(
     name,
     port,
     pid: child.pid!,
-    async stop() {
+    async stop(signal = "SIGTERM") {
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
+      child.kill(signal);
       await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
       child.kill("SIGKILL");
     },
   };
 }
 
-/** Three nginx servers answering `Hello from App N`: fast enough never to be the bottleneck. */
+/**
+ * Three nginx servers answering `Hello from App N`: fast enough never to be
+ * the bottleneck, and with room for as many connections as the open-file
+ * limit allows (a proxy at 5,000 connections may open 5,000 to them).
+ */
 export function startBackends(ports: number[]): Promise<Started> {
   const dir = join(work, "nginx");
   for (const sub of ["body", "proxy", "fastcgi", "uwsgi", "scgi", "logs"])
@@ -123,7 +132,7 @@ export function startBackends(ports: number[]): Promise<Started> {
     .join("\n");
   writeFileSync(
     join(dir, "nginx.conf"),
-    `worker_processes 1;\ndaemon off;\npid ${dir}/nginx.pid;\nerror_log ${dir}/logs/error.log warn;\nevents { worker_connections 4096; }\nhttp {\n  access_log off;\n  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;\n${servers}\n}\n`,
+    `worker_processes 1;\nworker_rlimit_nofile ${OPEN_FILES};\ndaemon off;\npid ${dir}/nginx.pid;\nerror_log ${dir}/logs/error.log warn;\nevents { worker_connections ${Math.max(1024, OPEN_FILES - 64)}; }\nhttp {\n  access_log off;\n  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;\n${servers}\n}\n`,
   );
   return startProcess("nginx backends", ports[0]!, "nginx", [
     "-p",
@@ -136,17 +145,22 @@ export function startBackends(ports: number[]): Promise<Started> {
 /**
  * HAProxy 2.6, one thread; with `tls`, the frontend terminates TLS as
  * stickyring's TLS port does: `ssl crt` (certificate and key in one PEM),
- * ALPN h2 and http/1.1, Mozilla intermediate's TLS 1.2 suites.
+ * ALPN h2 and http/1.1, Mozilla intermediate's TLS 1.2 suites. `maxconn`
+ * (4,096 unless given) is set globally and for the frontend, whose own
+ * default is lower; it is lowered to what the open-file limit has room for,
+ * as HAProxy, needing two descriptors per connection, refuses to start otherwise.
  */
 export function startHaproxy(
   port: number,
   backends: number[],
-  tls?: { pem: string; ciphers: string },
+  options: { tls?: { pem: string; ciphers: string }; maxconn?: number } = {},
 ): Promise<Started> {
+  const { tls } = options;
+  const maxconn = Math.min(options.maxconn ?? 4096, connectionsAllowed());
   const config = [
     "global",
     "  nbthread 1",
-    "  maxconn 4096",
+    `  maxconn ${maxconn}`,
     ...(tls
       ? [
           `  ssl-default-bind-ciphers ${tls.ciphers}`,
@@ -155,6 +169,7 @@ export function startHaproxy(
       : []),
     "defaults",
     "  mode http",
+    `  maxconn ${maxconn}`,
     "  timeout connect 5s",
     "  timeout client 30s",
     "  timeout server 30s",
@@ -249,7 +264,7 @@ export function peakRssMb(pid: number): number {
   });
 }
 
-function childPids(pid: number): number[] {
+export function childPids(pid: number): number[] {
   try {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
       .trim()
