@@ -266,16 +266,26 @@ describe("the client connection limit (CLIENT_MAXCONN)", () => {
 });
 
 describe("idle connections to a server (MAX_IDLE_PER_SERVER)", () => {
-  it("keeps at most that many once a burst is over, closing the oldest", async () => {
+  it("keeps a burst's connections for the next burst, then at most that many", async () => {
     const app1 = await countingBackend("app1", () => 30);
     cleanup.push(() => app1.stop());
     const running = await proxyOver([app1], { MAX_IDLE_PER_SERVER: "3" });
-    const replies = await Promise.all(
-      clientAddresses(40).map((from) => get(running.port, { from })),
-    );
-    expect(replies.every((r) => r.status === 200)).toBe(true);
-    expect(app1.state.connections).toBeGreaterThan(3); // the burst needed more
-    await waitFor(() => app1.state.open === 3);
+    const burst = async () => {
+      const replies = await Promise.all(
+        clientAddresses(40).map((from) => get(running.port, { from })),
+      );
+      expect(replies.every((r) => r.status === 200)).toBe(true);
+    };
+    await burst();
+    const opened = app1.state.connections;
+    expect(opened).toBeGreaterThan(3); // the burst needed more
+    // A second burst right after finds them idle: few or no new connections.
+    await burst();
+    expect(app1.state.connections - opened).toBeLessThan(opened / 2);
+    // Unused for a second, those beyond the bound close.
+    const quiet = performance.now();
+    await waitFor(() => app1.state.open === 3, 5000);
+    expect(performance.now() - quiet).toBeGreaterThanOrEqual(900);
     expect(
       await metric(running, /stickyring_server_connections\{backend="app1",state="idle"\}/),
     ).toBe(3);

@@ -116,6 +116,8 @@ export class UpstreamConnection {
   /** The current exchange has started reading the client's body. */
   private bodyTaken = false;
   private idleMs = IDLE_MS;
+  /** When it last went back to its pool (performance.now() time). */
+  releasedAt = 0;
   /** While idle: when it stops being safe to send on (performance.now() time). */
   private idleUntil = 0;
   private socketError: Error | undefined;
@@ -344,7 +346,8 @@ export class UpstreamConnection {
     // The answer ended in the read that filled the client's buffer: nothing
     // is left to hold back, and the next exchange must find it reading.
     this.resume();
-    this.idleUntil = performance.now() + this.idleMs;
+    this.releasedAt = performance.now();
+    this.idleUntil = this.releasedAt + this.idleMs;
     this.home.release(this);
   }
 

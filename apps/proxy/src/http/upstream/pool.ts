@@ -2,14 +2,21 @@
 // connection goes out first: it is the least likely to have been closed by
 // the server. The others close when the server closes them, when the server
 // timeout passes with no traffic, or when met in the pool too old to trust.
-// At most `maxIdle` wait idle (nginx's `keepalive N`): past it the oldest
-// closes, so a burst leaves the server no more connections than requests
-// in flight plus that many.
+// At most `maxIdle` wait idle (nginx's `keepalive N`) once a burst is over:
+// past it, those not taken again within TRIM_MS close, oldest first. Not at
+// once: under load many answers end in one turn and the next requests come
+// in the next, and closing the surplus at once had every request open a
+// new connection (1,000 clients: 1.3k against 4.4k req/s).
 
 import { UpstreamConnection, type Home, type UpstreamOptions } from "./connection.js";
 
+/** How long an idle connection beyond the bound may wait to be taken again. */
+const TRIM_MS = 1000;
+
 class Pool implements Home {
+  /** Oldest first: connections are taken from the end. */
   private readonly idle: UpstreamConnection[] = [];
+  private trimmer: NodeJS.Timeout | undefined;
   readonly open = new Set<UpstreamConnection>();
 
   constructor(
@@ -32,8 +39,19 @@ class Pool implements Home {
 
   release(connection: UpstreamConnection): void {
     this.idle.push(connection);
-    if (this.idle.length > this.maxIdle) this.idle[0]!.abort(); // forget() takes it out
+    if (this.idle.length > this.maxIdle && this.trimmer === undefined)
+      this.trimmer = setTimeout(this.trim, TRIM_MS).unref();
   }
+
+  /** Closes idle connections beyond the bound that waited TRIM_MS unused. */
+  private readonly trim = () => {
+    this.trimmer = undefined;
+    const before = performance.now() - TRIM_MS;
+    while (this.idle.length > this.maxIdle && this.idle[0]!.releasedAt <= before)
+      this.idle[0]!.abort(); // forget() takes it out
+    if (this.idle.length > this.maxIdle)
+      this.trimmer = setTimeout(this.trim, TRIM_MS).unref();
+  };
 
   get idleCount(): number {
     return this.idle.length;
