@@ -49,8 +49,7 @@ class Pool implements Home {
     const before = performance.now() - TRIM_MS;
     while (this.idle.length > this.maxIdle && this.idle[0]!.releasedAt <= before)
       this.idle[0]!.abort(); // forget() takes it out
-    if (this.idle.length > this.maxIdle)
-      this.trimmer = setTimeout(this.trim, TRIM_MS).unref();
+    if (this.idle.length > this.maxIdle) this.trimmer = setTimeout(this.trim, TRIM_MS).unref();
   };
 
   get idleCount(): number {
