@@ -45,6 +45,12 @@ export async function startBackend(n: number): Promise<Backend> {
   return backend;
 }
 
+/**
+ * The engine the integration tests run on: HTTP_ENGINE=express runs them on
+ * node:http (`pnpm test:express`), else the fast engine serves.
+ */
+export const ENGINE = process.env.HTTP_ENGINE === "express" ? "express" : "fast";
+
 export interface RunningProxy {
   proxy: StickyProxy;
   port: number;
@@ -67,6 +73,7 @@ export async function startProxy(
     // servers down.
     HEALTH_INTER: "500ms",
     HEALTH_TIMEOUT: "500ms",
+    HTTP_ENGINE: ENGINE,
     ...env,
   });
   const proxy = createStickyProxy(config, createLogger("proxy", "silent"));

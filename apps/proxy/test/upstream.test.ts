@@ -6,7 +6,7 @@ import { createServer as createTcpServer, type AddressInfo, type Socket } from "
 import { request } from "node:http";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { lookup } from "node:dns";
-import type { UpstreamConnection } from "../src/http/upstream/connection.js";
+import type { UpstreamLink } from "../src/http/upstream/exchange.js";
 import { createUpstream } from "../src/http/upstream/pool.js";
 import { requestHead } from "../src/http/upstream/request-head.js";
 import { get, startProxy, type Backend, type RunningProxy } from "./harness.js";
@@ -530,7 +530,7 @@ describe("responses that could desynchronise the connection are refused (502), n
 
 describe("the pool of connections", () => {
   /** One GET on `connection`; `holdBack` pauses it at the body, as a client that reads slowly does. */
-  const exchange = (connection: UpstreamConnection, holdBack: boolean) =>
+  const exchange = (connection: UpstreamLink, holdBack: boolean) =>
     new Promise<string>((resolve, reject) => {
       let body = "";
       connection.dispatch(
@@ -546,7 +546,9 @@ describe("the pool of connections", () => {
           onError: reject,
         },
         {
-          head: requestHead("GET", "/", ["host", "test"], false),
+          method: "GET",
+          target: "/",
+          headers: ["host", "test"],
           body: undefined,
           chunked: false,
           headOnly: false,

@@ -56,14 +56,17 @@ export interface SecuredConnection {
 /**
  * A read re-arms the socket's timeout; one the parser takes itself does not
  * pass through the socket, so it is re-armed here, as node:http's server does.
+ * An internal method: socketProblem() says when it is gone.
  */
-const rearm = socketMethod("_unrefTimer");
+const rearm = (Socket.prototype as unknown as Record<string, unknown>)._unrefTimer as (
+  this: Socket,
+) => void;
 
-function socketMethod(name: string): (this: Socket) => void {
-  const method = (Socket.prototype as unknown as Record<string, unknown>)[name];
-  if (typeof method !== "function")
-    throw new Error(`stickyring needs net.Socket's ${name}, missing in Node ${process.version}`);
-  return method as (this: Socket) => void;
+/** Why the connection cannot run on this Node (a net.Socket method it needs is gone), or undefined. */
+export function socketProblem(prototype: object = Socket.prototype): string | undefined {
+  return typeof (prototype as Record<string, unknown>)._unrefTimer === "function"
+    ? undefined
+    : `net.Socket's _unrefTimer is missing in Node ${process.version}`;
 }
 
 /** Pipelined requests held at most before the socket stops being read. */

@@ -3,7 +3,8 @@
 // the server. The others close when the server closes them, when the server
 // timeout passes with no traffic, or when met in the pool too old to trust.
 
-import { UpstreamConnection, type Home, type UpstreamOptions } from "./connection.js";
+import { UpstreamConnection, type Home } from "./connection.js";
+import type { Upstream, UpstreamOptions } from "./exchange.js";
 
 class Pool implements Home {
   private readonly idle: UpstreamConnection[] = [];
@@ -35,16 +36,6 @@ class Pool implements Home {
     const at = this.idle.lastIndexOf(connection);
     if (at >= 0) this.idle.splice(at, 1);
   }
-}
-
-export interface Upstream {
-  /**
-   * A connection to `target`'s server for one exchange: an idle one when
-   * there is one, unless `fresh` (after a reused one turned out closed).
-   */
-  connection(target: URL, fresh: boolean): UpstreamConnection;
-  /** Closes every connection, idle or busy. */
-  close(): void;
 }
 
 export function createUpstream(options: UpstreamOptions): Upstream {

@@ -1,0 +1,137 @@
+// The express engine's server on the proxy port: node:http's HTTP/1.1 server
+// with an Express app as its request handler, in front of the same data-plane
+// handlers as the fast engine (../downstream/server.ts). Only reading and
+// writing differ: requests are adapted to ClientRequest (request.ts) and
+// answers written through ResponseWriter (response.ts).
+//
+// The listening sockets are plain net servers (ACCEPT_SOCKETS of them, as the
+// fast engine has), which hand each connection to the one node:http server:
+// that is also where a PROXY protocol header is read first (proxy-preamble.ts).
+
+import { createRequire } from "node:module";
+import { Server as HttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { Server, type Socket } from "node:net";
+import type { ServerHandlers } from "../downstream/connection.js";
+import type { HttpServerOptions } from "../downstream/server.js";
+import { listenOnAll } from "../listeners.js";
+import { readPreamble } from "./proxy-preamble.js";
+import { clientRequest } from "./request.js";
+import { NodeResponse } from "./response.js";
+
+/** What the data plane needs of a server on the proxy port. */
+export interface PortServer {
+  /** The first of the listening sockets. */
+  readonly server: Server;
+  listen(port: number, host: string | undefined): Promise<number>;
+  close(timeoutMs: number): Promise<void>;
+}
+
+/**
+ * Express is loaded only by this engine: a proxy on the fast engine does not
+ * hold it (websocket.ts loads http-proxy-middleware late for the same reason).
+ */
+const load = createRequire(import.meta.url);
+
+const BAD_REQUEST =
+  "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+
+export function createExpressServer(
+  handlers: ServerHandlers,
+  options: HttpServerOptions,
+): PortServer {
+  const express = load("express") as typeof import("express");
+  /** The client's address per connection: the PROXY header's, when there is one. */
+  const clients = new WeakMap<Socket, string | undefined>();
+  /** Requests whose body is all in and whose answer is not: the server's time, not the client's. */
+  const awaitingServer = new WeakSet<Socket>();
+  let closing = false;
+
+  const app = express();
+  app.disable("x-powered-by");
+  app.disable("etag");
+  app.use((message: IncomingMessage, res: ServerResponse) => {
+    const { socket } = message;
+    const req = clientRequest(message, clients.has(socket) ? clients.get(socket) : socket.remoteAddress);
+    if (req === undefined) {
+      socket.end(BAD_REQUEST);
+      return;
+    }
+    const response = new NodeResponse(res, req.keepAlive && !closing, req.httpVersion === "1.0");
+    const waiting = () => awaitingServer.add(socket);
+    if (req.complete) waiting();
+    else message.once("end", waiting);
+    response.onClose(() => awaitingServer.delete(socket));
+    handlers.request(req, response);
+  });
+
+  const http = new HttpServer(
+    {
+      // As the fast engine: headers within `headersMs`, an idle kept-alive
+      // connection closed after `keepAliveMs`; a slow body is the data
+      // plane's to judge (CLIENT_MIN_BODY_RATE), so no whole-request limit.
+      headersTimeout: options.headersMs,
+      keepAliveTimeout: options.keepAliveMs,
+      requestTimeout: 0,
+      noDelay: true,
+    },
+    app,
+  );
+  http.timeout = options.clientMs;
+  // Silent both ways for the client timeout: closed, unless the request is
+  // waiting on its server, whose own timeout applies then (as in HAProxy).
+  http.on("timeout", (socket: Socket) => {
+    if (!awaitingServer.has(socket)) socket.destroy();
+  });
+  http.on("upgrade", (message: IncomingMessage, socket: Socket, head: Buffer) => {
+    const req = clientRequest(
+      message,
+      clients.has(socket) ? clients.get(socket) : socket.remoteAddress,
+    );
+    if (req === undefined) socket.end(BAD_REQUEST);
+    else handlers.upgrade(req, socket, head);
+  });
+  // A client that sent a head node:http refuses gets its 400 (or 431) from node:http.
+
+  const sockets = new Set<Socket>();
+  const hand = (socket: Socket, remoteAddress: string | undefined, rest: Buffer) => {
+    clients.set(socket, remoteAddress);
+    http.emit("connection", socket);
+    // Bytes read with the PROXY header: the first of the HTTP stream.
+    if (rest.length > 0) socket.emit("data", rest);
+  };
+  const accept = (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    if (!options.acceptProxy) {
+      http.emit("connection", socket);
+      return;
+    }
+    socket.setTimeout(options.clientMs);
+    readPreamble(socket, options.headersMs, (address, rest) => hand(socket, address, rest));
+  };
+  // Half-open: a client that shuts its sending side still gets its answers.
+  const listener = () => new Server({ noDelay: true, allowHalfOpen: true }, accept);
+  const servers = [listener()];
+
+  return {
+    server: servers[0]!,
+    listen: (port, host) => listenOnAll(servers, listener, port, host),
+    close(timeoutMs) {
+      closing = true;
+      return new Promise((resolve) => {
+        const force = setTimeout(() => {
+          for (const socket of sockets) socket.destroy();
+        }, timeoutMs);
+        force.unref();
+        let open = servers.length;
+        for (const each of servers)
+          each.close(() => {
+            if (--open > 0) return;
+            clearTimeout(force);
+            resolve();
+          });
+        http.closeIdleConnections();
+      });
+    },
+  };
+}
