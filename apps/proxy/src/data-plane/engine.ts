@@ -10,7 +10,11 @@
 import type { Logger } from "@stickyring/runtime";
 import type { ServerHandlers } from "../http/downstream/connection.js";
 import { socketProblem } from "../http/downstream/connection.js";
-import { createHttpServer, type HttpServer, type HttpServerOptions } from "../http/downstream/server.js";
+import {
+  createHttpServer,
+  type HttpServer,
+  type HttpServerOptions,
+} from "../http/downstream/server.js";
 import { createExpressServer, type PortServer } from "../http/express-engine/server.js";
 import { createNodeUpstream } from "../http/express-engine/upstream.js";
 import { llhttpProblem } from "../http/llhttp.js";
@@ -49,8 +53,7 @@ export function chooseEngine(
 }
 
 export type EngineServer =
-  | { engine: "fast"; http: HttpServer }
-  | { engine: "express"; http: PortServer };
+  { engine: "fast"; http: HttpServer } | { engine: "express"; http: PortServer };
 
 export function createEngineServer(
   engine: EngineName,

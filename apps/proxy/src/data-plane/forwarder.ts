@@ -24,12 +24,7 @@ import {
   trailerFields,
 } from "./forwarded-headers.js";
 import type { Route, Router } from "./routing.js";
-import type {
-  Exchange,
-  Upstream,
-  UpstreamError,
-  UpstreamLink,
-} from "../http/upstream/exchange.js";
+import type { Exchange, Upstream, UpstreamError, UpstreamLink } from "../http/upstream/exchange.js";
 import { createUpgradeForwarder } from "./websocket.js";
 
 /** What the forwarder counts. */

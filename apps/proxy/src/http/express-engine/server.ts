@@ -32,8 +32,7 @@ export interface PortServer {
  */
 const load = createRequire(import.meta.url);
 
-const BAD_REQUEST =
-  "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+const BAD_REQUEST = "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
 
 export function createExpressServer(
   handlers: ServerHandlers,
@@ -51,7 +50,10 @@ export function createExpressServer(
   app.disable("etag");
   app.use((message: IncomingMessage, res: ServerResponse) => {
     const { socket } = message;
-    const req = clientRequest(message, clients.has(socket) ? clients.get(socket) : socket.remoteAddress);
+    const req = clientRequest(
+      message,
+      clients.has(socket) ? clients.get(socket) : socket.remoteAddress,
+    );
     if (req === undefined) {
       socket.end(BAD_REQUEST);
       return;

@@ -100,7 +100,10 @@ class NodeExchange implements UpstreamLink {
       this.connectTimer = setTimeout(
         () =>
           this.fail(
-            new UpstreamError(`connect timeout after ${this.options.connectMs} ms`, CONNECT_TIMEOUT),
+            new UpstreamError(
+              `connect timeout after ${this.options.connectMs} ms`,
+              CONNECT_TIMEOUT,
+            ),
           ),
         this.options.connectMs,
       );
