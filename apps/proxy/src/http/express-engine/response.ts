@@ -27,6 +27,8 @@ export class NodeResponse implements ResponseWriter {
     keepAlive: boolean,
     /** HTTP/1.0 client: it cannot take an interim answer. */
     private readonly http10: boolean,
+    /** node:http answered the client's `Expect: 100-continue` itself. */
+    private readonly continued: boolean,
   ) {
     this.keepAlive = keepAlive;
     // The Date of the server's answer is relayed; the proxy adds none (nor does the fast engine).
@@ -46,14 +48,15 @@ export class NodeResponse implements ResponseWriter {
   }
 
   /**
-   * An interim (1xx) answer, passed on at once. node:http's public API
-   * writes only 100, 102 and 103 (with Link): the status line goes to the
-   * socket as it would write it. Not a 100: node:http has answered the
-   * client's Expect itself, and without one a 100 means nothing to it.
+   * An interim (1xx) answer, passed on at once (RFC 9110 15.2). node:http's
+   * public API writes only 100, 102 and 103 (with Link): the status line
+   * goes to the socket as it would write it. Not to an HTTP/1.0 client, and
+   * not a 100 when node:http has answered the client's Expect with one.
    */
   writeInterim(status: number, message: string | undefined, headers: readonly string[]): void {
     const socket = this.res.socket;
-    if (this.http10 || this.headersSent || status === 100 || !socket || socket.destroyed) return;
+    if (this.http10 || this.headersSent || (status === 100 && this.continued)) return;
+    if (!socket || socket.destroyed) return;
     let head = `HTTP/1.1 ${status} ${message ?? STATUS_CODES[status] ?? "Unknown"}\r\n`;
     for (let i = 0; i < headers.length; i += 2) {
       if (headers[i]!.toLowerCase() === "content-length") continue;

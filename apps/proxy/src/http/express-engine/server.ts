@@ -9,12 +9,19 @@
 // that is also where a PROXY protocol header is read first (proxy-preamble.ts).
 
 import { createRequire } from "node:module";
-import { Server as HttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import {
+  STATUS_CODES,
+  Server as HttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http";
 import { Server, type Socket } from "node:net";
 import type { ServerHandlers } from "../downstream/connection.js";
+import type { ClientRequest } from "../downstream/request.js";
 import type { HttpServerOptions } from "../downstream/server.js";
 import { listenOnAll } from "../listeners.js";
 import { readPreamble } from "./proxy-preamble.js";
+import { errorStatus, hasBody, isWebSocket, setUpgrade } from "../downstream/request.js";
 import { clientRequest } from "./request.js";
 import { NodeResponse } from "./response.js";
 
@@ -32,7 +39,15 @@ export interface PortServer {
  */
 const load = createRequire(import.meta.url);
 
-const BAD_REQUEST = "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+/** A short answer, and the connection closes: what the fast engine says to a head it refuses. */
+function refuse(socket: Socket, status: number): void {
+  if (!socket.writable) return void socket.destroy();
+  const text = `${status} ${STATUS_CODES[status]}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`,
+    "latin1",
+  );
+}
 
 export function createExpressServer(
   handlers: ServerHandlers,
@@ -44,27 +59,38 @@ export function createExpressServer(
   /** Requests whose body is all in and whose answer is not: the server's time, not the client's. */
   const awaitingServer = new WeakSet<Socket>();
   let closing = false;
+  const clientOf = (socket: Socket) =>
+    clients.has(socket) ? clients.get(socket) : socket.remoteAddress;
 
+  /** Requests read and checked, by the message Express hands on. */
+  const checked = new WeakMap<IncomingMessage, ClientRequest>();
   const app = express();
   app.disable("x-powered-by");
   app.disable("etag");
   app.use((message: IncomingMessage, res: ServerResponse) => {
+    const req = checked.get(message)!;
     const { socket } = message;
-    const req = clientRequest(
-      message,
-      clients.has(socket) ? clients.get(socket) : socket.remoteAddress,
+    const continued = req.httpVersion === "1.1" && req.headers.expect !== undefined;
+    const response = new NodeResponse(
+      res,
+      req.keepAlive && !closing,
+      req.httpVersion === "1.0",
+      continued,
     );
-    if (req === undefined) {
-      socket.end(BAD_REQUEST);
-      return;
-    }
-    const response = new NodeResponse(res, req.keepAlive && !closing, req.httpVersion === "1.0");
     const waiting = () => awaitingServer.add(socket);
     if (req.complete) waiting();
     else message.once("end", waiting);
     response.onClose(() => awaitingServer.delete(socket));
     handlers.request(req, response);
   });
+  // Checked before Express sees it: Express's router answers a target it
+  // cannot parse with a 404 of its own, where the fast engine says 400.
+  const onRequest = (message: IncomingMessage, res: ServerResponse) => {
+    const req = clientRequest(message, clientOf(message.socket));
+    if ("refused" in req) return refuse(message.socket, req.refused);
+    checked.set(message, req);
+    app(message, res);
+  };
 
   const http = new HttpServer(
     {
@@ -72,11 +98,32 @@ export function createExpressServer(
       // connection closed after `keepAliveMs`; a slow body is the data
       // plane's to judge (CLIENT_MIN_BODY_RATE), so no whole-request limit.
       headersTimeout: options.headersMs,
-      keepAliveTimeout: options.keepAliveMs,
+      // How often node:http checks the head timeout: as often as the fast engine.
+      connectionsCheckingInterval: Math.min(Math.max(options.headersMs / 4, 100), 1000),
+      // An idle kept-alive connection also closes at the client timeout when that is shorter.
+      keepAliveTimeout: Math.min(options.keepAliveMs, options.clientMs),
       requestTimeout: 0,
       noDelay: true,
+      // Only WebSocket is carried to a server, asked for by a GET with no
+      // body; another protocol offered (h2c) is declined by going on in
+      // HTTP/1.1, as in the fast engine.
+      shouldUpgradeCallback: (message: IncomingMessage) =>
+        isWebSocket(message.method!, message.headers.upgrade) && !hasBody(message.headers),
     },
-    app,
+    onRequest,
+  );
+  // A client that shuts its sending side still gets its answers: node:http
+  // otherwise drops the requests in flight when the client's side ends. The
+  // switch is a property node:http's server has (since Node 0.x) but does not
+  // document: without it only half-closing clients lose their answers.
+  (http as HttpServer & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  // Expect other than 100-continue: 417, and the connection closes (RFC 9110 10.1.1).
+  http.on("checkExpectation", (message: IncomingMessage) => refuse(message.socket, 417));
+  // A tunnel to an address of the client's choosing: not what this proxy is for.
+  http.on("connect", (_message: IncomingMessage, socket: Socket) => refuse(socket, 501));
+  // Bytes node:http's parser refuses: the status the fast engine gives them (414 for a long request line).
+  http.on("clientError", (error: Error & { rawPacket?: Buffer }, socket: Socket) =>
+    refuse(socket, errorStatus(error, error.rawPacket ?? Buffer.alloc(0))),
   );
   http.timeout = options.clientMs;
   // Silent both ways for the client timeout: closed, unless the request is
@@ -85,12 +132,13 @@ export function createExpressServer(
     if (!awaitingServer.has(socket)) socket.destroy();
   });
   http.on("upgrade", (message: IncomingMessage, socket: Socket, head: Buffer) => {
-    const req = clientRequest(
-      message,
-      clients.has(socket) ? clients.get(socket) : socket.remoteAddress,
-    );
-    if (req === undefined) socket.end(BAD_REQUEST);
-    else handlers.upgrade(req, socket, head);
+    const req = clientRequest(message, clientOf(socket));
+    if ("refused" in req) {
+      refuse(socket, req.refused);
+      return;
+    }
+    setUpgrade(req.rawHeaders, req.headers);
+    handlers.upgrade(req, socket, head);
   });
   // A client that sent a head node:http refuses gets its 400 (or 431) from node:http.
 

@@ -25,6 +25,16 @@ import {
   type UpstreamOptions,
 } from "../upstream/exchange.js";
 
+/**
+ * Listens on an idle pooled socket: bytes from the server while no request
+ * is out are a server out of step, and would become the start of the next
+ * client's answer (RFC 9112 6.3); the socket is closed, never used again.
+ * One function for every socket, so the next exchange can remove it.
+ */
+function strayBytes(this: Socket): void {
+  this.destroy();
+}
+
 /** Methods node:http's client sends a body for by default: without one it says Content-Length: 0. */
 const BODILESS_BY_DEFAULT = new Set(["GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "CONNECT"]);
 
@@ -62,6 +72,8 @@ class NodeExchange implements UpstreamLink {
   private heard = false;
   private paused = false;
   private connectTimer: NodeJS.Timeout | undefined;
+  /** onReadEnd is due once the pieces node:http emits for the current read are all in. */
+  private readEndDue = false;
 
   constructor(
     private readonly target: URL,
@@ -96,6 +108,7 @@ class NodeExchange implements UpstreamLink {
     });
     this.outgoing = outgoing;
     outgoing.on("socket", (socket: Socket) => {
+      socket.off("data", strayBytes);
       if (!socket.connecting) return this.connected();
       this.connectTimer = setTimeout(
         () =>
@@ -225,10 +238,8 @@ class NodeExchange implements UpstreamLink {
     exchange.onHead(status, response.statusMessage ?? "", response.rawHeaders);
     if (this.paused) response.pause();
     response.on("data", (chunk: Buffer) => {
-      const current = this.exchange;
-      if (current === undefined) return;
-      current.onBody(chunk);
-      current.onReadEnd();
+      this.exchange?.onBody(chunk);
+      this.readEnd();
     });
     response.once("end", () => this.onComplete(response));
     // Cut before its end (the server closed, or sent bytes that are no HTTP).
@@ -238,7 +249,23 @@ class NodeExchange implements UpstreamLink {
         this.fail(new UpstreamError("server closed the connection", "ECONNRESET"));
     });
     // A head whose body did not come with it goes out alone (server-sent events, long polls).
-    exchange.onReadEnd();
+    this.readEnd();
+  }
+
+  /**
+   * node:http emits the head, each chunk of a chunked body and a parse
+   * error of one read before a microtask runs: the Relay hears that the
+   * read is over after all of them. So many tiny chunks are one write to
+   * the client, and a response refused later in the read that brought its
+   * head is still answered 502, as in the fast engine.
+   */
+  private readEnd(): void {
+    if (this.readEndDue) return;
+    this.readEndDue = true;
+    queueMicrotask(() => {
+      this.readEndDue = false;
+      this.exchange?.onReadEnd();
+    });
   }
 
   private onComplete(response: IncomingMessage): void {
@@ -249,6 +276,7 @@ class NodeExchange implements UpstreamLink {
     this.stopReadingBody(!sent);
     // Answered before the whole body went: the connection is mid-request, never reused.
     if (!sent) this.outgoing?.destroy();
+    else this.outgoing?.socket?.on("data", strayBytes);
     const trailers = response.rawTrailers.length > 0 ? response.rawTrailers : undefined;
     exchange.onEnd(trailers);
   }
