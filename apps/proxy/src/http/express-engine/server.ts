@@ -121,9 +121,15 @@ export function createExpressServer(
   http.on("checkExpectation", (message: IncomingMessage) => refuse(message.socket, 417));
   // A tunnel to an address of the client's choosing: not what this proxy is for.
   http.on("connect", (_message: IncomingMessage, socket: Socket) => refuse(socket, 501));
-  // Bytes node:http's parser refuses: the status the fast engine gives them (414 for a long request line).
-  http.on("clientError", (error: Error & { rawPacket?: Buffer }, socket: Socket) =>
-    refuse(socket, errorStatus(error, error.rawPacket ?? Buffer.alloc(0))),
+  // Bytes node:http's parser refuses: the status the fast engine gives them
+  // (414 for a long request line); a head not complete in time: 408.
+  http.on("clientError", (error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) =>
+    refuse(
+      socket,
+      error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? 408
+        : errorStatus(error, error.rawPacket ?? Buffer.alloc(0)),
+    ),
   );
   http.timeout = options.clientMs;
   // Silent both ways for the client timeout: closed, unless the request is
@@ -131,6 +137,10 @@ export function createExpressServer(
   http.on("timeout", (socket: Socket) => {
     if (!awaitingServer.has(socket)) socket.destroy();
   });
+  // node:http checks head timeouts (slowloris) once it listens; its
+  // connections come from the listeners below, so it is told it listens
+  // (the event starts the checks; close() below stops them).
+  http.emit("listening");
   http.on("upgrade", (message: IncomingMessage, socket: Socket, head: Buffer) => {
     const req = clientRequest(message, clientOf(socket));
     if ("refused" in req) {
@@ -140,7 +150,6 @@ export function createExpressServer(
     setUpgrade(req.rawHeaders, req.headers);
     handlers.upgrade(req, socket, head);
   });
-  // A client that sent a head node:http refuses gets its 400 (or 431) from node:http.
 
   const sockets = new Set<Socket>();
   const hand = (socket: Socket, remoteAddress: string | undefined, rest: Buffer) => {
@@ -180,6 +189,8 @@ export function createExpressServer(
             clearTimeout(force);
             resolve();
           });
+        // Never listening itself, it calls back with ERR_SERVER_NOT_RUNNING; its checks stop.
+        http.close(() => undefined);
         http.closeIdleConnections();
       });
     },

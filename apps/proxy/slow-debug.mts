@@ -1,0 +1,12 @@
+import { connect } from "node:net";
+import { createExpressServer } from "/work/wt-express/apps/proxy/src/http/express-engine/server.ts";
+const srv = createExpressServer({ request: (_q, r) => { r.writeHead(200, undefined, ["content-length", "2"]); r.end(Buffer.from("ok")); }, upgrade: () => {} }, { headersMs: 1000, keepAliveMs: 5000, clientMs: 1000, acceptProxy: false });
+const port = await srv.listen(21004, "127.0.0.1");
+const started = performance.now();
+const socket = connect(port, "127.0.0.1");
+let answer = "";
+socket.on("data", (d) => (answer += d));
+const trickle = setInterval(() => socket.write("X-Slow: a\r\n"), 200);
+socket.write("GET / HTTP/1.1\r\nHost: a\r\n");
+socket.on("close", () => { clearInterval(trickle); console.log("closed", performance.now() - started, JSON.stringify(answer)); srv.close(100); });
+setTimeout(() => { console.log("still open", JSON.stringify(answer)); socket.destroy(); }, 4000);
