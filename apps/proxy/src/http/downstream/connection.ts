@@ -35,7 +35,6 @@ import {
   plainAddress,
   setHost,
   setUpgrade,
-  type Headers,
 } from "./request.js";
 import { readProxyHeader } from "./proxy-protocol.js";
 import { ClientResponse, type ResponseOwner } from "./response.js";
