@@ -110,6 +110,8 @@ class NodeExchange implements UpstreamLink {
     outgoing.on("socket", (socket: Socket) => {
       socket.off("data", strayBytes);
       if (!socket.connecting) return this.connected();
+      // The Agent's idle timeout is not the connect timeout: that is ours.
+      socket.setTimeout(0);
       this.connectTimer = setTimeout(
         () =>
           this.fail(
