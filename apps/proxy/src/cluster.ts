@@ -12,7 +12,7 @@ import { listen, onShutdownSignal, type Logger } from "@stickyring/runtime";
 import { AggregatorRegistry } from "prom-client";
 import type { ProxyConfig } from "./config.js";
 import { createDataPlane } from "./data-plane/data-plane.js";
-import { claimPort } from "./http/downstream/server.js";
+import { claimPort } from "./http/listeners.js";
 import { createBackendLookup } from "./data-plane/lookup.js";
 import { createMetrics } from "./control-plane/metrics.js";
 import { buildPlacement, type MemberState, type Placement } from "./data-plane/placement.js";

@@ -19,6 +19,7 @@ import {
 } from "./control-plane/servers.js";
 import { parseCidrList, type AddressMatcher } from "./data-plane/cidr.js";
 import { COOKIE_NAME } from "./data-plane/cookie.js";
+import { ENGINES, type EngineName } from "./data-plane/engine.js";
 import type { Balance } from "./data-plane/key-policy.js";
 import { HASH_TYPES, type HashType } from "./data-plane/placement.js";
 import { parseDuration } from "./duration.js";
@@ -83,6 +84,8 @@ export interface ProxyConfig {
   tls: TlsSettings | undefined;
   /** HTTPS_REDIRECT: the plain port answers 308 to the https URL (MONITOR_URI excepted). */
   httpsRedirect: boolean;
+  /** HTTP_ENGINE: the proxy's own HTTP/1.1 on llhttp (fast), or node:http with Express (express). */
+  engine: EngineName;
 }
 
 export class ConfigError extends Error {
@@ -384,6 +387,9 @@ const schema = z.object({
     .transform((v) => (v === "" ? undefined : v)),
   HTTPS_REDIRECT: z.enum(["on", "off"], { error: "expected on or off" }).default("off"),
   H2_MAX_STREAMS: integer(100, 1, 10_000),
+  HTTP_ENGINE: z
+    .enum(ENGINES as [EngineName, ...EngineName[]], { error: `expected ${ENGINES.join(" or ")}` })
+    .default("fast"),
 });
 
 /** RFC 6797 6.1: max-age, and the includeSubDomains and preload directives. */
@@ -525,6 +531,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
       problems.push(`MAXCONN: "${name}" is not a backend or DNS group in BACKENDS`);
   const clientMaxconn = clientLimit(s.CLIENT_MAXCONN, Math.max(1, s.WORKERS), problems);
   const tls = tlsSettings(s, problems);
+  if (s.HTTP_ENGINE === "express" && s.TLS_PORT !== undefined)
+    problems.push(
+      `HTTP_ENGINE=express: the TLS port (TLS_PORT=${s.TLS_PORT}) runs on the fast engine only; unset TLS_PORT or use HTTP_ENGINE=fast`,
+    );
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -566,6 +576,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
     admin: { host: s.ADMIN_HOST, port: s.ADMIN_PORT, token: s.ADMIN_TOKEN },
     tls,
     httpsRedirect: s.HTTPS_REDIRECT === "on",
+    engine: s.HTTP_ENGINE,
   };
 }
 

@@ -33,7 +33,15 @@ export interface StickyProxy {
   stop(timeoutMs?: number): Promise<void>;
 }
 
-export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyProxy {
+/**
+ * `fastEngineProblem`: tests only, stands in for the check of what the fast
+ * engine needs (data-plane/engine.ts), to see the proxy fall back.
+ */
+export function createStickyProxy(
+  config: ProxyConfig,
+  logger: Logger,
+  fastEngineProblem?: () => string | undefined,
+): StickyProxy {
   const metrics = createMetrics();
   // One resolver for the health checks and the connections alike.
   const lookup = createBackendLookup(config.timeouts.connectMs);
@@ -59,6 +67,7 @@ export function createStickyProxy(config: ProxyConfig, logger: Logger): StickyPr
     lookup,
     placement: control.placement,
     loads: membership.inFlight,
+    fastEngineProblem,
     hooks: {
       markDown: (id, detail) => membership.markDown(id, detail),
       served: (id) => membership.countServed(id),

@@ -139,6 +139,20 @@ describe("configuration", () => {
     expect(problemsOf(env).join("\n")).toContain(message);
   });
 
+  it("reads HTTP_ENGINE: fast by default, or express; anything else is refused by name", () => {
+    expect(loadConfig({}).engine).toBe("fast");
+    expect(loadConfig({ HTTP_ENGINE: "express" }).engine).toBe("express");
+    expect(problemsOf({ HTTP_ENGINE: "node" })).toEqual([
+      'HTTP_ENGINE="node": expected fast or express',
+    ]);
+    const run = spawnSync(process.execPath, [main], {
+      env: { ...process.env, HTTP_ENGINE: "Express" },
+      encoding: "utf8",
+    });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('HTTP_ENGINE="Express": expected fast or express');
+  });
+
   it("lists every bad setting at once", () => {
     expect(problemsOf({ PORT: "x", HASH_TYPE: "y" })).toHaveLength(2);
   });

@@ -45,6 +45,12 @@ export async function startBackend(n: number): Promise<Backend> {
   return backend;
 }
 
+/**
+ * The engine the integration tests run on: HTTP_ENGINE=express runs them on
+ * node:http (`pnpm test:express`), else the fast engine serves.
+ */
+export const ENGINE = process.env.HTTP_ENGINE === "express" ? "express" : "fast";
+
 export interface RunningProxy {
   proxy: StickyProxy;
   port: number;
@@ -67,6 +73,9 @@ export async function startProxy(
     // servers down.
     HEALTH_INTER: "500ms",
     HEALTH_TIMEOUT: "500ms",
+    // The TLS port runs on the fast engine only (config.ts refuses it with
+    // HTTP_ENGINE=express): its tests run there on either engine's run.
+    HTTP_ENGINE: env.TLS_PORT === undefined ? ENGINE : "fast",
     ...env,
   });
   const proxy = createStickyProxy(config, createLogger("proxy", "silent"));

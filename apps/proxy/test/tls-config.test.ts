@@ -55,6 +55,9 @@ describe("TLS settings", () => {
     expect(problems({ ...tls, TLS_MIN_VERSION: "1.0" })).toEqual([
       'TLS_MIN_VERSION="1.0": expected 1.2 or 1.3',
     ]);
+    expect(problems({ ...tls, HTTP_ENGINE: "express" })).toEqual([
+      "HTTP_ENGINE=express: the TLS port (TLS_PORT=8443) runs on the fast engine only; unset TLS_PORT or use HTTP_ENGINE=fast",
+    ]);
     expect(problems({ ...tls, TLS_CIPHERS: "RC5-NONE" })[0]).toMatch(
       /^TLS_CIPHERS="RC5-NONE": expected an OpenSSL cipher list/,
     );

@@ -154,7 +154,8 @@ async function spawnWithLog(
 ): Promise<{ child: ChildProcess; log: () => string }> {
   let text = "";
   const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, LOG_LEVEL: "info", ...env },
+    // The TLS port runs on the fast engine only (config.ts refuses it with HTTP_ENGINE=express).
+    env: { ...process.env, LOG_LEVEL: "info", HTTP_ENGINE: "fast", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout!.on("data", (d: Buffer) => (text += d.toString()));

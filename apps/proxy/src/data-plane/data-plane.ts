@@ -8,11 +8,16 @@ import type { Logger } from "@stickyring/runtime";
 import { watchBodyRate } from "./body-rate.js";
 import type { ClientRequest } from "../http/downstream/request.js";
 import type { ResponseWriter } from "../http/downstream/response-writer.js";
-import { createHttpServer } from "../http/downstream/server.js";
 import { redirectToHttps, redirectUpgradeToHttps } from "./https-redirect.js";
 import { createTlsPort, type ReloadOutcome, type TlsSettings } from "./tls-port.js";
 import { sendError } from "./errors.js";
 import type { AddressMatcher } from "./cidr.js";
+import {
+  chooseEngine,
+  createEngineServer,
+  createEngineUpstream,
+  type EngineName,
+} from "./engine.js";
 import { createForwarder, type RequestMetrics } from "./forwarder.js";
 import { createKeyPolicy, type Balance } from "./key-policy.js";
 import type { Placement } from "./placement.js";
@@ -48,6 +53,8 @@ export interface DataPlaneSettings {
   tls: TlsSettings | undefined;
   /** The plain port answers 308 to the https URL. */
   httpsRedirect: boolean;
+  /** HTTP_ENGINE: what reads and writes HTTP/1.1 (engine.ts). */
+  engine: EngineName;
 }
 
 /** What the data plane counts: its requests, and the retries and answer times the forwarder sees. */
@@ -107,8 +114,11 @@ export function createDataPlane(options: {
   loads: Map<string, number>;
   /** Resolves backend names for the connections to them (lookup.ts). */
   lookup: LookupFunction;
+  /** Tests only: stands in for engine.ts's check of what the fast engine needs. */
+  fastEngineProblem?: () => string | undefined;
 }): DataPlane {
   const { config, logger, metrics, placement, hooks, loads } = options;
+  const engine = chooseEngine(config.engine, logger, options.fastEngineProblem);
   const router = createRouter(
     placement,
     createKeyPolicy(config.balance),
@@ -122,13 +132,17 @@ export function createDataPlane(options: {
   );
   const forwarder = createForwarder({
     slots,
-    maxIdlePerServer: config.maxIdlePerServer,
     lookup: options.lookup,
     router,
     markDown: hooks.markDown,
     metrics,
     logger,
     timeouts: config.timeouts,
+    upstream: createEngineUpstream(
+      engine,
+      { lookup: options.lookup, ...config.timeouts },
+      config.maxIdlePerServer,
+    ),
   });
 
   const bodyRate = {
@@ -236,7 +250,8 @@ export function createDataPlane(options: {
   });
 
   // Headers must arrive within the client timeout (slowloris).
-  const http = createHttpServer(
+  const port = createEngineServer(
+    engine,
     { request: handle, upgrade },
     {
       headersMs: Math.min(config.timeouts.clientMs, 60_000),
@@ -247,17 +262,24 @@ export function createDataPlane(options: {
     },
   );
 
+  const http = port.http;
+  if (config.tls && port.engine !== "fast")
+    // config.ts refuses TLS_PORT with HTTP_ENGINE=express: this is the fallback's case.
+    throw new Error(
+      "TLS_PORT needs HTTP_ENGINE=fast (HTTP/1.1 over TLS runs on it), and this Node cannot run it: unset TLS_PORT",
+    );
   const tls =
-    config.tls &&
-    createTlsPort({
-      settings: config.tls,
-      http,
-      handlers: { request: handle, upgrade },
-      clientMs: config.timeouts.clientMs,
-      acceptProxy: config.acceptProxy,
-      gate,
-      logger,
-    });
+    config.tls && port.engine === "fast"
+      ? createTlsPort({
+          settings: config.tls,
+          http: port.http,
+          handlers: { request: handle, upgrade },
+          clientMs: config.timeouts.clientMs,
+          acceptProxy: config.acceptProxy,
+          gate,
+          logger,
+        })
+      : undefined;
   const tlsPort = () => tls!.port();
 
   const load = (): LoadView => {

@@ -7,7 +7,7 @@ import {
   SERVER_TIMEOUT,
   UNASKED_UPGRADE,
   UNKNOWN_CODING,
-} from "../http/upstream/connection.js";
+} from "../http/upstream/exchange.js";
 
 /** The connection never reached the server: nothing was sent, so a retry is safe. */
 const NOT_CONNECTED = new Set([

@@ -1,7 +1,8 @@
 // Forwarding: each request goes out on a kept-alive connection to its server
-// (upstream/: our HTTP/1.1 client on net sockets, with Node's strict response
-// parser), the response relayed with backpressure both ways, one retry on the
-// next server when the connection fails, and a short clear error otherwise.
+// (the engine's client, given: upstream/ on net sockets with Node's strict
+// response parser, or node:http's with HTTP_ENGINE=express), the response
+// relayed with backpressure both ways, one retry on the next server when the
+// connection fails, and a short clear error otherwise.
 // WebSocket upgrades go through http-proxy-middleware (websocket.ts).
 
 import type { LookupFunction, Socket } from "node:net";
@@ -23,9 +24,7 @@ import {
   trailerFields,
 } from "./forwarded-headers.js";
 import type { Route, Router } from "./routing.js";
-import type { Exchange, UpstreamConnection, UpstreamError } from "../http/upstream/connection.js";
-import { createUpstream } from "../http/upstream/pool.js";
-import { requestHead } from "../http/upstream/request-head.js";
+import type { Exchange, Upstream, UpstreamError, UpstreamLink } from "../http/upstream/exchange.js";
 import type { ServerSlots, Waiter } from "./server-slots.js";
 import { createUpgradeForwarder } from "./websocket.js";
 
@@ -49,8 +48,8 @@ export interface ForwarderOptions {
   lookup: LookupFunction;
   /** Servers' maxconn and queues. */
   slots: ServerSlots;
-  /** Idle kept-alive connections kept per server. */
-  maxIdlePerServer: number;
+  /** The engine's HTTP/1.1 client: connections to the servers (../http/upstream/exchange.ts). */
+  upstream: Upstream;
 }
 
 export interface Forwarder {
@@ -82,7 +81,7 @@ class Relay implements Exchange {
     private readonly req: ClientRequest,
     private readonly res: ResponseWriter,
     private readonly route: Route,
-    private readonly connection: UpstreamConnection,
+    private readonly connection: UpstreamLink,
     private readonly forwarder: Forwarding,
   ) {}
 
@@ -199,10 +198,7 @@ class Forwarding implements Forwarder {
 
   constructor(private readonly options: ForwarderOptions) {
     this.metrics = options.metrics;
-    this.upstream = createUpstream(
-      { lookup: options.lookup, ...options.timeouts },
-      options.maxIdlePerServer,
-    );
+    this.upstream = options.upstream;
     this.upgrades = createUpgradeForwarder(
       options.lookup,
       options.timeouts.serverMs,
@@ -248,7 +244,9 @@ class Forwarding implements Forwarder {
     if (req.headers.host === undefined) headers.push("host", route.target.host);
     const body = req.body;
     connection.dispatch(relay, {
-      head: requestHead(req.method, req.url, headers, chunked),
+      method: req.method,
+      target: req.url,
+      headers,
       body,
       chunked,
       trailers: chunked ? () => body!.trailers && trailerFields(body!.trailers) : undefined,

@@ -1,10 +1,11 @@
 // Node's own llhttp binding, the parser node:http runs, reached through
 // `_http_common`, which Node does not document. This is the only file that
-// knows its shape; the proxy fails at start if it changes. Both sides use it
-// in strict mode: requests from clients (downstream/) and responses from
-// servers (upstream/), so framing is checked the same way in both directions
-// (Content-Length against chunked, duplicate lengths, bare CR or LF, invalid
-// characters) and nothing that could smuggle a second message gets through.
+// knows its shape; when it is gone, the proxy runs on the express engine
+// (llhttpProblem). Both sides use it in strict mode: requests from clients
+// (downstream/) and responses from servers (upstream/), so framing is
+// checked the same way in both directions (Content-Length against chunked,
+// duplicate lengths, bare CR or LF, invalid characters) and nothing that
+// could smuggle a second message gets through.
 
 export interface NodeParser {
   initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
@@ -40,29 +41,44 @@ interface NodeParserClass {
   kLenientNone: number;
 }
 
-const common = process.getBuiltinModule("_http_common") as {
+interface HttpCommon {
   HTTPParser?: NodeParserClass;
   methods?: string[];
-};
-const { HTTPParser, methods } = common;
-if (
-  typeof HTTPParser !== "function" ||
-  typeof HTTPParser.REQUEST !== "number" ||
-  typeof HTTPParser.RESPONSE !== "number" ||
-  typeof HTTPParser.kOnHeadersComplete !== "number" ||
-  typeof HTTPParser.kOnExecute !== "number" ||
-  typeof HTTPParser.prototype.consume !== "function" ||
-  typeof HTTPParser.prototype.unconsume !== "function" ||
-  typeof HTTPParser.prototype.getCurrentBuffer !== "function" ||
-  !Array.isArray(methods)
-)
-  throw new Error(
-    `stickyring needs Node's HTTP parser binding (_http_common.HTTPParser), missing in Node ${process.version}`,
-  );
+}
 
-export const Parser = HTTPParser;
+/**
+ * Why the binding cannot serve here, or undefined when it can. `common` is
+ * the `_http_common` module (a parameter, so a test can hand in one without
+ * the binding). Node deprecated reaching it (DEP0199): a release may remove
+ * it, and then the proxy runs on the express engine (data-plane/engine.ts).
+ */
+export function llhttpProblem(common: unknown): string | undefined {
+  const { HTTPParser, methods } = (common ?? {}) as HttpCommon;
+  if (
+    typeof HTTPParser !== "function" ||
+    typeof HTTPParser.REQUEST !== "number" ||
+    typeof HTTPParser.RESPONSE !== "number" ||
+    typeof HTTPParser.kOnHeadersComplete !== "number" ||
+    typeof HTTPParser.kOnExecute !== "number" ||
+    typeof HTTPParser.prototype.consume !== "function" ||
+    typeof HTTPParser.prototype.unconsume !== "function" ||
+    typeof HTTPParser.prototype.getCurrentBuffer !== "function" ||
+    !Array.isArray(methods)
+  )
+    return `Node's HTTP parser binding (_http_common.HTTPParser) is missing in Node ${process.version}`;
+  return undefined;
+}
+
+const common = process.getBuiltinModule("_http_common") as HttpCommon | undefined;
+
+/**
+ * The binding's parser class and method names. Read only once
+ * llhttpProblem() has found them (the engine is chosen before any parser is
+ * made): importing this file never throws, whatever Node has removed.
+ */
+export const Parser = common?.HTTPParser as NodeParserClass;
 /** Method names by the number llhttp reports. */
-export const METHODS: readonly string[] = methods;
+export const METHODS: readonly string[] = common?.methods ?? [];
 
 /** Default `maxHeaderSize` of node:http (16 KiB): 431 beyond it. */
 const HEADER_LIMIT = 0;

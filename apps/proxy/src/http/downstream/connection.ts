@@ -23,7 +23,19 @@ import {
   createParser,
   type NodeParser,
 } from "../llhttp.js";
-import { ClientRequest, RequestBody, hasBody, headerObject, type Headers } from "./request.js";
+import {
+  ClientRequest,
+  RequestBody,
+  hasBody,
+  headerObject,
+  HOST,
+  codingRefusal,
+  errorStatus,
+  isWebSocket,
+  plainAddress,
+  setHost,
+  setUpgrade,
+} from "./request.js";
 import { readProxyHeader } from "./proxy-protocol.js";
 import { ClientResponse, type ResponseOwner } from "./response.js";
 import type { ResponseWriter } from "./response-writer.js";
@@ -56,14 +68,17 @@ export interface SecuredConnection {
 /**
  * A read re-arms the socket's timeout; one the parser takes itself does not
  * pass through the socket, so it is re-armed here, as node:http's server does.
+ * An internal method: socketProblem() says when it is gone.
  */
-const rearm = socketMethod("_unrefTimer");
+const rearm = (Socket.prototype as unknown as Record<string, unknown>)._unrefTimer as (
+  this: Socket,
+) => void;
 
-function socketMethod(name: string): (this: Socket) => void {
-  const method = (Socket.prototype as unknown as Record<string, unknown>)[name];
-  if (typeof method !== "function")
-    throw new Error(`stickyring needs net.Socket's ${name}, missing in Node ${process.version}`);
-  return method as (this: Socket) => void;
+/** Why the connection cannot run on this Node (a net.Socket method it needs is gone), or undefined. */
+export function socketProblem(prototype: object = Socket.prototype): string | undefined {
+  return typeof (prototype as Record<string, unknown>)._unrefTimer === "function"
+    ? undefined
+    : `net.Socket's _unrefTimer is missing in Node ${process.version}`;
 }
 
 /** Pipelined requests held at most before the socket stops being read. */
@@ -578,85 +593,8 @@ export class ClientConnection implements ResponseOwner {
   };
 }
 
-/** `::ffff:10.1.2.3`, as a dual-stack listener reports an IPv4 peer, in its IPv4 form. */
-export function plainAddress(address: string | undefined): string | undefined {
-  return address !== undefined && address.startsWith("::ffff:") && address.includes(".")
-    ? address.slice(7)
-    : address;
-}
-
-/** Every Host line says `authority`, in the raw list and the header object alike. */
-function setHost(raw: string[], headers: Headers, authority: string): void {
-  for (let i = 0; i < raw.length; i += 2)
-    if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === "host") raw[i + 1] = authority;
-  if (headers.host === undefined) raw.push("Host", authority);
-  headers.host = authority;
-}
-
-/**
- * A request's Transfer-Encoding: chunked alone is read; chunked after other
- * codings is a body this proxy cannot undo and must not pass on unlabelled
- * (RFC 9112 6.1: 501); anything not ending in chunked has no reliable
- * length (RFC 9112 6.3: 400).
- */
-function codingRefusal(value: string): 0 | 400 | 501 {
-  const codings = value.toLowerCase().split(",");
-  if (codings[codings.length - 1]!.trim() !== "chunked") return 400;
-  return codings.length === 1 ? 0 : 501;
-}
-
-/** A Host value: a registered name or IP literal, and a port (RFC 9110 7.2, RFC 3986 3.2.2). */
-const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]*)(?::[0-9]*)?$/;
-
-/** An upgrade this proxy carries: a GET asking for WebSocket. */
-function isWebSocket(method: string, upgrade: unknown): boolean {
-  return (
-    method === "GET" &&
-    typeof upgrade === "string" &&
-    upgrade.split(",").some((p) => p.trim().toLowerCase() === "websocket")
-  );
-}
-
-/** Longest request line that is told "headers too large" rather than "URI too long". */
-const LINE_LIMIT = 8 * 1024;
-
-/** A request line's start: a method, a space, a target. */
-const LINE_START = /^[A-Za-z]+ [^ \r\n]/;
-/** A method token (RFC 9110 9.1) and the space after it. */
-const METHOD_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ /;
-
-/**
- * The status for what llhttp refused. A well-formed method llhttp's table
- * does not hold is one this proxy does not implement: 501 (RFC 9110 15.6.2).
- * A head over the size limit is 431, unless its request line alone is what
- * made it too long: 414 (RFC 9112 3). That is told only when the read shows
- * the head's start (a method, after the end of the message before it, or at
- * the read's start) and its first line runs past LINE_LIMIT; a head that
- * spans reads is told 431. Anything else is 400.
- */
-function errorStatus(error: Error, read: Buffer): number {
-  const { code, bytesParsed } = error as NodeJS.ErrnoException & { bytesParsed?: number };
-  if (code !== "HPE_INVALID_METHOD" && code !== "HPE_HEADER_OVERFLOW") return 400;
-  const end = bytesParsed ?? read.length;
-  const before = read.lastIndexOf("\r\n\r\n", end);
-  const start = before < 0 ? 0 : before + 4;
-  const line = read.toString("latin1", start, start + 64);
-  if (code === "HPE_INVALID_METHOD") return METHOD_TOKEN.test(line) ? 501 : 400;
-  if (!LINE_START.test(line)) return 431;
-  const lineEnd = read.indexOf("\r\n", start);
-  return lineEnd < 0 || lineEnd - start > LINE_LIMIT ? 414 : 431;
-}
-
 /** A read of nothing but CR and LF: the empty lines a client may send between requests. */
 function onlyLineEnds(read: Buffer): boolean {
   for (let i = 0; i < read.length; i++) if (read[i] !== 13 && read[i] !== 10) return false;
   return true;
-}
-
-/** A WebSocket offered among other protocols is offered alone: the server is asked only for what is carried. */
-function setUpgrade(raw: string[], headers: Headers): void {
-  if (headers.upgrade === "websocket") return;
-  for (let i = 0; i < raw.length; i += 2)
-    if (raw[i]!.toLowerCase() === "upgrade") raw[i + 1] = "websocket";
-  headers.upgrade = "websocket";
 }

@@ -22,7 +22,8 @@ import { createServer, type SecureContextOptions, type TLSSocket } from "node:tl
 import type { CertificateSet } from "../tls/certificates.js";
 import { contextOptions, type TlsPolicy } from "../tls/policy.js";
 import { createH2Server } from "./h2-server.js";
-import { plainAddress, type ServerHandlers } from "./connection.js";
+import type { ServerHandlers } from "./connection.js";
+import { plainAddress } from "./request.js";
 import { readProxyHeader } from "./proxy-protocol.js";
 import type { HttpServer } from "./server.js";
 import type { ClientGate } from "./client-gate.js";

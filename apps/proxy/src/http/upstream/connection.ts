@@ -5,69 +5,24 @@
 // the server's silence while an answer is awaited (the same limit between
 // chunks of the answer); time spent waiting on a slow client is not counted.
 
-import { connect, type LookupFunction, type Socket } from "node:net";
-import type { Readable } from "node:stream";
+import { connect, type Socket } from "node:net";
 import { LAST_CHUNK, chunkHeader, lastChunk } from "../chunked.js";
 import { closesConnection } from "../llhttp.js";
+import {
+  CONNECT_TIMEOUT,
+  IDLE_MS,
+  SERVER_TIMEOUT,
+  UNASKED_UPGRADE,
+  UNKNOWN_CODING,
+  UpstreamError,
+  readHead,
+  type Exchange,
+  type Request,
+  type UpstreamLink,
+  type UpstreamOptions,
+} from "./exchange.js";
+import { requestHead } from "./request-head.js";
 import { createResponseParser, type ResponseParser } from "./response-parser.js";
-
-/** What the connection tells the side that relays the answer. */
-export interface Exchange {
-  /** An interim (1xx) answer; the final one follows. */
-  onInterim(status: number, statusMessage: string, rawHeaders: string[]): void;
-  /** The final response's head. */
-  onHead(status: number, statusMessage: string, rawHeaders: string[]): void;
-  onBody(chunk: Buffer): void;
-  /** `trailers`: the fields after a chunked body, as received. */
-  onEnd(trailers: string[] | undefined): void;
-  /** A read from the server has been parsed: whatever it produced may go out now. */
-  onReadEnd(): void;
-  /** The exchange failed; `stale` when a reused connection closed before any answer. */
-  onError(error: UpstreamError): void;
-}
-
-/** Codes of failures the proxy names itself (beside errno codes and llhttp's HPE_*). */
-export const CONNECT_TIMEOUT = "STICKYRING_CONNECT_TIMEOUT";
-export const SERVER_TIMEOUT = "STICKYRING_SERVER_TIMEOUT";
-/** A 101 to a request that asked for no new protocol. */
-export const UNASKED_UPGRADE = "STICKYRING_UNASKED_UPGRADE";
-/** A Transfer-Encoding other than chunked. */
-export const UNKNOWN_CODING = "STICKYRING_UNKNOWN_CODING";
-
-export class UpstreamError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-    /** A reused connection the server had closed: nothing of the request was processed. */
-    readonly stale = false,
-  ) {
-    super(message);
-  }
-
-  /** Some of the client's body was read for this exchange: the request cannot go again whole. */
-  bodyTaken = false;
-  /** Some byte of an answer came: the server saw the request. */
-  heard = false;
-}
-
-export interface Request {
-  head: string;
-  /** The client's body, when there is one. */
-  body: Readable | undefined;
-  /** Send the body chunked (its length is unknown). */
-  chunked: boolean;
-  /** With `chunked`: the trailer fields to send after the body, once it has ended. */
-  trailers?: () => readonly string[] | undefined;
-  /** HEAD: the response has no body whatever its headers say. */
-  headOnly: boolean;
-}
-
-export interface UpstreamOptions {
-  lookup: LookupFunction;
-  connectMs: number;
-  /** How long a server may stay silent while an answer is awaited. */
-  serverMs: number;
-}
 
 /** What a connection needs from its pool. */
 export interface Home {
@@ -81,14 +36,6 @@ export interface Home {
 }
 
 /**
- * How long an idle connection is trusted to carry another request when the
- * server does not say (below Node's default keep-alive of 5 s). Past that it
- * is closed when next met in the pool, or when the server timeout ends.
- */
-export const IDLE_MS = 4000;
-const SERVER_HINT_MARGIN_MS = 1000;
-
-/**
  * Every connection reads into this one buffer (net's `onread`), where a
  * 'data' event costs a 64 KiB allocation, an ArrayBuffer and a trip through
  * the stream machinery per read. One process handles one read at a time, and
@@ -98,7 +45,7 @@ const SERVER_HINT_MARGIN_MS = 1000;
  */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
-export class UpstreamConnection {
+export class UpstreamConnection implements UpstreamLink {
   private readonly socket: Socket;
   private readonly parser: ResponseParser;
   private exchange: Exchange | undefined;
@@ -222,7 +169,8 @@ export class UpstreamConnection {
   private send(request: Request): void {
     const { socket } = this;
     const body = request.body;
-    socket.write(request.head, "latin1");
+    const { method, target, headers, chunked } = request;
+    socket.write(requestHead(method, target, headers, chunked), "latin1");
     if (!body) {
       this.requestSent = true;
       return;
@@ -410,29 +358,4 @@ function invalid(error: Error): UpstreamError {
     `invalid response: ${error.message}`,
     errnoCode(error) ?? "HPE_INVALID_RESPONSE",
   );
-}
-
-/**
- * What the proxy reads in a response head itself. `Keep-Alive: timeout=N` is
- * how long the server keeps an idle connection: it is given up a second
- * earlier, so a request never races the server's close. A Transfer-Encoding
- * other than `chunked` alone is a coding the proxy does not know. Names are
- * lowercased only when their length is one of these two.
- */
-function readHead(raw: readonly string[]): { idleMs: number; unknownCoding: boolean } {
-  let idleMs = IDLE_MS;
-  let unknownCoding = false;
-  let codings = 0;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 10 && name.toLowerCase() === "keep-alive") {
-      const match = /timeout=(\d+)/i.exec(raw[i + 1]!);
-      if (match)
-        idleMs = Math.max(0, Math.min(IDLE_MS, Number(match[1]) * 1000 - SERVER_HINT_MARGIN_MS));
-    } else if (name.length === 17 && name.toLowerCase() === "transfer-encoding") {
-      // Chunked once, alone: two lines are "chunked, chunked" (RFC 9112 7).
-      if (++codings > 1 || raw[i + 1]!.trim().toLowerCase() !== "chunked") unknownCoding = true;
-    }
-  }
-  return { idleMs, unknownCoding };
 }

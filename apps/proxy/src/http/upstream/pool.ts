@@ -8,7 +8,8 @@
 // in the next, and closing the surplus at once had every request open a
 // new connection (1,000 clients: 1.3k against 4.4k req/s).
 
-import { UpstreamConnection, type Home, type UpstreamOptions } from "./connection.js";
+import { UpstreamConnection, type Home } from "./connection.js";
+import type { Upstream, UpstreamOptions } from "./exchange.js";
 
 /** How long an idle connection beyond the bound may wait to be taken again. */
 const TRIM_MS = 1000;
@@ -61,18 +62,6 @@ class Pool implements Home {
     const at = this.idle.lastIndexOf(connection);
     if (at >= 0) this.idle.splice(at, 1);
   }
-}
-
-export interface Upstream {
-  /**
-   * A connection to `target`'s server for one exchange: an idle one when
-   * there is one, unless `fresh` (after a reused one turned out closed).
-   */
-  connection(target: URL, fresh: boolean): UpstreamConnection;
-  /** Connections open per server address (host:port): carrying an exchange, or idle. */
-  counts(): Map<string, { busy: number; idle: number }>;
-  /** Closes every connection, idle or busy. */
-  close(): void;
 }
 
 export function createUpstream(options: UpstreamOptions, maxIdle: number): Upstream {

@@ -1,0 +1,224 @@
+// The express engine's server on the proxy port: node:http's HTTP/1.1 server
+// with an Express app as its request handler, in front of the same data-plane
+// handlers as the fast engine (../downstream/server.ts). Only reading and
+// writing differ: requests are adapted to ClientRequest (request.ts) and
+// answers written through ResponseWriter (response.ts).
+//
+// The listening sockets are plain net servers (ACCEPT_SOCKETS of them, as the
+// fast engine has), which hand each connection to the one node:http server:
+// that is also where a PROXY protocol header is read first (proxy-preamble.ts).
+
+import { createRequire } from "node:module";
+import {
+  STATUS_CODES,
+  Server as HttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http";
+import { Server, type Socket } from "node:net";
+import type { ServerHandlers } from "../downstream/connection.js";
+import type { ClientRequest } from "../downstream/request.js";
+import type { HttpServerOptions } from "../downstream/server.js";
+import { listenOnAll } from "../listeners.js";
+import { readPreamble } from "./proxy-preamble.js";
+import { errorStatus, hasBody, isWebSocket, setUpgrade } from "../downstream/request.js";
+import { clientRequest } from "./request.js";
+import { NodeResponse } from "./response.js";
+
+/** What the data plane needs of a server on the proxy port. */
+export interface PortServer {
+  /** The first of the listening sockets. */
+  readonly server: Server;
+  listen(port: number, host: string | undefined): Promise<number>;
+  close(timeoutMs: number): Promise<void>;
+}
+
+/**
+ * Express is loaded only by this engine: a proxy on the fast engine does not
+ * hold it (websocket.ts loads http-proxy-middleware late for the same reason).
+ */
+const load = createRequire(import.meta.url);
+
+/** A short answer, and the connection closes: what the fast engine says to a head it refuses. */
+function refuse(socket: Socket, status: number): void {
+  if (!socket.writable) return void socket.destroy();
+  const text = `${status} ${STATUS_CODES[status]}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`,
+    "latin1",
+  );
+}
+
+export function createExpressServer(
+  handlers: ServerHandlers,
+  options: HttpServerOptions,
+): PortServer {
+  const express = load("express") as typeof import("express");
+  /** The client's address per connection: the PROXY header's, when there is one. */
+  const clients = new WeakMap<Socket, string | undefined>();
+  /** Requests whose body is all in and whose answer is not: the server's time, not the client's. */
+  const awaitingServer = new WeakSet<Socket>();
+  let closing = false;
+  const clientOf = (socket: Socket) =>
+    clients.has(socket) ? clients.get(socket) : socket.remoteAddress;
+
+  /** Requests read and checked, by the message Express hands on. */
+  const checked = new WeakMap<IncomingMessage, ClientRequest>();
+  const app = express();
+  app.disable("x-powered-by");
+  app.disable("etag");
+  /**
+   * Pipelined requests wait for the answer before theirs, as in the fast
+   * engine: node:http hands them over at once, and each would go to its
+   * server beside the one before it (a GET overtaking a POST).
+   */
+  const queued = new WeakMap<Socket, (() => void)[]>();
+  const next = (socket: Socket) => {
+    const queue = queued.get(socket);
+    const following = socket.destroyed ? undefined : queue?.shift();
+    if (following) following();
+    else queued.delete(socket);
+  };
+  const serve = (message: IncomingMessage, res: ServerResponse) => {
+    const req = checked.get(message)!;
+    const { socket } = message;
+    const continued = req.httpVersion === "1.1" && req.headers.expect !== undefined;
+    const response = new NodeResponse(
+      res,
+      req.keepAlive && !closing,
+      req.httpVersion === "1.0",
+      continued,
+    );
+    const waiting = () => awaitingServer.add(socket);
+    if (req.complete) waiting();
+    else message.once("end", waiting);
+    response.onClose(() => {
+      awaitingServer.delete(socket);
+      next(socket);
+    });
+    handlers.request(req, response);
+  };
+  app.use((message: IncomingMessage, res: ServerResponse) => {
+    const queue = queued.get(message.socket);
+    if (queue) queue.push(() => serve(message, res));
+    else {
+      queued.set(message.socket, []);
+      serve(message, res);
+    }
+  });
+  // Checked before Express sees it: Express's router answers a target it
+  // cannot parse with a 404 of its own, where the fast engine says 400.
+  const onRequest = (message: IncomingMessage, res: ServerResponse) => {
+    const req = clientRequest(message, clientOf(message.socket));
+    if ("refused" in req) return refuse(message.socket, req.refused);
+    checked.set(message, req);
+    app(message, res);
+  };
+
+  const http = new HttpServer(
+    {
+      // As the fast engine: headers within `headersMs`, an idle kept-alive
+      // connection closed after `keepAliveMs`; a slow body is the data
+      // plane's to judge (CLIENT_MIN_BODY_RATE), so no whole-request limit.
+      headersTimeout: options.headersMs,
+      // How often node:http checks the head timeout: as often as the fast engine.
+      connectionsCheckingInterval: Math.min(Math.max(options.headersMs / 4, 100), 1000),
+      // An idle kept-alive connection also closes at the client timeout when that is shorter.
+      keepAliveTimeout: Math.min(options.keepAliveMs, options.clientMs),
+      requestTimeout: 0,
+      noDelay: true,
+      // Only WebSocket is carried to a server, asked for by a GET with no
+      // body; another protocol offered (h2c) is declined by going on in
+      // HTTP/1.1, as in the fast engine.
+      shouldUpgradeCallback: (message: IncomingMessage) =>
+        isWebSocket(message.method!, message.headers.upgrade) && !hasBody(message.headers),
+    },
+    onRequest,
+  );
+  // A client that shuts its sending side still gets its answers: node:http
+  // otherwise drops the requests in flight when the client's side ends. The
+  // switch is a property node:http's server has (since Node 0.x) but does not
+  // document: without it only half-closing clients lose their answers.
+  (http as HttpServer & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  // Expect other than 100-continue: 417, and the connection closes (RFC 9110 10.1.1).
+  http.on("checkExpectation", (message: IncomingMessage) => refuse(message.socket, 417));
+  // A tunnel to an address of the client's choosing: not what this proxy is for.
+  http.on("connect", (_message: IncomingMessage, socket: Socket) => refuse(socket, 501));
+  // Bytes node:http's parser refuses: the status the fast engine gives them
+  // (414 for a long request line); a head not complete in time: 408.
+  http.on("clientError", (error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) =>
+    refuse(
+      socket,
+      error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? 408
+        : errorStatus(error, error.rawPacket ?? Buffer.alloc(0)),
+    ),
+  );
+  http.timeout = options.clientMs;
+  // Silent both ways for the client timeout: closed, unless the request is
+  // waiting on its server, whose own timeout applies then (as in HAProxy).
+  http.on("timeout", (socket: Socket) => {
+    if (!awaitingServer.has(socket)) socket.destroy();
+  });
+  // node:http checks head timeouts (slowloris) once it listens; its
+  // connections come from the listeners below, so it is told it listens
+  // (the event starts the checks; close() below stops them).
+  http.emit("listening");
+  http.on("upgrade", (message: IncomingMessage, socket: Socket, head: Buffer) => {
+    const req = clientRequest(message, clientOf(socket));
+    if ("refused" in req) {
+      refuse(socket, req.refused);
+      return;
+    }
+    setUpgrade(req.rawHeaders, req.headers);
+    handlers.upgrade(req, socket, head);
+  });
+
+  const sockets = new Set<Socket>();
+  const hand = (socket: Socket, remoteAddress: string | undefined, rest: Buffer) => {
+    clients.set(socket, remoteAddress);
+    http.emit("connection", socket);
+    // Bytes read with the PROXY header: the first of the HTTP stream.
+    if (rest.length > 0) socket.emit("data", rest);
+  };
+  const accept = (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    if (!options.acceptProxy) {
+      http.emit("connection", socket);
+      return;
+    }
+    socket.setTimeout(options.clientMs);
+    readPreamble(socket, options.headersMs, (address, rest) => hand(socket, address, rest));
+  };
+  // Half-open: a client that shuts its sending side still gets its answers.
+  const listener = () =>
+    new Server({ noDelay: true, allowHalfOpen: true }, (socket: Socket) =>
+      options.gate.admit(socket, () => accept(socket)),
+    );
+  const servers = [listener()];
+
+  return {
+    server: servers[0]!,
+    listen: (port, host) => listenOnAll(servers, listener, port, host),
+    close(timeoutMs) {
+      closing = true;
+      return new Promise((resolve) => {
+        const force = setTimeout(() => {
+          for (const socket of sockets) socket.destroy();
+        }, timeoutMs);
+        force.unref();
+        let open = servers.length;
+        for (const each of servers)
+          each.close(() => {
+            if (--open > 0) return;
+            clearTimeout(force);
+            resolve();
+          });
+        // Never listening itself, it calls back with ERR_SERVER_NOT_RUNNING; its checks stop.
+        http.close(() => undefined);
+        http.closeIdleConnections();
+      });
+    },
+  };
+}

@@ -1,0 +1,378 @@
+// The express engine's connections to the servers: node:http's client on a
+// keep-alive Agent, behind the same interface as the fast engine's
+// (../upstream/exchange.ts), so the forwarder, its Relay and its retry rule
+// are shared. http-proxy-middleware is not used here: it writes the server's
+// answer into a ServerResponse itself (its own header copying, its own
+// errors), where the shared Relay must see the head, each body piece and the
+// end to add X-Backend and the cookie, hold a head back until an error can no
+// longer replace it, and decide a retry. It still carries WebSocket upgrades
+// (data-plane/websocket.ts), for both engines.
+
+import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
+import {
+  CONNECT_TIMEOUT,
+  IDLE_MS,
+  SERVER_TIMEOUT,
+  UNASKED_UPGRADE,
+  UNKNOWN_CODING,
+  UpstreamError,
+  readHead,
+  type Exchange,
+  type Request,
+  type Upstream,
+  type UpstreamLink,
+  type UpstreamOptions,
+} from "../upstream/exchange.js";
+
+/**
+ * Listens on an idle pooled socket: bytes from the server while no request
+ * is out are a server out of step, and would become the start of the next
+ * client's answer (RFC 9112 6.3); the socket is closed, never used again.
+ * One function for every socket, so the next exchange can remove it.
+ */
+function strayBytes(this: Socket): void {
+  this.destroy();
+}
+
+/** Methods node:http's client sends a body for by default: without one it says Content-Length: 0. */
+const BODILESS_BY_DEFAULT = new Set(["GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "CONNECT"]);
+
+export function createNodeUpstream(options: UpstreamOptions, maxIdle: number): Upstream {
+  // Most recently used idle socket first: the least likely to have been
+  // closed by the server (as pool.ts). Idle sockets close after IDLE_MS, or
+  // a second before the server's Keep-Alive timeout (node:http reads it).
+  const pooled = new Agent({
+    keepAlive: true,
+    scheduling: "lifo",
+    timeout: IDLE_MS,
+    lookup: options.lookup,
+  });
+  trimIdle(pooled, maxIdle);
+  // After a reused connection turned out closed: a new one, not from the pool.
+  const fresh = new Agent({ keepAlive: false, lookup: options.lookup });
+  return {
+    connection: (target, isFresh) => new NodeExchange(target, isFresh ? fresh : pooled, options),
+    counts() {
+      const counts = new Map<string, { busy: number; idle: number }>();
+      const add = (lists: NodeJS.ReadOnlyDict<unknown[]>, kind: "busy" | "idle") => {
+        for (const [name, list] of Object.entries(lists)) {
+          const key = serverKey(name);
+          const entry = counts.get(key) ?? { busy: 0, idle: 0 };
+          entry[kind] += list?.length ?? 0;
+          counts.set(key, entry);
+        }
+      };
+      add(pooled.sockets, "busy");
+      add(pooled.freeSockets, "idle");
+      return counts;
+    },
+    close() {
+      pooled.destroy();
+      fresh.destroy();
+    },
+  };
+}
+
+/** How long an idle socket beyond the bound may wait to be taken again (as pool.ts). */
+const TRIM_MS = 1000;
+const releasedAt = new WeakMap<Socket, number>();
+
+/**
+ * As pool.ts: idle sockets beyond `maxIdle` per server close once unused
+ * for TRIM_MS, oldest first. (The Agent's own maxFreeSockets closes them at
+ * once, which under load has most requests open a new connection.)
+ */
+function trimIdle(agent: Agent, maxIdle: number): void {
+  let timer: NodeJS.Timeout | undefined;
+  const trim = () => {
+    timer = undefined;
+    const before = performance.now() - TRIM_MS;
+    let over = false;
+    for (const list of Object.values(agent.freeSockets)) {
+      // LIFO scheduling takes from the end: the front is the oldest.
+      for (let i = 0; list && list.length - i > maxIdle; i++) {
+        const socket = list[i]!;
+        if ((releasedAt.get(socket) ?? 0) > before) {
+          over = true;
+          break;
+        }
+        socket.destroy(); // the Agent takes it out of the list on 'close'
+      }
+    }
+    if (over) timer = setTimeout(trim, TRIM_MS).unref();
+  };
+  agent.on("free", (socket: Socket) => {
+    releasedAt.set(socket, performance.now());
+    if (timer === undefined) timer = setTimeout(trim, TRIM_MS).unref();
+  });
+}
+
+/** An Agent's pool name (`host:port:`) as URL.host writes the server (`[v6]:port`). */
+function serverKey(name: string): string {
+  const trimmed = name.endsWith(":") ? name.slice(0, -1) : name;
+  const at = trimmed.lastIndexOf(":");
+  const host = trimmed.slice(0, at);
+  return `${host.includes(":") ? `[${host}]` : host}:${trimmed.slice(at + 1)}`;
+}
+
+class NodeExchange implements UpstreamLink {
+  private exchange: Exchange | undefined;
+  private request: Request | undefined;
+  private outgoing: ClientRequest | undefined;
+  private response: IncomingMessage | undefined;
+  /** The request, body included, is entirely written. */
+  private requestSent = false;
+  /** Some of the client's body was read for this exchange. */
+  private bodyTaken = false;
+  /** Some answer (interim or final) came. */
+  private heard = false;
+  private paused = false;
+  private connectTimer: NodeJS.Timeout | undefined;
+  /** onReadEnd is due once the pieces node:http emits for the current read are all in. */
+  private readEndDue = false;
+
+  constructor(
+    private readonly target: URL,
+    private readonly agent: Agent,
+    private readonly options: UpstreamOptions,
+  ) {}
+
+  dispatch(exchange: Exchange, request: Request): void {
+    this.exchange = exchange;
+    this.request = request;
+    const headers = [...request.headers];
+    // The client's own framing: chunked stays chunked, a length stays a length.
+    if (request.chunked) headers.push("transfer-encoding", "chunked");
+    else if (
+      request.body === undefined &&
+      !BODILESS_BY_DEFAULT.has(request.method) &&
+      !hasField(headers, "content-length")
+    )
+      // Else node:http frames an absent body as an empty chunked one.
+      headers.push("content-length", "0");
+    const { target } = this;
+    const outgoing = httpRequest({
+      // An IPv6 literal keeps its brackets in URL.hostname.
+      host: target.hostname.replace(/^\[(.*)\]$/, "$1"),
+      port: Number(target.port || 80),
+      method: request.method,
+      path: request.target,
+      headers,
+      agent: this.agent,
+      // The forwarder's list has the client's Host (or the server's, for HTTP/1.0).
+      setHost: false,
+    });
+    this.outgoing = outgoing;
+    outgoing.on("socket", (socket: Socket) => {
+      socket.off("data", strayBytes);
+      if (!socket.connecting) return this.connected();
+      // The Agent's idle timeout is not the connect timeout: that is ours.
+      socket.setTimeout(0);
+      this.connectTimer = setTimeout(
+        () =>
+          this.fail(
+            new UpstreamError(
+              `connect timeout after ${this.options.connectMs} ms`,
+              CONNECT_TIMEOUT,
+            ),
+          ),
+        this.options.connectMs,
+      );
+      socket.once("connect", () => {
+        clearTimeout(this.connectTimer);
+        this.connected();
+      });
+    });
+    outgoing.on("information", (info) => {
+      this.heard = true;
+      this.exchange?.onInterim(info.statusCode, info.statusMessage, info.rawHeaders);
+    });
+    outgoing.on("response", (response) => this.onResponse(response));
+    // Requests sent here never ask to switch protocols (upgrades go through websocket.ts).
+    outgoing.on("upgrade", (_response, socket: Socket) => {
+      socket.destroy();
+      this.heard = true;
+      this.fail(new UpstreamError("server switched protocols unasked", UNASKED_UPGRADE));
+    });
+    outgoing.on("timeout", () => this.onTimeout());
+    outgoing.on("error", (error: NodeJS.ErrnoException) => this.onError(error));
+    // Until connected nothing of the body is read: a connection that fails
+    // has consumed none of it, so the request can go to another server whole.
+    if (request.body === undefined) {
+      outgoing.end();
+      this.requestSent = true;
+    }
+  }
+
+  pause(): void {
+    this.paused = true;
+    this.response?.pause();
+    this.outgoing?.setTimeout(0);
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.outgoing?.setTimeout(this.options.serverMs);
+    this.response?.resume();
+  }
+
+  abort(): void {
+    this.exchange = undefined;
+    this.stopReadingBody(false);
+    this.outgoing?.destroy();
+  }
+
+  private connected(): void {
+    const { outgoing, request } = this;
+    if (!outgoing || !request || this.exchange === undefined) return;
+    outgoing.setTimeout(this.options.serverMs);
+    const body = request.body;
+    if (body === undefined) return;
+    this.bodyTaken = true;
+    body.on("data", this.onBodyData);
+    body.on("end", this.onBodyEnd);
+    outgoing.on("drain", this.onDrain);
+    if (body.readableEnded) this.onBodyEnd();
+  }
+
+  private readonly onBodyData = (chunk: Buffer) => {
+    if (chunk.length === 0) return; // an empty chunk would end a chunked body
+    if (!this.outgoing!.write(chunk)) this.request!.body!.pause();
+  };
+
+  private readonly onDrain = () => {
+    const body = this.request?.body;
+    if (body?.isPaused()) body.resume();
+  };
+
+  private readonly onBodyEnd = () => {
+    const trailers = this.request!.chunked ? this.request!.trailers?.() : undefined;
+    if (trailers !== undefined && trailers.length > 0) {
+      const pairs: [string, string][] = [];
+      for (let i = 0; i < trailers.length; i += 2) pairs.push([trailers[i]!, trailers[i + 1]!]);
+      this.outgoing!.addTrailers(pairs);
+    }
+    this.outgoing!.end();
+    this.requestSent = true;
+    this.stopReadingBody(false);
+  };
+
+  /**
+   * `drop`: the server answered before the whole body: the rest is read and
+   * dropped, so the client's connection stays usable. Otherwise the body is
+   * left as it is, for a retry elsewhere when none of it was read.
+   */
+  private stopReadingBody(drop: boolean): void {
+    const body = this.request?.body;
+    if (!body) return;
+    body.off("data", this.onBodyData);
+    body.off("end", this.onBodyEnd);
+    this.outgoing?.off("drain", this.onDrain);
+    if (drop && !body.readableEnded) body.resume();
+  }
+
+  private onResponse(response: IncomingMessage): void {
+    this.heard = true;
+    const exchange = this.exchange;
+    if (exchange === undefined) return;
+    const status = response.statusCode!;
+    // Three digits, 100 to 599 (RFC 9110 15): anything else is no HTTP status.
+    if (status < 100 || status > 599) {
+      this.fail(new UpstreamError(`invalid status ${status}`, "HPE_INVALID_STATUS"));
+      return;
+    }
+    if (status === 101) {
+      this.fail(new UpstreamError("server switched protocols unasked", UNASKED_UPGRADE));
+      return;
+    }
+    if (readHead(response.rawHeaders).unknownCoding) {
+      // A coding other than chunked: relayed without its label the body
+      // would change meaning, and it cannot be undone here (RFC 9112 6.1).
+      this.fail(new UpstreamError("response in an unknown transfer coding", UNKNOWN_CODING));
+      return;
+    }
+    this.response = response;
+    exchange.onHead(status, response.statusMessage ?? "", response.rawHeaders);
+    if (this.paused) response.pause();
+    response.on("data", (chunk: Buffer) => {
+      this.exchange?.onBody(chunk);
+      this.readEnd();
+    });
+    response.once("end", () => this.onComplete(response));
+    // Cut before its end (the server closed, or sent bytes that are no HTTP).
+    response.once("error", (error: NodeJS.ErrnoException) => this.onError(error));
+    response.once("close", () => {
+      if (!response.complete)
+        this.fail(new UpstreamError("server closed the connection", "ECONNRESET"));
+    });
+    // A head whose body did not come with it goes out alone (server-sent events, long polls).
+    this.readEnd();
+  }
+
+  /**
+   * node:http emits the head, each chunk of a chunked body and a parse
+   * error of one read before a microtask runs: the Relay hears that the
+   * read is over after all of them. So many tiny chunks are one write to
+   * the client, and a response refused later in the read that brought its
+   * head is still answered 502, as in the fast engine.
+   */
+  private readEnd(): void {
+    if (this.readEndDue) return;
+    this.readEndDue = true;
+    queueMicrotask(() => {
+      this.readEndDue = false;
+      this.exchange?.onReadEnd();
+    });
+  }
+
+  private onComplete(response: IncomingMessage): void {
+    const exchange = this.exchange;
+    if (exchange === undefined) return;
+    this.exchange = undefined;
+    const sent = this.requestSent;
+    this.stopReadingBody(!sent);
+    // Answered before the whole body went: the connection is mid-request, never reused.
+    if (!sent) this.outgoing?.destroy();
+    else this.outgoing?.socket?.on("data", strayBytes);
+    const trailers = response.rawTrailers.length > 0 ? response.rawTrailers : undefined;
+    exchange.onEnd(trailers);
+  }
+
+  private onTimeout(): void {
+    if (this.exchange === undefined) return;
+    const body = this.request?.body;
+    // Still sending a body that the client is slow to give: not the server's fault.
+    if (!this.requestSent && body && !body.isPaused()) return;
+    this.fail(new UpstreamError(`no answer within ${this.options.serverMs} ms`, SERVER_TIMEOUT));
+  }
+
+  private onError(error: NodeJS.ErrnoException): void {
+    const code = error.code ?? "ECONNRESET";
+    // Bytes node:http's parser refused: the server did answer.
+    if (code.startsWith("HPE_")) this.heard = true;
+    const stale =
+      this.outgoing?.reusedSocket === true &&
+      !this.heard &&
+      (code === "ECONNRESET" || code === "EPIPE");
+    const message = code.startsWith("HPE_") ? `invalid response: ${error.message}` : error.message;
+    this.fail(new UpstreamError(message, code, stale));
+  }
+
+  private fail(error: UpstreamError): void {
+    clearTimeout(this.connectTimer);
+    const exchange = this.exchange;
+    this.exchange = undefined;
+    this.stopReadingBody(false);
+    this.outgoing?.destroy();
+    error.bodyTaken = this.bodyTaken;
+    error.heard = this.heard;
+    exchange?.onError(error);
+  }
+}
+
+function hasField(list: readonly string[], name: string): boolean {
+  for (let i = 0; i < list.length; i += 2) if (list[i]!.toLowerCase() === name) return true;
+  return false;
+}
