@@ -53,6 +53,13 @@ export const PROXIES: Proxy[] = [
     start: stickyring(),
   },
   {
+    name: "stickyring (express engine)",
+    about:
+      "stickyring with `HTTP_ENGINE=express`: the engine on Node's public APIs (node:http, Express), the fallback when the fast engine's parser binding is missing.",
+    high: false,
+    start: stickyring(0, { HTTP_ENGINE: "express" }),
+  },
+  {
     name: "tutorial baseline",
     about:
       "Express and http-proxy-middleware with a router hashing the client address, as tutorials write it (tools/bench-proxy/src/baseline.ts).",
