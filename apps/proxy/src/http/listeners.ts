@@ -1,7 +1,7 @@
 // The proxy port's listening sockets, whichever engine serves them: several
 // per process, all with SO_REUSEPORT, so WORKERS processes join one group.
 
-import { Server, type AddressInfo } from "node:net";
+import { Server, type AddressInfo, type Socket } from "node:net";
 
 /**
  * Listening sockets on the proxy port, all with SO_REUSEPORT. Node 24's
@@ -75,4 +75,28 @@ export async function listenOnAll(
     await listenOn(more, bound, host, true);
   }
   return bound;
+}
+
+/**
+ * Closes the listening sockets; resolves once they are closed, and cuts
+ * every socket still open after `timeoutMs` (the rest drain meanwhile).
+ */
+export function closeListeners(
+  servers: readonly Server[],
+  sockets: ReadonlySet<Socket>,
+  timeoutMs: number,
+): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => {
+      for (const socket of sockets) socket.destroy();
+    }, timeoutMs);
+    force.unref();
+    let open = servers.length;
+    for (const each of servers)
+      each.close(() => {
+        if (--open > 0) return;
+        clearTimeout(force);
+        resolve();
+      });
+  });
 }

@@ -11,7 +11,7 @@
 // timer per request.
 
 import { Server, type Socket } from "node:net";
-import { listenOnAll } from "../listeners.js";
+import { closeListeners, listenOnAll } from "../listeners.js";
 import {
   ClientConnection,
   type ConnectionHost,
@@ -88,20 +88,9 @@ export function createHttpServer(handlers: ServerHandlers, options: HttpServerOp
     close(timeoutMs) {
       host.closing = true;
       clearInterval(checker);
-      return new Promise((resolve) => {
-        const force = setTimeout(() => {
-          for (const socket of sockets) socket.destroy();
-        }, timeoutMs);
-        force.unref();
-        let open = servers.length;
-        for (const each of servers)
-          each.close(() => {
-            if (--open > 0) return;
-            clearTimeout(force);
-            resolve();
-          });
-        for (const connection of connections) if (connection.idle) connection.socket.destroy();
-      });
+      const closed = closeListeners(servers, sockets, timeoutMs);
+      for (const connection of connections) if (connection.idle) connection.socket.destroy();
+      return closed;
     },
   };
 }

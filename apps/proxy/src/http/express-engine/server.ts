@@ -19,7 +19,7 @@ import { Server, type Socket } from "node:net";
 import type { ServerHandlers } from "../downstream/connection.js";
 import type { ClientRequest } from "../downstream/request.js";
 import type { HttpServerOptions } from "../downstream/server.js";
-import { listenOnAll } from "../listeners.js";
+import { closeListeners, listenOnAll } from "../listeners.js";
 import { readPreamble } from "./proxy-preamble.js";
 import { errorStatus, hasBody, isWebSocket, setUpgrade } from "../downstream/request.js";
 import { clientRequest } from "./request.js";
@@ -203,22 +203,11 @@ export function createExpressServer(
     listen: (port, host) => listenOnAll(servers, listener, port, host),
     close(timeoutMs) {
       closing = true;
-      return new Promise((resolve) => {
-        const force = setTimeout(() => {
-          for (const socket of sockets) socket.destroy();
-        }, timeoutMs);
-        force.unref();
-        let open = servers.length;
-        for (const each of servers)
-          each.close(() => {
-            if (--open > 0) return;
-            clearTimeout(force);
-            resolve();
-          });
-        // Never listening itself, it calls back with ERR_SERVER_NOT_RUNNING; its checks stop.
-        http.close(() => undefined);
-        http.closeIdleConnections();
-      });
+      const closed = closeListeners(servers, sockets, timeoutMs);
+      // Never listening itself, it calls back with ERR_SERVER_NOT_RUNNING; its checks stop.
+      http.close(() => undefined);
+      http.closeIdleConnections();
+      return closed;
     },
   };
 }
