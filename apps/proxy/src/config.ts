@@ -24,6 +24,7 @@ import type { Balance } from "./data-plane/key-policy.js";
 import { HASH_TYPES, type HashType } from "./data-plane/placement.js";
 import { parseDuration } from "./duration.js";
 import type { TlsSettings } from "./data-plane/tls-port.js";
+import type { Timeouts } from "./data-plane/data-plane.js";
 import { loadCertificates } from "./http/tls/certificates.js";
 import { INTERMEDIATE_CIPHERS } from "./http/tls/policy.js";
 import { LOG_LEVELS, type LogLevel } from "@stickyring/runtime";
@@ -54,14 +55,7 @@ export interface ProxyConfig {
   /** HAProxy `hash-balance-factor` as a factor (125 -> 1.25); undefined: off. */
   balanceFactor: number | undefined;
   health: { path: string; interMs: number; timeoutMs: number; rise: number; fall: number };
-  timeouts: {
-    connectMs: number;
-    serverMs: number;
-    clientMs: number;
-    tunnelMs: number;
-    /** HAProxy `timeout queue`: how long a request waits for a server's free slot. */
-    queueMs: number;
-  };
+  timeouts: Timeouts;
   /** HAProxy's server `maxconn`: a default for every server and overrides by id or DNS group (0: no limit). */
   maxconn: MaxconnSettings;
   /** Idle kept-alive connections kept per server; beyond it the oldest is closed. */

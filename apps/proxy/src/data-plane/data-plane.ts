@@ -25,19 +25,24 @@ import { createRouter, type Route } from "./routing.js";
 import { ServerSlots } from "./server-slots.js";
 import { createClientGate, type ClientGateCounts } from "../http/downstream/client-gate.js";
 
+/** HAProxy's timeouts, in ms. */
+export interface Timeouts {
+  connectMs: number;
+  serverMs: number;
+  clientMs: number;
+  /** An open tunnel (WebSocket) silent both ways. */
+  tunnelMs: number;
+  /** HAProxy `timeout queue`: how long a request waits for a server's free slot. */
+  queueMs: number;
+}
+
 /** The settings the data plane reads (config.ts validates them). */
 export interface DataPlaneSettings {
   balance: Balance;
   balanceFactor: number | undefined;
   trustedProxies: AddressMatcher | undefined;
   cookie: string | undefined;
-  timeouts: {
-    connectMs: number;
-    serverMs: number;
-    clientMs: number;
-    tunnelMs: number;
-    queueMs: number;
-  };
+  timeouts: Timeouts;
   /** Idle kept-alive connections kept per server. */
   maxIdlePerServer: number;
   /** Client connections served at once by this process (client-gate.ts). */

@@ -5,7 +5,7 @@
 // server's failure before then can still be answered with an error.
 
 import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
-import type { ResponseWriter } from "./response-writer.js";
+import { AnswerEnd, type ResponseWriter } from "./response-writer.js";
 
 /**
  * Fields HTTP/2 forbids (RFC 9113 8.2.2): a server's connection-specific
@@ -21,10 +21,9 @@ const CONNECTION_SPECIFIC = new Set([
   "http2-settings",
 ]);
 
-export class H2Response implements ResponseWriter {
+export class H2Response extends AnswerEnd implements ResponseWriter {
   statusCode = 200;
   headersSent = false;
-  done = false;
   /** Not used by HTTP/2: a stream ends alone, never its connection. */
   keepAlive = true;
   /** The head, until the first body piece, the end, or flushHead sends it. */
@@ -35,7 +34,6 @@ export class H2Response implements ResponseWriter {
   private trailers: readonly string[] | undefined;
   /** Body pieces that came with the head in one read: they leave with it, in one go. */
   private held: Buffer[] | undefined;
-  private closeListeners: (() => void)[] | undefined;
 
   constructor(
     private readonly stream: ServerHttp2Stream,
@@ -43,6 +41,7 @@ export class H2Response implements ResponseWriter {
     /** Headers added to every final answer (Strict-Transport-Security). */
     private readonly extraHeaders: readonly string[],
   ) {
+    super();
     stream.once("close", () => this.lost());
   }
 
@@ -95,8 +94,7 @@ export class H2Response implements ResponseWriter {
       if (held !== undefined) for (const chunk of held) this.stream.write(chunk);
       this.stream.end(last);
     }
-    this.done = true;
-    this.runCloseListeners();
+    this.closed();
   }
 
   destroy(): void {
@@ -106,10 +104,6 @@ export class H2Response implements ResponseWriter {
 
   onceDrain(listener: () => void): void {
     this.stream.once("drain", listener);
-  }
-
-  onClose(listener: () => void): void {
-    (this.closeListeners ??= []).push(listener);
   }
 
   /**
@@ -140,18 +134,6 @@ export class H2Response implements ResponseWriter {
     } catch {
       this.destroy();
     }
-  }
-
-  private lost(): void {
-    if (this.done) return;
-    this.done = true;
-    this.runCloseListeners();
-  }
-
-  private runCloseListeners(): void {
-    const listeners = this.closeListeners;
-    this.closeListeners = undefined;
-    if (listeners) for (const listener of listeners) listener();
   }
 }
 

@@ -26,3 +26,30 @@ export interface ResponseWriter {
   /** Called once, when the answer is complete or the client is lost before. */
   onClose(listener: () => void): void;
 }
+
+/**
+ * What every ResponseWriter keeps alike: whether the answer is done, and
+ * the listeners told once, when it is complete or its client is lost.
+ */
+export abstract class AnswerEnd {
+  /** end() was called, or the client was lost: nothing more is written. */
+  done = false;
+  private closeListeners: (() => void)[] | undefined;
+
+  onClose(listener: () => void): void {
+    (this.closeListeners ??= []).push(listener);
+  }
+
+  /** The answer is done: the listeners are told (end() calls it once the answer is out). */
+  protected closed(): void {
+    this.done = true;
+    const listeners = this.closeListeners;
+    this.closeListeners = undefined;
+    if (listeners) for (const listener of listeners) listener();
+  }
+
+  /** The client was lost before end(). */
+  lost(): void {
+    if (!this.done) this.closed();
+  }
+}

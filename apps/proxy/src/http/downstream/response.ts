@@ -8,7 +8,7 @@
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import { LAST_CHUNK, chunkHeader, lastChunk } from "../chunked.js";
-import type { ResponseWriter } from "./response-writer.js";
+import { AnswerEnd, type ResponseWriter } from "./response-writer.js";
 
 /** What the response tells its connection. */
 export interface ResponseOwner {
@@ -25,12 +25,10 @@ export interface ResponseOwner {
  */
 const COPY_LIMIT = 1024;
 
-export class ClientResponse implements ResponseWriter {
+export class ClientResponse extends AnswerEnd implements ResponseWriter {
   statusCode = 200;
   /** The head has gone to the socket; until then an error may still replace it. */
   headersSent = false;
-  /** end() was called, or the connection was lost: nothing more is written. */
-  done = false;
   /** False: the connection closes once this response is out. */
   keepAlive: boolean;
   private chunked = false;
@@ -38,7 +36,6 @@ export class ClientResponse implements ResponseWriter {
   private bodiless = false;
   /** The head, until the first body piece (or end) carries it out. */
   private pending: string | undefined;
-  private closeListeners: (() => void)[] | undefined;
   private drainListener: (() => void) | undefined;
 
   constructor(
@@ -49,6 +46,7 @@ export class ClientResponse implements ResponseWriter {
     /** The proxy answered the client's `Expect: 100-continue` itself. */
     private readonly continued: boolean,
   ) {
+    super();
     this.keepAlive = keepAlive;
   }
 
@@ -122,8 +120,7 @@ export class ClientResponse implements ResponseWriter {
     if (body !== undefined) this.write(body);
     if (this.chunked) this.send("", undefined, trailers ? lastChunk(trailers) : LAST_CHUNK);
     else if (this.pending !== undefined) this.send("", undefined, "");
-    this.done = true;
-    this.runCloseListeners();
+    this.closed();
     this.owner.finished(this, this.keepAlive);
   }
 
@@ -138,28 +135,11 @@ export class ClientResponse implements ResponseWriter {
   }
 
   /** Calls `listener` once, when the response is complete or the connection is lost before. */
-  onClose(listener: () => void): void {
-    (this.closeListeners ??= []).push(listener);
-  }
-
   /** @internal The connection drained. */
   drained(): void {
     const listener = this.drainListener;
     this.drainListener = undefined;
     listener?.();
-  }
-
-  /** @internal The connection was lost before end(). */
-  lost(): void {
-    if (this.done) return;
-    this.done = true;
-    this.runCloseListeners();
-  }
-
-  private runCloseListeners(): void {
-    const listeners = this.closeListeners;
-    this.closeListeners = undefined;
-    if (listeners) for (const listener of listeners) listener();
   }
 
   /** Writes `before`, `chunk` and `after` behind the head still pending, in as few writes as it takes. */

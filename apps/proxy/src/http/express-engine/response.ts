@@ -6,7 +6,7 @@
 // for HTTP/1.0) from the head it is given.
 
 import { STATUS_CODES, type ServerResponse } from "node:http";
-import type { ResponseWriter } from "../downstream/response-writer.js";
+import { AnswerEnd, type ResponseWriter } from "../downstream/response-writer.js";
 
 interface PendingHead {
   status: number;
@@ -14,13 +14,11 @@ interface PendingHead {
   headers: string[];
 }
 
-export class NodeResponse implements ResponseWriter {
+export class NodeResponse extends AnswerEnd implements ResponseWriter {
   statusCode = 200;
   headersSent = false;
-  done = false;
   keepAlive: boolean;
   private pending: PendingHead | undefined;
-  private closeListeners: (() => void)[] | undefined;
 
   constructor(
     private readonly res: ServerResponse,
@@ -30,6 +28,7 @@ export class NodeResponse implements ResponseWriter {
     /** node:http answered the client's `Expect: 100-continue` itself. */
     private readonly continued: boolean,
   ) {
+    super();
     this.keepAlive = keepAlive;
     // The Date of the server's answer is relayed; the proxy adds none (nor does the fast engine).
     res.sendDate = false;
@@ -84,7 +83,7 @@ export class NodeResponse implements ResponseWriter {
     if (trailers !== undefined && trailers.length > 0) this.res.addTrailers(pairs(trailers));
     this.done = true;
     this.res.end(body);
-    this.runCloseListeners();
+    this.closed();
   }
 
   destroy(): void {
@@ -95,28 +94,12 @@ export class NodeResponse implements ResponseWriter {
     this.res.once("drain", listener);
   }
 
-  onClose(listener: () => void): void {
-    (this.closeListeners ??= []).push(listener);
-  }
-
   private sendHead(): void {
     const { status, message, headers } = this.pending!;
     this.pending = undefined;
     this.headersSent = true;
     if (!this.keepAlive) headers.push("connection", "close");
     this.res.writeHead(status, message, headers);
-  }
-
-  private lost(): void {
-    if (this.done) return;
-    this.done = true;
-    this.runCloseListeners();
-  }
-
-  private runCloseListeners(): void {
-    const listeners = this.closeListeners;
-    this.closeListeners = undefined;
-    if (listeners) for (const listener of listeners) listener();
   }
 }
 
