@@ -115,6 +115,35 @@ describe("a server's maxconn (MAXCONN)", () => {
     expect(app1.state.peak).toBe(1);
   });
 
+  it("frees the slot of a client that stops reading its answer, after TIMEOUT_CLIENT", async () => {
+    const big = Buffer.alloc(20 * 1024 * 1024, 120);
+    const server = createServer((req, res) => {
+      if (req.url === "/big") return void res.end(big);
+      res.end("small");
+    });
+    const port = await listen(server, 0, "127.0.0.1");
+    cleanup.push(async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    });
+    const running = await proxyOver([{ backend: { id: "app1", port } as Backend } as Counting], {
+      MAXCONN: "1",
+      TIMEOUT_QUEUE: "20s",
+      TIMEOUT_CLIENT: "1s",
+    });
+    // The first client asks for a large answer and never reads it.
+    const stuck = connect(running.port, "127.0.0.1");
+    cleanup.push(async () => stuck.destroy());
+    stuck.on("error", () => {});
+    stuck.write("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    stuck.pause();
+    await new Promise((r) => setTimeout(r, 300));
+    const started = performance.now();
+    const next = await get(running.port, { from: "127.0.9.1", path: "/small", timeoutMs: 15_000 });
+    expect(next.status).toBe(200);
+    expect(performance.now() - started).toBeLessThan(8000);
+  }, 20_000);
+
   it("answers 503 with a clear body once a request waited TIMEOUT_QUEUE", async () => {
     const app1 = await countingBackend("app1", () => 1500);
     cleanup.push(() => app1.stop());

@@ -157,8 +157,10 @@ export function createExpressServer(
   http.timeout = options.clientMs;
   // Silent both ways for the client timeout: closed, unless the request is
   // waiting on its server, whose own timeout applies then (as in HAProxy).
+  // A client that stopped reading the answer is not waiting on its server:
+  // it would hold the server's slot (MAXCONN) for ever.
   http.on("timeout", (socket: Socket) => {
-    if (!awaitingServer.has(socket)) socket.destroy();
+    if (!awaitingServer.has(socket) || socket.writableNeedDrain) socket.destroy();
   });
   // node:http checks head timeouts (slowloris) once it listens; its
   // connections come from the listeners below, so it is told it listens
