@@ -23,7 +23,8 @@ import { newTicketKeys, rotateTicketKeys } from "./http/tls/ticket-keys.js";
 type MemberSnapshot = Omit<MemberState, "url"> & { url: string };
 
 type ToWorker =
-  | { t: "placement"; version: number; members: MemberSnapshot[] }
+  /** `share`: the worker's index (0..WORKERS-1), which picks its share of the limits. */
+  | { t: "placement"; version: number; members: MemberSnapshot[]; share?: number }
   | { t: "metrics"; id: number }
   /** The TLS session ticket key, hex: the same in every worker, so any of them resumes a session. */
   | { t: "ticket-keys"; keys: string };
@@ -62,7 +63,7 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
   const inFlight = new Map<Worker, Record<string, number>>();
   const queuedBy = new Map<Worker, Record<string, number>>();
   const queued = new Map<string, number>();
-  let snapshot: ToWorker | undefined;
+  let snapshot: Extract<ToWorker, { t: "placement" }> | undefined;
   let stopping = false;
 
   const pending = new Map<number, (json: object[] | undefined) => void>();
@@ -111,7 +112,7 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
           maxconn: m.maxconn,
         })),
       };
-      for (const worker of workers) worker.send(snapshot);
+      for (const worker of workers) sendSnapshot(worker);
     },
   });
   const { membership } = control;
@@ -130,10 +131,14 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
   const port = await claimPort(config.port, config.host);
   let ready = 0;
   const allReady = Promise.withResolvers<void>();
-  const fork = () => {
+  const shareOf = new Map<Worker, number>();
+  const sendSnapshot = (worker: Worker) =>
+    worker.send({ ...snapshot!, share: shareOf.get(worker) } satisfies ToWorker);
+  const fork = (share: number) => {
     const worker = cluster.fork({ PORT: String(port) });
     workers.add(worker);
-    worker.on("online", () => worker.send(snapshot!));
+    shareOf.set(worker, share);
+    worker.on("online", () => sendSnapshot(worker));
     worker.on("message", (message: ToPrimary) => {
       switch (message.t) {
         case "ready":
@@ -167,10 +172,10 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
         return;
       }
       logger.error({ pid: worker.process.pid, code, signal }, "worker exited; starting another");
-      fork();
+      fork(shareOf.get(worker)!);
     });
   };
-  for (let i = 0; i < config.workers; i++) fork();
+  for (let i = 0; i < config.workers; i++) fork(i);
 
   if (config.tls !== undefined) {
     let keys: ToWorker = { t: "ticket-keys", keys: newTicketKeys().toString("hex") };
@@ -202,6 +207,17 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
   });
 }
 
+/**
+ * Worker `index`'s part of `limit` (0: no limit): the parts of all workers
+ * add up to the limit, the first `limit % workers` workers holding one more.
+ * A limit below the number of workers still gives each worker one slot, so
+ * every worker can reach every server: the total is then `workers`.
+ */
+export function shareOfLimit(limit: number, index: number, workers: number): number {
+  if (limit === 0) return 0;
+  return Math.max(1, Math.floor(limit / workers) + (index < limit % workers ? 1 : 0));
+}
+
 async function runWorker(config: ProxyConfig, logger: Logger): Promise<void> {
   const send = (message: ToPrimary) => process.send!(message);
   const metrics = createMetrics();
@@ -210,8 +226,8 @@ async function runWorker(config: ProxyConfig, logger: Logger): Promise<void> {
   let current: Placement | undefined;
 
   const data = createDataPlane({
-    // CLIENT_MAXCONN is for all workers together: each serves its share.
-    config: { ...config, clientMaxconn: Math.ceil(config.clientMaxconn / config.workers) },
+    // CLIENT_MAXCONN is for all workers together: each serves its share (set with the first placement).
+    config: { ...config, clientMaxconn: shareOfLimit(config.clientMaxconn, 0, config.workers) },
     logger,
     metrics,
     lookup: createBackendLookup(config.timeouts.connectMs),
@@ -229,8 +245,10 @@ async function runWorker(config: ProxyConfig, logger: Logger): Promise<void> {
   process.on("message", (message: ToWorker) => {
     if (message.t === "placement") {
       const members = message.members.map((m) => ({ ...m, url: new URL(m.url) }));
-      // Each worker holds its share of a server's maxconn (rounded up).
-      for (const m of members) m.maxconn = Math.ceil(m.maxconn / config.workers);
+      // Each worker holds its share of a server's maxconn and of CLIENT_MAXCONN.
+      const share = message.share ?? 0;
+      for (const m of members) m.maxconn = shareOfLimit(m.maxconn, share, config.workers);
+      data.setClientLimit(shareOfLimit(config.clientMaxconn, share, config.workers));
       current = buildPlacement(members, config, message.version);
       data.placementChanged();
       metrics.keepServers(members.map((m) => m.id));

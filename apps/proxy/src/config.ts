@@ -207,7 +207,7 @@ const MAXCONN_LIMIT = 1_000_000;
 /** `100,app1=50,web=20`: a default for every server, then overrides by server id or DNS group. */
 const maxconn = text.optional().transform((v, ctx) => {
   const byName = new Map<string, number>();
-  let fallback = 0;
+  let fallback: number | undefined;
   for (const item of (v ?? "")
     .split(",")
     .map((p) => p.trim())
@@ -224,10 +224,19 @@ const maxconn = text.optional().transform((v, ctx) => {
       });
       return z.NEVER;
     }
+    // Given twice, which one was meant would be a guess.
+    const twice = name === undefined ? fallback !== undefined : byName.has(name);
+    if (twice) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${name === undefined ? "the default" : `"${name}"`} is given twice`,
+      });
+      return z.NEVER;
+    }
     if (name === undefined) fallback = Number(n);
     else byName.set(name, Number(n));
   }
-  return { fallback, byName };
+  return { fallback: fallback ?? 0, byName };
 });
 
 /** HAProxy's syntax: `source`, `uri [whole] [len N] [depth N] [path-only]`, `hdr(name)`. */

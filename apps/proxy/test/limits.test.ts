@@ -344,6 +344,8 @@ describe("limit settings", () => {
   it.each([
     ["MAXCONN", "lots", /^MAXCONN="lots": expected a number of requests in flight per server/],
     ["MAXCONN", "app9=3", /^MAXCONN: "app9" is not a backend or DNS group in BACKENDS/],
+    ["MAXCONN", "5,6", /^MAXCONN="5,6": the default is given twice/],
+    ["MAXCONN", "app1=2,app1=3", /^MAXCONN="app1=2,app1=3": "app1" is given twice/],
     ["TIMEOUT_QUEUE", "soon", /^TIMEOUT_QUEUE="soon": expected a duration/],
     [
       "CLIENT_MAXCONN",

@@ -102,6 +102,8 @@ export interface DataPlane {
   load(): LoadView;
   /** Requests waiting in `server`'s queue. */
   queued(server: string): number;
+  /** This process's share of CLIENT_MAXCONN (multi-core mode). */
+  setClientLimit(limit: number): void;
   /** Stops accepting, drains in-flight requests, closes upstream pools. */
   close(timeoutMs: number): Promise<void>;
 }
@@ -318,6 +320,7 @@ export function createDataPlane(options: {
     },
     load,
     queued: (server) => slots.queued(server),
+    setClientLimit: (limit) => gate.setLimit(limit),
     async close(timeoutMs) {
       draining = true;
       if (config.graceMs > 0) await new Promise((r) => setTimeout(r, config.graceMs));

@@ -23,6 +23,8 @@ export interface ClientGate {
   /** Serves `socket` now, or once a served connection closes. */
   admit(socket: Socket, serve: () => void): void;
   counts(): ClientGateCounts;
+  /** A new limit: more connections are served at once if it rose. */
+  setLimit(limit: number): void;
 }
 
 export function createClientGate(
@@ -88,5 +90,9 @@ export function createClientGate(
       }
     },
     counts,
+    setLimit(value) {
+      limit = value;
+      next();
+    },
   };
 }
