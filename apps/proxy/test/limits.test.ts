@@ -8,10 +8,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { connect, type Socket } from "node:net";
 import { sourceKey } from "@stickyring/hashing";
 import { listen } from "@stickyring/runtime";
+import WebSocket from "ws";
 import { ConfigError, loadConfig } from "../src/config.js";
 import {
   clientAddresses,
   get,
+  startBackend,
   startProxy,
   waitFor,
   type Backend,
@@ -143,6 +145,37 @@ describe("a server's maxconn (MAXCONN)", () => {
     expect(next.status).toBe(200);
     expect(performance.now() - started).toBeLessThan(8000);
   }, 20_000);
+
+  it("counts an open WebSocket against its server's maxconn, as HAProxy counts a tunnel", async () => {
+    const backend = await startBackend(1);
+    cleanup.push(() => backend.kill());
+    const running = await proxyOver([{ backend } as Counting], {
+      MAXCONN: "1",
+      TIMEOUT_QUEUE: "300ms",
+    });
+    const open = (from: string) =>
+      new Promise<WebSocket>((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${running.port}/live`, { localAddress: from });
+        ws.once("message", () => resolve(ws));
+        ws.once("error", reject);
+        ws.once("unexpected-response", (_req, res) =>
+          reject(new Error(`status ${res.statusCode}`)),
+        );
+      });
+    const [a, b, c] = clientAddresses(3);
+    const first = await open(a!);
+    cleanup.push(async () => first.terminate());
+    // The tunnel holds the only slot: another upgrade and a request wait, then get 503.
+    await expect(open(b!)).rejects.toThrow("status 503");
+    const refused = await get(running.port, { from: c });
+    expect(refused.status).toBe(503);
+    expect(refused.body).toContain("is at its connection limit");
+    // Once the tunnel closes, its slot is free again.
+    first.close();
+    await waitFor(async () => (await get(running.port, { from: c })).status === 200);
+    const second = await open(b!);
+    second.close();
+  });
 
   it("answers 503 with a clear body once a request waited TIMEOUT_QUEUE", async () => {
     const app1 = await countingBackend("app1", () => 1500);

@@ -303,9 +303,58 @@ class Forwarding implements Forwarder {
     );
   }
 
+  /**
+   * A WebSocket tunnel holds a slot on its server while it is open, as
+   * HAProxy counts it against the server's maxconn; it waits in the queue as
+   * a request does, the client's socket unread meanwhile.
+   */
   upgrade(req: ClientRequest, route: Route, socket: Socket, head: Buffer): void {
     addForwardedHeaders(req, route.peerTrusted);
-    this.upgrades.upgrade(req, route, socket, head);
+    const { slots } = this.options;
+    const go = () => {
+      const server = route.server;
+      socket.once("close", () => slots.release(server));
+      this.upgrades.upgrade(req, route, socket, head);
+    };
+    const refuse = (text: string) => {
+      if (socket.destroyed) return;
+      const body = `503 Service Unavailable: ${text}\n`;
+      socket.end(
+        `HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    };
+    // Set while the upgrade waits in its server's queue.
+    let waiting = false;
+    const waiter: Waiter = {
+      granted: (ms) => {
+        waiting = false;
+        this.metrics.observeQueue(route.server, ms / 1000);
+        go();
+      },
+      expired: (ms) => {
+        waiting = false;
+        this.metrics.observeQueue(route.server, ms / 1000);
+        refuse(
+          `${route.server} is at its connection limit and the upgrade waited ${Math.round(ms)} ms in its queue`,
+        );
+      },
+      orphaned: (ms) => {
+        waiting = false;
+        this.metrics.observeQueue(route.server, ms / 1000);
+        const from = route.server;
+        if (!this.options.router.reroute(route))
+          return refuse(`${from} left while the upgrade waited in its queue`);
+        this.metrics.countRetry(from);
+        if (slots.acquire(route.server, waiter)) go();
+        else waiting = true;
+      },
+    };
+    if (slots.acquire(route.server, waiter)) return go();
+    waiting = true;
+    socket.pause();
+    socket.once("close", () => {
+      if (waiting) slots.cancel(route.server, waiter);
+    });
   }
 
   upstreamCounts(): Map<string, { busy: number; idle: number }> {
