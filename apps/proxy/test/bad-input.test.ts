@@ -40,6 +40,8 @@ function raw(payload: string): Promise<string> {
 describe("bad requests are refused before any backend sees them", () => {
   it.each([
     ["a malformed request line", "GARBAGE\r\n\r\n", 400],
+    ["HTTP/2.0 in a request line", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505],
+    ["HTTP/0.9 in a request line", "GET / HTTP/0.9\r\nHost: a\r\n\r\n", 400],
     ["HTTP/1.1 without Host", "GET / HTTP/1.1\r\n\r\n", 400],
     ["two Host headers", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400],
     [

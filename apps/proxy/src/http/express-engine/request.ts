@@ -28,6 +28,9 @@ export function clientRequest(
   message: IncomingMessage,
   remoteAddress: string | undefined,
 ): ClientRequest | { refused: number } {
+  // As the fast engine: HTTP/1.0 and 1.1 only (node:http's parser takes 0.9 and 2.0 too).
+  const { httpVersionMajor: major, httpVersionMinor: minor } = message;
+  if (major !== 1 || minor > 1) return { refused: major === 0 ? 400 : 505 };
   const raw = message.rawHeaders;
   // node:http's own header object drops a second Host silently; ours refuses it.
   const headers = headerObject(raw);
