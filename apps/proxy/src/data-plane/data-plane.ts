@@ -289,16 +289,22 @@ export function createDataPlane(options: {
       : undefined;
   const tlsPort = () => tls!.port();
 
+  // Every server in the placement, and any other still holding or awaiting
+  // a slot: a scrape shows the same series whether or not requests came.
   const load = (): LoadView => {
     const current = placement();
     const pools = forwarder.upstreamCounts();
+    const counts = slots.counts();
     const servers: LoadView["servers"] = new Map();
-    for (const [server, counts] of slots.counts()) {
+    const ids = new Set(current.targets.keys());
+    for (const [server, c] of counts) if (c.busy > 0 || c.queued > 0) ids.add(server);
+    for (const server of ids) {
       const target = current.targets.get(server);
+      const c = counts.get(server);
       servers.set(server, {
-        busy: counts.busy,
-        queued: counts.queued,
-        limit: counts.limit,
+        busy: c?.busy ?? 0,
+        queued: c?.queued ?? 0,
+        limit: current.maxconn.get(server) ?? 0,
         connections: (target && pools.get(target.host)) || { busy: 0, idle: 0 },
       });
     }
