@@ -278,8 +278,11 @@ async function runWorker(config: ProxyConfig, logger: Logger): Promise<void> {
     if (Object.keys(served).length === 0 && !busy && !wasBusy) return;
     wasBusy = busy;
     const queued: Record<string, number> = {};
-    for (const [id, counts] of data.load().servers)
-      if (counts.queued > 0) queued[id] = counts.queued;
+    // A queued request is counted in `loads` too: its server has an entry there.
+    for (const id of loads.keys()) {
+      const n = data.queued(id);
+      if (n > 0) queued[id] = n;
+    }
     send({ t: "served", counts: served, inFlight: Object.fromEntries(loads), queued });
     served = {};
   }, REPORT_MS).unref();

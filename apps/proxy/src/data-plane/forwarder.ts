@@ -222,9 +222,9 @@ class Forwarding implements Forwarder {
     if (route.slot !== route.server) {
       if (route.slot !== undefined) slots.release(route.slot);
       route.slot = undefined;
-      const waiter = new QueuedRequest(this, req, res, route, fresh);
-      if (!slots.acquire(route.server, waiter)) {
-        route.waiting = waiter;
+      if (!slots.take(route.server)) {
+        route.waiting = new QueuedRequest(this, req, res, route, fresh);
+        slots.wait(route.server, route.waiting);
         return;
       }
       route.slot = route.server;
@@ -345,12 +345,14 @@ class Forwarding implements Forwarder {
         if (!this.options.router.reroute(route))
           return refuse(`${from} left while the upgrade waited in its queue`);
         this.metrics.countRetry(from);
-        if (slots.acquire(route.server, waiter)) go();
-        else waiting = true;
+        if (slots.take(route.server)) return go();
+        waiting = true;
+        slots.wait(route.server, waiter);
       },
     };
-    if (slots.acquire(route.server, waiter)) return go();
+    if (slots.take(route.server)) return go();
     waiting = true;
+    slots.wait(route.server, waiter);
     socket.pause();
     socket.once("close", () => {
       if (waiting) slots.cancel(route.server, waiter);

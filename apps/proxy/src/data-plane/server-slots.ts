@@ -99,23 +99,27 @@ export class ServerSlots {
   }
 
   /**
-   * Takes a slot on `server`: true when there is one now (the waiter is not
-   * called), false when the request waits in the queue (the waiter will be).
+   * Takes a slot on `server` when one is free and nobody waits for it (a
+   * free slot goes to the head of the queue first): false otherwise, and
+   * the caller waits(). Apart, so a request that gets a slot at once (most
+   * of them) allocates no waiter.
    */
-  acquire(server: string, waiter: Waiter): boolean {
+  take(server: string): boolean {
     const state = this.state(server);
     const limit = this.limitOf(server);
-    // Nobody may overtake the queue: a free slot goes to its head first.
-    if (state.length === 0 && (limit === 0 || state.busy < limit)) {
-      state.busy++;
-      return true;
-    }
+    if (state.length > 0 || (limit !== 0 && state.busy >= limit)) return false;
+    state.busy++;
+    return true;
+  }
+
+  /** Queues `waiter` for a slot on `server`, after take() found none. */
+  wait(server: string, waiter: Waiter): void {
+    const state = this.state(server);
     const entry: Entry = { waiter, since: performance.now(), timer: undefined };
     entry.timer = setTimeout(() => {
       if (state.remove(entry)) waiter.expired(performance.now() - entry.since);
     }, this.queueMs);
     state.push(entry);
-    return false;
   }
 
   /** The request on `server` finished: its slot goes to the next waiting one. */
