@@ -7,19 +7,18 @@
 import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import { AnswerEnd, type ResponseWriter } from "./response-writer.js";
 
-/**
- * Fields HTTP/2 forbids (RFC 9113 8.2.2): a server's connection-specific
- * headers are dropped here, as hop-by-hop headers are for HTTP/1.1.
- */
-const CONNECTION_SPECIFIC = new Set([
+/** Connection-specific fields HTTP/2 forbids (RFC 9113 8.2.2), in either direction. */
+export const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set([
   "connection",
   "keep-alive",
   "proxy-connection",
   "transfer-encoding",
   "upgrade",
   "te",
-  "http2-settings",
 ]);
+
+/** A server's fields dropped from an HTTP/2 answer, as hop-by-hop ones are for HTTP/1.1. */
+const NOT_IN_ANSWERS = new Set([...CONNECTION_SPECIFIC, "http2-settings"]);
 
 export class H2Response extends AnswerEnd implements ResponseWriter {
   statusCode = 200;
@@ -142,7 +141,7 @@ function headerObject(list: readonly string[], noLength = false): OutgoingHttpHe
   const head: OutgoingHttpHeaders = {};
   for (let i = 0; i < list.length; i += 2) {
     const name = list[i]!.toLowerCase();
-    if (CONNECTION_SPECIFIC.has(name) || (noLength && name === "content-length")) continue;
+    if (NOT_IN_ANSWERS.has(name) || (noLength && name === "content-length")) continue;
     const value = list[i + 1]!;
     const previous = head[name];
     if (previous === undefined) head[name] = value;

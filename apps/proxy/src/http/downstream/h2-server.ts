@@ -22,7 +22,7 @@ import {
   type ServerHttp2Stream,
 } from "node:http2";
 import type { Socket } from "node:net";
-import { H2Response } from "./h2-response.js";
+import { CONNECTION_SPECIFIC, H2Response } from "./h2-response.js";
 import { ClientRequest, RequestBody, headerObject } from "./request.js";
 import type { ServerHandlers } from "./connection.js";
 
@@ -150,6 +150,7 @@ function readRequest(
   const list = ["host", host];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
+    // Connection-specific fields nghttp2 already refuses: never passed on all the same.
     if (name.startsWith(":") || name === "host" || CONNECTION_SPECIFIC.has(name)) continue;
     list.push(name, raw[i + 1]!);
   }
@@ -188,13 +189,3 @@ function readRequest(
   });
   return request;
 }
-
-/** Fields nghttp2 already refuses in a request (RFC 9113 8.2.2); never passed on all the same. */
-const CONNECTION_SPECIFIC = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-  "te",
-]);
