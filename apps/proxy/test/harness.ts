@@ -6,7 +6,7 @@ import { createServer, type RequestListener, type Server } from "node:http";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll } from "@jest/globals";
 import { createBackend, attachWebSocketEcho } from "@stickyring/backend";
-import { createLogger, listen, waitForPort } from "@stickyring/runtime";
+import { createLogger, listen, waitForPort, type LogLevel } from "@stickyring/runtime";
 import { loadConfig } from "../src/config.js";
 import { createStickyProxy, type StickyProxy } from "../src/proxy.js";
 
@@ -78,7 +78,9 @@ export async function startProxy(
     HTTP_ENGINE: env.TLS_PORT === undefined ? ENGINE : "fast",
     ...env,
   });
-  const proxy = createStickyProxy(config, createLogger("proxy", "silent"));
+  // TEST_LOG=debug shows the in-process proxy's log when a test needs explaining.
+  const level = (process.env.TEST_LOG ?? "silent") as LogLevel;
+  const proxy = createStickyProxy(config, createLogger("proxy", level));
   const { port, adminPort } = await proxy.start();
   return { proxy, port, adminPort, stop: () => proxy.stop(2000) };
 }
