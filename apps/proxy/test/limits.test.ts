@@ -22,7 +22,7 @@ import {
 
 /** A backend that counts requests in flight and the most at once, and holds each as told. */
 async function countingBackend(id: string, holdMs: (req: IncomingMessage) => number) {
-  const state = { now: 0, peak: 0, order: [] as string[], connections: 0, open: 0 };
+  const state = { now: 0, peak: 0, order: [] as string[], connections: 0, open: 0, openPeak: 0 };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (req.url === "/healthz") return void res.end("ok");
     state.now++;
@@ -40,6 +40,7 @@ async function countingBackend(id: string, holdMs: (req: IncomingMessage) => num
   server.on("connection", (socket) => {
     state.connections++;
     state.open++;
+    state.openPeak = Math.max(state.openPeak, state.open);
     socket.on("close", () => state.open--);
   });
   const port = await listen(server, 0, "127.0.0.1");
@@ -98,6 +99,11 @@ describe("a server's maxconn (MAXCONN)", () => {
     expect(replies.filter((r) => r.status === 200)).toHaveLength(200);
     expect(app1.state.order).toHaveLength(200);
     expect(app1.state.peak).toBe(5);
+    // The proxy's own peaks say the same as the backend's counts: requests,
+    // and connections (one per request in flight: none opened beyond them).
+    expect(await metric(running, /stickyring_server_requests_max\{backend="app1"\}/)).toBe(5);
+    expect(app1.state.openPeak).toBe(5);
+    expect(await metric(running, /stickyring_server_connections_max\{backend="app1"\}/)).toBe(5);
   }, 30_000);
 
   it("answers queued requests in the order they arrived", async () => {

@@ -121,6 +121,26 @@ describe("kept-alive connections to a server", () => {
     }
   });
 
+  it("are not handed to a queued request before the answer's read is checked for stray bytes", async () => {
+    // MAXCONN=1: /b waits in the queue while /a is answered, and gets the slot
+    // the moment /a's answer ends, in the read that also brought bytes no
+    // request asked for. /b must go out on a new connection.
+    const injected =
+      "HTTP/1.1 200 OK\r\nSet-Cookie: session=ATTACKER\r\nContent-Length: 5\r\n\r\nowned";
+    const server = await scripted((got, socket) => {
+      if (!got.head.startsWith("GET /a ")) return void socket.write(ok("clean"));
+      setTimeout(() => socket.write(ok("ok") + injected), 200);
+    });
+    const running = await proxyTo(server.port, { MAXCONN: "1", TIMEOUT_QUEUE: "5s" });
+    const first = get(running.port, { path: "/a", from: "127.18.2.1" });
+    await new Promise((r) => setTimeout(r, 50));
+    const victim = await get(running.port, { path: "/b", from: "127.18.2.2" });
+    expect((await first).body).toBe("ok");
+    expect(victim.body).toBe("clean");
+    // node:http's client forgets such bytes with its parser (see above).
+    if (ENGINE === "fast") expect(new Set(server.received.map((r) => r.connection)).size).toBe(2);
+  });
+
   it("never send a request that is not idempotent twice, even when a reused connection turns out closed", async () => {
     const server = await scripted((got, socket) => {
       if (got.head.startsWith("GET ")) socket.write(ok("warm"));

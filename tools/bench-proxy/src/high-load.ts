@@ -12,19 +12,25 @@ import { parseWrk, type WrkResult } from "./wrk.js";
 
 const run = promisify(execFile);
 
+export interface ServerPeak {
+  server: string;
+  requests: number;
+  connections: number;
+}
+
 export interface LoadResult extends WrkResult {
   maxMs: number;
   /** Requests wrk gave up on after 2 s (its timeout). */
   timeouts: number;
-  /** The most connections to the servers the proxy held at once (sampled every SAMPLE_EVERY_MS). */
+  /** The most connections to the servers the proxy held at once, counted by the kernel (sampled every SAMPLE_EVERY_MS). */
   upstreamPeak: number;
   /**
-   * Requests in flight in the proxy, from stickyring's admin API (undefined
-   * for others, or when it never answered): when the upstream peak was seen
-   * (read just after it), and the most seen at any sample.
+   * stickyring's own peaks per server since it started, read from its
+   * metrics after the round (undefined for others): the most requests in
+   * flight (holding a slot) and the most connections open at once. Exact,
+   * where a sample would miss a burst shorter than its period.
    */
-  inFlightAtPeak: number | undefined;
-  inFlightPeak: number | undefined;
+  serverPeaks: ServerPeak[] | undefined;
 }
 
 /** The latency wrk reports as its maximum, in ms. */
@@ -82,23 +88,21 @@ export function connectionsTo(pid: number, ports: readonly number[]): number {
   return count;
 }
 
-/**
- * The sum of in-flight requests the admin API reports, or undefined without
- * one. It shares the proxy's event loop, which is busy at 5,000 connections:
- * a second to answer.
- */
-async function inFlight(adminPort: number | undefined): Promise<number | undefined> {
+/** stickyring's stickyring_server_{requests,connections}_max gauges, or undefined without an admin port. */
+async function serverPeaks(adminPort: number | undefined): Promise<ServerPeak[] | undefined> {
   if (adminPort === undefined) return undefined;
-  try {
-    const answer = (await (
-      await fetch(`http://127.0.0.1:${adminPort}/api/servers`, {
-        signal: AbortSignal.timeout(1000),
-      })
-    ).json()) as { servers: { inFlight: number }[] };
-    return answer.servers.reduce((sum, s) => sum + s.inFlight, 0);
-  } catch {
-    return undefined;
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  const peaks = new Map<string, ServerPeak>();
+  for (const match of text.matchAll(
+    /^stickyring_server_(requests|connections)_max\{backend="([^"]+)"\} (\d+)$/gm,
+  )) {
+    const server = match[2]!;
+    const peak = peaks.get(server) ?? { server, requests: 0, connections: 0 };
+    peak[match[1] as "requests" | "connections"] = Number(match[3]);
+    peaks.set(server, peak);
   }
+  if (peaks.size === 0) throw new Error(`no stickyring_server_*_max metrics on port ${adminPort}`);
+  return [...peaks.values()];
 }
 
 /** How often the proxy's connections are counted: reading /proc/net/tcp with 10,000 sockets costs the bench's own core a few ms. */
@@ -115,18 +119,10 @@ export async function highLoad(
   seconds: number,
 ): Promise<LoadResult> {
   let upstreamPeak = 0;
-  let inFlightAtPeak: number | undefined;
-  let inFlightPeak: number | undefined;
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
-      const upstream = connectionsTo(target.pid, backendPorts);
-      const requests = await inFlight(target.adminPort);
-      if (requests !== undefined) inFlightPeak = Math.max(inFlightPeak ?? 0, requests);
-      if (upstream > upstreamPeak) {
-        upstreamPeak = upstream;
-        inFlightAtPeak = requests;
-      }
+      upstreamPeak = Math.max(upstreamPeak, connectionsTo(target.pid, backendPorts));
       await new Promise((r) => setTimeout(r, SAMPLE_EVERY_MS));
     }
   })();
@@ -149,7 +145,6 @@ export async function highLoad(
     maxMs: maxLatencyMs(stdout),
     timeouts: timeouts ? Number(timeouts[1]) : 0,
     upstreamPeak,
-    inFlightAtPeak,
-    inFlightPeak,
+    serverPeaks: await serverPeaks(target.adminPort),
   };
 }

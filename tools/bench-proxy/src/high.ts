@@ -5,7 +5,7 @@
 // count's peak RSS is its own.
 
 import { median, alternate, withCpu } from "./measure.js";
-import { highLoad, type LoadResult } from "./high-load.js";
+import { highLoad, type LoadResult, type ServerPeak } from "./high-load.js";
 import { HIGH_GOALS, type HighSummary } from "./high-goals.js";
 import { connectionsAllowed, OPEN_FILES } from "./limits.js";
 import { peakRssMb, type Started } from "./processes.js";
@@ -34,10 +34,12 @@ function summarize(
   peakRss: number,
 ): HighSummary {
   const mid = (pick: (r: Round) => number) => median(rounds.map(pick));
-  const busiest = rounds.reduce((a, b) => (b.upstreamPeak > a.upstreamPeak ? b : a));
-  const perInFlight = rounds.map((r) =>
-    r.inFlightPeak === undefined ? NaN : r.upstreamPeak / r.inFlightPeak,
-  );
+  // The proxy's peaks count from its start: the last round's cover the run.
+  const peaks = rounds.at(-1)!.serverPeaks;
+  const sum = (pick: (p: ServerPeak) => number) =>
+    peaks === undefined ? undefined : peaks.reduce((n, p) => n + pick(p), 0);
+  const perInFlight =
+    peaks === undefined ? NaN : Math.max(...peaks.map((p) => p.connections / p.requests));
   return {
     proxy,
     requested,
@@ -49,10 +51,10 @@ function summarize(
     maxMs: Math.max(...rounds.map((r) => r.maxMs)),
     timeouts: rounds.reduce((n, r) => n + r.timeouts, 0),
     errors: rounds.reduce((n, r) => n + r.errors, 0),
-    upstreamPeak: busiest.upstreamPeak,
-    inFlightAtPeak: busiest.inFlightAtPeak,
-    inFlightPeak: busiest.inFlightPeak,
-    upstreamPerInFlight: perInFlight.some(Number.isNaN) ? NaN : Math.max(...perInFlight),
+    upstreamPeak: Math.max(...rounds.map((r) => r.upstreamPeak)),
+    inFlightPeak: sum((p) => p.requests),
+    connectionsPeak: sum((p) => p.connections),
+    upstreamPerInFlight: perInFlight,
     cpuUsPerRequest: mid((r) => r.cpuUsPerRequest),
     peakRssMb: peakRss,
   };
@@ -83,7 +85,7 @@ export async function highSection(backends: number[], started: Started[]): Promi
         warmUp: (c) => highLoad(c, backends, connections, 3),
         label: `${connections} connections`,
         describe: (r) =>
-          `${Math.round(r.requestsPerSecond)} req/s, p99 ${r.p99Ms.toFixed(1)} ms, max ${r.maxMs.toFixed(0)} ms, ${r.timeouts} past 2 s, ${r.errors} errors, ${r.upstreamPeak} upstream (${r.inFlightAtPeak ?? "-"} in flight then, ${r.inFlightPeak ?? "-"} at most)`,
+          `${Math.round(r.requestsPerSecond)} req/s, p99 ${r.p99Ms.toFixed(1)} ms, max ${r.maxMs.toFixed(0)} ms, ${r.timeouts} past 2 s, ${r.errors} errors, ${r.upstreamPeak} upstream${r.serverPeaks ? ` (the proxy's peaks so far: ${r.serverPeaks.map((p) => `${p.server} ${p.connections} connections / ${p.requests} in flight`).join(", ")})` : ""}`,
       },
     );
     for (const c of proxies) {
@@ -110,7 +112,7 @@ function report(summaries: HighSummary[], allowed: number): string {
   const rows = summaries.map((s) => {
     const ref = referenceAt(s);
     const each = s.rounds.map((r) => fmt(r.requestsPerSecond)).join(" · ");
-    return `| ${fmt(s.connections)} | ${s.proxy} | ${fmt(s.requestsPerSecond)} | ${fmt(s.requestsPerSecond / ref.requestsPerSecond, 2)} x | ${each} | ${fmt(s.p50Ms, 1)} ms | ${fmt(s.p99Ms, 1)} ms | ${fmt(s.p99Ms / ref.p99Ms, 2)} x | ${fmt(s.maxMs)} ms | ${fmt(s.timeouts)} | ${fmt(s.errors)} | ${fmt(s.upstreamPeak)} | ${show(s.inFlightAtPeak)} | ${show(s.inFlightPeak)} | ${fmt(s.peakRssMb)} MB | ${fmt(s.cpuUsPerRequest, 1)} µs |`;
+    return `| ${fmt(s.connections)} | ${s.proxy} | ${fmt(s.requestsPerSecond)} | ${fmt(s.requestsPerSecond / ref.requestsPerSecond, 2)} x | ${each} | ${fmt(s.p50Ms, 1)} ms | ${fmt(s.p99Ms, 1)} ms | ${fmt(s.p99Ms / ref.p99Ms, 2)} x | ${fmt(s.maxMs)} ms | ${fmt(s.timeouts)} | ${fmt(s.errors)} | ${fmt(s.upstreamPeak)} | ${show(s.connectionsPeak)} | ${show(s.inFlightPeak)} | ${fmt(s.peakRssMb)} MB | ${fmt(s.cpuUsPerRequest, 1)} µs |`;
   });
   const verdicts = HIGH_GOALS.flatMap((goal) =>
     summaries
@@ -129,9 +131,9 @@ function report(summaries: HighSummary[], allowed: number): string {
     "",
     `wrk -t2 with a 2 s timeout, ${HIGH.rounds} alternating rounds of ${HIGH.seconds} s per proxy and connection count after an uncounted 3 s warm-up, proxies started afresh for each count (peak RSS is that count's); medians of the rounds, \`each round\` beside them.`,
     `Open files: every child (wrk, nginx, the proxies) runs with a soft limit of ${fmt(OPEN_FILES)} (the hard limit); a proxy needs a client and an upstream socket per connection, so at most ${fmt(allowed)} connections${capped.length > 0 ? `: **capped** ${capped.map((s) => `${fmt(s.requested)} to ${fmt(s.connections)}`).join(", ")}` : " (no count capped)"}. HAProxy: \`maxconn\` the count + 256 or 4,096, whichever is more, but at most ${fmt(allowed)}, global and frontend; a capped count's goals are judged at the count run.`,
-    "Past 2 s: requests that took longer than wrk's 2 s timeout (or never completed), also counted in errors. Max: the slowest request within 2 s (wrk counts a slower one as a timeout and records no latency for it). Upstream at peak: the most established connections from the proxy to the 3 backends in any round (sampled every 250 ms); in flight: the requests stickyring's admin API reported just after that sample, and the most it reported in that round (HAProxy has no admin API here: -).",
+    "Past 2 s: requests that took longer than wrk's 2 s timeout (or never completed), also counted in errors. Max: the slowest request within 2 s (wrk counts a slower one as a timeout and records no latency for it). Upstream at peak: the most established connections from the proxy to the 3 backends in any round, counted by the kernel (sampled every 250 ms). Most connections and most in flight: stickyring's own peaks (its `stickyring_server_connections_max` and `stickyring_server_requests_max`, exact, read after the last round), summed over the servers; HAProxy: - (its stats socket is not enabled here). The goal divides each server's connection peak by its in-flight peak.",
     "",
-    "| connections | proxy | requests/s (median) | vs HAProxy | each round | p50 | p99 | p99 vs HAProxy | max | past 2 s | errors | upstream at peak | in flight then | most in flight | peak RSS | CPU per request |",
+    "| connections | proxy | requests/s (median) | vs HAProxy | each round | p50 | p99 | p99 vs HAProxy | max | past 2 s | errors | upstream at peak | most connections | most in flight | peak RSS | CPU per request |",
     "| ---: | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...rows,
     "",

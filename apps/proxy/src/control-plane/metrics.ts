@@ -94,6 +94,16 @@ export function createMetrics(): Metrics {
   });
   const queueChild = cachedChildren((backend: string) => queueSeconds.labels(backend));
   let load: (() => LoadView) | undefined;
+  // One view per scrape, shared by every gauge below: a scrape collects them
+  // all in one turn, and the view is dropped before the next.
+  let view: LoadView | undefined;
+  const currentView = (): LoadView | undefined => {
+    if (view === undefined && load !== undefined) {
+      view = load();
+      setImmediate(() => (view = undefined));
+    }
+    return view;
+  };
   /** A gauge read from the data plane at scrape time. */
   const loadGauge = <L extends string>(
     name: string,
@@ -108,7 +118,8 @@ export function createMetrics(): Metrics {
       registers: [registry],
       collect() {
         this.reset();
-        if (load) fill(this, load());
+        const current = currentView();
+        if (current) fill(this, current);
       },
     });
   loadGauge(
@@ -120,6 +131,14 @@ export function createMetrics(): Metrics {
         gauge.set({ backend, state: "in_flight" }, s.busy);
         gauge.set({ backend, state: "queued" }, s.queued);
       }
+    },
+  );
+  loadGauge(
+    "stickyring_server_requests_max",
+    "The most requests in flight to a server at once since it joined the placement (HAProxy's smax). Summed over workers.",
+    ["backend"],
+    (gauge, view) => {
+      for (const [backend, s] of view.servers) gauge.set({ backend }, s.busyPeak);
     },
   );
   loadGauge(
@@ -139,6 +158,14 @@ export function createMetrics(): Metrics {
         gauge.set({ backend, state: "busy" }, s.connections.busy);
         gauge.set({ backend, state: "idle" }, s.connections.idle);
       }
+    },
+  );
+  loadGauge(
+    "stickyring_server_connections_max",
+    "The most connections open to a server at once (busy and idle) since the proxy started. Summed over workers.",
+    ["backend"],
+    (gauge, view) => {
+      for (const [backend, s] of view.servers) gauge.set({ backend }, s.connections.peak);
     },
   );
   loadGauge(

@@ -7,6 +7,7 @@ import type { LookupFunction, Server, Socket } from "node:net";
 import type { Logger } from "@stickyring/runtime";
 import { watchBodyRate } from "./body-rate.js";
 import type { ClientRequest } from "../http/downstream/request.js";
+import type { ConnectionCounts } from "../http/upstream/exchange.js";
 import type { ResponseWriter } from "../http/downstream/response-writer.js";
 import { redirectToHttps, redirectUpgradeToHttps } from "./https-redirect.js";
 import { createTlsPort, type ReloadOutcome, type TlsSettings } from "./tls-port.js";
@@ -74,7 +75,14 @@ export interface LoadView {
   /** busy/queued/limit: requests holding a slot, waiting, maxconn (0: none); connections: to the server. */
   servers: Map<
     string,
-    { busy: number; queued: number; limit: number; connections: { busy: number; idle: number } }
+    {
+      busy: number;
+      /** The most requests it held slots for at once, since it joined the placement. */
+      busyPeak: number;
+      queued: number;
+      limit: number;
+      connections: ConnectionCounts;
+    }
   >;
   clients: ClientGateCounts;
 }
@@ -303,9 +311,10 @@ export function createDataPlane(options: {
       const c = counts.get(server);
       servers.set(server, {
         busy: c?.busy ?? 0,
+        busyPeak: slots.peak(server),
         queued: c?.queued ?? 0,
         limit: current.maxconn.get(server) ?? 0,
-        connections: (target && pools.get(target.host)) || { busy: 0, idle: 0 },
+        connections: (target && pools.get(target.host)) || { busy: 0, idle: 0, peak: 0 },
       });
     }
     return { servers, clients: gate.counts() };

@@ -24,7 +24,13 @@ import {
   trailerFields,
 } from "./forwarded-headers.js";
 import type { Route, Router } from "./routing.js";
-import type { Exchange, Upstream, UpstreamError, UpstreamLink } from "../http/upstream/exchange.js";
+import type {
+  ConnectionCounts,
+  Exchange,
+  Upstream,
+  UpstreamError,
+  UpstreamLink,
+} from "../http/upstream/exchange.js";
 import type { ServerSlots, Waiter } from "./server-slots.js";
 import { createUpgradeForwarder } from "./websocket.js";
 
@@ -58,7 +64,7 @@ export interface Forwarder {
   /** WebSocket upgrades go to the client's server too. */
   upgrade(req: ClientRequest, route: Route, socket: Socket, head: Buffer): void;
   /** Connections open to each server address (host:port), busy and idle. */
-  upstreamCounts(): Map<string, { busy: number; idle: number }>;
+  upstreamCounts(): Map<string, ConnectionCounts>;
   /** Closes the upstream connections. */
   close(): Promise<void>;
 }
@@ -359,7 +365,7 @@ class Forwarding implements Forwarder {
     });
   }
 
-  upstreamCounts(): Map<string, { busy: number; idle: number }> {
+  upstreamCounts(): Map<string, ConnectionCounts> {
     return this.upstream.counts();
   }
 

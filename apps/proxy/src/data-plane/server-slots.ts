@@ -26,6 +26,8 @@ interface Entry {
 class ServerQueue {
   /** Requests in flight holding a slot. */
   busy = 0;
+  /** The most `busy` has been (ServerSlots.peaks), so take() compares one field. */
+  peak = 0;
   /** FIFO: entries before `head` are gone (granted, expired, cancelled: set to undefined). */
   private entries: (Entry | undefined)[] = [];
   private head = 0;
@@ -85,6 +87,12 @@ export interface SlotCounts {
 
 export class ServerSlots {
   private readonly servers = new Map<string, ServerQueue>();
+  /**
+   * The most requests each server held slots for at once (HAProxy's
+   * `smax`), since it joined the placement: a queue's state goes when it is
+   * empty, its peak stays while the server does.
+   */
+  private readonly peaks = new Map<string, number>();
 
   constructor(
     /** The server's maxconn now (0: no limit). */
@@ -94,8 +102,16 @@ export class ServerSlots {
 
   private state(server: string): ServerQueue {
     let state = this.servers.get(server);
-    if (state === undefined) this.servers.set(server, (state = new ServerQueue()));
+    if (state === undefined) {
+      this.servers.set(server, (state = new ServerQueue()));
+      state.peak = this.peaks.get(server) ?? 0;
+    }
     return state;
+  }
+
+  private raisePeak(server: string, state: ServerQueue): void {
+    state.peak = state.busy;
+    this.peaks.set(server, state.busy);
   }
 
   /**
@@ -108,7 +124,7 @@ export class ServerSlots {
     const state = this.state(server);
     const limit = this.limitOf(server);
     if (state.length > 0 || (limit !== 0 && state.busy >= limit)) return false;
-    state.busy++;
+    if (++state.busy > state.peak) this.raisePeak(server, state);
     return true;
   }
 
@@ -153,6 +169,13 @@ export class ServerSlots {
       } else this.grant(server, state);
       if (state.busy === 0 && state.length === 0) this.servers.delete(server);
     }
+    for (const server of this.peaks.keys())
+      if (!inPlacement(server) && !this.servers.has(server)) this.peaks.delete(server);
+  }
+
+  /** The most requests `server` held slots for at once since it joined the placement. */
+  peak(server: string): number {
+    return this.peaks.get(server) ?? 0;
   }
 
   private grant(server: string, state: ServerQueue): void {
@@ -160,7 +183,7 @@ export class ServerSlots {
     while (state.length > 0 && (limit === 0 || state.busy < limit)) {
       const entry = state.shift()!;
       clearTimeout(entry.timer);
-      state.busy++;
+      if (++state.busy > state.peak) this.raisePeak(server, state);
       entry.waiter.granted(performance.now() - entry.since);
     }
   }

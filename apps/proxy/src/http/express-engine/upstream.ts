@@ -8,7 +8,13 @@
 // longer replace it, and decide a retry. It still carries WebSocket upgrades
 // (data-plane/websocket.ts), for both engines.
 
-import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
+import {
+  Agent,
+  request as httpRequest,
+  type AgentOptions,
+  type ClientRequest,
+  type IncomingMessage,
+} from "node:http";
 import type { Socket } from "node:net";
 import {
   CONNECT_TIMEOUT,
@@ -23,6 +29,7 @@ import {
   type Upstream,
   type UpstreamLink,
   type UpstreamOptions,
+  type ConnectionCounts,
 } from "../upstream/exchange.js";
 
 /**
@@ -49,22 +56,23 @@ export function createNodeUpstream(options: UpstreamOptions, maxIdle: number): U
     lookup: options.lookup,
   });
   trimIdle(pooled, maxIdle);
+  const peaks = countPeaks(pooled);
   // After a reused connection turned out closed: a new one, not from the pool.
   const fresh = new Agent({ keepAlive: false, lookup: options.lookup });
   return {
     connection: (target, isFresh) => new NodeExchange(target, isFresh ? fresh : pooled, options),
     counts() {
-      const counts = new Map<string, { busy: number; idle: number }>();
-      const add = (lists: NodeJS.ReadOnlyDict<unknown[]>, kind: "busy" | "idle") => {
-        for (const [name, list] of Object.entries(lists)) {
-          const key = serverKey(name);
-          const entry = counts.get(key) ?? { busy: 0, idle: 0 };
-          entry[kind] += list?.length ?? 0;
-          counts.set(key, entry);
-        }
+      const counts = new Map<string, ConnectionCounts>();
+      const entry = (name: string) => {
+        const key = serverKey(name);
+        let found = counts.get(key);
+        if (found === undefined) counts.set(key, (found = { busy: 0, idle: 0, peak: 0 }));
+        return found;
       };
-      add(pooled.sockets, "busy");
-      add(pooled.freeSockets, "idle");
+      for (const [name, list] of Object.entries(pooled.sockets)) entry(name).busy += list!.length;
+      for (const [name, list] of Object.entries(pooled.freeSockets))
+        entry(name).idle += list!.length;
+      for (const [name, peak] of peaks) entry(name).peak = peak;
       return counts;
     },
     close() {
@@ -106,6 +114,23 @@ function trimIdle(agent: Agent, maxIdle: number): void {
     releasedAt.set(socket, performance.now());
     if (timer === undefined) timer = setTimeout(trim, TRIM_MS).unref();
   });
+}
+
+/**
+ * The most sockets the Agent held open at once per pool name. It says
+ * nothing when it opens one, but every new socket comes from its
+ * createConnection, called before the socket joins the pool's lists.
+ */
+function countPeaks(agent: Agent): Map<string, number> {
+  const peaks = new Map<string, number>();
+  const open = agent.createConnection.bind(agent);
+  agent.createConnection = ((options: AgentOptions, ...rest: unknown[]) => {
+    const name = agent.getName(options);
+    const count = (agent.sockets[name]?.length ?? 0) + (agent.freeSockets[name]?.length ?? 0) + 1;
+    if (count > (peaks.get(name) ?? 0)) peaks.set(name, count);
+    return (open as (...args: unknown[]) => unknown)(options, ...rest);
+  }) as Agent["createConnection"];
+  return peaks;
 }
 
 /** An Agent's pool name (`host:port:`) as URL.host writes the server (`[v6]:port`). */
@@ -337,7 +362,11 @@ class NodeExchange implements UpstreamLink {
     if (!sent) this.outgoing?.destroy();
     else this.outgoing?.socket?.on("data", strayBytes);
     const trailers = response.rawTrailers.length > 0 ? response.rawTrailers : undefined;
-    exchange.onEnd(trailers);
+    // Told on the next tick: node:http frees the socket to its Agent on a
+    // tick queued before this one, and the end frees the request's slot
+    // (server-slots.ts), whose next request must find the socket free rather
+    // than open another.
+    process.nextTick(() => exchange.onEnd(trailers));
   }
 
   private onTimeout(): void {

@@ -72,6 +72,9 @@ export class UpstreamConnection implements UpstreamLink {
   private paused = false;
   /** The server sent bytes no request asked for: the connection is not used again. */
   private stray = false;
+  /** An exchange whose answer completed in the read being parsed, told at its end. */
+  private ended:
+    { exchange: Exchange; trailers: string[] | undefined; reusable: boolean } | undefined;
 
   constructor(private readonly home: Home) {
     this.parser = createResponseParser({
@@ -116,6 +119,7 @@ export class UpstreamConnection implements UpstreamLink {
     if (error) this.fail(invalid(error));
     else this.exchange?.onReadEnd();
     if (this.stray) this.close();
+    this.finishExchange();
     return true;
   };
 
@@ -277,6 +281,11 @@ export class UpstreamConnection implements UpstreamLink {
     return this.request!.headOnly;
   }
 
+  /**
+   * The answer is complete. Its end is told once the whole read is parsed
+   * (finishExchange): bytes after it in the same read are a server out of
+   * step, found only then.
+   */
   private onComplete(trailers: string[] | undefined): void {
     const exchange = this.exchange;
     if (!exchange || !this.answered) return; // nothing out, or a 1xx answer ended
@@ -285,18 +294,29 @@ export class UpstreamConnection implements UpstreamLink {
     this.exchange = undefined;
     this.stopReadingBody(!this.requestSent);
     this.request = undefined;
-    exchange.onEnd(trailers);
-    if (!reusable) {
-      this.close();
-      return;
-    }
-    this.completed++;
-    // The answer ended in the read that filled the client's buffer: nothing
-    // is left to hold back, and the next exchange must find it reading.
-    this.resume();
-    this.releasedAt = performance.now();
-    this.idleUntil = this.releasedAt + this.idleMs;
-    this.home.release(this);
+    this.ended = { exchange, trailers, reusable };
+  }
+
+  /**
+   * Tells a completed exchange its end, with the connection back in its
+   * pool first (or closed): the end frees the request's slot
+   * (server-slots.ts), and the next request, dispatched in that call, must
+   * find this connection idle rather than open another.
+   */
+  private finishExchange(): void {
+    const ended = this.ended;
+    if (ended === undefined) return;
+    this.ended = undefined;
+    if (ended.reusable && !this.stray && !this.socket.destroyed) {
+      this.completed++;
+      // The answer ended in the read that filled the client's buffer: nothing
+      // is left to hold back, and the next exchange must find it reading.
+      this.resume();
+      this.releasedAt = performance.now();
+      this.idleUntil = this.releasedAt + this.idleMs;
+      this.home.release(this);
+    } else this.close();
+    ended.exchange.onEnd(ended.trailers);
   }
 
   private onServerEnd(): void {
@@ -304,6 +324,7 @@ export class UpstreamConnection implements UpstreamLink {
     const error = this.parser.finish();
     if (this.exchange) this.fail(error ? invalid(error) : this.closedError());
     else this.close();
+    this.finishExchange();
   }
 
   private onTimeout(): void {

@@ -80,14 +80,22 @@ export interface UpstreamLink {
   abort(): void;
 }
 
+export interface ConnectionCounts {
+  /** Carrying an exchange. */
+  busy: number;
+  idle: number;
+  /** The most open at once (busy and idle) since the first. */
+  peak: number;
+}
+
 export interface Upstream {
   /**
    * A connection to `target`'s server for one exchange: an idle one when
    * there is one, unless `fresh` (after a reused one turned out closed).
    */
   connection(target: URL, fresh: boolean): UpstreamLink;
-  /** Connections open per server address (host:port): carrying an exchange, or idle. */
-  counts(): Map<string, { busy: number; idle: number }>;
+  /** Connections open per server address (host:port). */
+  counts(): Map<string, ConnectionCounts>;
   /** Closes every connection, idle or busy. */
   close(): void;
 }

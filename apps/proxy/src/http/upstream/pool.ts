@@ -9,7 +9,7 @@
 // new connection (1,000 clients: 1.3k against 4.4k req/s).
 
 import { UpstreamConnection, type Home } from "./connection.js";
-import type { Upstream, UpstreamOptions } from "./exchange.js";
+import type { ConnectionCounts, Upstream, UpstreamOptions } from "./exchange.js";
 
 /** How long an idle connection beyond the bound may wait to be taken again. */
 const TRIM_MS = 1000;
@@ -19,6 +19,8 @@ class Pool implements Home {
   private readonly idle: UpstreamConnection[] = [];
   private trimmer: NodeJS.Timeout | undefined;
   readonly open = new Set<UpstreamConnection>();
+  /** The most connections open at once. */
+  peak = 0;
 
   constructor(
     readonly host: string,
@@ -35,6 +37,7 @@ class Pool implements Home {
       }
     const connection = new UpstreamConnection(this);
     this.open.add(connection);
+    if (this.open.size > this.peak) this.peak = this.open.size;
     return connection;
   }
 
@@ -79,10 +82,10 @@ export function createUpstream(options: UpstreamOptions, maxIdle: number): Upstr
       return pool.take(fresh);
     },
     counts() {
-      const counts = new Map<string, { busy: number; idle: number }>();
+      const counts = new Map<string, ConnectionCounts>();
       for (const [key, pool] of pools) {
         const idle = pool.idleCount;
-        counts.set(key, { busy: pool.open.size - idle, idle });
+        counts.set(key, { busy: pool.open.size - idle, idle, peak: pool.peak });
       }
       return counts;
     },
