@@ -38,8 +38,11 @@ function summarize(
   const peaks = rounds.at(-1)!.serverPeaks;
   const sum = (pick: (p: ServerPeak) => number) =>
     peaks === undefined ? undefined : peaks.reduce((n, p) => n + pick(p), 0);
+  // Servers no request reached (source hashing of one client address sends
+  // wrk's every connection to one) have nothing to divide.
+  const used = peaks?.filter((p) => p.requests > 0) ?? [];
   const perInFlight =
-    peaks === undefined ? NaN : Math.max(...peaks.map((p) => p.connections / p.requests));
+    used.length === 0 ? NaN : Math.max(...used.map((p) => p.connections / p.requests));
   return {
     proxy,
     requested,

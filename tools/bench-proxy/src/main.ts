@@ -17,7 +17,7 @@ import { runHttps, startTlsCandidates } from "./https.js";
 import { HIGH, highSection } from "./high.js";
 import { OPEN_FILES } from "./limits.js";
 import { commit } from "./provenance.js";
-import { PROXIES, startProxies } from "./proxies.js";
+import { MAIN_PROXIES, PROXIES, startProxies } from "./proxies.js";
 import { markdown, svgChart, type Row } from "./report.js";
 import { sampleStickiness, type StickinessSample } from "./sampler.js";
 import { alternate, describeMeasured, measure, median, type Measured } from "./measure.js";
@@ -44,7 +44,7 @@ async function main() {
   const started: Started[] = [await startBackends(backends)];
   try {
     const candidates = await startProxies(
-      PROXIES,
+      MAIN_PROXIES,
       200,
       backends,
       Math.max(...CONNECTIONS),
@@ -104,7 +104,7 @@ async function main() {
       "The machine's 2 cores also run wrk and the nginx backends, so no proxy has a core to itself.",
       "Peak RSS: VmHWM of the proxy's processes at the end of the run. CPU per request: user + system time of the proxy's processes during a run, divided by the requests wrk completed (the stickiness sampler's few requests are not counted, so it is slightly high); it varies less than requests/s when wrk and the backends compete for the cores.",
     ].join("\n");
-    const table = markdown(rows, PROXIES[0]!.name, header);
+    const table = markdown(rows, MAIN_PROXIES[0]!.name, header);
 
     // The high-concurrency and HTTPS sections start proxies of their own: these leave the cores.
     for (const c of candidates.splice(0)) await c.stop();

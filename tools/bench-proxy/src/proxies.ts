@@ -24,8 +24,8 @@ export interface Proxy {
   name: string;
   /** What runs, for the report's header (a sentence). */
   about: string;
-  /** Also in the high-concurrency section (1,000 and 5,000 connections). */
-  high: boolean;
+  /** Also in the high-concurrency section (1,000 and 5,000 connections), or only there. */
+  high: boolean | "only";
   start(where: Where): Promise<Started & { adminPort?: number }>;
 }
 
@@ -51,6 +51,13 @@ export const PROXIES: Proxy[] = [
     about: `one process, default configuration (access log off, as HAProxy here has no \`log\` line), run as \`pnpm start\` and the image run it (${launchLine()}).`,
     high: true,
     start: stickyring(),
+  },
+  {
+    name: "stickyring, MAXCONN=1000",
+    about:
+      "stickyring with `MAXCONN=1000` (high concurrency only): at most 1,000 requests in flight per server, the rest queued in the proxy, as Envoy's default circuit breakers (1,024) and HAProxy operators' server `maxconn` bound them. The default is no limit, which long polls and server-sent events need.",
+    high: "only",
+    start: stickyring(0, { MAXCONN: "1000" }),
   },
   {
     name: "stickyring (express engine)",
@@ -96,3 +103,6 @@ export async function startProxies(
   }
   return running;
 }
+
+/** The proxies of the main table (4 to 128 connections). */
+export const MAIN_PROXIES = PROXIES.filter((p) => p.high !== "only");

@@ -31,6 +31,8 @@ import {
   type UpstreamOptions,
   type ConnectionCounts,
 } from "../upstream/exchange.js";
+import { BodyPump } from "../upstream/body-pump.js";
+import { TRIM_MS, trimIdle } from "../upstream/idle-trim.js";
 
 /**
  * Listens on an idle pooled socket: bytes from the server while no request
@@ -55,7 +57,7 @@ export function createNodeUpstream(options: UpstreamOptions, maxIdle: number): U
     timeout: IDLE_MS,
     lookup: options.lookup,
   });
-  trimIdle(pooled, maxIdle);
+  boundIdle(pooled, maxIdle);
   const peaks = countPeaks(pooled);
   // After a reused connection turned out closed: a new one, not from the pool.
   const fresh = new Agent({ keepAlive: false, lookup: options.lookup });
@@ -82,33 +84,32 @@ export function createNodeUpstream(options: UpstreamOptions, maxIdle: number): U
   };
 }
 
-/** How long an idle socket beyond the bound may wait to be taken again (as pool.ts). */
-const TRIM_MS = 1000;
 const releasedAt = new WeakMap<Socket, number>();
 
 /**
- * As pool.ts: idle sockets beyond `maxIdle` per server close once unused
- * for TRIM_MS, oldest first. (The Agent's own maxFreeSockets closes them at
- * once, which under load has most requests open a new connection.)
+ * As pool.ts (idle-trim.ts): idle sockets beyond `maxIdle` per server close
+ * once unused for TRIM_MS, oldest first. (The Agent's own maxFreeSockets
+ * closes them at once, which under load has most requests open a new
+ * connection.)
  */
-function trimIdle(agent: Agent, maxIdle: number): void {
+function boundIdle(agent: Agent, maxIdle: number): void {
   let timer: NodeJS.Timeout | undefined;
   const trim = () => {
     timer = undefined;
-    const before = performance.now() - TRIM_MS;
-    let over = false;
-    for (const list of Object.values(agent.freeSockets)) {
-      // LIFO scheduling takes from the end: the front is the oldest.
-      for (let i = 0; list && list.length - i > maxIdle; i++) {
-        const socket = list[i]!;
-        if ((releasedAt.get(socket) ?? 0) > before) {
-          over = true;
-          break;
-        }
-        socket.destroy(); // the Agent takes it out of the list on 'close'
-      }
-    }
-    if (over) timer = setTimeout(trim, TRIM_MS).unref();
+    let again = false;
+    // LIFO scheduling takes from the end: the front is the oldest. The Agent
+    // takes a destroyed socket out of its list on 'close'.
+    for (const list of Object.values(agent.freeSockets))
+      if (
+        trimIdle(
+          list!,
+          maxIdle,
+          (s) => releasedAt.get(s) ?? 0,
+          (s) => s.destroy(),
+        )
+      )
+        again = true;
+    if (again) timer = setTimeout(trim, TRIM_MS).unref();
   };
   agent.on("free", (socket: Socket) => {
     releasedAt.set(socket, performance.now());
@@ -245,7 +246,7 @@ class NodeExchange implements UpstreamLink {
 
   abort(): void {
     this.exchange = undefined;
-    this.stopReadingBody(false);
+    this.pump.stop(false);
     this.outgoing?.destroy();
   }
 
@@ -256,47 +257,23 @@ class NodeExchange implements UpstreamLink {
     const body = request.body;
     if (body === undefined) return;
     this.bodyTaken = true;
-    body.on("data", this.onBodyData);
-    body.on("end", this.onBodyEnd);
-    outgoing.on("drain", this.onDrain);
-    if (body.readableEnded) this.onBodyEnd();
+    this.pump.start(body, outgoing);
   }
 
-  private readonly onBodyData = (chunk: Buffer) => {
-    if (chunk.length === 0) return; // an empty chunk would end a chunked body
-    if (!this.outgoing!.write(chunk)) this.request!.body!.pause();
-  };
-
-  private readonly onDrain = () => {
-    const body = this.request?.body;
-    if (body?.isPaused()) body.resume();
-  };
-
-  private readonly onBodyEnd = () => {
-    const trailers = this.request!.chunked ? this.request!.trailers?.() : undefined;
-    if (trailers !== undefined && trailers.length > 0) {
-      const pairs: [string, string][] = [];
-      for (let i = 0; i < trailers.length; i += 2) pairs.push([trailers[i]!, trailers[i + 1]!]);
-      this.outgoing!.addTrailers(pairs);
-    }
-    this.outgoing!.end();
-    this.requestSent = true;
-    this.stopReadingBody(false);
-  };
-
-  /**
-   * `drop`: the server answered before the whole body: the rest is read and
-   * dropped, so the client's connection stays usable. Otherwise the body is
-   * left as it is, for a retry elsewhere when none of it was read.
-   */
-  private stopReadingBody(drop: boolean): void {
-    const body = this.request?.body;
-    if (!body) return;
-    body.off("data", this.onBodyData);
-    body.off("end", this.onBodyEnd);
-    this.outgoing?.off("drain", this.onDrain);
-    if (drop && !body.readableEnded) body.resume();
-  }
+  /** The client's body to the server (node:http chunks it when it has no length). */
+  private readonly pump = new BodyPump(
+    (chunk) => this.outgoing!.write(chunk),
+    () => {
+      const trailers = this.request!.chunked ? this.request!.trailers?.() : undefined;
+      if (trailers !== undefined && trailers.length > 0) {
+        const pairs: [string, string][] = [];
+        for (let i = 0; i < trailers.length; i += 2) pairs.push([trailers[i]!, trailers[i + 1]!]);
+        this.outgoing!.addTrailers(pairs);
+      }
+      this.outgoing!.end();
+      this.requestSent = true;
+    },
+  );
 
   private onResponse(response: IncomingMessage): void {
     this.heard = true;
@@ -357,7 +334,7 @@ class NodeExchange implements UpstreamLink {
     if (exchange === undefined) return;
     this.exchange = undefined;
     const sent = this.requestSent;
-    this.stopReadingBody(!sent);
+    this.pump.stop(!sent);
     // Answered before the whole body went: the connection is mid-request, never reused.
     if (!sent) this.outgoing?.destroy();
     else this.outgoing?.socket?.on("data", strayBytes);
@@ -393,7 +370,7 @@ class NodeExchange implements UpstreamLink {
     clearTimeout(this.connectTimer);
     const exchange = this.exchange;
     this.exchange = undefined;
-    this.stopReadingBody(false);
+    this.pump.stop(false);
     this.outgoing?.destroy();
     error.bodyTaken = this.bodyTaken;
     error.heard = this.heard;

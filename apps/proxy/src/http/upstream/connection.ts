@@ -7,6 +7,7 @@
 
 import { connect, type Socket } from "node:net";
 import { LAST_CHUNK, chunkHeader, lastChunk } from "../chunked.js";
+import { BodyPump } from "./body-pump.js";
 import { closesConnection } from "../llhttp.js";
 import {
   CONNECT_TIMEOUT,
@@ -160,7 +161,7 @@ export class UpstreamConnection implements UpstreamLink {
   /** The client left: the exchange is abandoned and the connection closed (it is mid-message). */
   abort(): void {
     this.exchange = undefined;
-    this.stopReadingBody(false);
+    this.pump.stop(false);
     this.close();
   }
 
@@ -180,54 +181,30 @@ export class UpstreamConnection implements UpstreamLink {
       return;
     }
     this.bodyTaken = true;
-    body.on("data", this.onBodyData);
-    body.on("end", this.onBodyEnd);
-    socket.on("drain", this.onDrain);
-    if (body.readableEnded) this.onBodyEnd();
+    this.pump.start(body, socket);
   }
 
-  private readonly onBodyData = (chunk: Buffer) => {
-    const { socket, request } = this;
-    if (chunk.length === 0) return; // an empty chunk would end a chunked body
-    let flowing: boolean;
-    if (request!.chunked) {
+  /** The client's body to the server; a chunked one chunk by chunk. */
+  private readonly pump = new BodyPump(
+    (chunk) => {
+      const { socket } = this;
+      if (!this.request!.chunked) return socket.write(chunk);
       socket.cork();
       socket.write(chunkHeader(chunk.length), "latin1");
       socket.write(chunk);
-      flowing = socket.write("\r\n", "latin1");
+      const flowing = socket.write("\r\n", "latin1");
       socket.uncork();
-    } else flowing = socket.write(chunk);
-    if (!flowing) request!.body!.pause();
-  };
-
-  private readonly onDrain = () => {
-    const body = this.request?.body;
-    if (body?.isPaused()) body.resume();
-  };
-
-  private readonly onBodyEnd = () => {
-    const request = this.request!;
-    if (request.chunked) {
-      const trailers = request.trailers?.();
-      this.socket.write(trailers ? lastChunk(trailers) : LAST_CHUNK, "latin1");
-    }
-    this.requestSent = true;
-    this.stopReadingBody(false);
-  };
-
-  /**
-   * `drop`: the server answered before the whole body: the rest is read and
-   * dropped, so the client's connection stays usable. Otherwise the body is
-   * left as it is, for a retry elsewhere when none of it was read.
-   */
-  private stopReadingBody(drop: boolean): void {
-    const body = this.request?.body;
-    if (!body) return;
-    body.off("data", this.onBodyData);
-    body.off("end", this.onBodyEnd);
-    this.socket.off("drain", this.onDrain);
-    if (drop && !body.readableEnded) body.resume();
-  }
+      return flowing;
+    },
+    () => {
+      const request = this.request!;
+      if (request.chunked) {
+        const trailers = request.trailers?.();
+        this.socket.write(trailers ? lastChunk(trailers) : LAST_CHUNK, "latin1");
+      }
+      this.requestSent = true;
+    },
+  );
 
   /**
    * A response begins. Only one that answers the request out may: bytes
@@ -292,7 +269,7 @@ export class UpstreamConnection implements UpstreamLink {
     const reusable =
       this.keepAlive && this.requestSent && this.idleMs > 0 && !closesConnection(trailers);
     this.exchange = undefined;
-    this.stopReadingBody(!this.requestSent);
+    this.pump.stop(!this.requestSent);
     this.request = undefined;
     this.ended = { exchange, trailers, reusable };
   }
@@ -362,7 +339,7 @@ export class UpstreamConnection implements UpstreamLink {
   private fail(error: UpstreamError): void {
     const exchange = this.exchange;
     this.exchange = undefined;
-    this.stopReadingBody(false);
+    this.pump.stop(false);
     this.close();
     error.bodyTaken = this.bodyTaken;
     error.heard = this.heard;

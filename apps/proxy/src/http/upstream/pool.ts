@@ -2,17 +2,12 @@
 // connection goes out first: it is the least likely to have been closed by
 // the server. The others close when the server closes them, when the server
 // timeout passes with no traffic, or when met in the pool too old to trust.
-// At most `maxIdle` wait idle (nginx's `keepalive N`) once a burst is over:
-// past it, those not taken again within TRIM_MS close, oldest first. Not at
-// once: under load many answers end in one turn and the next requests come
-// in the next, and closing the surplus at once had every request open a
-// new connection (1,000 clients: 1.3k against 4.4k req/s).
+// At most `maxIdle` wait idle (nginx's `keepalive N`) once a burst is over
+// (idle-trim.ts).
 
 import { UpstreamConnection, type Home } from "./connection.js";
 import type { ConnectionCounts, Upstream, UpstreamOptions } from "./exchange.js";
-
-/** How long an idle connection beyond the bound may wait to be taken again. */
-const TRIM_MS = 1000;
+import { TRIM_MS, trimIdle } from "./idle-trim.js";
 
 class Pool implements Home {
   /** Oldest first: connections are taken from the end. */
@@ -47,13 +42,18 @@ class Pool implements Home {
       this.trimmer = setTimeout(this.trim, TRIM_MS).unref();
   }
 
-  /** Closes idle connections beyond the bound that waited TRIM_MS unused. */
   private readonly trim = () => {
     this.trimmer = undefined;
-    const before = performance.now() - TRIM_MS;
-    while (this.idle.length > this.maxIdle && this.idle[0]!.releasedAt <= before)
-      this.idle[0]!.abort(); // forget() takes it out
-    if (this.idle.length > this.maxIdle) this.trimmer = setTimeout(this.trim, TRIM_MS).unref();
+    // abort(): forget() takes it out of `idle`.
+    if (
+      trimIdle(
+        this.idle,
+        this.maxIdle,
+        (c) => c.releasedAt,
+        (c) => c.abort(),
+      )
+    )
+      this.trimmer = setTimeout(this.trim, TRIM_MS).unref();
   };
 
   get idleCount(): number {
