@@ -2,14 +2,19 @@
 // that write exact bytes: framing, keep-alive reuse, 1xx, HEAD, answers read
 // to EOF, bodies both ways, and responses that must be refused.
 
-import { createServer as createTcpServer, type AddressInfo, type Socket } from "node:net";
+import {
+  createServer as createTcpServer,
+  type AddressInfo,
+  type LookupFunction,
+  type Socket,
+} from "node:net";
 import { request } from "node:http";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { lookup } from "node:dns";
 import type { UpstreamLink } from "../src/http/upstream/exchange.js";
-import { createUpstream } from "../src/http/upstream/pool.js";
+import { MAX_CONNECTING, createUpstream } from "../src/http/upstream/pool.js";
 import { requestHead } from "../src/http/upstream/request-head.js";
-import { ENGINE, get, startProxy, type Backend, type RunningProxy } from "./harness.js";
+import { ENGINE, get, startProxy, waitFor, type Backend, type RunningProxy } from "./harness.js";
 import { converse } from "./raw-client.js";
 import { isHealthCheck, scriptedServer, tcpServer, type Received } from "./scripted-server.js";
 
@@ -580,15 +585,48 @@ describe("the pool of connections", () => {
       );
     });
 
+  it(`opens at most ${MAX_CONNECTING} connections to a server at once; past that a request waits for one`, async () => {
+    const server = await scripted((got, socket) => socket.write(ok(`#${got.connection}`)));
+    // Name lookups held until released: every connection stays opening.
+    const held: (() => void)[] = [];
+    const holding = ((_host, options, callback) =>
+      held.push(() =>
+        options.all
+          ? callback(null, [{ address: "127.0.0.1", family: 4 }])
+          : callback(null, "127.0.0.1", 4),
+      )) as LookupFunction;
+    const upstream = createUpstream({ lookup: holding, connectMs: 5000, serverMs: 5000 }, 16);
+    cleanup.push(async () => upstream.close());
+    const target = new URL(`http://backend.test:${server.port}`);
+    for (let i = 0; i < MAX_CONNECTING; i++)
+      expect(upstream.connection(target, false)).toBeDefined();
+    expect(upstream.connection(target, false)).toBeUndefined();
+    const retried: string[] = [];
+    upstream.wait(target, () => retried.push("first"));
+    const cancel = upstream.wait(target, () => retried.push("cancelled"));
+    upstream.wait(target, () => retried.push("third"));
+    cancel();
+    // After a reused connection turned out closed: a new one all the same.
+    expect(upstream.connection(target, true)).toBeDefined();
+    await waitFor(() => held.length === MAX_CONNECTING + 1);
+    held.shift()!(); // one connects: the first waiting request may have one now
+    await waitFor(() => retried.length === 1);
+    expect(retried).toEqual(["first"]);
+    held.shift()!();
+    await waitFor(() => retried.length === 2);
+    expect(retried).toEqual(["first", "third"]);
+    expect(upstream.counts().get(target.host)!.peak).toBe(MAX_CONNECTING + 1);
+  });
+
   it("hands out a connection whose answer ended while held back for a slow client, reading again", async () => {
     const server = await scripted((got, socket) => socket.write(ok(`#${got.connection}`)));
     const upstream = createUpstream({ lookup, connectMs: 1000, serverMs: 1000 }, 16);
     cleanup.push(async () => upstream.close());
     const target = new URL(`http://127.0.0.1:${server.port}`);
-    const first = upstream.connection(target, false);
+    const first = upstream.connection(target, false)!;
     expect(await exchange(first, true)).toBe("#0");
     // The client never drained: the connection must not stay paused in the pool.
-    const second = upstream.connection(target, false);
+    const second = upstream.connection(target, false)!;
     expect(second).toBe(first);
     expect(await exchange(second, false)).toBe("#0");
   });

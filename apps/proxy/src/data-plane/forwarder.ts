@@ -241,6 +241,15 @@ class Forwarding implements Forwarder {
   dispatch(req: ClientRequest, res: ResponseWriter, route: Route, fresh: boolean): void {
     route.waiting = undefined;
     const connection = this.upstream.connection(route.target, fresh);
+    if (connection === undefined) {
+      // Many connections to the server are being opened: wait for one to
+      // come back or connect (pool.ts), unless the client leaves first.
+      const cancel = this.upstream.wait(route.target, () => {
+        if (!res.done) this.dispatch(req, res, route, fresh);
+      });
+      res.onClose(cancel);
+      return;
+    }
     const relay = new Relay(req, res, route, connection, this);
     res.onClose(() => relay.abort());
     // A body received chunked has no known length: it goes on chunked.

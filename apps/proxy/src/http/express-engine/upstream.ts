@@ -63,6 +63,11 @@ export function createNodeUpstream(options: UpstreamOptions, maxIdle: number): U
   const fresh = new Agent({ keepAlive: false, lookup: options.lookup });
   return {
     connection: (target, isFresh) => new NodeExchange(target, isFresh ? fresh : pooled, options),
+    // The Agent opens connections without a bound: connection() always gives one.
+    wait(_target, retry) {
+      queueMicrotask(retry);
+      return () => {};
+    },
     counts() {
       const counts = new Map<string, ConnectionCounts>();
       const entry = (name: string) => {

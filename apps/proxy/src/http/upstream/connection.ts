@@ -32,6 +32,8 @@ export interface Home {
   readonly options: UpstreamOptions;
   /** The connection may carry another exchange (it closes itself when idle too long). */
   release(connection: UpstreamConnection): void;
+  /** The connection is established. */
+  connected(connection: UpstreamConnection): void;
   /** The connection is closed: never hand it out again. */
   forget(connection: UpstreamConnection): void;
 }
@@ -102,6 +104,7 @@ export class UpstreamConnection implements UpstreamLink {
       socket.setKeepAlive(true, 60_000);
       socket.setTimeout(home.options.serverMs);
       if (this.request) this.send(this.request);
+      home.connected(this);
     });
     socket.on("end", () => this.onServerEnd());
     socket.on("timeout", () => this.onTimeout());

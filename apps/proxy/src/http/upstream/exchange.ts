@@ -91,9 +91,16 @@ export interface ConnectionCounts {
 export interface Upstream {
   /**
    * A connection to `target`'s server for one exchange: an idle one when
-   * there is one, unless `fresh` (after a reused one turned out closed).
+   * there is one, unless `fresh` (after a reused one turned out closed);
+   * undefined when the caller must wait().
    */
-  connection(target: URL, fresh: boolean): UpstreamLink;
+  connection(target: URL, fresh: boolean): UpstreamLink | undefined;
+  /**
+   * After connection() gave none (too many connections to that server being
+   * opened at once): `retry` is called once one may be had. The function
+   * returned cancels the wait.
+   */
+  wait(target: URL, retry: () => void): () => void;
   /** Connections open per server address (host:port). */
   counts(): Map<string, ConnectionCounts>;
   /** Closes every connection, idle or busy. */
