@@ -21,16 +21,7 @@ import {
   type Started,
 } from "./processes.js";
 import { wrk, type WrkResult } from "./wrk.js";
-
-/** Mozilla intermediate's TLS 1.2 suites without DHE (stickyring's default, apps/proxy src/http/tls/policy.ts). */
-const CIPHERS = [
-  "ECDHE-ECDSA-AES128-GCM-SHA256",
-  "ECDHE-RSA-AES128-GCM-SHA256",
-  "ECDHE-ECDSA-AES256-GCM-SHA384",
-  "ECDHE-RSA-AES256-GCM-SHA384",
-  "ECDHE-ECDSA-CHACHA20-POLY1305",
-  "ECDHE-RSA-CHACHA20-POLY1305",
-].join(":");
+import { INTERMEDIATE_CIPHERS } from "@stickyring/proxy/tls-policy";
 
 interface Load {
   name: string;
@@ -90,7 +81,10 @@ function certificate(): string {
 /** Starts HAProxy and stickyring with TLS; each Started's port is its TLS port. */
 export async function startTlsCandidates(backends: number[]): Promise<Started[]> {
   const pem = certificate();
-  const haproxy = await startHaproxy(PORT_BASE + 230, backends, { tls: { pem, ciphers: CIPHERS } });
+  const haproxy = await startHaproxy(PORT_BASE + 230, backends, {
+    // stickyring's default TLS 1.2 suites (Mozilla intermediate without DHE): HAProxy gets the same.
+    tls: { pem, ciphers: INTERMEDIATE_CIPHERS },
+  });
   const tlsPort = PORT_BASE + 232;
   const sticky = await startStickyring(PORT_BASE + 231, PORT_BASE + 331, backends, 0, undefined, {
     TLS_PORT: String(tlsPort),
