@@ -5,11 +5,9 @@
 import { request, type Agent } from "node:https";
 import { connect as h2connect, type ClientHttp2Session } from "node:http2";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import { readReply, type Reply } from "@stickyring/loopback";
 
-export interface TlsReply {
-  status: number;
-  backend: string | undefined;
-  body: string;
+export interface TlsReply extends Reply {
   headers: Record<string, string | string[] | undefined>;
   /** The server certificate's SHA-256 fingerprint. */
   fingerprint: string;
@@ -42,21 +40,11 @@ export function httpsGet(port: number, options: TlsGetOptions): Promise<TlsReply
         servername: options.servername ?? "localhost",
       },
       (res) => {
-        const socket = res.socket as TLSSocket;
-        const fingerprint = socket.getPeerCertificate().fingerprint256;
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => (body += chunk));
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode!,
-            backend: res.headers["x-backend"] as string | undefined,
-            body,
-            headers: res.headers,
-            fingerprint,
-          }),
+        const fingerprint = (res.socket as TLSSocket).getPeerCertificate().fingerprint256;
+        readReply(res).then(
+          (reply) => resolve({ ...reply, headers: res.headers, fingerprint }),
+          reject,
         );
-        res.on("error", reject);
       },
     );
     req.setTimeout(10_000, () => req.destroy(new Error("client timeout")));

@@ -319,23 +319,22 @@ describe("HTTP/2 abuse ends the abuser's connection only", () => {
     return { ok, failed };
   }
 
+  /** `count` streams, each opened with a request and reset at once (RST_STREAM CANCEL). */
+  function openedAndReset(count: number): Buffer[] {
+    const frames: Buffer[] = [];
+    for (let i = 0; i < count; i++) {
+      const id = 1 + 2 * i;
+      const head = headerBlock(request(`/r${i}`));
+      frames.push(frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, id, head));
+      frames.push(frame(FRAME.RST_STREAM, 0, id, Buffer.from([0, 0, 0, 8])));
+    }
+    return frames;
+  }
+
   it("answers a rapid-reset flood (CVE-2023-44487) with GOAWAY", async () => {
     const result = await whileServing(async () => {
       const client = await rawH2(tlsPort, { ca: pki.ca, from: CLIENTS[4] });
-      const frames: Buffer[] = [];
-      for (let i = 0; i < 2000; i++) {
-        const id = 1 + 2 * i;
-        frames.push(
-          frame(
-            FRAME.HEADERS,
-            FLAG.END_HEADERS | FLAG.END_STREAM,
-            id,
-            headerBlock(request(`/r${i}`)),
-          ),
-        );
-        frames.push(frame(FRAME.RST_STREAM, 0, id, Buffer.from([0, 0, 0, 8])));
-      }
-      client.send(...frames);
+      client.send(...openedAndReset(2000));
       await endsConnection(client, INTERNAL_ERROR);
     });
     expect(result.failed).toBe(0);
@@ -356,20 +355,7 @@ describe("HTTP/2 abuse ends the abuser's connection only", () => {
 
   it("keeps a connection that resets fewer streams than the burst allows", async () => {
     const client = await rawH2(tlsPort, { ca: pki.ca, from: CLIENTS[7] });
-    const frames: Buffer[] = [];
-    for (let i = 0; i < 50; i++) {
-      const id = 1 + 2 * i;
-      frames.push(
-        frame(
-          FRAME.HEADERS,
-          FLAG.END_HEADERS | FLAG.END_STREAM,
-          id,
-          headerBlock(request(`/r${i}`)),
-        ),
-      );
-      frames.push(frame(FRAME.RST_STREAM, 0, id, Buffer.from([0, 0, 0, 8])));
-    }
-    client.send(...frames);
+    client.send(...openedAndReset(50));
     client.send(
       frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 101, headerBlock(request("/after"))),
     );

@@ -1,7 +1,7 @@
 // Clients that each send from their own loopback address: every address in
 // 127.0.0.0/8 is local on Linux, so thousands of distinct clients need no setup.
 
-import { request, type Agent } from "node:http";
+import { request, type Agent, type IncomingMessage } from "node:http";
 
 /** The i-th client address, 127.<a>.<b>.<c>, skipping 127.0.0.x (127.0.0.1 is the proxy's). */
 export function clientAddress(i: number): string {
@@ -33,6 +33,26 @@ export interface GetOptions {
   timeoutMs?: number;
 }
 
+/** A response read whole (HTTP or HTTPS); rejects when it breaks off. */
+export function readReply(res: IncomingMessage): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    let body = "";
+    res.setEncoding("utf8");
+    res.on("data", (chunk: string) => (body += chunk));
+    res.on("end", () =>
+      resolve({
+        status: res.statusCode!,
+        backend: res.headers["x-backend"] as string | undefined,
+        body,
+      }),
+    );
+    res.on("error", reject);
+    res.on("close", () => {
+      if (!res.complete) reject(new Error(`response broken after ${body.length} characters`));
+    });
+  });
+}
+
 /**
  * One request, by default a GET on its own connection. Rejects when the
  * connection fails, the response breaks off, or no answer comes in time.
@@ -49,22 +69,7 @@ export function get(port: number, options: GetOptions = {}): Promise<Reply> {
         headers: options.headers,
         agent: options.agent ?? false,
       },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => (body += chunk));
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode!,
-            backend: res.headers["x-backend"] as string | undefined,
-            body,
-          }),
-        );
-        res.on("error", reject);
-        res.on("close", () => {
-          if (!res.complete) reject(new Error(`response broken after ${body.length} characters`));
-        });
-      },
+      (res) => readReply(res).then(resolve, reject),
     );
     req.setTimeout(options.timeoutMs ?? 10_000, () => req.destroy(new Error("client timeout")));
     req.on("error", reject);
