@@ -85,6 +85,24 @@ export async function startProxy(
   return { proxy, port, adminPort, stop: () => proxy.stop(2000) };
 }
 
+/**
+ * A proxy in front of one server of the test's own ("app1" on `port`),
+ * without active checks in the way; `cleanup` gets its stop.
+ */
+export async function proxyToPort(
+  port: number,
+  cleanup: (() => Promise<unknown>)[],
+  env: Record<string, string> = {},
+): Promise<RunningProxy> {
+  const running = await startProxy([{ id: "app1", port } as Backend], {
+    HEALTH_INTER: "60s",
+    HEALTH_TIMEOUT: "1s",
+    ...env,
+  });
+  cleanup.push(() => running.stop());
+  return running;
+}
+
 /** One node:http server of the test's own as the only backend ("app1"), a proxy in front of it. */
 export interface SoloBackend {
   port: number;

@@ -5,7 +5,7 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { listen } from "@stickyring/runtime";
-import { startProxy, type Backend, type RunningProxy } from "./harness.js";
+import { proxyToPort } from "./harness.js";
 import { converse } from "./raw-client.js";
 
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -45,15 +45,7 @@ async function server(onRequest: (socket: Socket, head: string) => void) {
   return { port, open };
 }
 
-async function proxyTo(port: number, env: Record<string, string>): Promise<RunningProxy> {
-  const running = await startProxy([{ id: "app1", port } as Backend], {
-    HEALTH_INTER: "60s",
-    HEALTH_TIMEOUT: "1s",
-    ...env,
-  });
-  cleanup.push(() => running.stop());
-  return running;
-}
+const proxyTo = (port: number, env: Record<string, string> = {}) => proxyToPort(port, cleanup, env);
 
 const ok = "HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nlate";
 

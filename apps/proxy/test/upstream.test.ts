@@ -14,7 +14,7 @@ import { lookup } from "node:dns";
 import type { UpstreamLink } from "../src/http/upstream/exchange.js";
 import { MAX_CONNECTING, createUpstream } from "../src/http/upstream/pool.js";
 import { requestHead } from "../src/http/upstream/request-head.js";
-import { ENGINE, get, startProxy, waitFor, type Backend, type RunningProxy } from "./harness.js";
+import { ENGINE, get, proxyToPort, startProxy, waitFor, type Backend } from "./harness.js";
 import { converse } from "./raw-client.js";
 import { isHealthCheck, scriptedServer, tcpServer, type Received } from "./scripted-server.js";
 
@@ -25,15 +25,7 @@ afterEach(async () => {
 const scripted = (respond: Parameters<typeof scriptedServer>[0]) =>
   scriptedServer(respond, cleanup);
 
-async function proxyTo(port: number, env: Record<string, string> = {}): Promise<RunningProxy> {
-  const running = await startProxy([{ id: "app1", port } as Backend], {
-    HEALTH_INTER: "60s",
-    HEALTH_TIMEOUT: "1s",
-    ...env,
-  });
-  cleanup.push(() => running.stop());
-  return running;
-}
+const proxyTo = (port: number, env: Record<string, string> = {}) => proxyToPort(port, cleanup, env);
 
 const ok = (body: string, extra = "") =>
   `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n${extra}\r\n${body}`;
