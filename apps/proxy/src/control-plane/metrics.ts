@@ -135,7 +135,7 @@ export function createMetrics(): Metrics {
   );
   loadGauge(
     "stickyring_server_requests_max",
-    "The most requests in flight to a server at once since it joined the placement (HAProxy's smax). Summed over workers.",
+    "The most requests holding one of a server's slots at once (sent to it, or waiting for a connection to it) since it joined the placement, as HAProxy's smax. Summed over workers.",
     ["backend"],
     (gauge, view) => {
       for (const [backend, s] of view.servers) gauge.set({ backend }, s.busyPeak);

@@ -24,12 +24,13 @@ import {
   trailerFields,
 } from "./forwarded-headers.js";
 import type { Route, Router } from "./routing.js";
-import type {
-  ConnectionCounts,
-  Exchange,
-  Upstream,
+import {
+  CONNECT_TIMEOUT,
   UpstreamError,
-  UpstreamLink,
+  type ConnectionCounts,
+  type Exchange,
+  type Upstream,
+  type UpstreamLink,
 } from "../http/upstream/exchange.js";
 import type { ServerSlots, Waiter } from "./server-slots.js";
 import { createUpgradeForwarder } from "./websocket.js";
@@ -243,11 +244,25 @@ class Forwarding implements Forwarder {
     const connection = this.upstream.connection(route.target, fresh);
     if (connection === undefined) {
       // Many connections to the server are being opened: wait for one to
-      // come back or connect (pool.ts), unless the client leaves first.
+      // come back or connect (pool.ts), unless the client leaves first. A
+      // wait past the connect timeout is one: the server is not reachable
+      // in time (a server that takes connections but never completes them
+      // would otherwise hold the waiters a connect timeout per 64 of them).
+      const connectMs = this.options.timeouts.connectMs;
+      const timer = setTimeout(() => {
+        cancel();
+        if (res.done) return;
+        const error = new UpstreamError(`no connection within ${connectMs} ms`, CONNECT_TIMEOUT);
+        this.fail(error, req, res, route);
+      }, connectMs);
       const cancel = this.upstream.wait(route.target, () => {
+        clearTimeout(timer);
         if (!res.done) this.dispatch(req, res, route, fresh);
       });
-      res.onClose(cancel);
+      res.onClose(() => {
+        clearTimeout(timer);
+        cancel();
+      });
       return;
     }
     const relay = new Relay(req, res, route, connection, this);

@@ -344,11 +344,9 @@ class NodeExchange implements UpstreamLink {
     if (!sent) this.outgoing?.destroy();
     else this.outgoing?.socket?.on("data", strayBytes);
     const trailers = response.rawTrailers.length > 0 ? response.rawTrailers : undefined;
-    // Told on the next tick: node:http frees the socket to its Agent on a
-    // tick queued before this one, and the end frees the request's slot
-    // (server-slots.ts), whose next request must find the socket free rather
-    // than open another.
-    process.nextTick(() => exchange.onEnd(trailers));
+    // Told before node:http frees the socket to its Agent (on the next
+    // tick), as the fast engine does: see connection.ts finishExchange.
+    exchange.onEnd(trailers);
   }
 
   private onTimeout(): void {

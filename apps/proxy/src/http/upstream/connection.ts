@@ -278,15 +278,19 @@ export class UpstreamConnection implements UpstreamLink {
   }
 
   /**
-   * Tells a completed exchange its end, with the connection back in its
-   * pool first (or closed): the end frees the request's slot
-   * (server-slots.ts), and the next request, dispatched in that call, must
-   * find this connection idle rather than open another.
+   * Tells a completed exchange its end, then puts the connection back in
+   * its pool (or closes it). Not the other way round, although the end frees
+   * the request's slot (server-slots.ts) and a queued request granted in that
+   * call then opens a connection of its own: handed this one at once, it
+   * would get any bytes the server sends after its answer (a reused
+   * connection's old race, made certain), a connection the server is just
+   * closing, and one the end may still pause for a slow client.
    */
   private finishExchange(): void {
     const ended = this.ended;
     if (ended === undefined) return;
     this.ended = undefined;
+    ended.exchange.onEnd(ended.trailers);
     if (ended.reusable && !this.stray && !this.socket.destroyed) {
       this.completed++;
       // The answer ended in the read that filled the client's buffer: nothing
@@ -296,7 +300,6 @@ export class UpstreamConnection implements UpstreamLink {
       this.idleUntil = this.releasedAt + this.idleMs;
       this.home.release(this);
     } else this.close();
-    ended.exchange.onEnd(ended.trailers);
   }
 
   private onServerEnd(): void {
