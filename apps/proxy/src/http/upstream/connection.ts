@@ -264,7 +264,8 @@ export class UpstreamConnection implements UpstreamLink {
   /**
    * The answer is complete. Its end is told once the whole read is parsed
    * (finishExchange): bytes after it in the same read are a server out of
-   * step, found only then.
+   * step, found only then, and the pool's release() may hand the connection
+   * at once to a request waiting for one (pool.ts), which must not get them.
    */
   private onComplete(trailers: string[] | undefined): void {
     const exchange = this.exchange;

@@ -43,8 +43,8 @@ class Pool implements Home {
 
   /**
    * An idle connection, else a new one; undefined when MAX_CONNECTING are
-   * being opened already, or others wait (wait() then). `fresh` (after a reused one turned
-   * out closed): a new one in any case.
+   * being opened already, or others wait (wait() then). `fresh` (after a
+   * reused one turned out closed): a new one in any case.
    */
   take(fresh: boolean): UpstreamConnection | undefined {
     if (!fresh) {
