@@ -2,7 +2,7 @@
 // bounded by the number of servers.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { DataPlaneMetrics, LoadView } from "../data-plane/data-plane.js";
+import type { DataPlaneMetrics, LoadView, ServerLoad } from "../data-plane/data-plane.js";
 import type { DiscoveryMetrics } from "./discovery/discovery.js";
 
 /** The data plane's counts (DataPlaneMetrics) and the control plane's gauges, in one registry. */
@@ -122,6 +122,11 @@ export function createMetrics(): Metrics {
         if (current) fill(this, current);
       },
     });
+  /** A gauge of one figure per server, read from the data plane at scrape time. */
+  const serverGauge = (name: string, help: string, pick: (s: ServerLoad) => number) =>
+    loadGauge(name, help, ["backend"], (gauge, view) => {
+      for (const [backend, s] of view.servers) gauge.set({ backend }, pick(s));
+    });
   loadGauge(
     "stickyring_server_requests",
     "Requests per server: in flight (holding one of its MAXCONN slots) or queued (waiting for one).",
@@ -133,21 +138,15 @@ export function createMetrics(): Metrics {
       }
     },
   );
-  loadGauge(
+  serverGauge(
     "stickyring_server_requests_max",
     "The most requests holding one of a server's slots at once (sent to it, or waiting for a connection to it) since it joined the placement, as HAProxy's smax. Summed over workers.",
-    ["backend"],
-    (gauge, view) => {
-      for (const [backend, s] of view.servers) gauge.set({ backend }, s.busyPeak);
-    },
+    (s) => s.busyPeak,
   );
-  loadGauge(
+  serverGauge(
     "stickyring_server_maxconn",
     "Requests in flight a server takes at most (MAXCONN; 0: no limit). Summed over workers: each holds a share.",
-    ["backend"],
-    (gauge, view) => {
-      for (const [backend, s] of view.servers) gauge.set({ backend }, s.limit);
-    },
+    (s) => s.limit,
   );
   loadGauge(
     "stickyring_server_connections",
@@ -160,13 +159,10 @@ export function createMetrics(): Metrics {
       }
     },
   );
-  loadGauge(
+  serverGauge(
     "stickyring_server_connections_max",
     "The most connections open to a server at once (busy and idle) since the proxy started. Summed over workers.",
-    ["backend"],
-    (gauge, view) => {
-      for (const [backend, s] of view.servers) gauge.set({ backend }, s.connections.peak);
-    },
+    (s) => s.connections.peak,
   );
   loadGauge(
     "stickyring_client_connections",

@@ -70,20 +70,20 @@ export interface DataPlaneMetrics extends RequestMetrics {
   watchLoad(load: () => LoadView): void;
 }
 
+/** What the data plane holds for one server: busy/queued/limit are requests holding a slot, waiting, maxconn (0: none). */
+export interface ServerLoad {
+  busy: number;
+  /** The most requests it held slots for at once, since it joined the placement. */
+  busyPeak: number;
+  queued: number;
+  limit: number;
+  /** Connections to the server. */
+  connections: ConnectionCounts;
+}
+
 /** What the data plane holds now, per server and in all. */
 export interface LoadView {
-  /** busy/queued/limit: requests holding a slot, waiting, maxconn (0: none); connections: to the server. */
-  servers: Map<
-    string,
-    {
-      busy: number;
-      /** The most requests it held slots for at once, since it joined the placement. */
-      busyPeak: number;
-      queued: number;
-      limit: number;
-      connections: ConnectionCounts;
-    }
-  >;
+  servers: Map<string, ServerLoad>;
   clients: ClientGateCounts;
 }
 
