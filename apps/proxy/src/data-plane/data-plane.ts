@@ -11,7 +11,7 @@ import type { ConnectionCounts } from "../http/upstream/exchange.js";
 import type { ResponseWriter } from "../http/downstream/response-writer.js";
 import { redirectToHttps, redirectUpgradeToHttps } from "./https-redirect.js";
 import { createTlsPort, type ReloadOutcome, type TlsSettings } from "./tls-port.js";
-import { sendError } from "./errors.js";
+import { sendError, sendText } from "./errors.js";
 import type { AddressMatcher } from "./cidr.js";
 import {
   chooseEngine,
@@ -184,16 +184,7 @@ export function createDataPlane(options: {
    */
   const monitor = (res: ResponseWriter) => {
     const up = !draining && placement().serving;
-    const body = Buffer.from(up ? "ok\n" : draining ? "stopping\n" : "no server is up\n");
-    res.writeHead(up ? 200 : 503, undefined, [
-      "content-type",
-      "text/plain; charset=utf-8",
-      "cache-control",
-      "no-store",
-      "content-length",
-      String(body.length),
-    ]);
-    res.end(body);
+    sendText(res, up ? 200 : 503, up ? "ok\n" : draining ? "stopping\n" : "no server is up\n");
   };
 
   const handle = (req: ClientRequest, res: ResponseWriter) => {

@@ -86,17 +86,26 @@ export function sendError(
     res.destroy();
     return;
   }
-  const body = Buffer.from(`${status} ${message}\n`);
-  const headers = [
+  if (close) res.keepAlive = false;
+  sendText(res, status, `${status} ${message}\n`, backend ? ["x-backend", backend] : []);
+}
+
+/** A short plain-text answer the proxy writes itself (errors, the monitor URI): never cached. */
+export function sendText(
+  res: ResponseWriter,
+  status: number,
+  text: string,
+  extra: readonly string[] = [],
+): void {
+  const body = Buffer.from(text);
+  res.writeHead(status, undefined, [
     "content-type",
     "text/plain; charset=utf-8",
     "cache-control",
     "no-store",
     "content-length",
     String(body.length),
-  ];
-  if (backend) headers.push("x-backend", backend);
-  if (close) res.keepAlive = false;
-  res.writeHead(status, undefined, headers);
+    ...extra,
+  ]);
   res.end(body);
 }
