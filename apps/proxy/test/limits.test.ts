@@ -129,6 +129,26 @@ describe("a server's maxconn (MAXCONN)", () => {
     expect(app1.state.peak).toBe(1);
   });
 
+  it("keeps the slot of a client that left while its server works, until the server answers (HAProxy without abortonclose)", async () => {
+    // The server counts its own work: a request it is still working on is
+    // in flight, whether or not the client that sent it is still there.
+    const app1 = await countingBackend("app1", (req) => (req.url === "/left" ? 500 : 5));
+    cleanup.push(() => app1.stop());
+    const running = await proxyOver([app1], { MAXCONN: "1", TIMEOUT_QUEUE: "10s" });
+    const leaving = connect(running.port, "127.0.0.1");
+    leaving.on("error", () => {});
+    leaving.write("GET /left HTTP/1.1\r\nHost: x\r\n\r\n");
+    await waitFor(() => app1.state.order.length === 1);
+    leaving.resetAndDestroy();
+    const started = performance.now();
+    const next = await get(running.port, { from: "127.0.9.2", path: "/next", timeoutMs: 5000 });
+    expect(next.status).toBe(200);
+    expect(app1.state.order).toEqual(["/left", "/next"]);
+    expect(app1.state.peak).toBe(1);
+    // It waited for the server's answer to the one that left (500 ms in all).
+    expect(performance.now() - started).toBeGreaterThan(300);
+  });
+
   it("frees the slot of a client that stops reading its answer, after TIMEOUT_CLIENT", async () => {
     const big = Buffer.alloc(20 * 1024 * 1024, 120);
     const server = createServer((req, res) => {

@@ -83,6 +83,10 @@ class Relay implements Exchange {
    * many small chunks is one write to the client, not one each.
    */
   private pending: Buffer | Buffer[] | undefined;
+  /** The server's head has come. */
+  private answered = false;
+  /** The client left before the head: called once the server is done (abandon). */
+  private abandoned: (() => void) | undefined;
 
   constructor(
     private readonly req: ClientRequest,
@@ -93,10 +97,18 @@ class Relay implements Exchange {
   ) {}
 
   onInterim(status: number, statusMessage: string, rawHeaders: string[]): void {
+    if (this.abandoned !== undefined) return;
     this.res.writeInterim(status, statusMessage || undefined, endToEndRawHeaders(rawHeaders));
   }
 
   onHead(status: number, statusMessage: string, rawHeaders: string[]): void {
+    this.answered = true;
+    if (this.abandoned !== undefined) {
+      // Nobody to relay it to: the server has answered, its slot is free.
+      this.connection.abort();
+      this.settle();
+      return;
+    }
     const { res, route } = this;
     this.forwarder.metrics.observeUpstream(
       route.server,
@@ -140,12 +152,14 @@ class Relay implements Exchange {
   }
 
   onReadEnd(): void {
+    if (this.abandoned !== undefined) return;
     this.flush();
     // A head whose body did not come in the same read goes out alone (server-sent events, long polls).
     this.res.flushHead();
   }
 
   onError(error: UpstreamError): void {
+    if (this.abandoned !== undefined) return this.settle();
     this.done = true;
     if (this.res.done) return; // the client left first: nothing to answer
     if (this.res.headersSent) {
@@ -157,10 +171,31 @@ class Relay implements Exchange {
     this.forwarder.fail(error, this.req, this.res, this.route);
   }
 
-  /** The client closed before the answer was complete: stop the upstream exchange too. */
-  abort(): void {
-    // 'close' follows every response: only an unfinished exchange is aborted.
-    if (!this.done) this.connection.abort();
+  /**
+   * The client closed ('close' follows every response: a finished exchange
+   * has nothing left to do). One whose request went whole and whose answer
+   * has not begun goes on until the server's head or failure (the server
+   * timeout bounds it), as HAProxy's does without `option abortonclose`:
+   * the server is still working on it, so it keeps its slot and the server
+   * never sees more than MAXCONN at once. Returns whether `settled` will be
+   * called then; any other unfinished exchange is cut now.
+   */
+  abandon(settled: () => void): boolean {
+    if (this.done) return false;
+    if (!this.answered && this.req.complete) {
+      this.abandoned = settled;
+      return true;
+    }
+    this.done = true;
+    this.connection.abort();
+    return false;
+  }
+
+  private settle(): void {
+    this.done = true;
+    const settled = this.abandoned!;
+    this.abandoned = undefined;
+    settled();
   }
 }
 
@@ -216,10 +251,12 @@ class Forwarding implements Forwarder {
   handle(req: ClientRequest, res: ResponseWriter, route: Route): void {
     addForwardedHeaders(req, route.peerTrusted);
     const { slots } = this.options;
-    res.onClose(() => {
+    const release = () => {
       if (route.slot !== undefined) slots.release(route.slot);
       else if (route.waiting !== undefined) slots.cancel(route.server, route.waiting);
-    });
+    };
+    // The exchange is cut (or left to finish) before the slot goes to the next in the queue.
+    res.onClose(() => route.exchange?.abandon(release) || release());
     this.forward(req, res, route, false);
   }
 
@@ -241,6 +278,7 @@ class Forwarding implements Forwarder {
 
   dispatch(req: ClientRequest, res: ResponseWriter, route: Route, fresh: boolean): void {
     route.waiting = undefined;
+    route.exchange = undefined;
     const connection = this.upstream.connection(route.target, fresh);
     if (connection === undefined) {
       // Many connections to the server are being opened: wait for one to
@@ -266,7 +304,7 @@ class Forwarding implements Forwarder {
       return;
     }
     const relay = new Relay(req, res, route, connection, this);
-    res.onClose(() => relay.abort());
+    route.exchange = relay;
     // A body received chunked has no known length: it goes on chunked.
     const chunked = req.body !== undefined && req.headers["content-length"] === undefined;
     const headers = endToEndHeaders(req.headers);

@@ -27,6 +27,11 @@ export interface Route {
   slot?: string;
   /** While it waits in `server`'s queue: what it waits as. */
   waiting?: Waiter;
+  /** The exchange with the server, once one started (forwarder.ts). */
+  exchange?: {
+    /** The client left: true when `settled` will be called once the server is done with it. */
+    abandon(settled: () => void): boolean;
+  };
   /** With cookie persistence: the Set-Cookie that brings the client back to `server`, when it did not name it. */
   setCookie: string | undefined;
 }
