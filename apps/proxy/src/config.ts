@@ -493,6 +493,15 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
     if (!backendList.some((b) => b.id === id))
       problems.push(`WEIGHTS: "${id}" is not a backend in BACKENDS`);
   }
+  // HAProxy's default `hash-key id` places servers by their numeric ids, given
+  // in the order they are declared; servers a DNS group finds have no such
+  // order (each replica numbers them as it learns them), so replicas would
+  // disagree. HAProxy points to `hash-key addr-port` there; here the ring
+  // placements key servers by their ids, which name address and port.
+  if (s.HASH_TYPE === "haproxy" && s.BACKENDS.groups.length > 0)
+    problems.push(
+      `HASH_TYPE=haproxy: places servers by the order they are declared (HAProxy's hash-key id), which servers found by DNS (${s.BACKENDS.groups.map((g) => g.name).join(", ")}) do not have; replicas would disagree. Use HASH_TYPE=consistent (the default), maglev, map-based or nginx with DNS groups`,
+    );
   if (!isLoopback(s.ADMIN_HOST) && s.ADMIN_TOKEN === undefined) {
     problems.push(
       `ADMIN_TOKEN: required when ADMIN_HOST=${show(s.ADMIN_HOST)} is not a loopback address`,

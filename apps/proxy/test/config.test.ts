@@ -75,6 +75,15 @@ describe("configuration", () => {
     });
     expect(config.monitorUri).toBe("/stickyring/healthz");
     expect(config.graceMs).toBe(3000);
+    // An address names its own group; an IPv6 one is written in brackets and named.
+    const addresses = loadConfig({
+      BACKENDS: "dns://10.0.0.1:5000,dns://10.0.0.2:5000,v6=dns://[fd00::1]:5000",
+    });
+    expect(addresses.discovery.map((g) => [g.name, g.host])).toEqual([
+      ["10.0.0.1", "10.0.0.1"],
+      ["10.0.0.2", "10.0.0.2"],
+      ["v6", "fd00::1"],
+    ]);
     const defaults = loadConfig({ BACKENDS: "dns://web" });
     expect(defaults.discovery[0]!.port).toBe(80);
     expect(defaults.dns).toEqual({ refreshMs: 5000, holdMs: 30_000, servers: undefined });
@@ -114,6 +123,13 @@ describe("configuration", () => {
     [{ BACKENDS: "dns://web:99999" }, "port 99999 is not from 1 to 65535"],
     [{ BACKENDS: "web=dns://a:1,web=dns://b:1" }, 'backend "web" is listed twice'],
     [{ BACKENDS: "dns://_x._y:1" }, "write name=dns://_x._y:1"],
+    [{ BACKENDS: "dns://[fd00::1]:1" }, "write name=dns://[fd00::1]:1"],
+    [{ BACKENDS: "dns://[web]:1" }, "expected dns://host:port"],
+    [{ BACKENDS: "dns+srv://web" }, "an SRV name reads _service._proto.name"],
+    [
+      { BACKENDS: "dns://web:5000", HASH_TYPE: "haproxy" },
+      "HASH_TYPE=haproxy: places servers by the order they are declared",
+    ],
     [{ DNS_SERVERS: "8.8.8.8:dns" }, '"8.8.8.8:dns" is not a name server address'],
     [{ DNS_REFRESH: "10ms" }, 'DNS_REFRESH="10ms": expected a duration'],
     [{ MONITOR_URI: "healthz" }, "expected a path starting with /"],

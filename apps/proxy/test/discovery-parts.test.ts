@@ -94,6 +94,29 @@ describe("a DNS group's state", () => {
     expect(states[3]).toMatchObject({ status: "stale", endpoints: [a] });
   });
 
+  it("keeps the last good servers of an address family whose query fails while the other answers", () => {
+    const v6 = { address: "fd00::1", port: 80, weight: 1 };
+    const partial = (failed: 4 | 6, ...endpoints: (typeof a)[]) => ({
+      kind: "partial" as const,
+      endpoints,
+      name: "web",
+      failed,
+      detail: "AAAA of web: ETIMEOUT",
+    });
+    const states = run([
+      [1000, ok(a, v6)],
+      // AAAA times out, A now names two: the new IPv4 server joins, the IPv6 one stays.
+      [2000, partial(6, a, b)],
+      [3000, partial(6, b)],
+      [4000, ok(b)],
+    ]);
+    expect(states[1]).toMatchObject({ status: "stale", endpoints: [a, b, v6], since: 2000 });
+    expect(states[2]).toMatchObject({ status: "stale", endpoints: [b, v6], since: 2000 });
+    expect(states[3]).toMatchObject({ status: "ok", endpoints: [b] });
+    // Never resolved before: the family that answered is published.
+    expect(run([[1000, partial(6, a)]])[0]).toMatchObject({ status: "stale", endpoints: [a] });
+  });
+
   it("has no servers until the name first resolves", () => {
     const states = run([
       [1000, error],
@@ -182,6 +205,48 @@ describe("the resolver, against a DNS server on loopback", () => {
     const started = performance.now();
     expect((await r.resolve(group("dns://silent.test:1"))).kind).toBe("error");
     expect(performance.now() - started).toBeLessThan(3000);
+  });
+
+  it("takes an address as it is, without asking DNS, whatever the search domains", async () => {
+    const before = server.queries.length;
+    const r = resolver(["a.test"], 5);
+    expect(
+      await r.resolve(parseDnsGroup("v6", "dns://[fd00::9]:81") as DnsGroupSpec),
+    ).toMatchObject({
+      kind: "ok",
+      endpoints: [{ address: "fd00::9", port: 81, weight: 1 }],
+    });
+    expect(await r.resolve(group("dns://10.9.0.1:82"))).toMatchObject({
+      kind: "ok",
+      endpoints: [{ address: "10.9.0.1", port: 82, weight: 1 }],
+    });
+    expect(server.queries.length).toBe(before);
+  });
+
+  it("uses the addresses of the family that answered when the other's query fails", async () => {
+    server.zone.set("half.test", { a: ["10.4.0.1", "10.4.0.2"], aaaaFails: "servfail" });
+    server.zone.set("halfsilent.test", { a: ["10.4.0.3"], aaaaFails: "timeout" });
+    server.zone.set("_http._tcp.half.test", {
+      srv: [{ priority: 0, weight: 1, port: 7010, target: "half.test" }],
+    });
+    const r = resolver();
+    const answer = await r.resolve(group("dns://half.test:80"));
+    expect(answer).toMatchObject({ kind: "partial", failed: 6, name: "half.test" });
+    expect(answer.kind === "partial" && answer.endpoints.map((e) => e.address).sort()).toEqual([
+      "10.4.0.1",
+      "10.4.0.2",
+    ]);
+    expect(await r.resolve(group("dns://halfsilent.test:80"))).toMatchObject({
+      kind: "partial",
+      endpoints: [{ address: "10.4.0.3", port: 80, weight: 1 }],
+    });
+    expect(await r.resolve(group("dns+srv://_http._tcp.half.test"))).toMatchObject({
+      kind: "partial",
+      failed: 6,
+    });
+    // Both failing is DNS saying nothing.
+    server.zone.set("half.test", { fails: "servfail" });
+    expect((await r.resolve(group("dns://half.test:80"))).kind).toBe("error");
   });
 
   it("reads a failure under one search domain as an error, even when the next says NXDOMAIN", async () => {

@@ -20,6 +20,8 @@ export interface Entry {
   srv?: Srv[];
   /** servfail / refused / nxdomain: that answer; timeout: no answer at all. */
   fails?: "servfail" | "refused" | "nxdomain" | "timeout";
+  /** Only the AAAA queries fail so (the A queries answer). */
+  aaaaFails?: "servfail" | "timeout";
 }
 
 export interface DnsServer {
@@ -68,14 +70,14 @@ export async function startDnsServer(): Promise<DnsServer> {
         `${type === Packet.TYPE.SRV ? "SRV" : type === Packet.TYPE.A ? "A" : type === Packet.TYPE.AAAA ? "AAAA" : type} ${name}`,
       );
       const entry = zone.get(name);
-      if (entry?.fails === "timeout") return;
+      const fails = type === Packet.TYPE.AAAA ? (entry?.aaaaFails ?? entry?.fails) : entry?.fails;
+      if (fails === "timeout") return;
       if (entry === undefined || entry.fails === "nxdomain") {
         response.header.rcode = Packet.RCODE.NXDOMAIN;
         return send(response);
       }
-      if (entry.fails !== undefined) {
-        response.header.rcode =
-          entry.fails === "servfail" ? Packet.RCODE.SERVFAIL : Packet.RCODE.REFUSED;
+      if (fails !== undefined) {
+        response.header.rcode = fails === "servfail" ? Packet.RCODE.SERVFAIL : Packet.RCODE.REFUSED;
         return send(response);
       }
       const turn = served++;

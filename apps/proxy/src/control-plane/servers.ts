@@ -1,6 +1,7 @@
 // What a server is, as an operator names it: its id, its URL, its weight,
 // checked the same way wherever they come from (BACKENDS, the admin API).
 
+import { isIP } from "node:net";
 import { z } from "zod";
 import { MAX_WEIGHT, parseAddress } from "@stickyring/hashing";
 
@@ -105,17 +106,24 @@ export const DNS_SCHEMES = /^dns(\+srv)?:\/\//i;
 export function parseDnsGroup(name: string | undefined, raw: string): DnsGroupSpec | string {
   const srv = raw.toLowerCase().startsWith("dns+srv://");
   const rest = raw.slice(srv ? 10 : 6);
-  const match = /^([^/:?#]+)(?::(\d{1,5}))?$/.exec(rest);
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^/:?#[\]]+))(?::(\d{1,5}))?$/.exec(rest);
   const where = name === undefined ? `"${raw}"` : `group "${name}"`;
-  if (!match)
-    return `${where}: expected ${srv ? "dns+srv://_service._proto.name" : "dns://host:port"} with no path or query, got ${raw}`;
-  const host = match[1]!.replace(/\.$/, "");
-  if (!isHostName(host)) return `${where}: "${host}" is not a DNS name`;
-  if (srv && match[2] !== undefined)
+  const form = srv ? "dns+srv://_service._proto.name" : "dns://host:port";
+  if (!match) return `${where}: expected ${form} with no path or query, got ${raw}`;
+  const ipv6 = match[1];
+  const host = ipv6 ?? match[2]!.replace(/\.$/, "");
+  if (ipv6 !== undefined ? isIP(ipv6) !== 6 : !isHostName(host))
+    return `${where}: "${host}" is not a DNS name`;
+  if (srv && (ipv6 !== undefined || !/^_[^.]+\._[^.]+\.[^.]/.test(host)))
+    return `${where}: an SRV name reads _service._proto.name (for example _http._tcp.web), got ${host}`;
+  if (srv && match[3] !== undefined)
     return `${where}: an SRV record gives the port; write ${raw.replace(/:\d+$/, "")}`;
-  const port = match[2] === undefined ? 80 : Number(match[2]);
-  if (port < 1 || port > 65535) return `${where}: port ${match[2]} is not from 1 to 65535`;
-  const group = name ?? host.split(".").find((label) => !label.startsWith("_")) ?? host;
+  const port = match[3] === undefined ? 80 : Number(match[3]);
+  if (port < 1 || port > 65535) return `${where}: port ${match[3]} is not from 1 to 65535`;
+  // An address names itself (one server); a name by its first label that is not _service or _proto.
+  const group =
+    name ??
+    (isIP(host) !== 0 ? host : (host.split(".").find((label) => !label.startsWith("_")) ?? host));
   if (!SERVER_ID.test(group))
     return `${where}: "${group}" cannot name a group (letters, digits, '.', '_' or '-', at most 64); write name=${raw}`;
   return { name: group, kind: srv ? "srv" : "a", host, port, url: raw };

@@ -8,6 +8,10 @@
 // - A name with no records (NXDOMAIN, NODATA) keeps its servers for the
 //   hold time, then publishes none (status empty).
 // - A name that has never answered publishes none (status unresolved).
+// - One address family answering while the other's query fails publishes
+//   the servers that answered and keeps the other family's last good ones
+//   (status stale): a dual-stack group does not lose half its servers to
+//   one AAAA timeout, and an IPv4-only one is not held up by it.
 
 import type { GroupView } from "../views.js";
 import type { Answer, Endpoint } from "./resolve.js";
@@ -44,6 +48,16 @@ export function nextState(
         since: since("ok"),
         detail: "",
       };
+    case "partial": {
+      const familyOf = (e: Endpoint) => (e.address.includes(":") ? 6 : 4);
+      const kept = state.endpoints.filter((e) => familyOf(e) === answer.failed);
+      return {
+        status: "stale",
+        endpoints: [...answer.endpoints, ...kept].sort(byAddress),
+        since: since("stale"),
+        detail: answer.detail,
+      };
+    }
     case "error":
       if (state.status === "unresolved")
         return { ...state, since: since("unresolved"), detail: answer.detail };

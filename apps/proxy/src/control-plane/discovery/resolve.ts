@@ -23,11 +23,33 @@ export interface Endpoint {
  */
 export type Answer =
   | { kind: "ok"; endpoints: Endpoint[]; name: string }
+  /**
+   * One address family answered and the other could not (an AAAA query
+   * timing out while A answers): the servers of the family that answered;
+   * those of the other are the last good ones (group-state.ts).
+   */
+  | { kind: "partial"; endpoints: Endpoint[]; name: string; failed: 4 | 6; detail: string }
   | { kind: "empty"; detail: string }
   | { kind: "error"; detail: string };
 
 /** Codes that mean "no such name" or "no such record": an answer, not a failure. */
 const NO_RECORDS = new Set(["ENOTFOUND", "ENODATA"]);
+
+/** A family whose query failed while the other's answered. */
+interface FamilyFailure {
+  family: 4 | 6;
+  detail: string;
+}
+
+interface Addresses {
+  found: string[];
+  failed?: FamilyFailure;
+}
+
+interface Found {
+  endpoints: Endpoint[];
+  failed?: FamilyFailure | undefined;
+}
 
 export interface GroupResolver {
   resolve(group: DnsGroupSpec): Promise<Answer>;
@@ -43,47 +65,81 @@ export function createGroupResolver(options: {
   const resolver = new dns.Resolver({ timeout: options.timeoutMs, tries: 2 });
   if (options.servers) resolver.setServers(options.servers);
 
-  /** Every address of `name`, IPv4 and IPv6; empty when it has none. */
-  const addresses = async (name: string): Promise<string[]> => {
-    if (isIP(name)) return [name];
-    const [v4, v6] = await Promise.allSettled([resolver.resolve4(name), resolver.resolve6(name)]);
+  /**
+   * Every address of `name`, IPv4 and IPv6 (empty when it has none), and the
+   * family whose query failed while the other's answered. Throws when DNS
+   * could say nothing.
+   */
+  const addresses = async (name: string): Promise<Addresses> => {
+    if (isIP(name)) return { found: [name] };
+    const results = await Promise.allSettled([resolver.resolve4(name), resolver.resolve6(name)]);
     const found: string[] = [];
-    for (const result of [v4, v6]) {
+    const failures: { family: 4 | 6; error: NodeJS.ErrnoException }[] = [];
+    results.forEach((result, i) => {
       if (result.status === "fulfilled") found.push(...result.value);
       else if (!NO_RECORDS.has((result.reason as NodeJS.ErrnoException).code ?? ""))
-        throw result.reason;
-    }
-    return found;
+        failures.push({ family: i === 0 ? 4 : 6, error: result.reason as NodeJS.ErrnoException });
+    });
+    if (failures.length === 2 || (failures.length === 1 && found.length === 0))
+      throw failures[0]!.error;
+    if (failures.length === 0) return { found };
+    const { family, error } = failures[0]!;
+    return {
+      found,
+      failed: {
+        family,
+        detail: `${family === 4 ? "A" : "AAAA"} of ${name}: ${error.code ?? "EUNKNOWN"}`,
+      },
+    };
   };
 
   /** The SRV targets of `name` of the most preferred priority (RFC 2782: the others are backups). */
-  const srvEndpoints = async (name: string): Promise<Endpoint[]> => {
+  const srvEndpoints = async (name: string): Promise<Found> => {
     const records = await resolver.resolveSrv(name);
-    if (records.length === 0) return [];
+    if (records.length === 0) return { endpoints: [] };
     const first = Math.min(...records.map((r) => r.priority));
     const chosen = records.filter((r) => r.priority === first);
     const resolved = await Promise.all(
-      chosen.map(async (r) =>
-        (await addresses(r.name)).map((address) => ({ address, port: r.port, weight: r.weight })),
-      ),
+      chosen.map(async (r) => {
+        const { found, failed } = await addresses(r.name);
+        const endpoints = found.map((address) => ({ address, port: r.port, weight: r.weight }));
+        return { endpoints, failed };
+      }),
     );
-    return resolved.flat();
+    return {
+      endpoints: resolved.flatMap((r) => r.endpoints),
+      failed: resolved.find((r) => r.failed !== undefined)?.failed,
+    };
+  };
+
+  const hostEndpoints = async (name: string, port: number): Promise<Found> => {
+    const { found, failed } = await addresses(name);
+    return { endpoints: found.map((address) => ({ address, port, weight: 1 })), failed };
   };
 
   return {
     async resolve(group) {
+      // An address is its own answer: no search domain applies to it.
+      if (group.kind === "a" && isIP(group.host))
+        return {
+          kind: "ok",
+          endpoints: [{ address: group.host, port: group.port, weight: 1 }],
+          name: group.host,
+        };
       let failure: string | undefined;
       let missing = "";
       for (const name of candidateNames(group.host, options.rules)) {
         try {
-          const endpoints =
-            group.kind === "srv"
-              ? await srvEndpoints(name)
-              : (await addresses(name)).map((address) => ({
-                  address,
-                  port: group.port,
-                  weight: 1,
-                }));
+          const { endpoints, failed } =
+            group.kind === "srv" ? await srvEndpoints(name) : await hostEndpoints(name, group.port);
+          if (failed !== undefined)
+            return {
+              kind: "partial",
+              endpoints,
+              name,
+              failed: failed.family,
+              detail: failed.detail,
+            };
           if (endpoints.length > 0) return { kind: "ok", endpoints, name };
           missing = `${name}: no records`;
         } catch (error) {
