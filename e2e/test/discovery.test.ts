@@ -14,7 +14,16 @@ import {
 } from "testcontainers";
 import { startClient } from "./clients.js";
 import { image } from "./docker.js";
-import { ownersOf, placement, sweep, waitForPlacement, type Client } from "./observe.js";
+import {
+  ownersOf,
+  placement,
+  placementChangeAt,
+  startedAt,
+  stopAndTime,
+  sweep,
+  waitForPlacement,
+  type Client,
+} from "./observe.js";
 
 const CLIENTS = 8;
 const REQUESTS_PER_REPLICA = 20;
@@ -108,10 +117,19 @@ describe("backends found by Docker's DNS, two proxy replicas", () => {
   });
 
   it("takes a new backend with the alias within DNS_REFRESH and a health check; only clients moving onto it move", async () => {
-    const started = Date.now();
+    const began = Date.now();
     const added = await startWeb();
     const took = await waitForPlacement(proxies, [...web.keys()]);
-    // From the container being up (its own health check passed) to both placements holding it.
+    // The goal: in every replica's placement within DNS_REFRESH + 1 s of
+    // Docker's DNS naming it (the container's start), read from the
+    // proxies' own log lines; it cannot take clients before it answers.
+    // Docker's DNS may name it a moment before the process starts: 0 then.
+    const started = await startedAt(web.get(added)!);
+    const joined = await Promise.all(proxies.map((p) => placementChangeAt(p, added, true, began)));
+    const joinTimes = joined.map((t) => t! - started);
+    const joinMs = Math.max(0, ...joinTimes);
+    expect(joinMs).toBeLessThanOrEqual(DNS_REFRESH_MS + 1000);
+    // And from the container being up (its own health check passed) to both placements holding it.
     expect(took).toBeLessThan(DNS_REFRESH_MS + HEALTH_INTER_MS + 1000);
     const after = await observe();
     let moved = 0;
@@ -124,7 +142,7 @@ describe("backends found by Docker's DNS, two proxy replicas", () => {
     }
     expect(after).toEqual(predicted([...web.keys()]));
     console.log(
-      `new backend: in both placements ${took} ms after it was up (${Date.now() - started} ms after start); ${moved} of ${CLIENTS} clients moved onto it`,
+      `new backend: in both placements ${joinMs} ms after its container started (each replica: ${joinTimes.join(", ")} ms), ${took} ms after it was up (${Date.now() - began} ms after start); ${moved} of ${CLIENTS} clients moved onto it`,
     );
     before = after;
   });
@@ -133,9 +151,18 @@ describe("backends found by Docker's DNS, two proxy replicas", () => {
     const counts = new Map<string, number>();
     for (const owner of before.values()) counts.set(owner, (counts.get(owner) ?? 0) + 1);
     const victim = [...counts].sort((a, b) => b[1] - a[1])[0]![0];
-    await web.get(victim)!.stop({ timeout: 5_000 });
+    const stopping = Date.now();
+    const stoppedAt = await stopAndTime(web.get(victim)!);
     web.delete(victim);
     await waitForPlacement(proxies, [...web.keys()]);
+    // Out of every replica's placement within DNS_REFRESH + 1 s of stopping
+    // (Docker's DNS forgets it then; a failed check or connection may be first).
+    const left = await Promise.all(
+      proxies.map((p) => placementChangeAt(p, victim, false, stopping)),
+    );
+    const leaveMs = Math.max(...left.map((t) => t! - stoppedAt));
+    expect(leaveMs).toBeLessThanOrEqual(DNS_REFRESH_MS + 1000);
+    console.log(`stopped backend: out of both placements ${leaveMs} ms after it stopped`);
     const after = await observe();
     for (const [address, owner] of before) {
       const now = after.get(address)!;

@@ -4,7 +4,11 @@
 
 import { expect } from "@jest/globals";
 import type { StartedTestContainer } from "testcontainers";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { requestFrom, type Observation } from "./clients.js";
+
+const run = promisify(execFile);
 
 export interface Client {
   container: StartedTestContainer;
@@ -34,6 +38,43 @@ export async function waitForPlacement(
       throw new Error(`placement never became ${want}: ${JSON.stringify(seen)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** When Docker says a container started or stopped (ms since the epoch, the host's clock). */
+async function dockerTime(id: string, which: "StartedAt" | "FinishedAt"): Promise<number> {
+  const { stdout } = await run("docker", ["inspect", "-f", `{{.State.${which}}}`, id]);
+  return Date.parse(stdout.trim());
+}
+
+export const startedAt = (container: StartedTestContainer) =>
+  dockerTime(container.getId(), "StartedAt");
+
+/** Stops and removes a container; resolves with when it stopped. */
+export async function stopAndTime(container: StartedTestContainer): Promise<number> {
+  await container.stop({ timeout: 5_000, remove: false });
+  const stopped = await dockerTime(container.getId(), "FinishedAt");
+  await run("docker", ["rm", "-f", container.getId()]);
+  return stopped;
+}
+
+/**
+ * When a proxy's placement first held (`present`) or first lacked `id` at
+ * or after `after`, from its own "placement rebuilt" log lines (pino's
+ * time: the host's clock, which containers share).
+ */
+export async function placementChangeAt(
+  proxy: StartedTestContainer,
+  id: string,
+  present: boolean,
+  after: number,
+): Promise<number | undefined> {
+  const { stdout } = await run("docker", ["logs", proxy.getId()], { maxBuffer: 64 << 20 });
+  for (const line of stdout.split("\n")) {
+    if (!line.includes('"placement rebuilt"')) continue;
+    const entry = JSON.parse(line) as { time: number; servers: string[] };
+    if (entry.time >= after && entry.servers.includes(id) === present) return entry.time;
+  }
+  return undefined;
 }
 
 /** Every client sends `rounds` GETs to each URL; each client's answers by its address. */
