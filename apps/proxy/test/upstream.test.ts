@@ -725,3 +725,33 @@ describe("an answer that comes before the request body is sent", () => {
     });
   });
 });
+
+describe("a server that resets the connection while the client's body is still coming", () => {
+  it("answers 502, drops the rest of the body and answers the connection's next request", async () => {
+    const port = await tcpServer(cleanup, (socket) => {
+      let received = 0;
+      socket.on("data", (data: Buffer) => {
+        const text = data.toString("latin1");
+        if (received === 0 && isHealthCheck(text, socket)) return;
+        if (received === 0 && text.startsWith("GET")) {
+          socket.write("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nafter");
+          return;
+        }
+        received += data.length;
+        if (received > 512 * 1024) socket.resetAndDestroy();
+      });
+    });
+    const running = await proxyTo(port);
+    // Large enough that the proxy holds the client back (the body's reader pauses it).
+    const length = 20 * 1024 * 1024;
+    const talk = await converse(running.port, [
+      `POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\n\r\n`,
+      Buffer.alloc(length, 98),
+      "GET /again HTTP/1.1\r\nHost: x\r\n\r\n",
+    ]);
+    const text = await talk.until(/\r\n\r\nafter$/, 10_000);
+    expect(text).toMatch(/^HTTP\/1\.1 502 /);
+    expect(text.match(/^HTTP\/1\.1 \d{3}/gm)).toEqual(["HTTP/1.1 502", "HTTP/1.1 200"]);
+    talk.socket.destroy();
+  }, 15_000);
+});

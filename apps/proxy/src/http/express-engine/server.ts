@@ -94,6 +94,14 @@ export function createExpressServer(
     else message.once("end", waiting);
     response.onClose(() => {
       awaitingServer.delete(socket);
+      // The answer ended before the request's body did (an error, an early
+      // answer): the rest is read and dropped, as the fast engine drops it,
+      // so the connection's next request is read. Left paused by the body's
+      // reader, node:http would never get to it (it drops only an unread body).
+      if (!message.complete && !socket.destroyed) {
+        message.removeAllListeners("data");
+        message.resume();
+      }
       next(socket);
     });
     handlers.request(req, response);
