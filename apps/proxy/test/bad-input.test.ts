@@ -156,3 +156,21 @@ describe("request targets other than a path", () => {
     expect(seenByBackend).toBe(before);
   });
 });
+
+describe("a good request followed by bad bytes in the same read", () => {
+  it("answers the good one, then refuses the rest and closes (as HAProxy does)", async () => {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(running.port, "127.0.0.1", () =>
+        socket.write("GET /first HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE \x01\x02 nonsense\r\n\r\n"),
+      );
+      let text = "";
+      socket.on("data", (d) => (text += d));
+      socket.on("error", reject);
+      socket.on("close", () => resolve(text));
+      socket.setTimeout(5000, () => socket.destroy());
+    });
+    expect(answer.match(/HTTP\/1\.1 \d{3}/g)).toEqual(["HTTP/1.1 200", "HTTP/1.1 501"]);
+    expect(answer).toContain("Hello from App 1");
+    expect(lastUrl).toBe("/first");
+  });
+});

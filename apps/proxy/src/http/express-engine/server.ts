@@ -116,7 +116,10 @@ export function createExpressServer(
   });
   // Checked before Express sees it: Express's router answers a target it
   // cannot parse with a 404 of its own, where the fast engine says 400.
+  /** The last request read on each connection. */
+  const lastRead = new WeakMap<Socket, IncomingMessage>();
   const onRequest = (message: IncomingMessage, res: ServerResponse) => {
+    lastRead.set(message.socket, message);
     const req = clientRequest(message, clientOf(message.socket));
     if ("refused" in req) return refuse(message.socket, req.refused);
     checked.set(message, req);
@@ -154,13 +157,21 @@ export function createExpressServer(
   http.on("connect", (_message: IncomingMessage, socket: Socket) => refuse(socket, 501));
   // Bytes node:http's parser refuses: the status the fast engine gives them
   // (414 for a long request line); a head not complete in time: 408.
-  http.on("clientError", (error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) =>
-    refuse(
-      socket,
-      error.code === "ERR_HTTP_REQUEST_TIMEOUT"
-        ? 408
-        : errorStatus(error, error.rawPacket ?? Buffer.alloc(0)),
-    ),
+  // Requests read whole before the bad bytes are answered first, as the
+  // fast engine and HAProxy answer them: the refusal waits its turn in the
+  // queue. Bad bytes inside a request's body end the connection at once.
+  http.on(
+    "clientError",
+    (error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
+      const status =
+        error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? 408
+          : errorStatus(error, error.rawPacket ?? Buffer.alloc(0));
+      const queue = queued.get(socket);
+      if (queue !== undefined && lastRead.get(socket)?.complete === true)
+        queue.push(() => refuse(socket, status));
+      else refuse(socket, status);
+    },
   );
   http.timeout = options.clientMs;
   // Silent both ways for the client timeout: closed, unless the request is
