@@ -395,3 +395,49 @@ describe("HTTP/2 abuse ends the abuser's connection only", () => {
     client.socket.destroy();
   });
 });
+
+describe("an HTTP/2 upload the client resets before its end", () => {
+  it("is never passed on as whole, and frees its server's slot at once (MAXCONN)", async () => {
+    const bodies: { url: string; complete: boolean }[] = [];
+    const server = createServer((req, res) => {
+      if (req.url === "/healthz") return void res.end("ok");
+      req.resume();
+      req.on("end", () => res.end(`whole ${req.url}`));
+      req.on("close", () => bodies.push({ url: req.url!, complete: req.complete }));
+    });
+    const serverPort = await listen(server, 0, "127.0.0.1");
+    const proxy = await startProxy([{ id: "app1", port: serverPort } as Backend], {
+      TLS_PORT: "0",
+      TLS_CERT: leaf.combinedFile,
+      MAXCONN: "1",
+      TIMEOUT_QUEUE: "10s",
+      TIMEOUT_SERVER: "5s",
+      HEALTH_INTER: "60s",
+    });
+    const port = (proxy.proxy.tlsServer!.address() as { port: number }).port;
+    try {
+      const client = await rawH2(port, { ca: pki.ca });
+      // Chunked to the server (no content-length): its end would be a last chunk.
+      client.send(
+        frame(FRAME.HEADERS, FLAG.END_HEADERS, 1, headerBlock(request("/cut", [], "POST"))),
+      );
+      client.send(frame(FRAME.DATA, 0, 1, Buffer.from("partial")));
+      await new Promise((r) => setTimeout(r, 300));
+      client.send(frame(FRAME.RST_STREAM, 0, 1, Buffer.from([0, 0, 0, 8]))); // CANCEL
+      const reset = performance.now();
+      const session = await h2Session(port, { ca: pki.ca });
+      const next = await h2Request(session, { ":path": "/next" });
+      expect(next.status).toBe(200);
+      expect(next.body).toBe("whole /next");
+      // Not after the server timeout: the slot was free.
+      expect(performance.now() - reset).toBeLessThan(2000);
+      session.close();
+      client.socket.destroy();
+      expect(bodies.filter((b) => b.url === "/cut" && b.complete)).toEqual([]);
+    } finally {
+      await proxy.stop();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});

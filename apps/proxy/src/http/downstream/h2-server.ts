@@ -181,6 +181,9 @@ function readRequest(
     body.trailers = fields;
   });
   stream.on("end", () => {
+    // A stream the client reset ends its reading side too: only END_STREAM
+    // completes the request. A body cut short is never passed on as whole.
+    if (stream.aborted) return body.destroy();
     request.complete = true;
     body.push(null);
   });
