@@ -113,6 +113,13 @@ describe("a DNS group's state", () => {
     expect(states[1]).toMatchObject({ status: "stale", endpoints: [a, b, v6], since: 2000 });
     expect(states[2]).toMatchObject({ status: "stale", endpoints: [b, v6], since: 2000 });
     expect(states[3]).toMatchObject({ status: "ok", endpoints: [b] });
+    // An SRV group: one target's AAAA failed, another's answered with an address already known.
+    const v6b = { address: "fd00::2", port: 80, weight: 1 };
+    const srv = run([
+      [1000, ok(a, v6, v6b)],
+      [2000, partial(6, a, v6b)],
+    ]);
+    expect(srv[1]!.endpoints).toEqual([a, v6, v6b]);
     // Never resolved before: the family that answered is published.
     expect(run([[1000, partial(6, a)]])[0]).toMatchObject({ status: "stale", endpoints: [a] });
   });

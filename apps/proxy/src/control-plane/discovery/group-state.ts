@@ -50,7 +50,11 @@ export function nextState(
       };
     case "partial": {
       const familyOf = (e: Endpoint) => (e.address.includes(":") ? 6 : 4);
-      const kept = state.endpoints.filter((e) => familyOf(e) === answer.failed);
+      // (An SRV target of that family may have answered all the same.)
+      const answered = new Set(answer.endpoints.map((e) => `${e.address} ${e.port}`));
+      const kept = state.endpoints.filter(
+        (e) => familyOf(e) === answer.failed && !answered.has(`${e.address} ${e.port}`),
+      );
       return {
         status: "stale",
         endpoints: [...answer.endpoints, ...kept].sort(byAddress),
