@@ -157,6 +157,10 @@ const backends = z
     for (const [id, url, weight] of items) {
       if (url === "" || (id !== undefined && !SERVER_ID.test(id))) return fail(BACKENDS_FORM);
       if (DNS_SCHEMES.test(url)) {
+        if (weight !== undefined)
+          return fail(
+            `"${url}": a DNS group takes its weights from DNS (SRV weights; 1 per A/AAAA address), not a weight of its own`,
+          );
         const group = parseDnsGroup(id, url);
         if (typeof group === "string") return fail(group);
         if (seen.has(group.name)) return fail(`backend "${group.name}" is listed twice`);

@@ -1,4 +1,7 @@
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "@jest/globals";
@@ -75,6 +78,14 @@ describe("configuration", () => {
     });
     expect(config.monitorUri).toBe("/stickyring/healthz");
     expect(config.graceMs).toBe(3000);
+    // A final dot is kept (asked only as written); an IPv6 address as DNS answers write it.
+    const exact = loadConfig({
+      BACKENDS: "dns://web.example.com.:80,v6=dns://[0:0:0:0:0:0:0:1]:81",
+    });
+    expect(exact.discovery.map((g) => [g.name, g.host])).toEqual([
+      ["web", "web.example.com."],
+      ["v6", "::1"],
+    ]);
     // An address names its own group; an IPv6 one is written in brackets and named.
     const addresses = loadConfig({
       BACKENDS: "dns://10.0.0.1:5000,dns://10.0.0.2:5000,v6=dns://[fd00::1]:5000",
@@ -229,6 +240,17 @@ describe("configuration", () => {
     } finally {
       holder.close();
     }
+  });
+
+  it("refuses a weight on a DNS group in a --config file's BACKENDS array", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "stickyring-config-")), "config.json");
+    writeFileSync(
+      file,
+      JSON.stringify({ BACKENDS: [{ id: "web", url: "dns://web:5000", weight: 5 }] }),
+    );
+    expect(() => loadConfig({}, file)).toThrow(/a DNS group takes its weights from DNS/);
+    writeFileSync(file, JSON.stringify({ BACKENDS: [{ id: "web", url: "dns://web:5000" }] }));
+    expect(loadConfig({}, file).discovery.map((g) => g.name)).toEqual(["web"]);
   });
 
   it("exits 2 for a bad --config file", () => {

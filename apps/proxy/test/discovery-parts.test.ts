@@ -94,34 +94,26 @@ describe("a DNS group's state", () => {
     expect(states[3]).toMatchObject({ status: "stale", endpoints: [a] });
   });
 
-  it("keeps the last good servers of an address family whose query fails while the other answers", () => {
+  it("publishes a partial answer (one family failed) as it is, stale; one server per address and port", () => {
     const v6 = { address: "fd00::1", port: 80, weight: 1 };
-    const partial = (failed: 4 | 6, ...endpoints: (typeof a)[]) => ({
+    const partial = (...endpoints: (typeof a)[]) => ({
       kind: "partial" as const,
       endpoints,
       name: "web",
-      failed,
       detail: "AAAA of web: ETIMEOUT",
     });
     const states = run([
       [1000, ok(a, v6)],
-      // AAAA times out, A now names two: the new IPv4 server joins, the IPv6 one stays.
-      [2000, partial(6, a, b)],
-      [3000, partial(6, b)],
+      [2000, partial(a, b, v6)],
+      [3000, partial(b, v6)],
       [4000, ok(b)],
     ]);
     expect(states[1]).toMatchObject({ status: "stale", endpoints: [a, b, v6], since: 2000 });
     expect(states[2]).toMatchObject({ status: "stale", endpoints: [b, v6], since: 2000 });
     expect(states[3]).toMatchObject({ status: "ok", endpoints: [b] });
-    // An SRV group: one target's AAAA failed, another's answered with an address already known.
-    const v6b = { address: "fd00::2", port: 80, weight: 1 };
-    const srv = run([
-      [1000, ok(a, v6, v6b)],
-      [2000, partial(6, a, v6b)],
-    ]);
-    expect(srv[1]!.endpoints).toEqual([a, v6, v6b]);
-    // Never resolved before: the family that answered is published.
-    expect(run([[1000, partial(6, a)]])[0]).toMatchObject({ status: "stale", endpoints: [a] });
+    // Two SRV records naming one address and port: one server, their weights added.
+    const twice = run([[1000, ok(a, { ...b, weight: 10 }, { ...b, weight: 30 })]]);
+    expect(twice[0]!.endpoints).toEqual([a, { ...b, weight: 40 }]);
   });
 
   it("has no servers until the name first resolves", () => {
@@ -230,30 +222,52 @@ describe("the resolver, against a DNS server on loopback", () => {
     expect(server.queries.length).toBe(before);
   });
 
-  it("uses the addresses of the family that answered when the other's query fails", async () => {
-    server.zone.set("half.test", { a: ["10.4.0.1", "10.4.0.2"], aaaaFails: "servfail" });
-    server.zone.set("halfsilent.test", { a: ["10.4.0.3"], aaaaFails: "timeout" });
-    server.zone.set("_http._tcp.half.test", {
-      srv: [{ priority: 0, weight: 1, port: 7010, target: "half.test" }],
-    });
+  it("fills a family whose query fails in from that name's last answer, target by target", async () => {
     const r = resolver();
-    const answer = await r.resolve(group("dns://half.test:80"));
-    expect(answer).toMatchObject({ kind: "partial", failed: 6, name: "half.test" });
-    expect(answer.kind === "partial" && answer.endpoints.map((e) => e.address).sort()).toEqual([
-      "10.4.0.1",
-      "10.4.0.2",
+    const addressesOf = (answer: Awaited<ReturnType<typeof r.resolve>>) =>
+      "endpoints" in answer ? answer.endpoints.map((e) => `${e.address}:${e.port}`).sort() : [];
+    server.zone.set("half.test", { a: ["10.4.0.1"], aaaa: ["fd00::41"] });
+    expect((await r.resolve(group("dns://half.test:80"))).kind).toBe("ok");
+    // AAAA fails, A now names two: the new one comes, the IPv6 one is its last answer.
+    server.zone.set("half.test", { a: ["10.4.0.1", "10.4.0.2"], aaaaFails: "servfail" });
+    const half = await r.resolve(group("dns://half.test:80"));
+    expect(half).toMatchObject({ kind: "partial", detail: "AAAA of half.test: ESERVFAIL" });
+    expect(addressesOf(half)).toEqual(["10.4.0.1:80", "10.4.0.2:80", "fd00::41:80"]);
+    // Never answered before: the family that answered alone.
+    server.zone.set("halfsilent.test", { a: ["10.4.0.3"], aaaaFails: "timeout" });
+    expect(addressesOf(await r.resolve(group("dns://halfsilent.test:80")))).toEqual([
+      "10.4.0.3:80",
     ]);
-    expect(await r.resolve(group("dns://halfsilent.test:80"))).toMatchObject({
-      kind: "partial",
-      endpoints: [{ address: "10.4.0.3", port: 80, weight: 1 }],
+    // SRV targets failing in different families each keep their own last answers.
+    server.zone.set("_http._tcp.mixed.test", {
+      srv: [
+        { priority: 0, weight: 1, port: 7011, target: "t1.mixed.test" },
+        { priority: 0, weight: 1, port: 7012, target: "t2.mixed.test" },
+      ],
     });
-    expect(await r.resolve(group("dns+srv://_http._tcp.half.test"))).toMatchObject({
-      kind: "partial",
-      failed: 6,
+    server.zone.set("t1.mixed.test", { a: ["10.5.0.1"], aaaa: ["fd00::51"] });
+    server.zone.set("t2.mixed.test", { a: ["10.5.0.2"], aaaa: ["fd00::52"] });
+    const all = ["10.5.0.1:7011", "10.5.0.2:7012", "fd00::51:7011", "fd00::52:7012"];
+    const srv = group("dns+srv://_http._tcp.mixed.test");
+    expect(addressesOf(await r.resolve(srv))).toEqual(all);
+    server.zone.set("t1.mixed.test", { a: ["10.5.0.1"], aaaaFails: "servfail" });
+    server.zone.set("t2.mixed.test", { aaaa: ["fd00::52"], aFails: "servfail" });
+    for (let i = 0; i < 3; i++) expect(addressesOf(await r.resolve(srv))).toEqual(all);
+    // A target no longer named takes its addresses with it, whatever fails elsewhere.
+    server.zone.set("_http._tcp.mixed.test", {
+      srv: [{ priority: 0, weight: 1, port: 7011, target: "t1.mixed.test" }],
     });
+    expect(addressesOf(await r.resolve(srv))).toEqual(["10.5.0.1:7011", "fd00::51:7011"]);
     // Both failing is DNS saying nothing.
     server.zone.set("half.test", { fails: "servfail" });
     expect((await r.resolve(group("dns://half.test:80"))).kind).toBe("error");
+  });
+
+  it("asks a name written with a final dot only as written", async () => {
+    server.zone.set("solo.test", { a: ["10.6.0.1"] });
+    const answer = await resolver(["x.test"], 5).resolve(group("dns://solo.test.:80"));
+    expect(answer).toMatchObject({ kind: "ok", endpoints: [{ address: "10.6.0.1", port: 80 }] });
+    expect(server.queries.filter((q) => q.includes("solo.test.x.test"))).toEqual([]);
   });
 
   it("reads a failure under one search domain as an error, even when the next says NXDOMAIN", async () => {

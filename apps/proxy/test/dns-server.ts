@@ -22,6 +22,8 @@ export interface Entry {
   fails?: "servfail" | "refused" | "nxdomain" | "timeout";
   /** Only the AAAA queries fail so (the A queries answer). */
   aaaaFails?: "servfail" | "timeout";
+  /** Only the A queries fail so. */
+  aFails?: "servfail" | "timeout";
 }
 
 export interface DnsServer {
@@ -70,7 +72,12 @@ export async function startDnsServer(): Promise<DnsServer> {
         `${type === Packet.TYPE.SRV ? "SRV" : type === Packet.TYPE.A ? "A" : type === Packet.TYPE.AAAA ? "AAAA" : type} ${name}`,
       );
       const entry = zone.get(name);
-      const fails = type === Packet.TYPE.AAAA ? (entry?.aaaaFails ?? entry?.fails) : entry?.fails;
+      const fails =
+        type === Packet.TYPE.AAAA
+          ? (entry?.aaaaFails ?? entry?.fails)
+          : type === Packet.TYPE.A
+            ? (entry?.aFails ?? entry?.fails)
+            : entry?.fails;
       if (fails === "timeout") return;
       if (entry === undefined || entry.fails === "nxdomain") {
         response.header.rcode = Packet.RCODE.NXDOMAIN;

@@ -57,7 +57,7 @@ export function createMetrics(): Metrics {
   let known = new Set<string>();
   const lookups = new Counter({
     name: "stickyring_dns_lookups_total",
-    help: "DNS lookups of a discovery group, by result: ok (servers named), empty (NXDOMAIN or no records), error (timeout, SERVFAIL, REFUSED...: the last servers are kept).",
+    help: "DNS lookups of a discovery group, by result: ok (servers named), partial (one address family failed: its last addresses are kept), empty (NXDOMAIN or no records), error (timeout, SERVFAIL, REFUSED...: the last servers are kept).",
     labelNames: ["group", "result"],
     registers: [registry],
   });

@@ -111,9 +111,12 @@ export function parseDnsGroup(name: string | undefined, raw: string): DnsGroupSp
   const form = srv ? "dns+srv://_service._proto.name" : "dns://host:port";
   if (!match) return `${where}: expected ${form} with no path or query, got ${raw}`;
   const ipv6 = match[1];
-  const host = ipv6 ?? match[2]!.replace(/\.$/, "");
-  if (ipv6 !== undefined ? isIP(ipv6) !== 6 : !isHostName(host))
-    return `${where}: "${host}" is not a DNS name`;
+  // A final dot stays: the name is then asked only as written (no search domains).
+  const written = match[2]?.replace(/\.$/, "");
+  if (ipv6 !== undefined ? isIP(ipv6) !== 6 : !isHostName(written!))
+    return `${where}: "${ipv6 ?? written}" is not a DNS name`;
+  // An IPv6 address as DNS answers give it (::1, not 0:0:0:0:0:0:0:1), so ids match.
+  const host = ipv6 !== undefined ? new URL(`http://[${ipv6}]/`).hostname.slice(1, -1) : match[2]!;
   if (srv && (ipv6 !== undefined || !/^_[^.]+\._[^.]+\.[^.]/.test(host)))
     return `${where}: an SRV name reads _service._proto.name (for example _http._tcp.web), got ${host}`;
   if (srv && match[3] !== undefined)
@@ -123,7 +126,9 @@ export function parseDnsGroup(name: string | undefined, raw: string): DnsGroupSp
   // An address names itself (one server); a name by its first label that is not _service or _proto.
   const group =
     name ??
-    (isIP(host) !== 0 ? host : (host.split(".").find((label) => !label.startsWith("_")) ?? host));
+    (isIP(host) !== 0
+      ? host
+      : (written!.split(".").find((label) => !label.startsWith("_")) ?? written!));
   if (!SERVER_ID.test(group))
     return `${where}: "${group}" cannot name a group (letters, digits, '.', '_' or '-', at most 64); write name=${raw}`;
   return { name: group, kind: srv ? "srv" : "a", host, port, url: raw };

@@ -8,10 +8,12 @@
 // - A name with no records (NXDOMAIN, NODATA) keeps its servers for the
 //   hold time, then publishes none (status empty).
 // - A name that has never answered publishes none (status unresolved).
-// - One address family answering while the other's query fails publishes
-//   the servers that answered and keeps the other family's last good ones
-//   (status stale): a dual-stack group does not lose half its servers to
-//   one AAAA timeout, and an IPv4-only one is not held up by it.
+// - One address family answering while the other's query fails (resolve.ts
+//   fills that family in from its last answer, name by name) publishes
+//   what it says, status stale: a dual-stack group does not lose half its
+//   servers to one AAAA timeout, and an IPv4-only one is not held up by it.
+// - The same address and port named twice (two SRV records) is one server,
+//   with the records' weights added.
 
 import type { GroupView } from "../views.js";
 import type { Answer, Endpoint } from "./resolve.js";
@@ -33,6 +35,17 @@ export const INITIAL: GroupState = { status: "unresolved", endpoints: [], since:
 const byAddress = (a: Endpoint, b: Endpoint) =>
   a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port;
 
+/** One endpoint per address and port, weights added, sorted. */
+function merged(endpoints: readonly Endpoint[]): Endpoint[] {
+  const byKey = new Map<string, Endpoint>();
+  for (const e of endpoints) {
+    const key = `${e.address} ${e.port}`;
+    const seen = byKey.get(key);
+    byKey.set(key, seen === undefined ? { ...e } : { ...seen, weight: seen.weight + e.weight });
+  }
+  return [...byKey.values()].sort(byAddress);
+}
+
 export function nextState(
   state: GroupState,
   answer: Answer,
@@ -44,24 +57,17 @@ export function nextState(
     case "ok":
       return {
         status: "ok",
-        endpoints: [...answer.endpoints].sort(byAddress),
+        endpoints: merged(answer.endpoints),
         since: since("ok"),
         detail: "",
       };
-    case "partial": {
-      const familyOf = (e: Endpoint) => (e.address.includes(":") ? 6 : 4);
-      // (An SRV target of that family may have answered all the same.)
-      const answered = new Set(answer.endpoints.map((e) => `${e.address} ${e.port}`));
-      const kept = state.endpoints.filter(
-        (e) => familyOf(e) === answer.failed && !answered.has(`${e.address} ${e.port}`),
-      );
+    case "partial":
       return {
         status: "stale",
-        endpoints: [...answer.endpoints, ...kept].sort(byAddress),
+        endpoints: merged(answer.endpoints),
         since: since("stale"),
         detail: answer.detail,
       };
-    }
     case "error":
       if (state.status === "unresolved")
         return { ...state, since: since("unresolved"), detail: answer.detail };

@@ -24,32 +24,30 @@ export interface Endpoint {
 export type Answer =
   | { kind: "ok"; endpoints: Endpoint[]; name: string }
   /**
-   * One address family answered and the other could not (an AAAA query
-   * timing out while A answers): the servers of the family that answered;
-   * those of the other are the last good ones (group-state.ts).
+   * One address family of a name answered and the other could not (an AAAA
+   * query timing out while A answers): the family that answered as it said,
+   * the other as it last answered for that name (none if it never did).
    */
-  | { kind: "partial"; endpoints: Endpoint[]; name: string; failed: 4 | 6; detail: string }
+  | { kind: "partial"; endpoints: Endpoint[]; name: string; detail: string }
   | { kind: "empty"; detail: string }
   | { kind: "error"; detail: string };
 
 /** Codes that mean "no such name" or "no such record": an answer, not a failure. */
 const NO_RECORDS = new Set(["ENOTFOUND", "ENODATA"]);
 
-/** A family whose query failed while the other's answered. */
-interface FamilyFailure {
-  family: 4 | 6;
-  detail: string;
-}
-
+/** Addresses found, and what failed while the rest answered (a partial answer). */
 interface Addresses {
   found: string[];
-  failed?: FamilyFailure;
+  failed?: string;
 }
 
 interface Found {
   endpoints: Endpoint[];
-  failed?: FamilyFailure | undefined;
+  failed?: string | undefined;
 }
+
+/** Names whose last answers are remembered, per family (the oldest forgotten past this). */
+const REMEMBERED_NAMES = 4096;
 
 export interface GroupResolver {
   resolve(group: DnsGroupSpec): Promise<Answer>;
@@ -65,32 +63,39 @@ export function createGroupResolver(options: {
   const resolver = new dns.Resolver({ timeout: options.timeoutMs, tries: 2 });
   if (options.servers) resolver.setServers(options.servers);
 
+  /** Each name's last answer per family ([A, AAAA]), for a family that fails while the other answers. */
+  const lastAnswers = new Map<string, [string[] | undefined, string[] | undefined]>();
+
   /**
-   * Every address of `name`, IPv4 and IPv6 (empty when it has none), and the
-   * family whose query failed while the other's answered. Throws when DNS
-   * could say nothing.
+   * Every address of `name`, IPv4 and IPv6 (empty when it has none). When
+   * one family's query fails and the other's answers, that family's
+   * addresses are the name's last ones, and `failed` says so. Throws when
+   * DNS could say nothing.
    */
   const addresses = async (name: string): Promise<Addresses> => {
     if (isIP(name)) return { found: [name] };
     const results = await Promise.allSettled([resolver.resolve4(name), resolver.resolve6(name)]);
-    const found: string[] = [];
-    const failures: { family: 4 | 6; error: NodeJS.ErrnoException }[] = [];
+    const last = lastAnswers.get(name) ?? [undefined, undefined];
+    const now: [string[] | undefined, string[] | undefined] = [undefined, undefined];
+    let failed: string | undefined;
+    let error: unknown;
     results.forEach((result, i) => {
-      if (result.status === "fulfilled") found.push(...result.value);
-      else if (!NO_RECORDS.has((result.reason as NodeJS.ErrnoException).code ?? ""))
-        failures.push({ family: i === 0 ? 4 : 6, error: result.reason as NodeJS.ErrnoException });
+      const code = (result as PromiseRejectedResult).reason?.code as string | undefined;
+      if (result.status === "fulfilled") now[i] = result.value;
+      else if (NO_RECORDS.has(code ?? "")) now[i] = [];
+      else {
+        error ??= result.reason;
+        failed = `${i === 0 ? "A" : "AAAA"} of ${name}: ${code ?? "EUNKNOWN"}`;
+      }
     });
-    if (failures.length === 2 || (failures.length === 1 && found.length === 0))
-      throw failures[0]!.error;
-    if (failures.length === 0) return { found };
-    const { family, error } = failures[0]!;
-    return {
-      found,
-      failed: {
-        family,
-        detail: `${family === 4 ? "A" : "AAAA"} of ${name}: ${error.code ?? "EUNKNOWN"}`,
-      },
-    };
+    const answered = now.filter((list) => list !== undefined);
+    // Both failed, or one failed and the other named nothing: DNS said nothing.
+    if (answered.length === 0 || (failed !== undefined && answered[0]!.length === 0)) throw error;
+    const found = [...(now[0] ?? last[0] ?? []), ...(now[1] ?? last[1] ?? [])];
+    lastAnswers.delete(name);
+    lastAnswers.set(name, [now[0] ?? last[0], now[1] ?? last[1]]);
+    if (lastAnswers.size > REMEMBERED_NAMES) lastAnswers.delete(lastAnswers.keys().next().value!);
+    return { found, failed };
   };
 
   /** The SRV targets of `name` of the most preferred priority (RFC 2782: the others are backups). */
@@ -132,14 +137,7 @@ export function createGroupResolver(options: {
         try {
           const { endpoints, failed } =
             group.kind === "srv" ? await srvEndpoints(name) : await hostEndpoints(name, group.port);
-          if (failed !== undefined)
-            return {
-              kind: "partial",
-              endpoints,
-              name,
-              failed: failed.family,
-              detail: failed.detail,
-            };
+          if (failed !== undefined) return { kind: "partial", endpoints, name, detail: failed };
           if (endpoints.length > 0) return { kind: "ok", endpoints, name };
           missing = `${name}: no records`;
         } catch (error) {
