@@ -113,7 +113,12 @@ export function createGroupResolver(options: {
     );
     return {
       endpoints: resolved.flatMap((r) => r.endpoints),
-      failed: resolved.find((r) => r.failed !== undefined)?.failed,
+      // Every target's failure, in one order whatever the order of the answer.
+      failed:
+        resolved
+          .flatMap((r) => (r.failed === undefined ? [] : [r.failed]))
+          .sort()
+          .join("; ") || undefined,
     };
   };
 
