@@ -35,12 +35,7 @@ export type Answer =
 /** Codes that mean "no such name" or "no such record": an answer, not a failure. */
 const NO_RECORDS = new Set(["ENOTFOUND", "ENODATA"]);
 
-/** Addresses found, and what failed while the rest answered (a partial answer). */
-interface Addresses {
-  found: string[];
-  failed?: string;
-}
-
+/** Servers found, and what failed while the rest answered (a partial answer). */
 interface Found {
   endpoints: Endpoint[];
   failed?: string | undefined;
@@ -67,13 +62,14 @@ export function createGroupResolver(options: {
   const lastAnswers = new Map<string, [string[] | undefined, string[] | undefined]>();
 
   /**
-   * Every address of `name`, IPv4 and IPv6 (empty when it has none). When
-   * one family's query fails and the other's answers, that family's
-   * addresses are the name's last ones, and `failed` says so. Throws when
-   * DNS could say nothing.
+   * A server on `port` at every address of `name`, IPv4 and IPv6 (none when
+   * it has none). When one family's query fails and the other's answers,
+   * that family's addresses are the name's last ones, and `failed` says so.
+   * Throws when DNS could say nothing.
    */
-  const addresses = async (name: string): Promise<Addresses> => {
-    if (isIP(name)) return { found: [name] };
+  const addresses = async (name: string, port: number, weight: number): Promise<Found> => {
+    const at = (found: string[]) => found.map((address) => ({ address, port, weight }));
+    if (isIP(name)) return { endpoints: at([name]) };
     const results = await Promise.allSettled([resolver.resolve4(name), resolver.resolve6(name)]);
     const last = lastAnswers.get(name) ?? [undefined, undefined];
     const now: [string[] | undefined, string[] | undefined] = [undefined, undefined];
@@ -95,7 +91,7 @@ export function createGroupResolver(options: {
     lastAnswers.delete(name);
     lastAnswers.set(name, [now[0] ?? last[0], now[1] ?? last[1]]);
     if (lastAnswers.size > REMEMBERED_NAMES) lastAnswers.delete(lastAnswers.keys().next().value!);
-    return { found, failed };
+    return { endpoints: at(found), failed };
   };
 
   /** The SRV targets of `name` of the most preferred priority (RFC 2782: the others are backups). */
@@ -104,13 +100,7 @@ export function createGroupResolver(options: {
     if (records.length === 0) return { endpoints: [] };
     const first = Math.min(...records.map((r) => r.priority));
     const chosen = records.filter((r) => r.priority === first);
-    const resolved = await Promise.all(
-      chosen.map(async (r) => {
-        const { found, failed } = await addresses(r.name);
-        const endpoints = found.map((address) => ({ address, port: r.port, weight: r.weight }));
-        return { endpoints, failed };
-      }),
-    );
+    const resolved = await Promise.all(chosen.map((r) => addresses(r.name, r.port, r.weight)));
     return {
       endpoints: resolved.flatMap((r) => r.endpoints),
       // Every target's failure, in one order whatever the order of the answer.
@@ -120,11 +110,6 @@ export function createGroupResolver(options: {
           .sort()
           .join("; ") || undefined,
     };
-  };
-
-  const hostEndpoints = async (name: string, port: number): Promise<Found> => {
-    const { found, failed } = await addresses(name);
-    return { endpoints: found.map((address) => ({ address, port, weight: 1 })), failed };
   };
 
   return {
@@ -141,7 +126,7 @@ export function createGroupResolver(options: {
       for (const name of candidateNames(group.host, options.rules)) {
         try {
           const { endpoints, failed } =
-            group.kind === "srv" ? await srvEndpoints(name) : await hostEndpoints(name, group.port);
+            group.kind === "srv" ? await srvEndpoints(name) : await addresses(name, group.port, 1);
           if (failed !== undefined) return { kind: "partial", endpoints, name, detail: failed };
           if (endpoints.length > 0) return { kind: "ok", endpoints, name };
           missing = `${name}: no records`;
