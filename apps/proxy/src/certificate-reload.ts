@@ -22,6 +22,8 @@ export function watchCertificates(
   if (sources.cert !== undefined) folders.add(dirname(sources.cert));
   if (sources.key !== undefined) folders.add(dirname(sources.key));
   if (sources.dir !== undefined) folders.add(sources.dir);
+  if (sources.clientCa !== undefined) folders.add(dirname(sources.clientCa));
+  if (sources.clientCrl !== undefined) folders.add(dirname(sources.clientCrl));
   let timer: NodeJS.Timeout | undefined;
   const changed = () => {
     clearTimeout(timer);

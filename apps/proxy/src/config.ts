@@ -374,6 +374,12 @@ const schema = z.object({
   TLS_CERT: path,
   TLS_KEY: path,
   TLS_CERTS: path,
+  TLS_CLIENT_CA: path,
+  TLS_CLIENT_CRL: path,
+  TLS_CLIENT_VERIFY: z
+    .enum(["required", "optional", ""], { error: "expected required or optional" })
+    .optional()
+    .transform((v) => (v === "" ? undefined : v)),
   TLS_MIN_VERSION: z
     .enum(["1.2", "1.3", "TLSv1.2", "TLSv1.3"], { error: "expected 1.2 or 1.3" })
     .default("1.2")
@@ -631,12 +637,21 @@ function openFileLimit(): number {
 
 /** The TLS port's settings, its certificates read and checked; problems go to `problems`. */
 function tlsSettings(s: z.infer<typeof schema>, problems: string[]): TlsSettings | undefined {
-  const files = { cert: s.TLS_CERT, key: s.TLS_KEY, dir: s.TLS_CERTS };
+  const files = {
+    cert: s.TLS_CERT,
+    key: s.TLS_KEY,
+    dir: s.TLS_CERTS,
+    clientCa: s.TLS_CLIENT_CA,
+    clientCrl: s.TLS_CLIENT_CRL,
+  };
   if (s.TLS_PORT === undefined) {
     const needing = [
       ["TLS_CERT", s.TLS_CERT],
       ["TLS_KEY", s.TLS_KEY],
       ["TLS_CERTS", s.TLS_CERTS],
+      ["TLS_CLIENT_CA", s.TLS_CLIENT_CA],
+      ["TLS_CLIENT_CRL", s.TLS_CLIENT_CRL],
+      ["TLS_CLIENT_VERIFY", s.TLS_CLIENT_VERIFY],
       ["HSTS", s.HSTS],
       ["HTTPS_REDIRECT", s.HTTPS_REDIRECT === "on" ? "on" : undefined],
     ].filter(([, value]) => value !== undefined);
@@ -658,6 +673,18 @@ function tlsSettings(s: z.infer<typeof schema>, problems: string[]): TlsSettings
     problems.push("TLS_KEY: given without TLS_CERT, the certificate it belongs to");
     return undefined;
   }
+  if (files.clientCa === undefined) {
+    const needing = [
+      ["TLS_CLIENT_VERIFY", s.TLS_CLIENT_VERIFY],
+      ["TLS_CLIENT_CRL", s.TLS_CLIENT_CRL],
+    ].filter(([, value]) => value !== undefined);
+    if (needing.length > 0) {
+      problems.push(
+        `TLS_CLIENT_CA: required when ${needing.map(([name]) => name).join(", ")} ${needing.length > 1 ? "are" : "is"} set (the authorities client certificates are checked against)`,
+      );
+      return undefined;
+    }
+  }
   const policy = { minVersion: s.TLS_MIN_VERSION, ciphers: s.TLS_CIPHERS };
   const loaded = loadCertificates(files, policy);
   if ("problem" in loaded) {
@@ -672,5 +699,7 @@ function tlsSettings(s: z.infer<typeof schema>, problems: string[]): TlsSettings
     certificates: loaded.set,
     maxStreams: s.H2_MAX_STREAMS,
     hsts: s.HSTS,
+    // A CA given means certificates are checked: required unless said otherwise (HAProxy's `verify required`).
+    clientVerify: files.clientCa === undefined ? undefined : (s.TLS_CLIENT_VERIFY ?? "required"),
   };
 }

@@ -23,6 +23,9 @@ export interface TlsGetOptions {
   headers?: Record<string, string>;
   agent?: Agent | false;
   body?: string;
+  /** A client certificate and its key (PEM), for mutual TLS. */
+  cert?: string;
+  key?: string;
 }
 
 export function httpsGet(port: number, options: TlsGetOptions): Promise<TlsReply> {
@@ -38,6 +41,8 @@ export function httpsGet(port: number, options: TlsGetOptions): Promise<TlsReply
         agent: options.agent ?? false,
         ca: options.ca,
         servername: options.servername ?? "localhost",
+        cert: options.cert,
+        key: options.key,
       },
       (res) => {
         const fingerprint = (res.socket as TLSSocket).getPeerCertificate().fingerprint256;
@@ -56,7 +61,7 @@ export function httpsGet(port: number, options: TlsGetOptions): Promise<TlsReply
 /** An HTTP/2 connection from `from`. */
 export function h2Session(
   port: number,
-  options: { from?: string; ca: string; servername?: string },
+  options: { from?: string; ca: string; servername?: string; cert?: string; key?: string },
 ): Promise<ClientHttp2Session> {
   return new Promise((resolve, reject) => {
     const session = h2connect(`https://localhost:${port}`, {
@@ -69,6 +74,8 @@ export function h2Session(
           ca: options.ca,
           servername: options.servername ?? "localhost",
           ALPNProtocols: ["h2"],
+          cert: options.cert,
+          key: options.key,
         }),
     });
     session.once("connect", () => resolve(session));

@@ -87,4 +87,39 @@ describe("TLS settings", () => {
     });
     expect(config.httpsRedirect).toBe(true);
   });
+
+  it("reads client certificate settings: required by default with a CA, refused without one or with a broken file", () => {
+    const tls = { TLS_PORT: "8443", TLS_CERT: leaf.combinedFile };
+    expect(loadConfig({ ...tls, TLS_CLIENT_CA: pki.caFile }).tls?.clientVerify).toBe("required");
+    expect(
+      loadConfig({ ...tls, TLS_CLIENT_CA: pki.caFile, TLS_CLIENT_VERIFY: "optional" }).tls
+        ?.clientVerify,
+    ).toBe("optional");
+    expect(loadConfig(tls).tls?.clientVerify).toBeUndefined();
+    expect(
+      problems({ ...tls, TLS_CLIENT_VERIFY: "optional", TLS_CLIENT_CRL: leaf.certFile }),
+    ).toEqual([
+      "TLS_CLIENT_CA: required when TLS_CLIENT_VERIFY, TLS_CLIENT_CRL are set (the authorities client certificates are checked against)",
+    ]);
+    expect(problems({ TLS_CLIENT_CA: pki.caFile })).toEqual([
+      "TLS_PORT: required when TLS_CLIENT_CA is set",
+    ]);
+    expect(problems({ ...tls, TLS_CLIENT_CA: pki.caFile, TLS_CLIENT_VERIFY: "yes" })).toEqual([
+      'TLS_CLIENT_VERIFY="yes": expected required or optional',
+    ]);
+    expect(problems({ ...tls, TLS_CLIENT_CA: "/nonexistent/ca.pem" })).toEqual([
+      'TLS_CLIENT_CA="/nonexistent/ca.pem": cannot read the file (ENOENT)',
+    ]);
+    expect(problems({ ...tls, TLS_CLIENT_CA: leaf.keyFile })).toEqual([
+      `TLS_CLIENT_CA="${leaf.keyFile}": the file holds no PEM certificate`,
+    ]);
+    expect(problems({ ...tls, TLS_CLIENT_CA: pki.caFile, TLS_CLIENT_CRL: pki.caFile })).toEqual([
+      `TLS_CLIENT_CRL="${pki.caFile}": the file holds no PEM X509 CRL`,
+    ]);
+    const crl = pki.crl("config-crl.pem", []);
+    expect(
+      loadConfig({ ...tls, TLS_CLIENT_CA: pki.caFile, TLS_CLIENT_CRL: crl }).tls?.certificates
+        .clientTrust?.crl,
+    ).toMatch(/^-----BEGIN X509 CRL-----/);
+  });
 });

@@ -5,6 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { X509Certificate } from "node:crypto";
 
 export interface Leaf {
   cert: string;
@@ -15,6 +16,8 @@ export interface Leaf {
   combinedFile: string;
   /** The certificate's SHA-256 fingerprint, as node:tls reports it (fingerprint256). */
   fingerprint: string;
+  /** Its serial number, hex, as node:crypto reports it. */
+  serial: string;
 }
 
 export interface Pki {
@@ -23,8 +26,17 @@ export interface Pki {
   readonly ca: string;
   readonly caFile: string;
   /** A leaf certificate for `names` (DNS subjectAltNames), signed by the CA, written under `dir`. */
-  leaf(file: string, names: string[], options?: { keyType?: "ec" | "rsa"; dir?: string }): Leaf;
+  leaf(file: string, names: string[], options?: LeafOptions): Leaf;
+  /** A CRL signed by the CA revoking `revoked`, written to `file` under `dir`; its path. */
+  crl(file: string, revoked: Leaf[]): string;
   remove(): void;
+}
+
+export interface LeafOptions {
+  keyType?: "ec" | "rsa";
+  dir?: string;
+  /** A client's certificate (clientAuth), its subject `subject` (openssl's /O=.../CN=... form). */
+  client?: { subject: string };
 }
 
 const openssl = (args: string[], cwd: string) =>
@@ -36,7 +48,7 @@ function keyArgs(keyType: "ec" | "rsa"): string[] {
     : ["-newkey", "rsa:2048"];
 }
 
-export function createPki(): Pki {
+export function createPki(name = "stickyring test CA"): Pki {
   const dir = mkdtempSync("/tmp/tls-pki-");
   openssl(
     [
@@ -51,7 +63,7 @@ export function createPki(): Pki {
       "-days",
       "2",
       "-subj",
-      "/CN=stickyring test CA",
+      `/CN=${name}`,
       "-addext",
       "basicConstraints=critical,CA:TRUE",
       "-addext",
@@ -72,7 +84,7 @@ export function createPki(): Pki {
       const ext = join(dir, `${file}.ext`);
       writeFileSync(
         ext,
-        `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`,
+        `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=${options.client ? "clientAuth" : "serverAuth"}\n`,
       );
       openssl(
         [
@@ -85,7 +97,7 @@ export function createPki(): Pki {
           "-out",
           join(dir, `${file}.csr`),
           "-subj",
-          `/CN=${names[0]}`,
+          options.client?.subject ?? `/CN=${names[0]}`,
         ],
         dir,
       );
@@ -121,7 +133,49 @@ export function createPki(): Pki {
         .toString()
         .trim()
         .split("=")[1]!;
-      return { cert, key, certFile, keyFile, combinedFile, fingerprint };
+      const { serialNumber } = new X509Certificate(cert);
+      return { cert, key, certFile, keyFile, combinedFile, fingerprint, serial: serialNumber };
+    },
+    crl(file, revoked) {
+      // openssl ca keeps its records in a text database: one line per revoked certificate.
+      const when = "260101000000Z";
+      writeFileSync(
+        join(dir, "index.txt"),
+        revoked
+          .map((leaf) => `R\t991231235959Z\t${when}\t${leaf.serial}\tunknown\t/CN=revoked\n`)
+          .join(""),
+      );
+      writeFileSync(
+        join(dir, "ca.cnf"),
+        [
+          "[ca]",
+          "default_ca = test",
+          "[test]",
+          `database = ${join(dir, "index.txt")}`,
+          `crlnumber = ${join(dir, "crlnumber")}`,
+          "default_md = sha256",
+          "default_crl_days = 2",
+          "",
+        ].join("\n"),
+      );
+      writeFileSync(join(dir, "crlnumber"), "01\n");
+      const out = join(dir, file);
+      openssl(
+        [
+          "ca",
+          "-gencrl",
+          "-config",
+          "ca.cnf",
+          "-keyfile",
+          "ca.key",
+          "-cert",
+          "ca.pem",
+          "-out",
+          out,
+        ],
+        dir,
+      );
+      return out;
     },
     remove() {
       rmSync(dir, { recursive: true, force: true });

@@ -27,6 +27,14 @@ export function createBackend({ id, greeting }: BackendOptions): Express {
       forwardedProto: req.get("x-forwarded-proto") ?? null,
       forwardedHost: req.get("x-forwarded-host") ?? null,
       cookie: req.get("cookie") ?? null,
+      // With TLS_CLIENT_CA on the proxy: the client's certificate as it verified it.
+      clientCertificate: {
+        verify: req.get("x-ssl-client-verify") ?? null,
+        subject: req.get("x-ssl-client-s-dn") ?? null,
+        issuer: req.get("x-ssl-client-i-dn") ?? null,
+        sha256: req.get("x-ssl-client-sha256") ?? null,
+        serial: req.get("x-ssl-client-serial") ?? null,
+      },
     });
   });
 

@@ -11,7 +11,8 @@ import type { ConnectionCounts } from "../http/upstream/exchange.js";
 import type { ResponseWriter } from "../http/downstream/response-writer.js";
 import { redirectToHttps, redirectUpgradeToHttps } from "./https-redirect.js";
 import { createTlsPort, type ReloadOutcome, type TlsSettings } from "./tls-port.js";
-import { sendError, sendText } from "./errors.js";
+import { rawAnswer, sendError, sendText } from "./errors.js";
+import { tellClientIdentity } from "./client-identity.js";
 import type { AddressMatcher } from "./cidr.js";
 import {
   chooseEngine,
@@ -187,9 +188,21 @@ export function createDataPlane(options: {
     sendText(res, up ? 200 : 503, up ? "ok\n" : draining ? "stopping\n" : "no server is up\n");
   };
 
+  // With TLS_CLIENT_CA: X-SSL-Client-* set from the handshake, or the refusal.
+  const checkClient = config.tls?.clientVerify === undefined ? undefined : tellClientIdentity;
+
   const handle = (req: ClientRequest, res: ResponseWriter) => {
     if (req.url === config.monitorUri) return monitor(res);
     if (config.httpsRedirect && !req.secure) return redirectToHttps(req, res, tlsPort());
+    const refused = checkClient?.(req);
+    if (refused !== undefined) {
+      // Never reaches a server; the connection is closed after it.
+      sendError(res, 400, `Bad Request: ${refused}`, undefined, true);
+      metrics.countRequest("none", 400);
+      if (config.accessLog)
+        logger.info({ method: req.method, url: req.url, status: 400 }, "refused");
+      return;
+    }
     const result = router.route(req);
     if ("refused" in result) {
       const status = result.refused === "no-server" ? 503 : 400;
@@ -233,6 +246,11 @@ export function createDataPlane(options: {
 
   const upgrade = (req: ClientRequest, socket: Socket, head: Buffer) => {
     if (config.httpsRedirect && !req.secure) return redirectUpgradeToHttps(req, socket, tlsPort());
+    const refused = checkClient?.(req);
+    if (refused !== undefined) {
+      socket.end(rawAnswer("400 Bad Request", refused));
+      return;
+    }
     const result = router.route(req);
     if ("refused" in result) {
       socket.end(

@@ -109,3 +109,13 @@ export function sendText(
   ]);
   res.end(body);
 }
+
+/**
+ * The same short plain-text answer as bytes for a socket no response writer
+ * owns (an upgrade refused before it is passed on), closing the connection.
+ * `status` is the whole status line's end, e.g. "503 Service Unavailable".
+ */
+export function rawAnswer(status: string, text: string): string {
+  const body = `${status}: ${text}\n`;
+  return `HTTP/1.1 ${status}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+}

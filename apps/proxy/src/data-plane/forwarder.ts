@@ -15,6 +15,7 @@ import {
   isConnectFailure,
   isIdempotent,
   isRetryable,
+  rawAnswer,
   sendError,
 } from "./errors.js";
 import {
@@ -385,11 +386,7 @@ class Forwarding implements Forwarder {
       this.upgrades.upgrade(req, route, socket, head);
     };
     const refuse = (text: string) => {
-      if (socket.destroyed) return;
-      const body = `503 Service Unavailable: ${text}\n`;
-      socket.end(
-        `HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-      );
+      if (!socket.destroyed) socket.end(rawAnswer("503 Service Unavailable", text));
     };
     // Set while the upgrade waits in its server's queue.
     let waiting = false;

@@ -14,6 +14,7 @@ import {
   type CertificateSources,
 } from "../http/tls/certificates.js";
 import type { TlsPolicy } from "../http/tls/policy.js";
+import type { ClientVerify } from "../http/tls/client-certificate.js";
 import { newTicketKeys } from "../http/tls/ticket-keys.js";
 
 /** The TLS port: HTTPS and HTTP/2 (config.ts reads the certificates once to check them). */
@@ -27,6 +28,8 @@ export interface TlsSettings {
   maxStreams: number;
   /** The Strict-Transport-Security value for answers on the TLS port. */
   hsts: string | undefined;
+  /** With TLS_CLIENT_CA: whether a client certificate is required or optional. */
+  clientVerify: ClientVerify | undefined;
 }
 
 /** What reading the certificate files again did. */
@@ -62,6 +65,7 @@ export function createTlsPort(options: {
     ticketKeys: newTicketKeys(),
     maxStreams: settings.maxStreams,
     hsts: settings.hsts,
+    clientVerify: settings.clientVerify,
   });
   return {
     server: tls.server,

@@ -6,6 +6,7 @@ import { Agent, IncomingMessage, type IncomingHttpHeaders, type ServerResponse }
 import type { LookupFunction, Socket } from "node:net";
 import type { ClientRequest } from "../http/downstream/request.js";
 import type { Route } from "./routing.js";
+import { rawAnswer } from "./errors.js";
 
 declare module "node:http" {
   interface IncomingMessage {
@@ -24,13 +25,11 @@ type Upgrade = (req: IncomingMessage, socket: Socket, head: Buffer) => unknown;
 
 /** httpxy's code for an upgrade the server did not answer in time. */
 const UPGRADE_TIMEOUT = "ERR_UPSTREAM_UPGRADE_TIMEOUT";
-const answer = (status: string, text: string) =>
-  `HTTP/1.1 ${status}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${text.length + 1}\r\nconnection: close\r\n\r\n${text}\n`;
-const GATEWAY_TIMEOUT = answer(
+const GATEWAY_TIMEOUT = rawAnswer(
   "504 Gateway Timeout",
-  "504 Gateway Timeout: the server did not answer the upgrade in time",
+  "the server did not answer the upgrade in time",
 );
-const BAD_GATEWAY = answer("502 Bad Gateway", "502 Bad Gateway: the upgrade to the server failed");
+const BAD_GATEWAY = rawAnswer("502 Bad Gateway", "the upgrade to the server failed");
 
 /** The request as the node:http message http-proxy-middleware is written for. */
 function asMessage(req: ClientRequest, route: Route, socket: Socket): IncomingMessage {

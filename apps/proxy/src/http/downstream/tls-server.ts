@@ -20,6 +20,7 @@
 import { Server, type Socket } from "node:net";
 import { createServer, type SecureContextOptions, type TLSSocket } from "node:tls";
 import type { CertificateSet } from "../tls/certificates.js";
+import { identify, rememberIdentity, type ClientVerify } from "../tls/client-certificate.js";
 import { contextOptions, type TlsPolicy } from "../tls/policy.js";
 import { createH2Server } from "./h2-server.js";
 import type { ServerHandlers } from "./connection.js";
@@ -42,6 +43,8 @@ export interface TlsServerOptions {
   maxStreams: number;
   /** The Strict-Transport-Security value for every answer, if any. */
   hsts: string | undefined;
+  /** Whether clients must show a certificate (with TLS_CLIENT_CA), or may. */
+  clientVerify: ClientVerify | undefined;
 }
 
 export interface TlsServer {
@@ -71,6 +74,7 @@ export function createTlsServer(
   let ticketKeys = options.ticketKeys;
   const defaultContext = (): SecureContextOptions => ({
     ...contextOptions(options.policy),
+    ...certificates.clientTrust,
     cert: certificates.fallback.cert,
     key: certificates.fallback.key,
     ticketKeys,
@@ -86,6 +90,9 @@ export function createTlsServer(
     SNICallback: (name, done) => done(null, certificates.contextFor(name)),
     handshakeTimeout: options.clientMs,
     allowHalfOpen: true,
+    // The certificate is judged after the handshake (client-certificate.ts).
+    requestCert: options.clientVerify !== undefined,
+    rejectUnauthorized: false,
   });
   // Plain HTTP, garbage, a handshake too slow: the connection is closed, nothing answered.
   tlsServer.on("tlsClientError", (_error, socket) => socket.destroy());
@@ -95,6 +102,8 @@ export function createTlsServer(
     handshaking.delete(key);
     // A TLS error after the handshake (a bad record, an alert) ends the connection.
     socket.on("error", () => socket.destroy());
+    if (options.clientVerify !== undefined)
+      rememberIdentity(socket, identify(socket, options.clientVerify));
     const address = client ?? plainAddress(socket.remoteAddress);
     if (socket.alpnProtocol === "h2") {
       // The sockets are half-open for HTTP/1.1 (connection.ts answers after

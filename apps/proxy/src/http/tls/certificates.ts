@@ -19,6 +19,21 @@ export interface CertificateSources {
   key: string | undefined;
   /** TLS_CERTS: a folder of certificate files, each with its key inside or beside it. */
   dir: string | undefined;
+  /** TLS_CLIENT_CA: the authorities client certificates are checked against (PEM). */
+  clientCa?: string | undefined;
+  /** TLS_CLIENT_CRL: certificates they have revoked (PEM CRLs). */
+  clientCrl?: string | undefined;
+}
+
+/** What client certificates are checked against, in every secure context. */
+export interface ClientTrust {
+  ca: string;
+  crl: string | undefined;
+  /**
+   * OpenSSL resumes a session whose client was verified only under the
+   * context it began in; without a name for it, resumption fails.
+   */
+  sessionIdContext: string;
 }
 
 /** One certificate (its chain) and its key, as PEM text. */
@@ -38,11 +53,13 @@ export interface CertificateSet {
   contextFor(name: string): SecureContext | undefined;
   /** Changes when any file's content changes. */
   readonly fingerprint: string;
+  /** With TLS_CLIENT_CA. */
+  readonly clientTrust: ClientTrust | undefined;
 }
 
 /** What was wrong, naming the setting and the file. */
 export interface CertificateProblem {
-  setting: "TLS_CERT" | "TLS_KEY" | "TLS_CERTS";
+  setting: "TLS_CERT" | "TLS_KEY" | "TLS_CERTS" | "TLS_CLIENT_CA" | "TLS_CLIENT_CRL";
   file: string;
   reason: string;
 }
@@ -50,6 +67,7 @@ export interface CertificateProblem {
 export type LoadedCertificates = { set: CertificateSet } | { problem: CertificateProblem };
 
 const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
+const CRL_BLOCK = /-----BEGIN X509 CRL-----[^-]+-----END X509 CRL-----/g;
 const KEY_BLOCK = /-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----[^-]+-----END \1-----/;
 /** Files in a folder that are not certificates (HAProxy's companions of a certificate, and keys). */
 const NOT_CERTIFICATES = /\.(key|ocsp|issuer|sctl|csr|srl)$|^\./;
@@ -61,7 +79,9 @@ export function loadCertificates(
 ): LoadedCertificates {
   const fingerprint = createHash("sha256");
   const pairs: KeyPair[] = [];
+  let clientTrust: ClientTrust | undefined;
   try {
+    clientTrust = readClientTrust(sources, fingerprint);
     if (sources.cert !== undefined) {
       pairs.push(readPair("TLS_CERT", sources.cert, sources.key, fingerprint));
     }
@@ -85,7 +105,12 @@ export function loadCertificates(
       const table = name.startsWith("*.") ? wildcard : exact;
       const key = name.startsWith("*.") ? name.slice(2) : name;
       if (table.has(key)) continue;
-      context ??= createSecureContext({ ...options, cert: pair.cert, key: pair.key });
+      context ??= createSecureContext({
+        ...options,
+        ...clientTrust,
+        cert: pair.cert,
+        key: pair.key,
+      });
       table.set(key, context);
     }
   }
@@ -93,6 +118,7 @@ export function loadCertificates(
     set: {
       fallback: pairs[0]!,
       fingerprint: fingerprint.digest("hex"),
+      clientTrust,
       contextFor(name) {
         const lower = name.toLowerCase();
         const found = exact.get(lower);
@@ -113,6 +139,55 @@ class Problem extends Error {
   ) {
     super(`${setting}=${file}: ${reason}`);
   }
+}
+
+/** TLS_CLIENT_CA and TLS_CLIENT_CRL, read and checked; undefined without a CA. */
+function readClientTrust(
+  sources: CertificateSources,
+  fingerprint: ReturnType<typeof createHash>,
+): ClientTrust | undefined {
+  if (sources.clientCa === undefined) return undefined;
+  const caFile = sources.clientCa;
+  const ca = readPem("TLS_CLIENT_CA", caFile);
+  fingerprint.update(ca);
+  const authorities = ca.match(CERT_BLOCK);
+  if (authorities === null)
+    throw new Problem("TLS_CLIENT_CA", caFile, "the file holds no PEM certificate");
+  for (const [index, block] of authorities.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (error) {
+      throw new Problem(
+        "TLS_CLIENT_CA",
+        caFile,
+        `certificate ${index + 1} is not valid (${(error as Error).message})`,
+      );
+    }
+  }
+  let crl: string | undefined;
+  if (sources.clientCrl !== undefined) {
+    const text = readPem("TLS_CLIENT_CRL", sources.clientCrl);
+    fingerprint.update(text);
+    const lists = text.match(CRL_BLOCK);
+    if (lists === null)
+      throw new Problem("TLS_CLIENT_CRL", sources.clientCrl, "the file holds no PEM X509 CRL");
+    crl = lists.join("\n");
+    try {
+      createSecureContext({ ca, crl });
+    } catch (error) {
+      throw new Problem(
+        "TLS_CLIENT_CRL",
+        sources.clientCrl,
+        `OpenSSL refuses it (${(error as Error).message})`,
+      );
+    }
+  }
+  try {
+    createSecureContext({ ca });
+  } catch (error) {
+    throw new Problem("TLS_CLIENT_CA", caFile, `OpenSSL refuses it (${(error as Error).message})`);
+  }
+  return { ca: authorities.join("\n"), crl, sessionIdContext: "stickyring" };
 }
 
 /** The certificate files of a folder, in name order (symbolic links followed; dot files skipped). */
