@@ -27,6 +27,7 @@ import type { TlsSettings } from "./data-plane/tls-port.js";
 import type { Timeouts } from "./data-plane/data-plane.js";
 import { loadCertificates } from "./http/tls/certificates.js";
 import { INTERMEDIATE_CIPHERS } from "./http/tls/policy.js";
+import { parseRate, type ClientRate } from "./data-plane/client-rate.js";
 import { LOG_LEVELS, type LogLevel } from "@stickyring/runtime";
 
 export interface ProxyConfig {
@@ -64,6 +65,8 @@ export interface ProxyConfig {
   clientMaxconn: number;
   /** Bytes/s a request body must average once it has taken longer than the client timeout (0: off). */
   clientMinBodyRate: number;
+  /** Requests a client may send (CLIENT_RATE, CLIENT_RATE_BURST); undefined: no limit. */
+  clientRate: ClientRate | undefined;
   /** Undefined when no proxy is trusted. */
   trustedProxies: AddressMatcher | undefined;
   logLevel: LogLevel;
@@ -321,6 +324,19 @@ const schema = z.object({
   TIMEOUT_CLIENT: duration("30s", 1),
   TIMEOUT_TUNNEL: text.optional(),
   CLIENT_MIN_BODY_RATE: integer(500, 0, 1_000_000_000),
+  CLIENT_RATE: text.optional().transform((v, ctx) => {
+    if (v === undefined || v.trim() === "" || v.trim() === "0") return undefined;
+    const perSecond = parseRate(v);
+    if (perSecond !== undefined && perSecond <= 1_000_000) return perSecond;
+    ctx.addIssue({
+      code: "custom",
+      message:
+        "expected requests a second or a minute per client, as 100/s or 600/m (at most 1000000/s), or empty (no limit)",
+    });
+    return z.NEVER;
+  }),
+  // 0: not given (the default follows the rate).
+  CLIENT_RATE_BURST: integer(0, 1, 1_000_000),
   MAXCONN: maxconn,
   TIMEOUT_QUEUE: text.optional(),
   MAX_IDLE_PER_SERVER: integer(16, 0, 100_000),
@@ -557,6 +573,17 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
     problems.push(
       `HTTP_ENGINE=express: the TLS port (TLS_PORT=${s.TLS_PORT}) runs on the fast engine only; unset TLS_PORT or use HTTP_ENGINE=fast`,
     );
+  let clientRate: ClientRate | undefined;
+  if (s.CLIENT_RATE !== undefined)
+    // A second's worth at once unless told: 100/s lets 100 through together, 60/m one.
+    clientRate = {
+      perSecond: s.CLIENT_RATE,
+      burst: s.CLIENT_RATE_BURST || Math.max(1, Math.ceil(s.CLIENT_RATE)),
+    };
+  else if (s.CLIENT_RATE_BURST !== 0)
+    problems.push(
+      "CLIENT_RATE: required when CLIENT_RATE_BURST is set (the rate the burst refills at)",
+    );
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -590,6 +617,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
     maxIdlePerServer: s.MAX_IDLE_PER_SERVER,
     clientMaxconn,
     clientMinBodyRate: s.CLIENT_MIN_BODY_RATE,
+    clientRate,
     trustedProxies: s.TRUSTED_PROXIES,
     logLevel: s.LOG_LEVEL,
     accessLog: s.ACCESS_LOG === "on",

@@ -13,6 +13,7 @@ import { redirectToHttps, redirectUpgradeToHttps } from "./https-redirect.js";
 import { createTlsPort, type ReloadOutcome, type TlsSettings } from "./tls-port.js";
 import { rawAnswer, sendError, sendText } from "./errors.js";
 import { tellClientIdentity } from "./client-identity.js";
+import { RateLimiter, type ClientRate } from "./client-rate.js";
 import type { AddressMatcher } from "./cidr.js";
 import {
   chooseEngine,
@@ -50,6 +51,8 @@ export interface DataPlaneSettings {
   /** Client connections served at once by this process (client-gate.ts). */
   clientMaxconn: number;
   clientMinBodyRate: number;
+  /** CLIENT_RATE: requests a client may send; undefined: no limit. */
+  clientRate: ClientRate | undefined;
   accessLog: boolean;
   acceptProxy: boolean;
   /** HAProxy `monitor-uri`: this path is answered by the proxy itself. */
@@ -188,6 +191,26 @@ export function createDataPlane(options: {
     sendText(res, up ? 200 : 503, up ? "ok\n" : draining ? "stopping\n" : "no server is up\n");
   };
 
+  /** A request answered by the proxy itself, counted and logged as refused. */
+  const refuse = (
+    req: ClientRequest,
+    res: ResponseWriter,
+    status: number,
+    text: string,
+    close = false,
+    extra: readonly string[] = [],
+  ) => {
+    if (close) res.keepAlive = false;
+    sendText(res, status, `${status} ${text}\n`, extra);
+    metrics.countRequest("none", status);
+    if (config.accessLog) logger.info({ method: req.method, url: req.url, status }, "refused");
+  };
+
+  // CLIENT_RATE: this process's buckets (with WORKERS, each worker has its own).
+  const limiter = config.clientRate === undefined ? undefined : new RateLimiter(config.clientRate);
+  const tooMany = (client: string) =>
+    `${client} sent more than ${config.clientRate!.burst} at once or ${config.clientRate!.perSecond} a second (CLIENT_RATE)`;
+
   // With TLS_CLIENT_CA: X-SSL-Client-* set from the handshake, or the refusal.
   const checkClient = config.tls?.clientVerify === undefined ? undefined : tellClientIdentity;
 
@@ -195,25 +218,21 @@ export function createDataPlane(options: {
     if (req.url === config.monitorUri) return monitor(res);
     if (config.httpsRedirect && !req.secure) return redirectToHttps(req, res, tlsPort());
     const refused = checkClient?.(req);
-    if (refused !== undefined) {
-      // Never reaches a server; the connection is closed after it.
-      sendError(res, 400, `Bad Request: ${refused}`, undefined, true);
-      metrics.countRequest("none", 400);
-      if (config.accessLog)
-        logger.info({ method: req.method, url: req.url, status: 400 }, "refused");
-      return;
-    }
+    // Never reaches a server; the connection is closed after it.
+    if (refused !== undefined) return refuse(req, res, 400, `Bad Request: ${refused}`, true);
     const result = router.route(req);
     if ("refused" in result) {
-      const status = result.refused === "no-server" ? 503 : 400;
-      sendError(
-        res,
-        status,
-        status === 503 ? "Service Unavailable: no server is up" : "Bad Request: no client address",
-      );
-      metrics.countRequest("none", status);
-      if (config.accessLog) logger.info({ method: req.method, url: req.url, status }, "refused");
-      return;
+      if (result.refused === "no-server")
+        return refuse(req, res, 503, "Service Unavailable: no server is up");
+      return refuse(req, res, 400, "Bad Request: no client address");
+    }
+    const wait = limiter?.take(result.client, performance.now());
+    if (wait) {
+      const retryAfter = String(Math.ceil(wait));
+      return refuse(req, res, 429, `Too Many Requests: ${tooMany(result.client)}`, false, [
+        "retry-after",
+        retryAfter,
+      ]);
     }
     if (req.body !== undefined)
       watchBodyRate(req, res, bodyRate, () => cutSlowBody(req, res, result));
@@ -256,6 +275,10 @@ export function createDataPlane(options: {
       socket.end(
         "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
       );
+      return;
+    }
+    if (limiter?.take(result.client, performance.now())) {
+      socket.end(rawAnswer("429 Too Many Requests", tooMany(result.client)));
       return;
     }
     forwarder.upgrade(req, result, socket, head);
