@@ -67,6 +67,8 @@ export interface ProxyConfig {
   clientMinBodyRate: number;
   /** Requests a client may send (CLIENT_RATE, CLIENT_RATE_BURST); undefined: no limit. */
   clientRate: ClientRate | undefined;
+  /** REQUEST_ID_HEADER, lower case: every routed request gets an id in it; undefined: off. */
+  requestIdHeader: string | undefined;
   /** Undefined when no proxy is trusted. */
   trustedProxies: AddressMatcher | undefined;
   logLevel: LogLevel;
@@ -335,6 +337,18 @@ const schema = z.object({
     });
     return z.NEVER;
   }),
+  REQUEST_ID_HEADER: text.optional().transform((v, ctx) => {
+    if (v === undefined || v.trim() === "") return undefined;
+    const name = v.trim().toLowerCase();
+    if (HEADER_NAME.test(name) && !RESERVED_HEADERS.has(name)) return name;
+    ctx.addIssue({
+      code: "custom",
+      message: RESERVED_HEADERS.has(name)
+        ? "this header means something else to HTTP or to the proxy; choose another, e.g. X-Request-ID"
+        : "expected a header name (letters, digits and !#$%&'*+-.^_`|~), e.g. X-Request-ID",
+    });
+    return z.NEVER;
+  }),
   // 0: not given (the default follows the rate).
   CLIENT_RATE_BURST: integer(0, 1, 1_000_000),
   MAXCONN: maxconn,
@@ -420,6 +434,30 @@ const schema = z.object({
     .enum(ENGINES as [EngineName, ...EngineName[]], { error: `expected ${ENGINES.join(" or ")}` })
     .default("fast"),
 });
+
+/** An RFC 9110 token, at most 64 characters. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]{1,64}$/;
+/** Fields a request id must not take over: the message's own, the proxy's and the client's. */
+const RESERVED_HEADERS = new Set([
+  "host",
+  "content-length",
+  "content-type",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "upgrade",
+  "te",
+  "trailer",
+  "expect",
+  "cookie",
+  "set-cookie",
+  "authorization",
+  "x-backend",
+  "x-forwarded-for",
+  "x-forwarded-proto",
+  "x-forwarded-host",
+  "forwarded",
+]);
 
 /** RFC 6797 6.1: max-age, and the includeSubDomains and preload directives. */
 const HSTS_VALUE = /^max-age=\d{1,10}(\s*;\s*(includeSubDomains|preload))*\s*;?$/i;
@@ -618,6 +656,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
     clientMaxconn,
     clientMinBodyRate: s.CLIENT_MIN_BODY_RATE,
     clientRate,
+    requestIdHeader: s.REQUEST_ID_HEADER,
     trustedProxies: s.TRUSTED_PROXIES,
     logLevel: s.LOG_LEVEL,
     accessLog: s.ACCESS_LOG === "on",

@@ -27,6 +27,8 @@ export function createBackend({ id, greeting }: BackendOptions): Express {
       forwardedProto: req.get("x-forwarded-proto") ?? null,
       forwardedHost: req.get("x-forwarded-host") ?? null,
       cookie: req.get("cookie") ?? null,
+      // With REQUEST_ID_HEADER=X-Request-ID on the proxy.
+      requestId: req.get("x-request-id") ?? null,
       // With TLS_CLIENT_CA on the proxy: the client's certificate as it verified it.
       clientCertificate: {
         verify: req.get("x-ssl-client-verify") ?? null,

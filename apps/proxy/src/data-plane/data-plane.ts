@@ -14,6 +14,7 @@ import { createTlsPort, type ReloadOutcome, type TlsSettings } from "./tls-port.
 import { rawAnswer, sendError, sendText } from "./errors.js";
 import { tellClientIdentity } from "./client-identity.js";
 import { RateLimiter, type ClientRate } from "./client-rate.js";
+import { assignRequestId } from "./request-id.js";
 import type { AddressMatcher } from "./cidr.js";
 import {
   chooseEngine,
@@ -53,6 +54,8 @@ export interface DataPlaneSettings {
   clientMinBodyRate: number;
   /** CLIENT_RATE: requests a client may send; undefined: no limit. */
   clientRate: ClientRate | undefined;
+  /** REQUEST_ID_HEADER in lower case; undefined: no request ids. */
+  requestIdHeader: string | undefined;
   accessLog: boolean;
   acceptProxy: boolean;
   /** HAProxy `monitor-uri`: this path is answered by the proxy itself. */
@@ -162,7 +165,9 @@ export function createDataPlane(options: {
       { lookup: options.lookup, ...config.timeouts },
       config.maxIdlePerServer,
     ),
+    requestIdHeader: config.requestIdHeader,
   });
+  const requestIdHeader = config.requestIdHeader;
 
   const bodyRate = {
     graceMs: config.timeouts.clientMs,
@@ -175,7 +180,7 @@ export function createDataPlane(options: {
       res,
       408,
       `Request Timeout: the request body arrived slower than ${config.clientMinBodyRate} bytes/s`,
-      undefined,
+      forwarder.answerHeaders(route),
       true,
     );
   };
@@ -234,6 +239,8 @@ export function createDataPlane(options: {
         retryAfter,
       ]);
     }
+    if (requestIdHeader !== undefined)
+      result.requestId = assignRequestId(req.headers, requestIdHeader, result.peerTrusted);
     if (req.body !== undefined)
       watchBodyRate(req, res, bodyRate, () => cutSlowBody(req, res, result));
     const loadedOn = result.server;
@@ -256,6 +263,7 @@ export function createDataPlane(options: {
           ms: Math.round((performance.now() - result.startedAt) * 100) / 100,
           retries: result.tried.length - 1,
           error: result.error,
+          id: result.requestId,
         },
         "request",
       );
@@ -281,6 +289,8 @@ export function createDataPlane(options: {
       socket.end(rawAnswer("429 Too Many Requests", tooMany(result.client)));
       return;
     }
+    if (requestIdHeader !== undefined)
+      result.requestId = assignRequestId(req.headers, requestIdHeader, result.peerTrusted);
     forwarder.upgrade(req, result, socket, head);
   };
 

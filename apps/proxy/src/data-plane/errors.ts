@@ -79,7 +79,8 @@ export function sendError(
   res: ResponseWriter,
   status: number,
   message: string,
-  backend?: string,
+  /** Headers beside the text's own: the server's (X-Backend), the request id. */
+  extra: readonly string[] = [],
   close = false,
 ): void {
   if (res.headersSent) {
@@ -87,7 +88,7 @@ export function sendError(
     return;
   }
   if (close) res.keepAlive = false;
-  sendText(res, status, `${status} ${message}\n`, backend ? ["x-backend", backend] : []);
+  sendText(res, status, `${status} ${message}\n`, extra);
 }
 
 /** A short plain-text answer the proxy writes itself (errors, the monitor URI): never cached. */

@@ -58,6 +58,8 @@ export interface ForwarderOptions {
   slots: ServerSlots;
   /** The engine's HTTP/1.1 client: connections to the servers (../http/upstream/exchange.ts). */
   upstream: Upstream;
+  /** REQUEST_ID_HEADER, lower case: answers carry the request's id in it. */
+  requestIdHeader: string | undefined;
 }
 
 export interface Forwarder {
@@ -67,6 +69,8 @@ export interface Forwarder {
   upgrade(req: ClientRequest, route: Route, socket: Socket, head: Buffer): void;
   /** Connections open to each server address (host:port), busy and idle. */
   upstreamCounts(): Map<string, ConnectionCounts>;
+  /** What every answer to a routed request carries: X-Backend, and the request id when there is one. */
+  answerHeaders(route: Route): string[];
   /** Closes the upstream connections. */
   close(): Promise<void>;
 }
@@ -116,7 +120,7 @@ class Relay implements Exchange {
       (performance.now() - route.startedAt) / 1000,
     );
     const list = endToEndRawHeaders(rawHeaders);
-    list.push("x-backend", route.server);
+    list.push(...this.forwarder.answerHeaders(route));
     if (route.setCookie !== undefined) list.push("set-cookie", route.setCookie);
     res.writeHead(status, statusMessage || undefined, list);
   }
@@ -224,7 +228,7 @@ class QueuedRequest implements Waiter {
       this.res,
       503,
       `Service Unavailable: ${route.server} is at its connection limit and the request waited ${Math.round(waitedMs)} ms in its queue`,
-      route.server,
+      this.forwarder.answerHeaders(route),
     );
   }
 
@@ -247,6 +251,13 @@ class Forwarding implements Forwarder {
       options.timeouts.serverMs,
       options.timeouts.tunnelMs,
     );
+  }
+
+  answerHeaders(route: Route): string[] {
+    const name = this.options.requestIdHeader;
+    return name === undefined || route.requestId === undefined
+      ? ["x-backend", route.server]
+      : ["x-backend", route.server, name, route.requestId];
   }
 
   handle(req: ClientRequest, res: ResponseWriter, route: Route): void {
@@ -347,7 +358,12 @@ class Forwarding implements Forwarder {
         return;
       }
     }
-    sendError(res, failureStatus(code), describeFailure(route.server, code), route.server);
+    sendError(
+      res,
+      failureStatus(code),
+      describeFailure(route.server, code),
+      this.answerHeaders(route),
+    );
   }
 
   /**
@@ -368,7 +384,7 @@ class Forwarding implements Forwarder {
       res,
       503,
       `Service Unavailable: ${from} left while the request waited in its queue`,
-      from,
+      this.answerHeaders(route),
     );
   }
 

@@ -32,6 +32,8 @@ export interface Route {
     /** The client left: true when `settled` will be called once the server is done with it. */
     abandon(settled: () => void): boolean;
   };
+  /** With REQUEST_ID_HEADER: the request's id (request-id.ts). */
+  requestId?: string;
   /** With cookie persistence: the Set-Cookie that brings the client back to `server`, when it did not name it. */
   setCookie: string | undefined;
 }
