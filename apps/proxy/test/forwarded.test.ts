@@ -1,6 +1,10 @@
 import { describe, expect, it } from "@jest/globals";
 import { createHashRing } from "@stickyring/hashing";
-import { endToEndHeaders, endToEndRawHeaders } from "../src/data-plane/forwarded-headers.js";
+import {
+  endToEndHeaders,
+  endToEndRawHeaders,
+  trailerFields,
+} from "../src/data-plane/forwarded-headers.js";
 import { clientAddresses, get, startProxy, useTopology } from "./harness.js";
 
 const ring = createHashRing({ servers: ["app1", "app2", "app3"].map((id) => ({ id })) });
@@ -110,6 +114,27 @@ describe("endToEndHeaders", () => {
     ]);
   });
 
+  it("never lets Connection take away what the proxy sets: forwarding, client certificate, request id", () => {
+    const list = endToEndHeaders(
+      {
+        connection: "x-forwarded-for, X-SSL-Client-Verify, x-request-id, x-other",
+        "x-forwarded-for": "203.0.113.1",
+        "x-ssl-client-verify": "SUCCESS",
+        "x-request-id": "id-1",
+        "x-other": "dropped",
+      },
+      "x-request-id",
+    );
+    expect(list).toEqual([
+      "x-forwarded-for",
+      "203.0.113.1",
+      "x-ssl-client-verify",
+      "SUCCESS",
+      "x-request-id",
+      "id-1",
+    ]);
+  });
+
   it("keeps everything end-to-end when there is no Connection header", () => {
     expect(endToEndHeaders({ "x-a": "1", "x-b": "2" })).toEqual(["x-a", "1", "x-b", "2"]);
   });
@@ -130,5 +155,27 @@ describe("endToEndRawHeaders", () => {
       ...["Server", "nginx", "X-Trace", "t1", "Set-Cookie", "a=1", "Set-Cookie", "b=2"],
       ...["X-Powered-By-App", "p", "X-Request-Id-Tail", "r", "XY", "z"],
     ]);
+  });
+});
+
+describe("trailerFields", () => {
+  it("leaves out what the proxy sets in the head, whatever the case, and the request id's name", () => {
+    expect(
+      trailerFields(
+        [
+          "X-SSL-Client-Verify",
+          "SUCCESS",
+          "x-ssl-client-s-dn",
+          "CN=admin",
+          "X-Forwarded-For",
+          "10.0.0.1",
+          "X-Request-ID",
+          "mine",
+          "x-checksum",
+          "abc",
+        ],
+        "x-request-id",
+      ),
+    ).toEqual(["x-checksum", "abc"]);
   });
 });

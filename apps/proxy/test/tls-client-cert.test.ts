@@ -5,7 +5,7 @@
 
 import { connect as tlsConnect } from "node:tls";
 import { Agent, request } from "node:https";
-import { copyFileSync } from "node:fs";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { createHashRing } from "@stickyring/hashing";
@@ -33,6 +33,8 @@ let localhost: Leaf;
 let alice: Leaf;
 let bob: Leaf;
 let mallory: Leaf;
+/** A certificate with an empty subject, as SPIFFE workload certificates have. */
+let nameless: Leaf;
 let backends: Backend[];
 
 beforeAll(async () => {
@@ -42,6 +44,7 @@ beforeAll(async () => {
   alice = pki.leaf("alice", ["alice"], { client: { subject: "/O=Example, Inc./CN=alice" } });
   bob = pki.leaf("bob", ["bob"], { client: { subject: "/CN=bob" } });
   mallory = stranger.leaf("mallory", ["mallory"], { client: { subject: "/CN=mallory" } });
+  nameless = pki.leaf("nameless", ["workload"], { client: { subject: "/" } });
   backends = await Promise.all([1, 2, 3].map((n) => startBackend(n)));
 });
 
@@ -115,11 +118,14 @@ describe("TLS_CLIENT_VERIFY=required (the default with TLS_CLIENT_CA)", () => {
   it("does the same over HTTP/2, stream by stream", async () => {
     const trusted = await h2Session(port, { ca: pki.ca, from: CLIENTS[2], ...as(bob) });
     const untrusted = await h2Session(port, { ca: pki.ca, from: CLIENTS[2] });
+    // Every stream of it would be refused: the connection is told to go (GOAWAY) after the first.
+    const goaway = new Promise((resolve) => untrusted.once("goaway", resolve));
     try {
       const [ok, refused] = await Promise.all([
         h2Request(trusted, { ":path": "/whoami", "x-ssl-client-verify": "NONE" }),
         h2Request(untrusted, { ":path": "/whoami" }),
       ]);
+      await goaway;
       expect(ok.status).toBe(200);
       expect(toldAbout(ok.body)).toMatchObject({ verify: "SUCCESS", subject: "CN=bob" });
       expect(refused.status).toBe(400);
@@ -129,6 +135,35 @@ describe("TLS_CLIENT_VERIFY=required (the default with TLS_CLIENT_CA)", () => {
       trusted.close();
       untrusted.close();
     }
+  });
+
+  it("serves a certificate with an empty subject (a SPIFFE workload's) with an empty S-DN", async () => {
+    const reply = await httpsGet(port, {
+      ca: pki.ca,
+      from: CLIENTS[5],
+      path: "/whoami",
+      ...as(nameless),
+    });
+    expect(reply.status).toBe(200);
+    expect(toldAbout(reply.body)).toMatchObject({
+      verify: "SUCCESS",
+      subject: "",
+      issuer: "CN=stickyring test CA",
+    });
+  });
+
+  it("keeps its headers when a client's Connection header names them", async () => {
+    const reply = await httpsGet(port, {
+      ca: pki.ca,
+      from: CLIENTS[5],
+      path: "/whoami",
+      ...as(bob),
+      headers: { connection: "keep-alive, X-SSL-Client-Verify, x-ssl-client-i-dn" },
+    });
+    expect(toldAbout(reply.body)).toMatchObject({
+      verify: "SUCCESS",
+      issuer: "CN=stickyring test CA",
+    });
   });
 
   it("knows the client of a resumed session (TLS 1.2 and 1.3)", async () => {
@@ -284,11 +319,45 @@ describe("TLS_CLIENT_CRL", () => {
   });
 });
 
+describe("TLS_CLIENT_CRL with several CRLs in the file", () => {
+  let running: RunningProxy;
+  let port: number;
+  beforeAll(async () => {
+    // Two authorities trusted, a CRL from each in one file: OpenSSL checks a
+    // chain only against its own issuer's CRL, and wants one for each.
+    const caFile = join(pki.dir, "both-cas.pem");
+    writeFileSync(caFile, pki.ca + stranger.ca);
+    const crlFile = join(pki.dir, "both-crls.pem");
+    writeFileSync(
+      crlFile,
+      readFileSync(pki.crl("mine.pem", [alice]), "utf8") +
+        readFileSync(stranger.crl("theirs.pem", []), "utf8"),
+    );
+    running = await startProxy(
+      backends,
+      tlsEnv({ TLS_CLIENT_CA: caFile, TLS_CLIENT_CRL: crlFile }),
+    );
+    port = tlsPortOf(running);
+  });
+  afterAll(() => running.stop());
+
+  it("reads every one of them, not only the first", async () => {
+    const theirs = await httpsGet(port, { ca: pki.ca, from: CLIENTS[31], ...as(mallory) });
+    expect(theirs.status).toBe(200);
+    const revoked = await httpsGet(port, { ca: pki.ca, from: CLIENTS[31], ...as(alice) });
+    expect(revoked.body).toMatch(/CERT_REVOKED/);
+    expect((await httpsGet(port, { ca: pki.ca, from: CLIENTS[31], ...as(bob) })).status).toBe(200);
+  });
+});
+
 describe("distinguishedName", () => {
   it("writes Node's lines as one RFC 2253 name, the most specific first, escaping what a header cannot carry", () => {
     expect(distinguishedName("C=DE\nO=Example\\, Inc.\nCN=alice")).toBe(
       "CN=alice,O=Example\\, Inc.,C=DE",
     );
     expect(distinguishedName("CN=Zoë\u0007")).toBe("CN=Zo\\C3\\AB\\07");
+    // A multi-valued RDN: its attributes joined by a bare +; an escaped + stays.
+    expect(distinguishedName("O=Probe\nCN=multi + UID=u\\+1")).toBe("CN=multi+UID=u\\+1,O=Probe");
+    expect(distinguishedName("")).toBe("");
   });
 });

@@ -119,7 +119,7 @@ describe("TLS settings", () => {
     const crl = pki.crl("config-crl.pem", []);
     expect(
       loadConfig({ ...tls, TLS_CLIENT_CA: pki.caFile, TLS_CLIENT_CRL: crl }).tls?.certificates
-        .clientTrust?.crl,
+        .clientTrust?.crl?.[0],
     ).toMatch(/^-----BEGIN X509 CRL-----/);
   });
 });

@@ -208,7 +208,11 @@ export function createDataPlane(options: {
     if (close) res.keepAlive = false;
     sendText(res, status, `${status} ${text}\n`, extra);
     metrics.countRequest("none", status);
-    if (config.accessLog) logger.info({ method: req.method, url: req.url, status }, "refused");
+    if (config.accessLog)
+      logger.info(
+        { client: req.remoteAddress, method: req.method, url: req.url, status, reason: text },
+        "refused",
+      );
   };
 
   // CLIENT_RATE: this process's buckets (with WORKERS, each worker has its own).

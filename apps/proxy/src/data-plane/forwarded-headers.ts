@@ -1,6 +1,7 @@
 // What a proxy adds to and removes from the headers it passes on.
 
 import type { Headers } from "../http/downstream/request.js";
+import { CLIENT_CERTIFICATE_HEADERS } from "../http/tls/client-certificate.js";
 
 /**
  * HAProxy `option forwardfor`, plus -Proto (https when the request came
@@ -54,10 +55,11 @@ function lowerIfHopByHopLength(name: string): string | undefined {
  * (usually it says only keep-alive or close): they too describe only this
  * hop. Undefined when there are none, the common case, so nothing is built.
  */
-function namedByConnection(connection: unknown): Set<string> | undefined {
+function namedByConnection(connection: unknown, keep?: string): Set<string> | undefined {
   const named = connectionTokens(connection);
   if (named === undefined) return undefined;
   for (const name of NEVER_DROPPED) named.delete(name);
+  if (keep !== undefined) named.delete(keep);
   return named.size > 0 ? named : undefined;
 }
 
@@ -72,18 +74,20 @@ function connectionTokens(connection: unknown): Set<string> | undefined {
   return named;
 }
 
+/** What this proxy itself tells the servers about the client: never a client's to take away or add. */
+const SET_BY_PROXY = [
+  "x-forwarded-for",
+  "x-forwarded-proto",
+  "x-forwarded-host",
+  ...CLIENT_CERTIFICATE_HEADERS.map(([name]) => name),
+];
+
 /**
  * Names a Connection header cannot take away: the framing of the message
  * (dropping Content-Length would let its body be read as the next request),
  * its Host, and what this proxy itself adds about the client.
  */
-const NEVER_DROPPED = new Set([
-  "content-length",
-  "host",
-  "x-forwarded-for",
-  "x-forwarded-proto",
-  "x-forwarded-host",
-]);
+const NEVER_DROPPED = new Set(["content-length", "host", ...SET_BY_PROXY]);
 
 /**
  * The end-to-end headers as a flat [name, value, ...] list: hop-by-hop ones
@@ -91,8 +95,8 @@ const NEVER_DROPPED = new Set([
  * deleting from the object: a deleted key turns the object into a slow
  * dictionary for everything that reads it after (requestHead, upstream/).
  */
-export function endToEndHeaders(headers: Headers): string[] {
-  const named = namedByConnection(headers.connection);
+export function endToEndHeaders(headers: Headers, keep?: string): string[] {
+  const named = namedByConnection(headers.connection, keep);
   const list: string[] = [];
   for (const name in headers) {
     if (HOP_BY_HOP.has(name) || named?.has(name)) continue;
@@ -158,12 +162,20 @@ const NOT_IN_TRAILERS = new Set([
   "content-encoding",
   "content-type",
   "content-range",
+  // A server that merges trailers into the head must not find the client's version there.
+  ...SET_BY_PROXY,
 ]);
 
-/** The trailer fields a proxy passes on, from a raw [name, value, ...] list; undefined when none are left. */
-export function trailerFields(raw: readonly string[]): string[] | undefined {
+/**
+ * The trailer fields a proxy passes on, from a raw [name, value, ...] list;
+ * undefined when none are left. `drop`: one more name to leave out (the
+ * request id's, set by the proxy too).
+ */
+export function trailerFields(raw: readonly string[], drop?: string): string[] | undefined {
   const kept: string[] = [];
-  for (let i = 0; i < raw.length; i += 2)
-    if (!NOT_IN_TRAILERS.has(raw[i]!.toLowerCase())) kept.push(raw[i]!, raw[i + 1]!);
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (!NOT_IN_TRAILERS.has(name) && name !== drop) kept.push(raw[i]!, raw[i + 1]!);
+  }
   return kept.length > 0 ? kept : undefined;
 }

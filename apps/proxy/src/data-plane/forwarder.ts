@@ -319,7 +319,8 @@ class Forwarding implements Forwarder {
     route.exchange = relay;
     // A body received chunked has no known length: it goes on chunked.
     const chunked = req.body !== undefined && req.headers["content-length"] === undefined;
-    const headers = endToEndHeaders(req.headers);
+    const idHeader = this.options.requestIdHeader;
+    const headers = endToEndHeaders(req.headers, idHeader);
     // HTTP/1.0 needs no Host; the HTTP/1.1 that goes to the server does.
     if (req.headers.host === undefined) headers.push("host", route.target.host);
     const body = req.body;
@@ -329,7 +330,9 @@ class Forwarding implements Forwarder {
       headers,
       body,
       chunked,
-      trailers: chunked ? () => body!.trailers && trailerFields(body!.trailers) : undefined,
+      trailers: chunked
+        ? () => body!.trailers && trailerFields(body!.trailers, idHeader)
+        : undefined,
       headOnly: req.method === "HEAD",
     });
   }

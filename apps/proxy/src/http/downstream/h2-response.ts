@@ -23,7 +23,12 @@ const NOT_IN_ANSWERS = new Set([...CONNECTION_SPECIFIC, "http2-settings"]);
 export class H2Response extends AnswerEnd implements ResponseWriter {
   statusCode = 200;
   headersSent = false;
-  /** Not used by HTTP/2: a stream ends alone, never its connection. */
+  /**
+   * False: once this answer is out the connection takes no new stream
+   * (GOAWAY; streams open finish), as Connection: close ends an HTTP/1.1
+   * one. Set for what holds for the whole connection (a client certificate
+   * refused) or for a client that misbehaves (a body too slow).
+   */
   keepAlive = true;
   /** The head, until the first body piece, the end, or flushHead sends it. */
   private pending: OutgoingHttpHeaders | undefined;
@@ -94,6 +99,7 @@ export class H2Response extends AnswerEnd implements ResponseWriter {
       this.stream.end(last);
     }
     this.closed();
+    if (!this.keepAlive) this.stream.session?.close();
   }
 
   destroy(): void {

@@ -28,7 +28,8 @@ export interface CertificateSources {
 /** What client certificates are checked against, in every secure context. */
 export interface ClientTrust {
   ca: string;
-  crl: string | undefined;
+  /** One CRL a string: OpenSSL reads only the first of a string holding several. */
+  crl: string[] | undefined;
   /**
    * OpenSSL resumes a session whose client was verified only under the
    * context it began in; without a name for it, resumption fails.
@@ -164,14 +165,14 @@ function readClientTrust(
       );
     }
   }
-  let crl: string | undefined;
+  let crl: string[] | undefined;
   if (sources.clientCrl !== undefined) {
     const text = readPem("TLS_CLIENT_CRL", sources.clientCrl);
     fingerprint.update(text);
     const lists = text.match(CRL_BLOCK);
     if (lists === null)
       throw new Problem("TLS_CLIENT_CRL", sources.clientCrl, "the file holds no PEM X509 CRL");
-    crl = lists.join("\n");
+    crl = lists;
     try {
       createSecureContext({ ca, crl });
     } catch (error) {

@@ -56,8 +56,9 @@ export function identify(socket: TLSSocket, mode: ClientVerify): ClientIdentity 
     };
   return {
     verify: "SUCCESS",
-    subject: distinguishedName(certificate.subject),
-    issuer: distinguishedName(certificate.issuer),
+    // An empty name (a SPIFFE workload certificate's subject, RFC 5280 4.1.2.6) is undefined in Node.
+    subject: distinguishedName(certificate.subject ?? ""),
+    issuer: distinguishedName(certificate.issuer ?? ""),
     sha256: certificate.fingerprint256.replaceAll(":", "").toLowerCase(),
     serial: certificate.serialNumber.toUpperCase(),
   };
@@ -77,16 +78,20 @@ export function identityOf(socket: Socket): ClientIdentity | undefined {
 
 /**
  * Node writes a name one attribute a line, the least specific first, with
- * RFC 2253's escapes of , + " \ < > ; already in place. RFC 2253 lists them
- * the other way, comma-separated. Bytes a header value cannot carry
- * (control characters, non-ASCII) are written as \XX escapes of their
- * UTF-8 bytes, as RFC 4514 allows.
+ * RFC 2253's escapes of , + " \ < > ; already in place, and the attributes
+ * of a multi-valued RDN joined by " + ". RFC 2253 lists the RDNs the other
+ * way, comma-separated, and joins an RDN's attributes by a bare "+" (a "+"
+ * in a value is escaped, so an unescaped one is a separator). Bytes a header
+ * value cannot carry (control characters, non-ASCII) are written as \XX
+ * escapes of their UTF-8 bytes, as RFC 4514 allows.
  */
 export function distinguishedName(lines: string): string {
+  if (lines === "") return "";
   return lines
     .split("\n")
     .reverse()
     .join(",")
+    .replace(/(?<!\\) \+ /g, "+")
     .replace(/[^\x20-\x7e]/gu, (char) =>
       [...Buffer.from(char, "utf8")]
         .map((byte) => `\\${byte.toString(16).toUpperCase().padStart(2, "0")}`)
