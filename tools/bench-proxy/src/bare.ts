@@ -8,9 +8,20 @@
 //           with a minimal response reader (Content-Length bodies only)
 //   net     the same forwarding with net sockets on the client side too and
 //           a minimal request reader (GET only): the floor of any Node proxy
+//   h2hello node:http2 over TLS (BARE_TLS_PEM: certificate and key) answering
+//           each stream itself: Node's HTTP/2 server alone
+//   h2net   node:http2 over TLS forwarding each stream (GET only) on the same
+//           kept-alive net sockets: the floor of a Node HTTP/2-to-HTTP/1.1 proxy
 
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { connect, createServer as createNetServer, type Socket } from "node:net";
+import {
+  createSecureServer,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+  type ServerHttp2Stream,
+} from "node:http2";
+import { readFileSync } from "node:fs";
 import { pickByAddress } from "./client-hash.js";
 
 const [mode, portText, ...backendPorts] = process.argv.slice(2);
@@ -95,11 +106,41 @@ function viaNet(client: Socket): void {
   client.on("error", () => client.destroy());
 }
 
+function h2hello(stream: ServerHttp2Stream): void {
+  stream.respond({ ":status": 200, "content-type": "text/plain", "content-length": 16 });
+  stream.end("Hello from App 1");
+}
+
+/** Each stream as an HTTP/1.1 GET to the client's backend; the answer as one HEADERS and one DATA frame. */
+function h2net(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+  const port = pickByAddress(stream.session!.socket.remoteAddress, backends);
+  const head = `GET ${headers[":path"]} HTTP/1.1\r\nhost: ${headers[":authority"]}\r\n\r\n`;
+  forward(port, head, (status, fields, body) => {
+    if (stream.destroyed) return;
+    const answer: OutgoingHttpHeaders = { ":status": status };
+    for (let i = 0; i < fields.length; i += 2) answer[fields[i]!] = fields[i + 1]!;
+    stream.respond(answer);
+    stream.end(body);
+  });
+}
+
+function h2Server(onStream: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void) {
+  const pem = readFileSync(process.env.BARE_TLS_PEM!, "utf8");
+  const server = createSecureServer({ cert: pem, key: pem, allowHTTP1: false });
+  server.on("stream", (stream, headers) => {
+    stream.on("error", () => {});
+    onStream(stream, headers);
+  });
+  return server;
+}
+
 const port = Number(portText);
 if (mode === "hello") createServer(hello).listen(port, "127.0.0.1");
 else if (mode === "raw") createServer(viaRaw).listen(port, "127.0.0.1");
 else if (mode === "net") createNetServer({ noDelay: true }, viaNet).listen(port, "127.0.0.1");
+else if (mode === "h2hello") h2Server(h2hello).listen(port, "127.0.0.1");
+else if (mode === "h2net") h2Server(h2net).listen(port, "127.0.0.1");
 else {
-  console.error(`usage: bare.js hello|raw|net <port> <backend ports...>`);
+  console.error(`usage: bare.js hello|raw|net|h2hello|h2net <port> <backend ports...>`);
   process.exit(2);
 }

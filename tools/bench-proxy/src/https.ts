@@ -23,7 +23,7 @@ import {
 import { wrk, type WrkResult } from "./wrk.js";
 import { INTERMEDIATE_CIPHERS } from "@stickyring/proxy/tls-policy";
 
-interface Load {
+export interface Load {
   name: string;
   run(target: Started, seconds: number): Promise<WrkResult>;
 }
@@ -47,7 +47,7 @@ export const LOADS: Load[] = [
 ];
 
 /** A self-signed ECDSA P-256 certificate and its key in one PEM file, as both proxies take it. */
-function certificate(): string {
+export function certificate(): string {
   const key = workFile("tls.key");
   const cert = workFile("tls.crt");
   execFileSync(
@@ -79,8 +79,10 @@ function certificate(): string {
 }
 
 /** Starts HAProxy and stickyring with TLS; each Started's port is its TLS port. */
-export async function startTlsCandidates(backends: number[]): Promise<Started[]> {
-  const pem = certificate();
+export async function startTlsCandidates(
+  backends: number[],
+  pem = certificate(),
+): Promise<Started[]> {
   const haproxy = await startHaproxy(PORT_BASE + 230, backends, {
     // stickyring's default TLS 1.2 suites (Mozilla intermediate without DHE): HAProxy gets the same.
     tls: { pem, ciphers: INTERMEDIATE_CIPHERS },
@@ -102,12 +104,13 @@ export async function runHttps(
   candidates: Started[],
   rounds: number,
   seconds: number,
+  loads: readonly Load[] = LOADS,
 ): Promise<string> {
   const lines = [
     "| load | proxy | requests/s (median) | vs HAProxy | each round | p50 | p99 | p99 vs HAProxy | CPU per request | vs HAProxy | errors |",
     "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
-  for (const load of LOADS) {
+  for (const load of loads) {
     const runs = await alternate(
       candidates,
       rounds,

@@ -1,0 +1,68 @@
+// `pnpm bench:h2floor`: how much of stickyring's HTTP/2 cost is node:http2's.
+// The HTTP/2 load of bench:https (h2load, 8 connections x 16 streams) over
+// HAProxy 2.6, stickyring's TLS port, and two bare node:http2 servers
+// (bare.ts): one answering each stream itself, one forwarding each to the
+// backends on kept-alive sockets with nothing else (no ring, headers,
+// limits, timeouts, metrics). The bare forwarder is the ceiling of any proxy
+// built on node:http2, whatever it does above it. Writes results/h2-floor.md.
+
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { fileURLToPath } from "node:url";
+import { certificate, LOADS, runHttps, startTlsCandidates } from "./https.js";
+import { commit } from "./provenance.js";
+import {
+  PORT_BASE,
+  PROXY_START,
+  cleanup,
+  ensureTools,
+  launchLine,
+  startBackends,
+  startProcess,
+  type Started,
+} from "./processes.js";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const BARE = [
+  ["bare node:http2, answers itself", "h2hello"],
+  ["bare node:http2 forwarder, net sockets to backends", "h2net"],
+] as const;
+
+ensureTools();
+const script = fileURLToPath(new URL("./bare.js", import.meta.url));
+const backends = [PORT_BASE + 121, PORT_BASE + 122, PORT_BASE + 123];
+const started: Started[] = [await startBackends(backends)];
+try {
+  const pem = certificate();
+  const candidates = await startTlsCandidates(backends, pem);
+  started.push(...candidates);
+  for (const [i, [name, mode]] of BARE.entries()) {
+    const port = PORT_BASE + 240 + i;
+    const bare = await startProcess(
+      name,
+      port,
+      process.execPath,
+      [...PROXY_START.flags, script, mode, String(port), ...backends.map(String)],
+      { ...PROXY_START.env, BARE_TLS_PEM: pem },
+    );
+    started.push(bare);
+    candidates.push(bare);
+  }
+  const h2 = LOADS.filter((load) => load.name.startsWith("HTTP/2"));
+  const table = await runHttps(candidates, ROUNDS, SECONDS, h2);
+  const report = [
+    `Command: \`pnpm bench:h2floor\` (${new Date().toISOString().slice(0, 10)}, ${commit()}, ${cpus().length} cores, Node ${process.version}, ${execFileSync("haproxy", ["-v"], { encoding: "utf8" }).split("\n")[0]}).`,
+    `${ROUNDS} alternating rounds of ${SECONDS} s after an uncounted warm-up; medians shown. HAProxy and stickyring as in bench:https;`,
+    `the bare node:http2 servers (tools/bench-proxy/src/bare.ts, GET only, Content-Length answers only) run as ${launchLine()}, with the same certificate.`,
+    "The bare forwarder is what any proxy on node:http2 costs at least: its requests/s bound what stickyring's TLS port can reach.",
+    "",
+    table,
+  ].join("\n");
+  writeFileSync(new URL("../results/h2-floor.md", import.meta.url), report);
+  console.log(report);
+} finally {
+  for (const s of started.reverse()) await s.stop();
+  cleanup();
+}
