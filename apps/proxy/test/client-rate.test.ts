@@ -6,8 +6,8 @@
 import { request } from "node:http";
 import { describe, expect, it } from "@jest/globals";
 import { parseRate, RateLimiter } from "../src/data-plane/client-rate.js";
-import { ConfigError, loadConfig } from "../src/config.js";
-import { clientAddresses, get, useTopology } from "./harness.js";
+import { loadConfig } from "../src/config.js";
+import { clientAddresses, configProblems, get, useTopology } from "./harness.js";
 import { converse } from "./raw-client.js";
 
 describe("RateLimiter", () => {
@@ -49,15 +49,7 @@ describe("RateLimiter", () => {
 });
 
 describe("CLIENT_RATE settings", () => {
-  const problems = (env: Record<string, string>) => {
-    try {
-      loadConfig(env);
-      return [];
-    } catch (error) {
-      if (error instanceof ConfigError) return error.problems;
-      throw error;
-    }
-  };
+  const problems = configProblems;
 
   it("is off by default; a burst of one second's worth unless CLIENT_RATE_BURST says", () => {
     expect(loadConfig({}).clientRate).toBeUndefined();

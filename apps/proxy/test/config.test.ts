@@ -8,18 +8,11 @@ import { describe, expect, it } from "@jest/globals";
 import fc from "fast-check";
 import { listen } from "@stickyring/runtime";
 import { ConfigError, loadConfig, SETTINGS } from "../src/config.js";
+import { configProblems } from "./harness.js";
 
 const main = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  return [];
-}
+const problemsOf = configProblems;
 
 describe("configuration", () => {
   it("has HAProxy-like defaults", () => {

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll } from "@jest/globals";
 import { createBackend, attachWebSocketEcho } from "@stickyring/backend";
 import { createLogger, listen, waitForPort, type LogLevel } from "@stickyring/runtime";
-import { loadConfig } from "../src/config.js";
+import { ConfigError, loadConfig } from "../src/config.js";
 import { createStickyProxy, type StickyProxy } from "../src/proxy.js";
 
 export interface Backend {
@@ -200,4 +200,15 @@ export async function spawnProxy(
   });
   await waitForPort(Number(env.PORT), { alive: () => child.exitCode === null });
   return child;
+}
+
+/** What loadConfig refuses `env` for, each problem as it says it; [] when it takes it. */
+export function configProblems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
 }

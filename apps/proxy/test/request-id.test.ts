@@ -6,9 +6,16 @@ import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { pino } from "pino";
 import { freePort } from "@stickyring/runtime";
-import { ConfigError, loadConfig } from "../src/config.js";
+import { loadConfig } from "../src/config.js";
 import { createStickyProxy, type StickyProxy } from "../src/proxy.js";
-import { ENGINE, clientAddresses, startBackend, waitFor, type Backend } from "./harness.js";
+import {
+  ENGINE,
+  clientAddresses,
+  configProblems,
+  startBackend,
+  waitFor,
+  type Backend,
+} from "./harness.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 /** Clients 127.0.222.x; the trusted proxy 127.0.223.1. */
@@ -113,14 +120,7 @@ describe("REQUEST_ID_HEADER", () => {
   it("is off by default; a name HTTP or the proxy already uses is refused", () => {
     expect(loadConfig({}).requestIdHeader).toBeUndefined();
     expect(loadConfig({ REQUEST_ID_HEADER: "X-Trace" }).requestIdHeader).toBe("x-trace");
-    const problems = (value: string) => {
-      try {
-        loadConfig({ REQUEST_ID_HEADER: value });
-        return [];
-      } catch (error) {
-        return (error as ConfigError).problems;
-      }
-    };
+    const problems = (value: string) => configProblems({ REQUEST_ID_HEADER: value });
     expect(problems("Host")).toEqual([
       'REQUEST_ID_HEADER="Host": this header means something else to HTTP or to the proxy; choose another, e.g. X-Request-ID',
     ]);

@@ -1,7 +1,8 @@
 // The TLS settings: each refused with the setting, the value and the expected form.
 
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { ConfigError, loadConfig } from "../src/config.js";
+import { loadConfig } from "../src/config.js";
+import { configProblems } from "./harness.js";
 import { createPki, type Leaf, type Pki } from "./tls-pki.js";
 
 let pki: Pki;
@@ -12,15 +13,7 @@ beforeAll(() => {
 });
 afterAll(() => pki.remove());
 
-function problems(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-    return [];
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-}
+const problems = configProblems;
 
 describe("TLS settings", () => {
   it("reads the defaults: TLS 1.2 and up, Mozilla intermediate, 100 streams, no HSTS, no redirect", () => {
