@@ -317,8 +317,12 @@ export class ClientConnection implements ResponseOwner {
     this.dispatch();
   }
 
-  /** The parser takes the socket's reads from now on (the socket must be flowing, its buffer empty). */
+  /**
+   * The parser takes the socket's reads from now on (the socket must be
+   * flowing, its buffer empty, and no bytes held: those come first).
+   */
   private consume(): void {
+    if (this.held !== undefined) return;
     const handle = (this.socket as unknown as { _handle?: { isStreamBase?: boolean } })._handle;
     if (handle?.isStreamBase !== true) return;
     this.parser.consume(handle);

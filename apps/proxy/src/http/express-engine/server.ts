@@ -73,11 +73,30 @@ export function createExpressServer(
    * server beside the one before it (a GET overtaking a POST).
    */
   const queued = new WeakMap<Socket, (() => void)[]>();
+  /**
+   * Serves the connection's next queued request. A loop, not a recursion:
+   * an answer the proxy writes at once (a 429, the monitor URI) ends inside
+   * the call that served it and asks for the next one there; a thousand
+   * such requests pipelined would otherwise overflow the stack.
+   */
+  const serving = new WeakSet<Socket>();
+  const again = new WeakSet<Socket>();
   const next = (socket: Socket) => {
-    const queue = queued.get(socket);
-    const following = socket.destroyed ? undefined : queue?.shift();
-    if (following) following();
-    else queued.delete(socket);
+    if (serving.has(socket)) return void again.add(socket);
+    serving.add(socket);
+    try {
+      do {
+        again.delete(socket);
+        const following = socket.destroyed ? undefined : queued.get(socket)?.shift();
+        if (following === undefined) {
+          queued.delete(socket);
+          break;
+        }
+        following();
+      } while (again.has(socket));
+    } finally {
+      serving.delete(socket);
+    }
   };
   const serve = (message: IncomingMessage, res: ServerResponse) => {
     const req = checked.get(message)!;
