@@ -28,6 +28,7 @@ import type { Timeouts } from "./data-plane/data-plane.js";
 import { loadCertificates } from "./http/tls/certificates.js";
 import { INTERMEDIATE_CIPHERS } from "./http/tls/policy.js";
 import { parseRate, type ClientRate } from "./data-plane/client-rate.js";
+import { SET_BY_PROXY as FORWARDED_BY_PROXY } from "./data-plane/forwarded-headers.js";
 import { LOG_LEVELS, type LogLevel } from "@stickyring/runtime";
 
 export interface ProxyConfig {
@@ -340,12 +341,12 @@ const schema = z.object({
   REQUEST_ID_HEADER: text.optional().transform((v, ctx) => {
     if (v === undefined || v.trim() === "") return undefined;
     const name = v.trim().toLowerCase();
-    if (HEADER_NAME.test(name) && !RESERVED_HEADERS.has(name)) return name;
+    if (REQUEST_ID_NAME.test(name) && !SET_BY_PROXY.has(name)) return name;
     ctx.addIssue({
       code: "custom",
-      message: RESERVED_HEADERS.has(name)
-        ? "this header means something else to HTTP or to the proxy; choose another, e.g. X-Request-ID"
-        : "expected a header name (letters, digits and !#$%&'*+-.^_`|~), e.g. X-Request-ID",
+      message: SET_BY_PROXY.has(name)
+        ? "the proxy sets this header itself; choose another, e.g. X-Request-ID"
+        : "expected a header name beginning with X- (letters, digits and -), or Request-ID or Correlation-ID: e.g. X-Request-ID, X-Correlation-ID",
     });
     return z.NEVER;
   }),
@@ -435,29 +436,14 @@ const schema = z.object({
     .default("fast"),
 });
 
-/** An RFC 9110 token, at most 64 characters. */
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]{1,64}$/;
-/** Fields a request id must not take over: the message's own, the proxy's and the client's. */
-const RESERVED_HEADERS = new Set([
-  "host",
-  "content-length",
-  "content-type",
-  "transfer-encoding",
-  "connection",
-  "keep-alive",
-  "upgrade",
-  "te",
-  "trailer",
-  "expect",
-  "cookie",
-  "set-cookie",
-  "authorization",
-  "x-backend",
-  "x-forwarded-for",
-  "x-forwarded-proto",
-  "x-forwarded-host",
-  "forwarded",
-]);
+/**
+ * A request id's header: an X- name, or one of the two names without it
+ * that such ids go by. Any other field may mean something to HTTP, a server
+ * or a browser (Location, Date, Sec-WebSocket-Key, ...) and be broken by an id.
+ */
+const REQUEST_ID_NAME = /^(x-[a-z0-9][a-z0-9-]{0,62}|request-id|correlation-id)$/;
+/** What the proxy sets itself: never a request id's. */
+const SET_BY_PROXY = new Set([...FORWARDED_BY_PROXY, "x-backend"]);
 
 /** RFC 6797 6.1: max-age, and the includeSubDomains and preload directives. */
 const HSTS_VALUE = /^max-age=\d{1,10}(\s*;\s*(includeSubDomains|preload))*\s*;?$/i;
@@ -610,6 +596,14 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
   if (s.HTTP_ENGINE === "express" && s.TLS_PORT !== undefined)
     problems.push(
       `HTTP_ENGINE=express: the TLS port (TLS_PORT=${s.TLS_PORT}) runs on the fast engine only; unset TLS_PORT or use HTTP_ENGINE=fast`,
+    );
+  if (
+    s.REQUEST_ID_HEADER !== undefined &&
+    s.BALANCE.kind === "hdr" &&
+    s.BALANCE.header === s.REQUEST_ID_HEADER
+  )
+    problems.push(
+      `BALANCE=hdr(${s.BALANCE.header}): REQUEST_ID_HEADER replaces that header with a new id per request, so nothing would stick; hash another header, or choose another REQUEST_ID_HEADER`,
     );
   let clientRate: ClientRate | undefined;
   if (s.CLIENT_RATE !== undefined)

@@ -5,7 +5,7 @@
 
 import { request } from "node:http";
 import { describe, expect, it } from "@jest/globals";
-import { parseRate, RateLimiter } from "../src/data-plane/client-rate.js";
+import { describeRate, parseRate, RateLimiter } from "../src/data-plane/client-rate.js";
 import { loadConfig } from "../src/config.js";
 import { clientAddresses, configProblems, get, useTopology } from "./harness.js";
 import { converse } from "./raw-client.js";
@@ -36,6 +36,20 @@ describe("RateLimiter", () => {
     for (let i = 0; i < 10_000; i++) tight.take(`c${i}`, 0);
     expect(tight.size).toBe(10);
     expect(tight.take("c0", 0)).toBe(0);
+    // The one seen longest ago goes first: a client seen again stays.
+    const lru = new RateLimiter({ perSecond: 1, burst: 1 }, 3);
+    for (const client of ["a", "b", "c"]) lru.take(client, 0);
+    expect(lru.take("a", 0)).toBeGreaterThan(0);
+    lru.take("d", 0); // b goes
+    expect(lru.take("a", 0)).toBeGreaterThan(0);
+    expect(lru.take("b", 0)).toBe(0);
+  });
+
+  it("says a rate as it was given", () => {
+    expect(describeRate(100)).toBe("100 a second");
+    expect(describeRate(20 / 60)).toBe("20 a minute");
+    expect(describeRate(0.5)).toBe("30 a minute");
+    expect(describeRate(1.5)).toBe("1.5 a second");
   });
 
   it("reads rates a second or a minute", () => {
@@ -151,5 +165,20 @@ describe("CLIENT_RATE through the proxy", () => {
     );
     await upgrade.closed;
     expect(upgrade.text()).toMatch(/^HTTP\/1\.1 429 Too Many Requests\r\n/);
+    expect(upgrade.text()).toMatch(/\r\nretry-after: [12]\r\n/);
+  });
+
+  it("closes the connection after a 429 whose body is still coming, rather than wait for it", async () => {
+    const dave = CLIENTS[3]!;
+    for (let i = 0; i < 3; i++)
+      expect((await get(topology.running.port, { from: dave })).status).toBe(200);
+    const upload = await converse(
+      topology.running.port,
+      "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\nfirst bytes",
+      { from: dave },
+    );
+    await upload.closed;
+    expect(upload.text()).toMatch(/^HTTP\/1\.1 429 Too Many Requests\r\n/);
+    expect(upload.text()).toMatch(/\r\nconnection: close\r\n/i);
   });
 });

@@ -2,10 +2,10 @@
 // (errors the proxy writes included) and the access log all see; a client's
 // own is replaced, a trusted proxy's kept.
 
-import { request } from "node:http";
+import { createServer, request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { pino } from "pino";
-import { freePort } from "@stickyring/runtime";
+import { freePort, listen } from "@stickyring/runtime";
 import { loadConfig } from "../src/config.js";
 import { createStickyProxy, type StickyProxy } from "../src/proxy.js";
 import {
@@ -117,15 +117,55 @@ describe("REQUEST_ID_HEADER", () => {
     }
   });
 
+  it("answers with the proxy's id alone when the server sends its own", async () => {
+    const server = createServer((_req, res) => {
+      res.setHeader("X-Request-ID", "the-server-s-own");
+      res.end("ok");
+    });
+    const serverPort = await listen(server, 0, "127.0.0.1");
+    const own = await start(`app1=http://127.0.0.1:${serverPort}`);
+    try {
+      const answer = await new Promise<string[]>((resolve, reject) => {
+        request(
+          { host: "127.0.0.1", port: own.port, localAddress: CLIENTS[1], agent: false },
+          (res) => {
+            res.resume();
+            resolve(
+              res.rawHeaders.filter(
+                (_, i) => i % 2 === 1 && /^x-request-id$/i.test(res.rawHeaders[i - 1]!),
+              ),
+            );
+          },
+        )
+          .on("error", reject)
+          .end();
+      });
+      expect(answer).toHaveLength(1);
+      expect(answer[0]).toMatch(UUID);
+    } finally {
+      await own.proxy.stop(2000);
+      server.close();
+    }
+  });
+
   it("is off by default; a name HTTP or the proxy already uses is refused", () => {
     expect(loadConfig({}).requestIdHeader).toBeUndefined();
     expect(loadConfig({ REQUEST_ID_HEADER: "X-Trace" }).requestIdHeader).toBe("x-trace");
     const problems = (value: string) => configProblems({ REQUEST_ID_HEADER: value });
-    expect(problems("Host")).toEqual([
-      'REQUEST_ID_HEADER="Host": this header means something else to HTTP or to the proxy; choose another, e.g. X-Request-ID',
+    expect(problems("Location")).toEqual([
+      'REQUEST_ID_HEADER="Location": expected a header name beginning with X- (letters, digits and -), or Request-ID or Correlation-ID: e.g. X-Request-ID, X-Correlation-ID',
     ]);
-    expect(problems("x request id")).toEqual([
-      'REQUEST_ID_HEADER="x request id": expected a header name (letters, digits and !#$%&\'*+-.^_`|~), e.g. X-Request-ID',
+    expect(problems("X-SSL-Client-Verify")).toEqual([
+      'REQUEST_ID_HEADER="X-SSL-Client-Verify": the proxy sets this header itself; choose another, e.g. X-Request-ID',
+    ]);
+    expect(problems("x request id")[0]).toMatch(/^REQUEST_ID_HEADER="x request id": expected/);
+    expect(loadConfig({ REQUEST_ID_HEADER: "Correlation-ID" }).requestIdHeader).toBe(
+      "correlation-id",
+    );
+    expect(
+      configProblems({ REQUEST_ID_HEADER: "X-Request-ID", BALANCE: "hdr(X-Request-ID)" }),
+    ).toEqual([
+      "BALANCE=hdr(x-request-id): REQUEST_ID_HEADER replaces that header with a new id per request, so nothing would stick; hash another header, or choose another REQUEST_ID_HEADER",
     ]);
   });
 });

@@ -4,10 +4,10 @@
 // edge. Each client may send `burst` requests at once, then `perSecond` a
 // second; a request over it is refused (429) rather than delayed.
 //
-// Pure: time is passed in. The table is bounded: a client whose bucket has
-// filled up again is the same as one never seen, so such entries are the
-// first to go; past `maxClients` busy ones, the longest-known goes (it is
-// forgiven its debt, never refused wrongly).
+// Pure: time is passed in. The table is bounded and kept in the order its
+// clients were last seen: past `maxClients`, the one seen longest ago goes,
+// in O(1). Its bucket has most likely filled up again (then nothing is
+// lost); if not, it is forgiven its debt: a limit may be lenient, never wrong.
 
 export interface ClientRate {
   /** Requests a second, on average. */
@@ -23,60 +23,42 @@ interface Bucket {
 }
 
 export class RateLimiter {
+  /** By client, the one seen longest ago first. */
   private readonly buckets = new Map<string, Bucket>();
-  /** A bucket this long untouched is full again. */
-  private readonly refillMs: number;
 
   constructor(
     readonly rate: ClientRate,
     private readonly maxClients = 65_536,
-  ) {
-    this.refillMs = (rate.burst / rate.perSecond) * 1000;
-  }
+  ) {}
 
   /** Takes a token for `client` at `now` (ms): 0 when it had one, else the seconds until it will. */
   take(client: string, now: number): number {
+    const { perSecond, burst } = this.rate;
     let bucket = this.buckets.get(client);
     if (bucket === undefined) {
-      if (this.buckets.size >= this.maxClients) this.makeRoom(now);
-      bucket = { tokens: this.rate.burst, at: now };
-      this.buckets.set(client, bucket);
+      if (this.buckets.size >= this.maxClients) {
+        const longestUnseen = this.buckets.keys().next().value!;
+        this.buckets.delete(longestUnseen);
+      }
+      bucket = { tokens: burst, at: now };
     } else {
+      // Seen now: to the end of the order.
+      this.buckets.delete(client);
       const elapsed = Math.max(0, now - bucket.at);
-      bucket.tokens = Math.min(
-        this.rate.burst,
-        bucket.tokens + (elapsed * this.rate.perSecond) / 1000,
-      );
+      bucket.tokens = Math.min(burst, bucket.tokens + (elapsed * perSecond) / 1000);
       bucket.at = now;
     }
+    this.buckets.set(client, bucket);
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
       return 0;
     }
-    return (1 - bucket.tokens) / this.rate.perSecond;
+    return (1 - bucket.tokens) / perSecond;
   }
 
   /** Clients in the table. */
   get size(): number {
     return this.buckets.size;
-  }
-
-  /** Drops full buckets, oldest first; if none is full, the oldest one. */
-  private makeRoom(now: number): void {
-    let dropped = 0;
-    // Bounded work per call: at most a few thousand looked at.
-    let looked = 0;
-    for (const [client, bucket] of this.buckets) {
-      if (++looked > 4096) break;
-      if (now - bucket.at >= this.refillMs) {
-        this.buckets.delete(client);
-        dropped++;
-      }
-    }
-    if (dropped === 0) {
-      const oldest = this.buckets.keys().next().value;
-      if (oldest !== undefined) this.buckets.delete(oldest);
-    }
   }
 }
 
@@ -87,4 +69,12 @@ export function parseRate(text: string): number | undefined {
   const count = Number(match[1]);
   if (!(count > 0)) return undefined;
   return match[2] !== undefined && match[2].toLowerCase().startsWith("m") ? count / 60 : count;
+}
+
+/** A rate as people say it: "100 a second", "20 a minute". */
+export function describeRate(perSecond: number): string {
+  const perMinute = perSecond * 60;
+  return perSecond < 1 && Math.abs(perMinute - Math.round(perMinute)) < 1e-9
+    ? `${Math.round(perMinute)} a minute`
+    : `${Number(perSecond.toPrecision(6))} a second`;
 }

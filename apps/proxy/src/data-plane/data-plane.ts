@@ -13,7 +13,7 @@ import { redirectToHttps, redirectUpgradeToHttps } from "./https-redirect.js";
 import { createTlsPort, type ReloadOutcome, type TlsSettings } from "./tls-port.js";
 import { rawAnswer, sendError, sendText } from "./errors.js";
 import { tellClientIdentity } from "./client-identity.js";
-import { RateLimiter, type ClientRate } from "./client-rate.js";
+import { describeRate, RateLimiter, type ClientRate } from "./client-rate.js";
 import { assignRequestId } from "./request-id.js";
 import type { AddressMatcher } from "./cidr.js";
 import {
@@ -196,7 +196,21 @@ export function createDataPlane(options: {
     sendText(res, up ? 200 : 503, up ? "ok\n" : draining ? "stopping\n" : "no server is up\n");
   };
 
-  /** A request answered by the proxy itself, counted and logged as refused. */
+  /** Counts and logs a request the proxy answered itself. */
+  const refused = (req: ClientRequest, status: number, reason: string) => {
+    metrics.countRequest("none", status);
+    if (config.accessLog)
+      logger.info(
+        { client: req.remoteAddress, method: req.method, url: req.url, status, reason },
+        "refused",
+      );
+  };
+
+  /**
+   * A request answered by the proxy itself. A body still coming in is not
+   * waited for: the connection closes after the answer (a slow body would
+   * otherwise hold it open, the body-rate watch being for routed requests).
+   */
   const refuse = (
     req: ClientRequest,
     res: ResponseWriter,
@@ -205,20 +219,27 @@ export function createDataPlane(options: {
     close = false,
     extra: readonly string[] = [],
   ) => {
-    if (close) res.keepAlive = false;
+    if (close || (req.body !== undefined && !req.complete)) res.keepAlive = false;
     sendText(res, status, `${status} ${text}\n`, extra);
-    metrics.countRequest("none", status);
-    if (config.accessLog)
-      logger.info(
-        { client: req.remoteAddress, method: req.method, url: req.url, status, reason: text },
-        "refused",
-      );
+    refused(req, status, text);
+  };
+
+  /** The same for an upgrade: the answer is written on the socket, which closes. */
+  const refuseUpgrade = (
+    req: ClientRequest,
+    socket: Socket,
+    status: string,
+    text: string,
+    extra: readonly string[] = [],
+  ) => {
+    socket.end(rawAnswer(status, text, extra));
+    refused(req, Number(status.slice(0, 3)), text);
   };
 
   // CLIENT_RATE: this process's buckets (with WORKERS, each worker has its own).
   const limiter = config.clientRate === undefined ? undefined : new RateLimiter(config.clientRate);
   const tooMany = (client: string) =>
-    `${client} sent more than ${config.clientRate!.burst} at once or ${config.clientRate!.perSecond} a second (CLIENT_RATE)`;
+    `${client} sent more than ${config.clientRate!.burst} at once or ${describeRate(config.clientRate!.perSecond)} (CLIENT_RATE)`;
 
   // With TLS_CLIENT_CA: X-SSL-Client-* set from the handshake, or the refusal.
   const checkClient = config.tls?.clientVerify === undefined ? undefined : tellClientIdentity;
@@ -226,9 +247,9 @@ export function createDataPlane(options: {
   const handle = (req: ClientRequest, res: ResponseWriter) => {
     if (req.url === config.monitorUri) return monitor(res);
     if (config.httpsRedirect && !req.secure) return redirectToHttps(req, res, tlsPort());
-    const refused = checkClient?.(req);
+    const unverified = checkClient?.(req);
     // Never reaches a server; the connection is closed after it.
-    if (refused !== undefined) return refuse(req, res, 400, `Bad Request: ${refused}`, true);
+    if (unverified !== undefined) return refuse(req, res, 400, `Bad Request: ${unverified}`, true);
     const result = router.route(req);
     if ("refused" in result) {
       if (result.refused === "no-server")
@@ -277,22 +298,19 @@ export function createDataPlane(options: {
 
   const upgrade = (req: ClientRequest, socket: Socket, head: Buffer) => {
     if (config.httpsRedirect && !req.secure) return redirectUpgradeToHttps(req, socket, tlsPort());
-    const refused = checkClient?.(req);
-    if (refused !== undefined) {
-      socket.end(rawAnswer("400 Bad Request", refused));
-      return;
-    }
+    const unverified = checkClient?.(req);
+    if (unverified !== undefined) return refuseUpgrade(req, socket, "400 Bad Request", unverified);
     const result = router.route(req);
-    if ("refused" in result) {
-      socket.end(
-        "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
-      );
-      return;
-    }
-    if (limiter?.take(result.client, performance.now())) {
-      socket.end(rawAnswer("429 Too Many Requests", tooMany(result.client)));
-      return;
-    }
+    if ("refused" in result)
+      return result.refused === "no-server"
+        ? refuseUpgrade(req, socket, "503 Service Unavailable", "no server is up")
+        : refuseUpgrade(req, socket, "400 Bad Request", "no client address");
+    const wait = limiter?.take(result.client, performance.now());
+    if (wait)
+      return refuseUpgrade(req, socket, "429 Too Many Requests", tooMany(result.client), [
+        "retry-after",
+        String(Math.ceil(wait)),
+      ]);
     if (requestIdHeader !== undefined)
       result.requestId = assignRequestId(req.headers, requestIdHeader, result.peerTrusted);
     forwarder.upgrade(req, result, socket, head);

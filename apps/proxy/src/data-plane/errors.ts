@@ -116,7 +116,9 @@ export function sendText(
  * owns (an upgrade refused before it is passed on), closing the connection.
  * `status` is the whole status line's end, e.g. "503 Service Unavailable".
  */
-export function rawAnswer(status: string, text: string): string {
+export function rawAnswer(status: string, text: string, extra: readonly string[] = []): string {
   const body = `${status}: ${text}\n`;
-  return `HTTP/1.1 ${status}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+  let fields = "";
+  for (let i = 0; i < extra.length; i += 2) fields += `${extra[i]}: ${extra[i + 1]}\r\n`;
+  return `HTTP/1.1 ${status}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${fields}connection: close\r\n\r\n${body}`;
 }

@@ -75,7 +75,7 @@ function connectionTokens(connection: unknown): Set<string> | undefined {
 }
 
 /** What this proxy itself tells the servers about the client: never a client's to take away or add. */
-const SET_BY_PROXY = [
+export const SET_BY_PROXY: readonly string[] = [
   "x-forwarded-for",
   "x-forwarded-proto",
   "x-forwarded-host",

@@ -119,7 +119,11 @@ class Relay implements Exchange {
       route.server,
       (performance.now() - route.startedAt) / 1000,
     );
-    const list = endToEndRawHeaders(rawHeaders);
+    let list = endToEndRawHeaders(rawHeaders);
+    // The server's own copy of the id (one echoed, or its own) gives way to the proxy's.
+    const idHeader = this.forwarder.requestIdHeader;
+    if (idHeader !== undefined && route.requestId !== undefined)
+      list = withoutField(list, idHeader);
     list.push(...this.forwarder.answerHeaders(route));
     if (route.setCookie !== undefined) list.push("set-cookie", route.setCookie);
     res.writeHead(status, statusMessage || undefined, list);
@@ -251,6 +255,10 @@ class Forwarding implements Forwarder {
       options.timeouts.serverMs,
       options.timeouts.tunnelMs,
     );
+  }
+
+  get requestIdHeader(): string | undefined {
+    return this.options.requestIdHeader;
   }
 
   answerHeaders(route: Route): string[] {
@@ -455,4 +463,12 @@ class Forwarding implements Forwarder {
 
 export function createForwarder(options: ForwarderOptions): Forwarder {
   return new Forwarding(options);
+}
+
+/** A raw [name, value, ...] list without the fields named `lower` (in any case). */
+function withoutField(list: string[], lower: string): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < list.length; i += 2)
+    if (list[i]!.toLowerCase() !== lower) kept.push(list[i]!, list[i + 1]!);
+  return kept;
 }
