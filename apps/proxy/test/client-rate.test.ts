@@ -115,6 +115,11 @@ function getWithHeaders(
   });
 }
 
+/** Sends the burst's three requests from `from`, each served: its bucket is then empty. */
+async function spendBurst(from: string): Promise<void> {
+  for (let i = 0; i < 3; i++) expect((await get(topology.running.port, { from })).status).toBe(200);
+}
+
 describe("CLIENT_RATE through the proxy", () => {
   it("answers 429 with Retry-After past the burst, serves again once the bucket refills, and leaves other clients alone", async () => {
     const port = topology.running.port;
@@ -155,8 +160,7 @@ describe("CLIENT_RATE through the proxy", () => {
 
   it("refuses a WebSocket upgrade past the rate with the same 429", async () => {
     const carol = CLIENTS[2]!;
-    for (let i = 0; i < 3; i++)
-      expect((await get(topology.running.port, { from: carol })).status).toBe(200);
+    await spendBurst(carol);
     const upgrade = await converse(
       topology.running.port,
       "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
@@ -170,8 +174,7 @@ describe("CLIENT_RATE through the proxy", () => {
 
   it("closes the connection after a 429 whose body is still coming, rather than wait for it", async () => {
     const dave = CLIENTS[3]!;
-    for (let i = 0; i < 3; i++)
-      expect((await get(topology.running.port, { from: dave })).status).toBe(200);
+    await spendBurst(dave);
     const upload = await converse(
       topology.running.port,
       "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\nfirst bytes",
