@@ -706,7 +706,7 @@ function tlsSettings(s: z.infer<typeof schema>, problems: string[]): TlsSettings
     clientCrl: s.TLS_CLIENT_CRL,
   };
   if (s.TLS_PORT === undefined) {
-    const needing = [
+    const problem = requiredWhen("TLS_PORT", [
       ["TLS_CERT", s.TLS_CERT],
       ["TLS_KEY", s.TLS_KEY],
       ["TLS_CERTS", s.TLS_CERTS],
@@ -715,11 +715,8 @@ function tlsSettings(s: z.infer<typeof schema>, problems: string[]): TlsSettings
       ["TLS_CLIENT_VERIFY", s.TLS_CLIENT_VERIFY],
       ["HSTS", s.HSTS],
       ["HTTPS_REDIRECT", s.HTTPS_REDIRECT === "on" ? "on" : undefined],
-    ].filter(([, value]) => value !== undefined);
-    if (needing.length > 0)
-      problems.push(
-        `TLS_PORT: required when ${needing.map(([name]) => name).join(", ")} ${needing.length > 1 ? "are" : "is"} set`,
-      );
+    ]);
+    if (problem !== undefined) problems.push(problem);
     return undefined;
   }
   if (s.TLS_PORT !== 0 && s.TLS_PORT === s.PORT)
@@ -735,14 +732,16 @@ function tlsSettings(s: z.infer<typeof schema>, problems: string[]): TlsSettings
     return undefined;
   }
   if (files.clientCa === undefined) {
-    const needing = [
-      ["TLS_CLIENT_VERIFY", s.TLS_CLIENT_VERIFY],
-      ["TLS_CLIENT_CRL", s.TLS_CLIENT_CRL],
-    ].filter(([, value]) => value !== undefined);
-    if (needing.length > 0) {
-      problems.push(
-        `TLS_CLIENT_CA: required when ${needing.map(([name]) => name).join(", ")} ${needing.length > 1 ? "are" : "is"} set (the authorities client certificates are checked against)`,
-      );
+    const problem = requiredWhen(
+      "TLS_CLIENT_CA",
+      [
+        ["TLS_CLIENT_VERIFY", s.TLS_CLIENT_VERIFY],
+        ["TLS_CLIENT_CRL", s.TLS_CLIENT_CRL],
+      ],
+      " (the authorities client certificates are checked against)",
+    );
+    if (problem !== undefined) {
+      problems.push(problem);
       return undefined;
     }
   }
@@ -763,4 +762,11 @@ function tlsSettings(s: z.infer<typeof schema>, problems: string[]): TlsSettings
     // A CA given means certificates are checked: required unless said otherwise (HAProxy's `verify required`).
     clientVerify: files.clientCa === undefined ? undefined : (s.TLS_CLIENT_VERIFY ?? "required"),
   };
+}
+
+/** "<setting>: required when A, B are set<why>", when any of `given` has a value. */
+function requiredWhen(setting: string, given: [string, unknown][], why = ""): string | undefined {
+  const names = given.filter(([, value]) => value !== undefined).map(([name]) => name);
+  if (names.length === 0) return undefined;
+  return `${setting}: required when ${names.join(", ")} ${names.length > 1 ? "are" : "is"} set${why}`;
 }
