@@ -4,18 +4,23 @@
 // (bare.ts): one answering each stream itself, one forwarding each to the
 // backends on kept-alive sockets with nothing else (no ring, headers,
 // limits, timeouts, metrics). The bare forwarder is the ceiling of any proxy
-// built on node:http2, whatever it does above it. Writes results/h2-floor.md.
+// built on node:http2, whatever it does above it. Also stickyring's
+// multi-core mode (WORKERS = the cores): not a like-for-like row (HAProxy
+// runs one thread), but what an operator with spare cores gets. Writes
+// results/h2-floor.md.
 
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { certificate, LOADS, runHttps, startTlsCandidates } from "./https.js";
+import { waitForPort } from "@stickyring/runtime";
 import { commit } from "./provenance.js";
 import {
   PORT_BASE,
   PROXY_START,
   cleanup,
+  startStickyring,
   ensureTools,
   launchLine,
   startBackends,
@@ -38,6 +43,22 @@ try {
   const pem = certificate();
   const candidates = await startTlsCandidates(backends, pem);
   started.push(...candidates);
+  const cores = cpus().length;
+  const tlsPort = PORT_BASE + 234;
+  const workers = await startStickyring(
+    PORT_BASE + 233,
+    PORT_BASE + 333,
+    backends,
+    cores,
+    undefined,
+    {
+      TLS_PORT: String(tlsPort),
+      TLS_CERT: pem,
+    },
+  );
+  started.push(workers);
+  await waitForPort(tlsPort);
+  candidates.push({ ...workers, port: tlsPort });
   for (const [i, [name, mode]] of BARE.entries()) {
     const port = PORT_BASE + 240 + i;
     const bare = await startProcess(
@@ -55,6 +76,7 @@ try {
   const report = [
     `Command: \`pnpm bench:h2floor\` (${new Date().toISOString().slice(0, 10)}, ${commit()}, ${cpus().length} cores, Node ${process.version}, ${execFileSync("haproxy", ["-v"], { encoding: "utf8" }).split("\n")[0]}).`,
     `${ROUNDS} alternating rounds of ${SECONDS} s after an uncounted warm-up; medians shown. HAProxy and stickyring as in bench:https;`,
+    `\`stickyring, ${cpus().length} workers\`: the same with \`WORKERS=${cpus().length}\` (a control process and one data-plane worker per core; CPU and RSS summed over all of them): HAProxy runs one thread, so this row is not like for like;`,
     `the bare node:http2 servers (tools/bench-proxy/src/bare.ts, GET only, Content-Length answers only) run as ${launchLine()}, with the same certificate.`,
     "The bare forwarder is what any proxy on node:http2 costs at least: its requests/s bound what stickyring's TLS port can reach.",
     "",

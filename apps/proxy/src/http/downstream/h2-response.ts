@@ -30,8 +30,15 @@ export class H2Response extends AnswerEnd implements ResponseWriter {
    * refused) or for a client that misbehaves (a body too slow).
    */
   keepAlive = true;
-  /** The head, until the first body piece, the end, or flushHead sends it. */
-  private pending: OutgoingHttpHeaders | undefined;
+  /**
+   * The head as node:http2's flat [name, value, ...] form, names in lower
+   * case, until the first body piece, the end, or flushHead sends it. Flat
+   * rather than an object: node copies an object and builds the same list
+   * from it, per answer.
+   */
+  private pending: string[] | undefined;
+  /** The head announces trailers (Trailer). */
+  private announcesTrailers = false;
   /** No body goes out: HEAD, 204, 304. */
   private bodiless = false;
   /** Trailers to send once the body is out (when the stream waits for them). */
@@ -46,15 +53,21 @@ export class H2Response extends AnswerEnd implements ResponseWriter {
     private readonly extraHeaders: readonly string[],
   ) {
     super();
-    stream.once("close", () => this.lost());
   }
 
   writeHead(status: number, _message: string | undefined, headers: readonly string[]): void {
     this.statusCode = status;
-    const head = headerObject(headers, status === 204);
-    head[":status"] = status;
-    for (let i = 0; i < this.extraHeaders.length; i += 2)
-      head[this.extraHeaders[i]!] = this.extraHeaders[i + 1]!;
+    const head = [":status", String(status)];
+    const noLength = status === 204;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!.toLowerCase();
+      if (NOT_IN_ANSWERS.has(name) || (noLength && name === "content-length")) continue;
+      // The proxy's own (HSTS) replaces the server's.
+      if (this.extraHeaders.length > 0 && this.extraHeaders.includes(name)) continue;
+      if (name === "trailer") this.announcesTrailers = true;
+      head.push(name, headers[i + 1]!);
+    }
+    for (const field of this.extraHeaders) head.push(field);
     this.bodiless = this.headOnly || status === 204 || status === 304;
     this.pending = head;
   }
@@ -121,7 +134,7 @@ export class H2Response extends AnswerEnd implements ResponseWriter {
     const head = this.pending!;
     this.pending = undefined;
     this.headersSent = true;
-    const waitForTrailers = !this.bodiless && (withTrailers || head.trailer !== undefined);
+    const waitForTrailers = !this.bodiless && (withTrailers || this.announcesTrailers);
     if (waitForTrailers)
       this.stream.once("wantTrailers", () => {
         const trailers = this.trailers;
@@ -142,12 +155,12 @@ export class H2Response extends AnswerEnd implements ResponseWriter {
   }
 }
 
-/** A flat [name, value, ...] list as HTTP/2 fields: names in lower case, repeats as lists. */
-function headerObject(list: readonly string[], noLength = false): OutgoingHttpHeaders {
+/** A flat [name, value, ...] list as HTTP/2 fields (interim heads, trailers): names in lower case, repeats as lists. */
+function headerObject(list: readonly string[]): OutgoingHttpHeaders {
   const head: OutgoingHttpHeaders = {};
   for (let i = 0; i < list.length; i += 2) {
     const name = list[i]!.toLowerCase();
-    if (NOT_IN_ANSWERS.has(name) || (noLength && name === "content-length")) continue;
+    if (NOT_IN_ANSWERS.has(name)) continue;
     const value = list[i + 1]!;
     const previous = head[name];
     if (previous === undefined) head[name] = value;

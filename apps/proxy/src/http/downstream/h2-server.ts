@@ -48,6 +48,8 @@ const MAX_HEADER_LIST = 16 * 1024;
 const RESET_BURST = 200;
 const RESET_RATE = 33;
 
+const ignore = () => {};
+
 /** What a connection's streams share. */
 interface SessionState {
   socket: Socket;
@@ -86,17 +88,21 @@ export function createH2Server(handlers: ServerHandlers, options: H2Options): H2
   server.on(
     "stream",
     (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, raw: string[]) => {
-      stream.on("error", () => {}); // 'close' follows
+      stream.on("error", ignore); // 'close' follows
       const state = stream.session && sessions.get(stream.session);
       if (state === undefined) return;
       state.open++;
-      stream.once("close", () => state.open--);
+      const response = new H2Response(stream, headers[":method"] === "HEAD", options.extraHeaders);
+      // One listener for the stream's end, whatever ended it: a client that reset it is lost.
+      stream.on("close", () => {
+        state.open--;
+        response.lost();
+      });
       const request = readRequest(stream, headers, raw, state);
       if (typeof request === "number") {
         stream.respond({ ":status": request, "content-length": 0 }, { endStream: true });
         return;
       }
-      const response = new H2Response(stream, request.method === "HEAD", options.extraHeaders);
       handlers.request(request, response);
     },
   );
