@@ -2,12 +2,14 @@
 // certificate SNI names, TLS policy, PROXY protocol before TLS, HSTS and the
 // plain port's redirect, and connections that never become TLS.
 
+import { createServer } from "node:http";
 import { connect as netConnect } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { createHashRing, sourceKey } from "@stickyring/hashing";
+import { listen } from "@stickyring/runtime";
 import {
   clientAddresses,
   get,
@@ -19,7 +21,7 @@ import {
 } from "./harness.js";
 import WebSocket from "ws";
 import { converse } from "./raw-client.js";
-import { httpsGet } from "./tls-client.js";
+import { h2Request, h2Session, httpsGet } from "./tls-client.js";
 import { createPki, type Leaf, type Pki } from "./tls-pki.js";
 
 const ids = ["app1", "app2", "app3"];
@@ -422,5 +424,33 @@ describe("HSTS and HTTPS_REDIRECT", () => {
     expect(monitor.headers["strict-transport-security"]).toBe(
       "max-age=63072000; includeSubDomains",
     );
+  });
+
+  it("replaces a server's own Strict-Transport-Security, over HTTP/1.1 and HTTP/2 alike", async () => {
+    const server = createServer((_req, res) => {
+      res.setHeader("Strict-Transport-Security", "max-age=1");
+      res.end("own hsts");
+    });
+    const port = await listen(server, 0, "127.0.0.1");
+    const proxy = await startProxy(
+      [{ id: "app1", port } as Backend],
+      tlsEnv({ HSTS: "max-age=600", HEALTH_INTER: "60s" }),
+    );
+    try {
+      const port2 = (proxy.proxy.tlsServer!.address() as { port: number }).port;
+      const https = await httpsGet(port2, { ca: pki.ca });
+      expect(https.body).toBe("own hsts");
+      // Two fields would read "max-age=1, max-age=600" (or the reverse) here.
+      expect(https.headers["strict-transport-security"]).toBe("max-age=600");
+      const session = await h2Session(port2, { ca: pki.ca });
+      const h2 = await h2Request(session, { ":path": "/" });
+      session.close();
+      expect(h2.body).toBe("own hsts");
+      expect(h2.headers["strict-transport-security"]).toBe("max-age=600");
+    } finally {
+      await proxy.stop();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });

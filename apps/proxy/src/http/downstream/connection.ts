@@ -63,7 +63,11 @@ export interface SecuredConnection {
   remoteAddress: string | undefined;
   /** Header lines added to every final answer (Strict-Transport-Security). */
   extraHead: string;
+  /** Their names, lower case. */
+  extraNames: ReadonlySet<string>;
 }
+
+const NO_NAMES: ReadonlySet<string> = new Set();
 
 /**
  * A read re-arms the socket's timeout; one the parser takes itself does not
@@ -130,6 +134,7 @@ export class ClientConnection implements ResponseOwner {
   /** With acceptProxy: what has come of the PROXY protocol header so far (undefined once read). */
   private preamble: Buffer | undefined;
   readonly extraHead: string;
+  readonly extraNames: ReadonlySet<string>;
 
   constructor(
     readonly socket: Socket,
@@ -147,6 +152,7 @@ export class ClientConnection implements ResponseOwner {
     this.parser = parser;
     this.remoteAddress = secured?.remoteAddress ?? plainAddress(socket.remoteAddress);
     this.extraHead = secured?.extraHead ?? "";
+    this.extraNames = secured?.extraNames ?? NO_NAMES;
     if (host.acceptProxy && secured === undefined) {
       // Counted against the headers timeout like the head that follows it.
       this.preamble = Buffer.alloc(0);

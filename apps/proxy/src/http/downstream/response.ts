@@ -15,6 +15,8 @@ export interface ResponseOwner {
   readonly socket: Socket;
   /** Header lines added to every final answer ("" for none). */
   readonly extraHead: string;
+  /** Their names, lower case: a server's fields of these names give way to them. */
+  readonly extraNames: ReadonlySet<string>;
   /** The response is complete; `keepAlive` false: close the connection. */
   finished(response: ClientResponse, keepAlive: boolean): void;
 }
@@ -62,12 +64,15 @@ export class ClientResponse extends AnswerEnd implements ResponseWriter {
     let length = false;
     // A 204 has no content, so no length either (RFC 9110 8.6).
     const lengthAllowed = status !== 204;
+    const { extraNames } = this.owner;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
       if (name.length === 14 && name.toLowerCase() === "content-length") {
         if (!lengthAllowed) continue;
         length = true;
       }
+      // The proxy's own (HSTS) replaces the server's, as HAProxy's set-header does.
+      if (extraNames.size > 0 && extraNames.has(name.toLowerCase())) continue;
       head += `${name}: ${headers[i + 1]}\r\n`;
     }
     this.bodiless = this.headOnly || status === 204 || status === 304;

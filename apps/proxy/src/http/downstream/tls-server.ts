@@ -70,6 +70,9 @@ export function createTlsServer(
   });
   const extraHead =
     options.hsts === undefined ? "" : `strict-transport-security: ${options.hsts}\r\n`;
+  const extraNames: ReadonlySet<string> = new Set(
+    options.hsts === undefined ? [] : ["strict-transport-security"],
+  );
   let certificates = options.certificates;
   let ticketKeys = options.ticketKeys;
   const defaultContext = (): SecureContextOptions => ({
@@ -111,7 +114,7 @@ export function createTlsServer(
       // close a session whose socket only ended.
       socket.once("end", () => socket.destroy());
       h2.accept(socket, address);
-    } else http.adopt(socket, { remoteAddress: address, extraHead });
+    } else http.adopt(socket, { remoteAddress: address, extraHead, extraNames });
   });
 
   const secure = (raw: Socket, client: string | undefined) => {
