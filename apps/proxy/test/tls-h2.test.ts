@@ -5,6 +5,8 @@
 
 import { execFile } from "node:child_process";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import type { ClientHttp2Session } from "node:http2";
+import { createServer as createNetServer, type Server as NetServer } from "node:net";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { createHashRing, sourceKey } from "@stickyring/hashing";
@@ -288,6 +290,110 @@ describe("HTTP/2 message rules, checked on a recording backend", () => {
     );
     await client.until((f) => f.stream === 3 && f.type === FRAME.HEADERS);
     client.socket.destroy();
+  });
+});
+
+/** What one HTTP/2 request got, fields as sent (name, value, ...). */
+interface RawAnswer {
+  fields: string[];
+  trailers: string[];
+  body: string;
+  /** RST_STREAM's code, 0 when the stream ended normally. */
+  reset: number;
+}
+
+function rawAnswer(session: ClientHttp2Session, path: string): Promise<RawAnswer> {
+  return new Promise((resolve) => {
+    const stream = session.request({ ":path": path });
+    const answer: RawAnswer = { fields: [], trailers: [], body: "", reset: 0 };
+    stream.setEncoding("utf8");
+    stream.on("response", (_h, _f, raw: string[]) => (answer.fields = raw));
+    stream.on("trailers", (_h, _f, raw: string[]) => (answer.trailers = raw));
+    stream.on("data", (chunk: string) => (answer.body += chunk));
+    stream.on("error", () => {});
+    stream.on("close", () => resolve({ ...answer, reset: stream.rstCode ?? 0 }));
+  });
+}
+
+describe("a server's repeated fields and bodiless statuses, over HTTP/2", () => {
+  /** Exact bytes per path, as a server may send them; anything else: 200 "ok". */
+  const ANSWERS: Record<string, string> = {
+    "/trailers":
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nUser-Agent: a\r\nUser-Agent: b\r\nETag: "1"\r\nETag: "2"\r\n\r\n',
+    "/types":
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nok",
+    "/205": "HTTP/1.1 205 Reset Content\r\nContent-Length: 3\r\n\r\nabc",
+  };
+  let server: NetServer;
+  let proxy: RunningProxy;
+  let port: number;
+  beforeAll(async () => {
+    server = createNetServer((socket) => {
+      let buffered = "";
+      socket.setEncoding("latin1");
+      socket.on("error", () => {});
+      socket.on("data", (data: string) => {
+        buffered += data;
+        for (let end = buffered.indexOf("\r\n\r\n"); end >= 0; end = buffered.indexOf("\r\n\r\n")) {
+          const path = buffered.slice(0, end).split(" ")[1]!;
+          buffered = buffered.slice(end + 4);
+          socket.write(ANSWERS[path] ?? "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "latin1");
+        }
+      });
+    });
+    const serverPort = await listen(server, 0, "127.0.0.1");
+    proxy = await startProxy([{ id: "raw", port: serverPort } as Backend], {
+      TLS_PORT: "0",
+      TLS_CERT: leaf.combinedFile,
+    });
+    port = (proxy.proxy.tlsServer!.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    await proxy.stop();
+    await new Promise((r) => server.close(r));
+  });
+
+  it("relays repeated trailer fields node counts as single-valued (they used to end the process)", async () => {
+    const session = await h2Session(port, { ca: pki.ca });
+    const answer = await rawAnswer(session, "/trailers");
+    expect(answer).toMatchObject({ body: "ok", reset: 0 });
+    expect(answer.trailers).toEqual([
+      "user-agent",
+      "a",
+      "user-agent",
+      "b",
+      "etag",
+      '"1"',
+      "etag",
+      '"2"',
+    ]);
+    // The same connection and a new one are served after it.
+    expect((await rawAnswer(session, "/next")).body).toBe("ok");
+    session.close();
+    const again = await h2Session(port, { ca: pki.ca });
+    expect((await rawAnswer(again, "/next")).body).toBe("ok");
+    again.close();
+  });
+
+  it("relays a repeated Content-Type as it came instead of resetting the stream", async () => {
+    const session = await h2Session(port, { ca: pki.ca });
+    const answer = await rawAnswer(session, "/types");
+    session.close();
+    expect(answer).toMatchObject({ body: "ok", reset: 0 });
+    expect(answer.fields.filter((_, i) => answer.fields[i - 1] === "content-type")).toEqual([
+      "text/plain",
+      "text/html",
+    ]);
+  });
+
+  it("answers a 205 with no content even when the server sent some (RFC 9110 15.3.6)", async () => {
+    const session = await h2Session(port, { ca: pki.ca });
+    const answer = await rawAnswer(session, "/205");
+    expect(answer).toMatchObject({ body: "", reset: 0 });
+    expect(answer.fields.slice(0, 2)).toEqual([":status", "205"]);
+    expect(answer.fields).not.toContain("content-length");
+    expect((await rawAnswer(session, "/next")).body).toBe("ok");
+    session.close();
   });
 });
 

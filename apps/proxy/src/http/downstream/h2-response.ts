@@ -39,7 +39,7 @@ export class H2Response extends AnswerEnd implements ResponseWriter {
   private pending: string[] | undefined;
   /** The head announces trailers (Trailer). */
   private announcesTrailers = false;
-  /** No body goes out: HEAD, 204, 304. */
+  /** No body goes out: HEAD, 204, 205, 304. */
   private bodiless = false;
   /** Trailers to send once the body is out (when the stream waits for them). */
   private trailers: readonly string[] | undefined;
@@ -58,7 +58,9 @@ export class H2Response extends AnswerEnd implements ResponseWriter {
   writeHead(status: number, _message: string | undefined, headers: readonly string[]): void {
     this.statusCode = status;
     const head = [":status", String(status)];
-    const noLength = status === 204;
+    // No content in a 204 or 205 (RFC 9110 15.3.5, 15.3.6): node ends their
+    // streams with the head, so a length above 0 would contradict it.
+    const noLength = status === 204 || status === 205;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!.toLowerCase();
       if (NOT_IN_ANSWERS.has(name) || (noLength && name === "content-length")) continue;
@@ -68,7 +70,7 @@ export class H2Response extends AnswerEnd implements ResponseWriter {
       head.push(name, headers[i + 1]!);
     }
     for (const field of this.extraHeaders) head.push(field);
-    this.bodiless = this.headOnly || status === 204 || status === 304;
+    this.bodiless = this.headOnly || noLength || status === 304;
     this.pending = head;
   }
 
@@ -139,7 +141,10 @@ export class H2Response extends AnswerEnd implements ResponseWriter {
       this.stream.once("wantTrailers", () => {
         const trailers = this.trailers;
         this.trailers = undefined;
-        this.stream.sendTrailers(trailers === undefined ? {} : headerObject(trailers));
+        // Thrown here it would reach no caller: the process would go.
+        this.attempt(() =>
+          this.stream.sendTrailers(trailers === undefined ? {} : headerObject(trailers)),
+        );
       });
     this.attempt(() => this.stream.respond(head, { endStream: this.bodiless, waitForTrailers }));
   }

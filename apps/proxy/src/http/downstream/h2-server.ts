@@ -68,6 +68,11 @@ export function createH2Server(handlers: ServerHandlers, options: H2Options): H2
     maxHeaderListPairs: 256,
     streamResetBurst: RESET_BURST,
     streamResetRate: RESET_RATE,
+    // A server's repeated fields (two Content-Type, two ETag trailers) are
+    // relayed as they came, as the HTTP/1.1 side and HAProxy relay them:
+    // node refuses to send them otherwise (an answer lost, or in trailers an
+    // exception no caller can catch).
+    strictSingleValueFields: false,
   });
   const sessions = new Map<Http2Session, SessionState>();
   let accepting: SessionState | undefined;
