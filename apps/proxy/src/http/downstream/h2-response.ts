@@ -65,7 +65,7 @@ export class H2Response extends AnswerEnd implements ResponseWriter {
       const name = headers[i]!.toLowerCase();
       if (NOT_IN_ANSWERS.has(name) || (noLength && name === "content-length")) continue;
       // The proxy's own (HSTS) replaces the server's.
-      if (this.extraHeaders.length > 0 && this.extraHeaders.includes(name)) continue;
+      if (this.extraHeaders.length > 0 && namesField(this.extraHeaders, name)) continue;
       if (name === "trailer") this.announcesTrailers = true;
       head.push(name, headers[i + 1]!);
     }
@@ -173,4 +173,10 @@ function headerObject(list: readonly string[]): OutgoingHttpHeaders {
     else head[name] = [String(previous), value];
   }
   return head;
+}
+
+/** Whether the flat [name, value, ...] list has a field named `name`. */
+function namesField(list: readonly string[], name: string): boolean {
+  for (let i = 0; i < list.length; i += 2) if (list[i] === name) return true;
+  return false;
 }
