@@ -3,7 +3,7 @@
 
 import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { freePort } from "@stickyring/runtime";
+import { freePort, waitForPort } from "@stickyring/runtime";
 import {
   clientAddresses,
   get,
@@ -12,6 +12,8 @@ import {
   waitFor,
   type Backend,
 } from "./harness.js";
+import { h2Request, h2Session, httpsGet } from "./tls-client.js";
+import { createPki } from "./tls-pki.js";
 
 let backend: Backend;
 const children: ChildProcess[] = [];
@@ -23,8 +25,16 @@ afterAll(async () => {
   await backend.kill();
 });
 
-/** Starts the built proxy, sends three requests from known addresses, returns the JSON lines it printed. */
-async function linesFor(env: Record<string, string>): Promise<Record<string, unknown>[]> {
+/**
+ * Starts the built proxy, sends three requests from known addresses (or
+ * `send`'s), returns the JSON lines it printed.
+ */
+async function linesFor(
+  env: Record<string, string>,
+  send: (port: number) => Promise<void> = async (port) => {
+    for (const from of clientAddresses(3)) expect((await get(port, { from })).status).toBe(200);
+  },
+): Promise<Record<string, unknown>[]> {
   const port = await freePort();
   const child = await spawnProxy(
     {
@@ -40,7 +50,7 @@ async function linesFor(env: Record<string, string>): Promise<Record<string, unk
   children.push(child);
   let text = "";
   child.stdout!.on("data", (d: Buffer) => (text += d));
-  for (const from of clientAddresses(3)) expect((await get(port, { from })).status).toBe(200);
+  await send(port);
   // Lines are flushed within 100 ms; the start-up lines are there at once.
   const parse = () =>
     text
@@ -72,10 +82,44 @@ describe("access log", () => {
         backend: "app1",
         method: "GET",
         url: "/",
+        proto: "HTTP/1.1",
         status: 200,
         retries: 0,
       });
       expect(typeof line.ms).toBe("number");
+      expect(line).not.toHaveProperty("tls");
+    }
+  });
+
+  it("says the protocol and TLS version of requests on the TLS port, HTTP/1.1 and HTTP/2", async () => {
+    const pki = createPki();
+    const leaf = pki.leaf("localhost", ["localhost"]);
+    const tlsPort = await freePort();
+    try {
+      const lines = await linesFor(
+        // The TLS port is the fast engine's (as startProxy runs it on either engine's run).
+        {
+          ACCESS_LOG: "on",
+          TLS_PORT: String(tlsPort),
+          TLS_CERT: leaf.combinedFile,
+          HTTP_ENGINE: "fast",
+        },
+        async (port) => {
+          await waitForPort(tlsPort);
+          expect((await get(port, { path: "/plain" })).status).toBe(200);
+          expect((await httpsGet(tlsPort, { ca: pki.ca, path: "/https" })).status).toBe(200);
+          const session = await h2Session(tlsPort, { ca: pki.ca });
+          expect((await h2Request(session, { ":path": "/h2" })).status).toBe(200);
+          session.close();
+        },
+      );
+      const byUrl = new Map(lines.filter((l) => l.msg === "request").map((l) => [l.url, l]));
+      expect(byUrl.get("/plain")).toMatchObject({ proto: "HTTP/1.1" });
+      expect(byUrl.get("/plain")).not.toHaveProperty("tls");
+      expect(byUrl.get("/https")).toMatchObject({ proto: "HTTP/1.1", tls: "TLSv1.3" });
+      expect(byUrl.get("/h2")).toMatchObject({ proto: "HTTP/2.0", tls: "TLSv1.3" });
+    } finally {
+      pki.remove();
     }
   });
 });

@@ -201,7 +201,15 @@ export function createDataPlane(options: {
     metrics.countRequest("none", status);
     if (config.accessLog)
       logger.info(
-        { client: req.remoteAddress, method: req.method, url: req.url, status, reason },
+        {
+          client: req.remoteAddress,
+          method: req.method,
+          url: req.url,
+          proto: `HTTP/${req.httpVersion}`,
+          tls: req.tlsVersion,
+          status,
+          reason,
+        },
         "refused",
       );
   };
@@ -284,6 +292,9 @@ export function createDataPlane(options: {
           backend: result.server,
           method: req.method,
           url: req.url,
+          // As HAProxy's %HV and %sslv, nginx's $server_protocol and $ssl_protocol.
+          proto: `HTTP/${req.httpVersion}`,
+          tls: req.tlsVersion,
           status,
           ms: Math.round((performance.now() - result.startedAt) * 100) / 100,
           retries: result.tried.length - 1,

@@ -38,7 +38,7 @@ export class ClientRequest {
     readonly remoteAddress: string | undefined,
     readonly method: string,
     readonly url: string,
-    /** "1.1" or "1.0". */
+    /** "1.1" or "1.0"; "2.0" for an HTTP/2 stream. */
     readonly httpVersion: string,
     /** As received: [name, value, ...], names in their own case. */
     readonly rawHeaders: string[],
@@ -50,6 +50,12 @@ export class ClientRequest {
   /** It came over TLS (the TLS port, HTTP/1.1 or HTTP/2). */
   get secure(): boolean {
     return (this.socket as TLSSocket).encrypted === true;
+  }
+
+  /** The TLS version it came over ("TLSv1.3"); undefined on the plain port. */
+  get tlsVersion(): string | undefined {
+    const socket = this.socket as TLSSocket;
+    return socket.encrypted === true ? (socket.getProtocol() ?? undefined) : undefined;
   }
 }
 
