@@ -29,6 +29,8 @@ export interface Pki {
   leaf(file: string, names: string[], options?: LeafOptions): Leaf;
   /** A CRL signed by the CA revoking `revoked`, written to `file` under `dir`; its path. */
   crl(file: string, revoked: Leaf[]): string;
+  /** The CA's OCSP response (DER) about `leaf`, good or revoked, written to `out`. */
+  ocsp(leaf: Leaf, out: string, status?: "good" | "revoked"): void;
   remove(): void;
 }
 
@@ -176,6 +178,39 @@ export function createPki(name = "stickyring test CA"): Pki {
         dir,
       );
       return out;
+    },
+    ocsp(leaf, out, status = "good") {
+      // openssl ocsp answers from a text database like openssl ca's: one line for the leaf.
+      const line =
+        status === "good"
+          ? `V\t991231235959Z\t\t${leaf.serial}\tunknown\t/CN=leaf\n`
+          : `R\t991231235959Z\t260101000000Z\t${leaf.serial}\tunknown\t/CN=leaf\n`;
+      writeFileSync(join(dir, "ocsp-index.txt"), line);
+      const request = join(dir, "ocsp-request.der");
+      openssl(
+        ["ocsp", "-issuer", caFile, "-cert", leaf.certFile, "-reqout", request, "-no_nonce"],
+        dir,
+      );
+      openssl(
+        [
+          "ocsp",
+          "-index",
+          "ocsp-index.txt",
+          "-rsigner",
+          caFile,
+          "-rkey",
+          "ca.key",
+          "-CA",
+          caFile,
+          "-reqin",
+          request,
+          "-respout",
+          out,
+          "-ndays",
+          "1",
+        ],
+        dir,
+      );
     },
     remove() {
       rmSync(dir, { recursive: true, force: true });

@@ -5,7 +5,7 @@
 import { createServer } from "node:http";
 import { connect as netConnect } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { createHashRing, sourceKey } from "@stickyring/hashing";
@@ -23,6 +23,8 @@ import WebSocket from "ws";
 import { converse } from "./raw-client.js";
 import { h2Request, h2Session, httpsGet } from "./tls-client.js";
 import { createPki, type Leaf, type Pki } from "./tls-pki.js";
+import { loadCertificates } from "../src/http/tls/certificates.js";
+import { INTERMEDIATE_CIPHERS } from "../src/http/tls/policy.js";
 
 const ids = ["app1", "app2", "app3"];
 const ring = createHashRing({ servers: ids.map((id) => ({ id })) });
@@ -265,6 +267,72 @@ describe("certificates chosen by SNI from a folder (TLS_CERTS)", () => {
     });
     expect(reply.fingerprint).toBe(leaves.b!.fingerprint);
     expect(reply.backend).toBe(ring.pick(sourceKey(CLIENTS[3]!)));
+  });
+});
+
+describe("OCSP stapling (<certificate file>.ocsp)", () => {
+  let running: RunningProxy;
+  let tlsPort: number;
+  let leaves: Record<string, Leaf>;
+  beforeAll(async () => {
+    const dir = join(pki.dir, "stapled");
+    mkdirSync(dir);
+    leaves = {
+      good: pki.leaf("a-good", ["good.test"], { dir }),
+      other: pki.leaf("b-other", ["other.test"], { dir }),
+      revoked: pki.leaf("c-revoked", ["revoked.test"], { dir }),
+      none: pki.leaf("d-none", ["none.test"], { dir }),
+    };
+    pki.ocsp(leaves.good!, `${leaves.good!.certFile}.ocsp`);
+    // A response about another certificate, and one saying this one is revoked: never stapled.
+    pki.ocsp(leaves.good!, `${leaves.other!.certFile}.ocsp`);
+    pki.ocsp(leaves.revoked!, `${leaves.revoked!.certFile}.ocsp`, "revoked");
+    running = await startProxy(backends, { TLS_PORT: "0", TLS_CERTS: dir });
+    tlsPort = (running.proxy.tlsServer!.address() as { port: number }).port;
+  });
+  afterAll(() => running.stop());
+
+  /** The OCSP response a client asking for one got, if any. */
+  const stapled = (servername: string) =>
+    new Promise<Buffer | undefined>((resolve, reject) => {
+      let response: Buffer | undefined;
+      const socket = tlsConnect({
+        host: "127.0.0.1",
+        port: tlsPort,
+        ca: pki.ca,
+        servername,
+        requestOCSP: true,
+      });
+      // null: asked, and nothing stapled.
+      socket.on("OCSPResponse", (der: Buffer | null) => (response = der ?? undefined));
+      socket.once("secureConnect", () => {
+        socket.destroy();
+        resolve(response);
+      });
+      socket.once("error", reject);
+    });
+
+  it("staples a certificate's good response to handshakes that ask for it, byte for byte", async () => {
+    const response = await stapled("good.test");
+    expect(response).toEqual(readFileSync(`${leaves.good!.certFile}.ocsp`));
+  });
+
+  it("staples nothing for a response about another certificate, a revoked one, or none", async () => {
+    expect(await stapled("other.test")).toBeUndefined();
+    expect(await stapled("revoked.test")).toBeUndefined();
+    expect(await stapled("none.test")).toBeUndefined();
+  });
+
+  it("says at load which files it does not staple, and why", () => {
+    const set = loadCertificates(
+      { cert: undefined, key: undefined, dir: join(pki.dir, "stapled") },
+      { minVersion: "TLSv1.2", ciphers: INTERMEDIATE_CIPHERS },
+    );
+    if ("problem" in set) throw new Error(set.problem.reason);
+    expect(set.set.notes).toEqual([
+      expect.stringMatching(/b-other\.pem\.ocsp: it is about another certificate .*; not stapled$/),
+      expect.stringMatching(/c-revoked\.pem\.ocsp: the certificate is revoked; not stapled$/),
+    ]);
   });
 });
 

@@ -56,6 +56,10 @@ export function createTlsPort(options: {
 }): TlsPort {
   const { settings, logger } = options;
   let certificates = settings.certificates;
+  const tellNotes = (set: CertificateSet) => {
+    for (const note of set.notes) logger.warn({ note }, `certificates: ${note}`);
+  };
+  tellNotes(certificates);
   const tls = createTlsServer(options.http, options.handlers, {
     clientMs: options.clientMs,
     acceptProxy: options.acceptProxy,
@@ -87,6 +91,7 @@ export function createTlsPort(options: {
       }
       certificates = loaded.set;
       tls.setCertificates(loaded.set);
+      tellNotes(loaded.set);
       logger.info({ cause, default: loaded.set.fallback.file }, "certificates reloaded");
       return "reloaded";
     },

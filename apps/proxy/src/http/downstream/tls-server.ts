@@ -97,6 +97,16 @@ export function createTlsServer(
     requestCert: options.clientVerify !== undefined,
     rejectUnauthorized: false,
   });
+  // OCSP stapling: a client asking for its certificate's status gets the response read from
+  // `<cert file>.ocsp` (certificates.ts), while one holds; none otherwise.
+  tlsServer.on(
+    "OCSPRequest",
+    (
+      certificate: Buffer,
+      _issuer: Buffer,
+      done: (error: Error | null, response?: Buffer) => void,
+    ) => done(null, certificates.ocspFor(certificate)),
+  );
   // Plain HTTP, garbage, a handshake too slow: the connection is closed, nothing answered.
   tlsServer.on("tlsClientError", (_error, socket) => socket.destroy());
   tlsServer.on("secureConnection", (socket: TLSSocket) => {

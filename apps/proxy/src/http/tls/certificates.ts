@@ -3,12 +3,15 @@
 // `crt <dir>`), one per server name, chosen by the ClientHello's SNI. Each
 // is read, checked against its key and built into a secure context here,
 // so a broken file is refused as a whole, naming the file, and the set
-// already in use stays.
+// already in use stays. A certificate's OCSP response, `<file>.ocsp` beside
+// it (DER, HAProxy's convention), is stapled to handshakes that ask for one
+// while it holds (ocsp.ts); one that does not hold is noted, not stapled.
 
 import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { createSecureContext, type SecureContext } from "node:tls";
+import { checkOcspResponse } from "./ocsp.js";
 import { contextOptions, type TlsPolicy } from "./policy.js";
 
 /** Where the certificates come from (the settings that name them). */
@@ -45,6 +48,16 @@ export interface KeyPair {
   file: string;
   /** The DNS names it is valid for (subjectAltName, else the subject's CN), lowercase. */
   names: string[];
+  /** The certificate, DER, as a handshake's OCSP request names it. */
+  raw: Buffer;
+  /** Its OCSP response to staple, from `<file>.ocsp`, when one is there and holds. */
+  ocsp: Stapled | undefined;
+}
+
+/** An OCSP response and when it goes out of date. */
+interface Stapled {
+  response: Buffer;
+  nextUpdate: Date | undefined;
 }
 
 export interface CertificateSet {
@@ -56,6 +69,10 @@ export interface CertificateSet {
   readonly fingerprint: string;
   /** With TLS_CLIENT_CA. */
   readonly clientTrust: ClientTrust | undefined;
+  /** The OCSP response to staple for a certificate (DER), while it is not out of date. */
+  ocspFor(certificate: Buffer): Buffer | undefined;
+  /** What was read but not used, for the log (an OCSP file that does not hold). */
+  readonly notes: readonly string[];
 }
 
 /** What was wrong, naming the setting and the file. */
@@ -80,15 +97,16 @@ export function loadCertificates(
 ): LoadedCertificates {
   const fingerprint = createHash("sha256");
   const pairs: KeyPair[] = [];
+  const notes: string[] = [];
   let clientTrust: ClientTrust | undefined;
   try {
     clientTrust = readClientTrust(sources, fingerprint);
     if (sources.cert !== undefined) {
-      pairs.push(readPair("TLS_CERT", sources.cert, sources.key, fingerprint));
+      pairs.push(readPair("TLS_CERT", sources.cert, sources.key, fingerprint, notes));
     }
     if (sources.dir !== undefined) {
       for (const file of certificateFiles(sources.dir))
-        pairs.push(readPair("TLS_CERTS", file, undefined, fingerprint));
+        pairs.push(readPair("TLS_CERTS", file, undefined, fingerprint, notes));
       if (pairs.length === 0)
         throw new Problem("TLS_CERTS", sources.dir, "the folder holds no certificate file");
     }
@@ -115,11 +133,22 @@ export function loadCertificates(
       table.set(key, context);
     }
   }
+  const stapled = new Map<string, Stapled>();
+  for (const pair of pairs) if (pair.ocsp) stapled.set(derKey(pair.raw), pair.ocsp);
   return {
     set: {
       fallback: pairs[0]!,
       fingerprint: fingerprint.digest("hex"),
       clientTrust,
+      notes,
+      ocspFor(certificate) {
+        if (stapled.size === 0) return undefined;
+        const found = stapled.get(derKey(certificate));
+        // Out of date since it was read: clients would refuse it.
+        if (found === undefined || (found.nextUpdate && found.nextUpdate <= new Date()))
+          return undefined;
+        return found.response;
+      },
       contextFor(name) {
         const lower = name.toLowerCase();
         const found = exact.get(lower);
@@ -230,6 +259,7 @@ function readPair(
   file: string,
   keyFile: string | undefined,
   fingerprint: ReturnType<typeof createHash>,
+  notes: string[],
 ): KeyPair {
   const text = readPem(setting, file);
   fingerprint.update(text);
@@ -287,7 +317,14 @@ function readPair(
       keyPath,
       `the private key does not match the certificate in ${file}`,
     );
-  const pair = { cert: chain.join("\n"), key: keyBlock[0], file, names: dnsNames(certificate) };
+  const pair = {
+    cert: chain.join("\n"),
+    key: keyBlock[0],
+    file,
+    names: dnsNames(certificate),
+    raw: certificate.raw,
+    ocsp: readOcsp(`${file}.ocsp`, certificate, fingerprint, notes),
+  };
   try {
     createSecureContext({ cert: pair.cert, key: pair.key });
   } catch (error) {
@@ -295,6 +332,33 @@ function readPair(
   }
   return pair;
 }
+
+/** `file` (an OCSP response, DER) when it is there and holds for `certificate`; else a note says why not. */
+function readOcsp(
+  file: string,
+  certificate: X509Certificate,
+  fingerprint: ReturnType<typeof createHash>,
+  notes: string[],
+): Stapled | undefined {
+  let response: Buffer;
+  try {
+    response = readFileSync(file);
+  } catch (error) {
+    if (errorCode(error) !== "ENOENT")
+      notes.push(`${file}: cannot read the file (${errorCode(error)}); not stapled`);
+    return undefined;
+  }
+  fingerprint.update(response);
+  const verdict = checkOcspResponse(response, certificate.serialNumber, new Date());
+  if ("problem" in verdict) {
+    notes.push(`${file}: ${verdict.problem}; not stapled`);
+    return undefined;
+  }
+  return { response, nextUpdate: verdict.nextUpdate };
+}
+
+/** A certificate's identity as a map key. */
+const derKey = (der: Buffer) => createHash("sha256").update(der).digest("hex");
 
 /** subjectAltName's DNS names, else the subject's common name. */
 function dnsNames(certificate: X509Certificate): string[] {
