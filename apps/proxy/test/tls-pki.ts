@@ -39,6 +39,8 @@ export interface LeafOptions {
   dir?: string;
   /** A client's certificate (clientAuth), its subject `subject` (openssl's /O=.../CN=... form). */
   client?: { subject: string };
+  /** Its serial number, hex (another certificate's, for a twin from another CA). */
+  serial?: string;
 }
 
 const openssl = (args: string[], cwd: string) =>
@@ -114,7 +116,7 @@ export function createPki(name = "stickyring test CA"): Pki {
           "-CAkey",
           "ca.key",
           "-set_serial",
-          String(serial++ + Date.now()),
+          options.serial === undefined ? String(serial++ + Date.now()) : `0x${options.serial}`,
           "-out",
           certFile,
           "-days",

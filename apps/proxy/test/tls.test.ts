@@ -2,6 +2,7 @@
 // certificate SNI names, TLS policy, PROXY protocol before TLS, HSTS and the
 // plain port's redirect, and connections that never become TLS.
 
+import { execFileSync } from "node:child_process";
 import { createServer } from "node:http";
 import { connect as netConnect } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
@@ -282,7 +283,10 @@ describe("OCSP stapling (<certificate file>.ocsp)", () => {
       other: pki.leaf("b-other", ["other.test"], { dir }),
       revoked: pki.leaf("c-revoked", ["revoked.test"], { dir }),
       none: pki.leaf("d-none", ["none.test"], { dir }),
+      fifo: pki.leaf("e-fifo", ["fifo.test"], { dir }),
     };
+    // A pipe where the file should be: read, it would block the whole process.
+    execFileSync("mkfifo", [`${leaves.fifo!.certFile}.ocsp`]);
     pki.ocsp(leaves.good!, `${leaves.good!.certFile}.ocsp`);
     // A response about another certificate, and one saying this one is revoked: never stapled.
     pki.ocsp(leaves.good!, `${leaves.other!.certFile}.ocsp`);
@@ -317,10 +321,11 @@ describe("OCSP stapling (<certificate file>.ocsp)", () => {
     expect(response).toEqual(readFileSync(`${leaves.good!.certFile}.ocsp`));
   });
 
-  it("staples nothing for a response about another certificate, a revoked one, or none", async () => {
+  it("staples nothing for a response about another certificate, a revoked one, a pipe, or none", async () => {
     expect(await stapled("other.test")).toBeUndefined();
     expect(await stapled("revoked.test")).toBeUndefined();
     expect(await stapled("none.test")).toBeUndefined();
+    expect(await stapled("fifo.test")).toBeUndefined();
   });
 
   it("says at load which files it does not staple, and why", () => {
@@ -332,6 +337,7 @@ describe("OCSP stapling (<certificate file>.ocsp)", () => {
     expect(set.set.notes).toEqual([
       expect.stringMatching(/b-other\.pem\.ocsp: it is about another certificate .*; not stapled$/),
       expect.stringMatching(/c-revoked\.pem\.ocsp: the certificate is revoked; not stapled$/),
+      expect.stringMatching(/e-fifo\.pem\.ocsp: not a regular file; not stapled$/),
     ]);
   });
 });

@@ -56,8 +56,26 @@ export function createTlsPort(options: {
 }): TlsPort {
   const { settings, logger } = options;
   let certificates = settings.certificates;
+  /** One per stapled response: says when it goes out of date (its refresh job has stopped). */
+  let expiries: NodeJS.Timeout[] = [];
   const tellNotes = (set: CertificateSet) => {
     for (const note of set.notes) logger.warn({ note }, `certificates: ${note}`);
+    for (const timer of expiries) clearTimeout(timer);
+    expiries = [];
+    for (const { file, nextUpdate } of set.stapled) {
+      const ms = nextUpdate === undefined ? Infinity : nextUpdate.getTime() - Date.now();
+      // Timers reach 24 days: a response valid longer is judged again at its next reload.
+      if (ms > 2 ** 31 - 1) continue;
+      const timer = setTimeout(
+        () =>
+          logger.warn(
+            { file, nextUpdate },
+            `certificates: ${file}: out of date (nextUpdate ${nextUpdate!.toISOString()} has passed); no longer stapled`,
+          ),
+        Math.max(0, ms),
+      );
+      expiries.push(timer.unref());
+    }
   };
   tellNotes(certificates);
   const tls = createTlsServer(options.http, options.handlers, {
@@ -96,6 +114,9 @@ export function createTlsPort(options: {
       return "reloaded";
     },
     setTicketKeys: (keys) => tls.setTicketKeys(keys),
-    close: (timeoutMs) => tls.close(timeoutMs),
+    close(timeoutMs) {
+      for (const timer of expiries) clearTimeout(timer);
+      return tls.close(timeoutMs);
+    },
   };
 }

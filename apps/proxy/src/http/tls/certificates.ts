@@ -11,7 +11,7 @@ import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { createSecureContext, type SecureContext } from "node:tls";
-import { checkOcspResponse } from "./ocsp.js";
+import { checkOcspResponse, MAX_STAPLED } from "./ocsp.js";
 import { contextOptions, type TlsPolicy } from "./policy.js";
 
 /** Where the certificates come from (the settings that name them). */
@@ -54,8 +54,9 @@ export interface KeyPair {
   ocsp: Stapled | undefined;
 }
 
-/** An OCSP response and when it goes out of date. */
-interface Stapled {
+/** An OCSP response, the file it came from, and when it goes out of date. */
+export interface Stapled {
+  file: string;
   response: Buffer;
   nextUpdate: Date | undefined;
 }
@@ -73,6 +74,8 @@ export interface CertificateSet {
   ocspFor(certificate: Buffer): Buffer | undefined;
   /** What was read but not used, for the log (an OCSP file that does not hold). */
   readonly notes: readonly string[];
+  /** The OCSP responses being stapled. */
+  readonly stapled: readonly Stapled[];
 }
 
 /** What was wrong, naming the setting and the file. */
@@ -141,6 +144,7 @@ export function loadCertificates(
       fingerprint: fingerprint.digest("hex"),
       clientTrust,
       notes,
+      stapled: [...stapled.values()],
       ocspFor(certificate) {
         if (stapled.size === 0) return undefined;
         const found = stapled.get(derKey(certificate));
@@ -342,6 +346,19 @@ function readOcsp(
 ): Stapled | undefined {
   let response: Buffer;
   try {
+    // A pipe or a device would block the process or never end: regular files only.
+    const stat = statSync(file, { throwIfNoEntry: false });
+    if (stat === undefined) return undefined;
+    if (!stat.isFile()) {
+      notes.push(`${file}: not a regular file; not stapled`);
+      return undefined;
+    }
+    if (stat.size > MAX_STAPLED) {
+      notes.push(
+        `${file}: too large to staple (${stat.size} bytes; a TLS 1.2 handshake carries up to ${MAX_STAPLED}); not stapled`,
+      );
+      return undefined;
+    }
     response = readFileSync(file);
   } catch (error) {
     if (errorCode(error) !== "ENOENT")
@@ -349,12 +366,12 @@ function readOcsp(
     return undefined;
   }
   fingerprint.update(response);
-  const verdict = checkOcspResponse(response, certificate.serialNumber, new Date());
+  const verdict = checkOcspResponse(response, certificate, new Date());
   if ("problem" in verdict) {
     notes.push(`${file}: ${verdict.problem}; not stapled`);
     return undefined;
   }
-  return { response, nextUpdate: verdict.nextUpdate };
+  return { file, response, nextUpdate: verdict.nextUpdate };
 }
 
 /** A certificate's identity as a map key. */

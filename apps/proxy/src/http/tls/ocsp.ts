@@ -1,17 +1,28 @@
 // An OCSP response file (DER, RFC 6960 4.2.1), read far enough to know
 // whether it may be stapled to a certificate's handshakes: the responder
 // answered "successful", the response is about that certificate (its
-// serial number), its status is good, and its nextUpdate has not passed.
+// serial number and its issuer's name, as its certID hashes it), its
+// status is good, its nextUpdate has not passed, and it fits a handshake.
 // Its signature is the client's to check, as for an answer from the CA's
 // own responder: a stapled response is only ever the CA's words passed on.
 // Pure: bytes in, a verdict out.
 
-/** One DER element: its tag, and where its content lies in the buffer. */
+import { createHash } from "node:crypto";
+
+/** One DER element: where it begins, its tag, and where its content lies in the buffer. */
 interface Element {
+  at: number;
   tag: number;
   start: number;
   end: number;
 }
+
+/**
+ * The largest response stapled: TLS 1.2 carries it in one handshake
+ * message of a record (16 KiB with its headers); larger ones broke every
+ * handshake that asked for status. Real ones are a few KB.
+ */
+export const MAX_STAPLED = 16_000;
 
 const SEQUENCE = 0x30;
 const ENUMERATED = 0x0a;
@@ -24,6 +35,13 @@ const CONTEXT_0 = 0xa0;
 const GOOD = 0x80;
 const REVOKED = 0xa1;
 const OBJECT_IDENTIFIER = 0x06;
+/** The certID hash algorithms (their identifiers' content bytes), as node:crypto names them. */
+const HASHES = new Map([
+  ["2b0e03021a", "sha1"],
+  ["608648016503040201", "sha256"],
+  ["608648016503040202", "sha384"],
+  ["608648016503040203", "sha512"],
+]);
 /** id-pkix-ocsp-basic, 1.3.6.1.5.5.7.48.1.1, the identifier's content bytes. */
 const BASIC_RESPONSE = Buffer.from("2b0601050507300101", "hex");
 /** OCSPResponseStatus values (RFC 6960 4.2.1). */
@@ -39,19 +57,64 @@ const STATUS_NAMES = [
 
 export type OcspVerdict = { nextUpdate: Date | undefined } | { problem: string };
 
-/**
- * Whether `der` may be stapled for the certificate whose serial number is
- * `serial` (hex, as node:crypto reports it), at `now`.
- */
-export function checkOcspResponse(der: Buffer, serial: string, now: Date): OcspVerdict {
+/** The certificate a response is checked against. */
+export interface StapledCertificate {
+  /** Its DER (X509Certificate.raw). */
+  raw: Buffer;
+  /** Its serial number, hex, as node:crypto reports it. */
+  serialNumber: string;
+}
+
+/** Whether `der` may be stapled for `certificate` at `now`. */
+export function checkOcspResponse(
+  der: Buffer,
+  certificate: StapledCertificate,
+  now: Date,
+): OcspVerdict {
+  if (der.length > MAX_STAPLED)
+    return {
+      problem: `too large to staple (${der.length} bytes; a TLS 1.2 handshake carries up to ${MAX_STAPLED})`,
+    };
+  let issuer: Buffer;
   try {
-    return judge(der, serial, now);
+    issuer = issuerName(certificate.raw);
+  } catch (error) {
+    return { problem: `cannot read the certificate's issuer (${(error as Error).message})` };
+  }
+  try {
+    return judge(der, certificate.serialNumber, issuer, now);
   } catch (error) {
     return { problem: `not a DER OCSP response (${(error as Error).message})` };
   }
 }
 
-function judge(der: Buffer, serial: string, now: Date): OcspVerdict {
+/** The issuer's Name, DER, from a certificate's DER (RFC 5280 4.1). */
+function issuerName(certificate: Buffer): Buffer {
+  const tbs = children(certificate, element(certificate, 0, certificate.length, SEQUENCE))[0];
+  if (tbs?.tag !== SEQUENCE) throw new Error("no tbsCertificate");
+  const fields = children(certificate, tbs);
+  // version [0] (optional), serialNumber, signature, issuer
+  const issuer = fields[fields[0]?.tag === CONTEXT_0 ? 3 : 2];
+  if (issuer?.tag !== SEQUENCE) throw new Error("no issuer");
+  return certificate.subarray(issuer.at, issuer.end);
+}
+
+/** Whether a certID (RFC 6960 4.1.1) names the certificate of this serial and issuer name. */
+function sameCertificate(der: Buffer, certId: Element, serial: string, issuer: Buffer): boolean {
+  const [algorithm, nameHash, , number] = children(der, certId);
+  if (number?.tag !== INTEGER || nameHash?.tag !== OCTET_STRING || algorithm?.tag !== SEQUENCE)
+    throw new Error("a certID too short");
+  if (normalSerial(der.subarray(number.start, number.end).toString("hex")) !== serial) return false;
+  const oid = children(der, algorithm)[0];
+  const hash = oid && HASHES.get(der.toString("hex", oid.start, oid.end));
+  if (hash === undefined) return false;
+  return createHash(hash)
+    .update(issuer)
+    .digest()
+    .equals(der.subarray(nameHash.start, nameHash.end));
+}
+
+function judge(der: Buffer, serial: string, issuer: Buffer, now: Date): OcspVerdict {
   const root = element(der, 0, der.length, SEQUENCE);
   if (root.end !== der.length) throw new Error("bytes after the response");
   const [status, bytes] = children(der, root);
@@ -77,10 +140,9 @@ function judge(der: Buffer, serial: string, now: Date): OcspVerdict {
   const wanted = normalSerial(serial);
   for (const single of children(der, responses)) {
     const [certId, certStatus, , next] = children(der, single);
-    if (certId === undefined || certStatus === undefined) throw new Error("a response too short");
-    const number = children(der, certId)[3];
-    if (number === undefined || number.tag !== INTEGER) throw new Error("a certID without serial");
-    if (normalSerial(der.subarray(number.start, number.end).toString("hex")) !== wanted) continue;
+    if (certId?.tag !== SEQUENCE || certStatus === undefined)
+      throw new Error("a response too short");
+    if (!sameCertificate(der, certId, wanted, issuer)) continue;
     if (certStatus.tag === REVOKED) return { problem: "the certificate is revoked" };
     if (certStatus.tag !== GOOD) return { problem: "the responder does not know the certificate" };
     const nextUpdate =
@@ -89,7 +151,9 @@ function judge(der: Buffer, serial: string, now: Date): OcspVerdict {
       return { problem: `out of date (nextUpdate ${nextUpdate.toISOString()} has passed)` };
     return { nextUpdate };
   }
-  return { problem: `it is about another certificate (none with serial ${serial})` };
+  return {
+    problem: `it is about another certificate (none with serial ${serial} from its issuer)`,
+  };
 }
 
 /** The element at `at` (its tag checked), within [at, limit). */
@@ -107,7 +171,7 @@ function element(der: Buffer, at: number, limit: number, tag?: number): Element 
     start += count;
   }
   if (start + length > limit) throw new Error("truncated");
-  return { tag: found, start, end: start + length };
+  return { at, tag: found, start, end: start + length };
 }
 
 function children(der: Buffer, parent: Element): Element[] {
