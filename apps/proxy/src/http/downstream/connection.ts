@@ -38,7 +38,7 @@ import {
 } from "./request.js";
 import { readProxyHeader } from "./proxy-protocol.js";
 import { ClientResponse, type ResponseOwner } from "./response.js";
-import type { ResponseWriter } from "./response-writer.js";
+import { NO_OWN_FIELDS, type OwnFields, type ResponseWriter } from "./response-writer.js";
 import { readTarget } from "./target.js";
 
 export interface ServerHandlers {
@@ -61,13 +61,9 @@ export interface ConnectionHost {
 export interface SecuredConnection {
   /** The client: the PROXY header's, else the socket's peer. */
   remoteAddress: string | undefined;
-  /** Header lines added to every final answer (Strict-Transport-Security). */
-  extraHead: string;
-  /** Their names, lower case. */
-  extraNames: ReadonlySet<string>;
+  /** Fields added to every final answer (Strict-Transport-Security). */
+  own: OwnFields;
 }
-
-const NO_NAMES: ReadonlySet<string> = new Set();
 
 /**
  * A read re-arms the socket's timeout; one the parser takes itself does not
@@ -133,8 +129,7 @@ export class ClientConnection implements ResponseOwner {
   private remoteAddress: string | undefined;
   /** With acceptProxy: what has come of the PROXY protocol header so far (undefined once read). */
   private preamble: Buffer | undefined;
-  readonly extraHead: string;
-  readonly extraNames: ReadonlySet<string>;
+  readonly own: OwnFields;
 
   constructor(
     readonly socket: Socket,
@@ -151,8 +146,7 @@ export class ClientConnection implements ResponseOwner {
     parser[Parser.kOnExecute] = this.onExecute;
     this.parser = parser;
     this.remoteAddress = secured?.remoteAddress ?? plainAddress(socket.remoteAddress);
-    this.extraHead = secured?.extraHead ?? "";
-    this.extraNames = secured?.extraNames ?? NO_NAMES;
+    this.own = secured?.own ?? NO_OWN_FIELDS;
     if (host.acceptProxy && secured === undefined) {
       // Counted against the headers timeout like the head that follows it.
       this.preamble = Buffer.alloc(0);

@@ -5,7 +5,7 @@
 // server's failure before then can still be answered with an error.
 
 import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
-import { AnswerEnd, type ResponseWriter } from "./response-writer.js";
+import { AnswerEnd, type OwnFields, type ResponseWriter } from "./response-writer.js";
 
 /** Connection-specific fields HTTP/2 forbids (RFC 9113 8.2.2), in either direction. */
 export const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set([
@@ -49,8 +49,8 @@ export class H2Response extends AnswerEnd implements ResponseWriter {
   constructor(
     private readonly stream: ServerHttp2Stream,
     private readonly headOnly: boolean,
-    /** Headers added to every final answer (Strict-Transport-Security). */
-    private readonly extraHeaders: readonly string[],
+    /** Fields added to every final answer (Strict-Transport-Security). */
+    private readonly own: OwnFields,
   ) {
     super();
   }
@@ -65,11 +65,11 @@ export class H2Response extends AnswerEnd implements ResponseWriter {
       const name = headers[i]!.toLowerCase();
       if (NOT_IN_ANSWERS.has(name) || (noLength && name === "content-length")) continue;
       // The proxy's own (HSTS) replaces the server's.
-      if (this.extraHeaders.length > 0 && namesField(this.extraHeaders, name)) continue;
+      if (this.own.names.size > 0 && this.own.names.has(name)) continue;
       if (name === "trailer") this.announcesTrailers = true;
       head.push(name, headers[i + 1]!);
     }
-    for (const field of this.extraHeaders) head.push(field);
+    for (const field of this.own.list) head.push(field);
     this.bodiless = this.headOnly || noLength || status === 304;
     this.pending = head;
   }
@@ -173,10 +173,4 @@ function headerObject(list: readonly string[]): OutgoingHttpHeaders {
     else head[name] = [String(previous), value];
   }
   return head;
-}
-
-/** Whether the flat [name, value, ...] list has a field named `name`. */
-function namesField(list: readonly string[], name: string): boolean {
-  for (let i = 0; i < list.length; i += 2) if (list[i] === name) return true;
-  return false;
 }

@@ -23,6 +23,7 @@ import {
 } from "node:http2";
 import type { Socket } from "node:net";
 import { CONNECTION_SPECIFIC, H2Response } from "./h2-response.js";
+import type { OwnFields } from "./response-writer.js";
 import { ClientRequest, RequestBody, headerObject } from "./request.js";
 import type { ServerHandlers } from "./connection.js";
 
@@ -31,8 +32,8 @@ export interface H2Options {
   maxStreams: number;
   /** A connection with no stream open and silent this long is closed (GOAWAY). */
   idleMs: number;
-  /** Headers added to every final answer (Strict-Transport-Security). */
-  extraHeaders: readonly string[];
+  /** Fields added to every final answer (Strict-Transport-Security). */
+  own: OwnFields;
 }
 
 export interface H2Server {
@@ -97,7 +98,7 @@ export function createH2Server(handlers: ServerHandlers, options: H2Options): H2
       const state = stream.session && sessions.get(stream.session);
       if (state === undefined) return;
       state.open++;
-      const response = new H2Response(stream, headers[":method"] === "HEAD", options.extraHeaders);
+      const response = new H2Response(stream, headers[":method"] === "HEAD", options.own);
       // One listener for the stream's end, whatever ended it: a client that reset it is lost.
       stream.on("close", () => {
         state.open--;

@@ -28,6 +28,31 @@ export interface ResponseWriter {
 }
 
 /**
+ * Fields the proxy adds to every final answer on a connection
+ * (Strict-Transport-Security): made once from one list, in the forms each
+ * writer needs. A server's fields of these names give way to them.
+ */
+export interface OwnFields {
+  /** [name, value, ...], names in lower case (HTTP/2 takes them so). */
+  readonly list: readonly string[];
+  readonly names: ReadonlySet<string>;
+  /** As HTTP/1.1 header lines. */
+  readonly head: string;
+}
+
+export function ownFields(list: readonly string[]): OwnFields {
+  let head = "";
+  const names = new Set<string>();
+  for (let i = 0; i < list.length; i += 2) {
+    names.add(list[i]!);
+    head += `${list[i]}: ${list[i + 1]}\r\n`;
+  }
+  return { list, names, head };
+}
+
+export const NO_OWN_FIELDS: OwnFields = ownFields([]);
+
+/**
  * What every ResponseWriter keeps alike: whether the answer is done, and
  * the listeners told once, when it is complete or its client is lost.
  */

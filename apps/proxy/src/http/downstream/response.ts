@@ -8,15 +8,13 @@
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import { LAST_CHUNK, chunkHeader, lastChunk } from "../chunked.js";
-import { AnswerEnd, type ResponseWriter } from "./response-writer.js";
+import { AnswerEnd, type OwnFields, type ResponseWriter } from "./response-writer.js";
 
 /** What the response tells its connection. */
 export interface ResponseOwner {
   readonly socket: Socket;
-  /** Header lines added to every final answer ("" for none). */
-  readonly extraHead: string;
-  /** Their names, lower case: a server's fields of these names give way to them. */
-  readonly extraNames: ReadonlySet<string>;
+  /** Fields added to every final answer. */
+  readonly own: OwnFields;
   /** The response is complete; `keepAlive` false: close the connection. */
   finished(response: ClientResponse, keepAlive: boolean): void;
 }
@@ -64,7 +62,7 @@ export class ClientResponse extends AnswerEnd implements ResponseWriter {
     let length = false;
     // A 204 has no content, so no length either (RFC 9110 8.6).
     const lengthAllowed = status !== 204;
-    const { extraNames } = this.owner;
+    const ownNames = this.owner.own.names;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
       if (name.length === 14 && name.toLowerCase() === "content-length") {
@@ -72,7 +70,7 @@ export class ClientResponse extends AnswerEnd implements ResponseWriter {
         length = true;
       }
       // The proxy's own (HSTS) replaces the server's, as HAProxy's set-header does.
-      if (extraNames.size > 0 && extraNames.has(name.toLowerCase())) continue;
+      if (ownNames.size > 0 && ownNames.has(name.toLowerCase())) continue;
       head += `${name}: ${headers[i + 1]}\r\n`;
     }
     this.bodiless = this.headOnly || status === 204 || status === 304;
@@ -84,7 +82,7 @@ export class ClientResponse extends AnswerEnd implements ResponseWriter {
         head += "transfer-encoding: chunked\r\n";
       }
     }
-    head += this.owner.extraHead;
+    head += this.owner.own.head;
     if (!this.keepAlive) head += "connection: close\r\n";
     else if (this.http10) head += "connection: keep-alive\r\n";
     this.pending = `${head}\r\n`;

@@ -23,6 +23,7 @@ import type { CertificateSet } from "../tls/certificates.js";
 import { identify, rememberIdentity, type ClientVerify } from "../tls/client-certificate.js";
 import { contextOptions, type TlsPolicy } from "../tls/policy.js";
 import { createH2Server } from "./h2-server.js";
+import { ownFields } from "./response-writer.js";
 import type { ServerHandlers } from "./connection.js";
 import { plainAddress } from "./request.js";
 import { readProxyHeader } from "./proxy-protocol.js";
@@ -63,16 +64,14 @@ export function createTlsServer(
   handlers: ServerHandlers,
   options: TlsServerOptions,
 ): TlsServer {
+  const own = ownFields(
+    options.hsts === undefined ? [] : ["strict-transport-security", options.hsts],
+  );
   const h2 = createH2Server(handlers, {
     maxStreams: options.maxStreams,
     idleMs: options.clientMs,
-    extraHeaders: options.hsts === undefined ? [] : ["strict-transport-security", options.hsts],
+    own,
   });
-  const extraHead =
-    options.hsts === undefined ? "" : `strict-transport-security: ${options.hsts}\r\n`;
-  const extraNames: ReadonlySet<string> = new Set(
-    options.hsts === undefined ? [] : ["strict-transport-security"],
-  );
   let certificates = options.certificates;
   let ticketKeys = options.ticketKeys;
   const defaultContext = (): SecureContextOptions => ({
@@ -124,7 +123,7 @@ export function createTlsServer(
       // close a session whose socket only ended.
       socket.once("end", () => socket.destroy());
       h2.accept(socket, address);
-    } else http.adopt(socket, { remoteAddress: address, extraHead, extraNames });
+    } else http.adopt(socket, { remoteAddress: address, own });
   });
 
   const secure = (raw: Socket, client: string | undefined) => {
