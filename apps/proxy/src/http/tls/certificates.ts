@@ -11,7 +11,7 @@ import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { createSecureContext, type SecureContext } from "node:tls";
-import { checkOcspResponse, MAX_STAPLED } from "./ocsp.js";
+import { checkOcspResponse, sizeProblem } from "./ocsp.js";
 import { contextOptions, type TlsPolicy } from "./policy.js";
 
 /** Where the certificates come from (the settings that name them). */
@@ -353,10 +353,10 @@ function readOcsp(
       notes.push(`${file}: not a regular file; not stapled`);
       return undefined;
     }
-    if (stat.size > MAX_STAPLED) {
-      notes.push(
-        `${file}: too large to staple (${stat.size} bytes; a TLS 1.2 handshake carries up to ${MAX_STAPLED}); not stapled`,
-      );
+    // Not read at all when too large (a file of any size may sit there).
+    const tooLarge = sizeProblem(stat.size);
+    if (tooLarge !== undefined) {
+      notes.push(`${file}: ${tooLarge}; not stapled`);
       return undefined;
     }
     response = readFileSync(file);

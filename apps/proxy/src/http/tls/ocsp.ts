@@ -71,10 +71,8 @@ export function checkOcspResponse(
   certificate: StapledCertificate,
   now: Date,
 ): OcspVerdict {
-  if (der.length > MAX_STAPLED)
-    return {
-      problem: `too large to staple (${der.length} bytes; a TLS 1.2 handshake carries up to ${MAX_STAPLED})`,
-    };
+  const tooLarge = sizeProblem(der.length);
+  if (tooLarge !== undefined) return { problem: tooLarge };
   let issuer: Buffer;
   try {
     issuer = issuerName(certificate.raw);
@@ -86,6 +84,13 @@ export function checkOcspResponse(
   } catch (error) {
     return { problem: `not a DER OCSP response (${(error as Error).message})` };
   }
+}
+
+/** Why a response of `size` bytes cannot be stapled, if it cannot (checked before reading a file too). */
+export function sizeProblem(size: number): string | undefined {
+  return size > MAX_STAPLED
+    ? `too large to staple (${size} bytes; a TLS 1.2 handshake carries up to ${MAX_STAPLED})`
+    : undefined;
 }
 
 /** The issuer's Name, DER, from a certificate's DER (RFC 5280 4.1). */
