@@ -13,14 +13,12 @@ import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
-import { certificate, LOADS, runHttps, startTlsCandidates } from "./https.js";
-import { waitForPort } from "@stickyring/runtime";
+import { certificate, LOADS, runHttps, startTlsCandidates, startTlsStickyring } from "./https.js";
 import { commit } from "./provenance.js";
 import {
   PORT_BASE,
   PROXY_START,
   cleanup,
-  startStickyring,
   ensureTools,
   launchLine,
   startBackends,
@@ -43,22 +41,9 @@ try {
   const pem = certificate();
   const candidates = await startTlsCandidates(backends, pem);
   started.push(...candidates);
-  const cores = cpus().length;
-  const tlsPort = PORT_BASE + 234;
-  const workers = await startStickyring(
-    PORT_BASE + 233,
-    PORT_BASE + 333,
-    backends,
-    cores,
-    undefined,
-    {
-      TLS_PORT: String(tlsPort),
-      TLS_CERT: pem,
-    },
-  );
+  const workers = await startTlsStickyring(PORT_BASE + 233, backends, pem, cpus().length);
   started.push(workers);
-  await waitForPort(tlsPort);
-  candidates.push({ ...workers, port: tlsPort });
+  candidates.push(workers);
   for (const [i, [name, mode]] of BARE.entries()) {
     const port = PORT_BASE + 240 + i;
     const bare = await startProcess(

@@ -87,13 +87,26 @@ export async function startTlsCandidates(
     // stickyring's default TLS 1.2 suites (Mozilla intermediate without DHE): HAProxy gets the same.
     tls: { pem, ciphers: INTERMEDIATE_CIPHERS },
   });
-  const tlsPort = PORT_BASE + 232;
-  const sticky = await startStickyring(PORT_BASE + 231, PORT_BASE + 331, backends, 0, undefined, {
+  return [haproxy, await startTlsStickyring(PORT_BASE + 231, backends, pem, 0)];
+}
+
+/**
+ * stickyring with its TLS port at `port` + 1 (plain port `port`, admin API
+ * 100 above); the Started's port is the TLS port.
+ */
+export async function startTlsStickyring(
+  port: number,
+  backends: number[],
+  pem: string,
+  workers: number,
+): Promise<Started> {
+  const tlsPort = port + 1;
+  const sticky = await startStickyring(port, port + 100, backends, workers, undefined, {
     TLS_PORT: String(tlsPort),
     TLS_CERT: pem,
   });
   await waitForPort(tlsPort);
-  return [haproxy, { ...sticky, port: tlsPort }];
+  return { ...sticky, port: tlsPort };
 }
 
 const fmt = (n: number, digits = 0) =>
