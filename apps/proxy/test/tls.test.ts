@@ -173,6 +173,32 @@ describe("HTTPS (HTTP/1.1 over TLS)", () => {
     second.destroy();
   });
 
+  it("chooses by ALPN in its own order (h2, http/1.1, http/1.0), serves http/1.0 alone, refuses what it does not speak", async () => {
+    const chosen = async (ALPNProtocols: string[]) => {
+      const socket = await handshake(tlsPort, { ALPNProtocols });
+      socket.destroy();
+      return socket.alpnProtocol;
+    };
+    expect(await chosen(["http/1.1", "h2"])).toBe("h2");
+    expect(await chosen(["http/1.0", "http/1.1"])).toBe("http/1.1");
+    // As nginx: a client that only speaks HTTP/1.0 is served (it was refused with an alert before).
+    const old = await handshake(tlsPort, { ALPNProtocols: ["http/1.0"] });
+    expect(old.alpnProtocol).toBe("http/1.0");
+    const answer = await new Promise<string>((resolve, reject) => {
+      let text = "";
+      old.on("data", (d: Buffer) => (text += d.toString("latin1")));
+      old.on("end", () => resolve(text));
+      old.on("error", reject);
+      old.write("GET /old HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer).toMatch(/Hello from App \d$/);
+    old.destroy();
+    await expect(handshake(tlsPort, { ALPNProtocols: ["spdy/3", "acme-tls/1"] })).rejects.toThrow(
+      /no application protocol/i,
+    );
+  });
+
   it("carries WebSocket over TLS (wss) to the client's server, messages both ways", async () => {
     for (const from of CLIENTS.slice(20, 30)) {
       const echoed = await new Promise<string[]>((resolve, reject) => {

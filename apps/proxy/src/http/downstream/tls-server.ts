@@ -1,6 +1,6 @@
 // The TLS port: a TCP listener whose connections (after a PROXY protocol
 // header, with ACCEPT_PROXY) are wrapped in TLS here, then handed by their
-// ALPN choice to HTTP/2 (h2-server.ts) or, for http/1.1 or no ALPN, to the
+// ALPN choice to HTTP/2 (h2-server.ts) or, for http/1.1, http/1.0 or no ALPN, to the
 // same HTTP/1.1 reader as the plain port (server.ts adopt). Certificates
 // are chosen by SNI (certificates.ts) and can be swapped at any time: new
 // handshakes take the new ones, connections already secure keep theirs.
@@ -57,7 +57,14 @@ export interface TlsServer {
   close(timeoutMs: number): Promise<void>;
 }
 
-const ALPN = ["h2", "http/1.1"];
+/**
+ * The protocols the port speaks, in its order of preference: the first of
+ * them a client offers is chosen, whatever the client's order (as HAProxy's
+ * `alpn h2,http/1.1` and nginx choose). http/1.0 as nginx takes it: a
+ * client offering only that is served HTTP/1.0, not refused. A client
+ * offering none of them gets the no_application_protocol alert (RFC 7301).
+ */
+const ALPN = ["h2", "http/1.1", "http/1.0"];
 
 export function createTlsServer(
   http: HttpServer,
@@ -88,7 +95,7 @@ export function createTlsServer(
   // Not listening itself: connections are given to it (after their PROXY header).
   const tlsServer = createServer({
     ...defaultContext(),
-    ALPNProtocols: ALPN,
+    ALPNCallback: ({ protocols }) => ALPN.find((name) => protocols.includes(name)),
     SNICallback: (name, done) => done(null, certificates.contextFor(name)),
     handshakeTimeout: options.clientMs,
     allowHalfOpen: true,
