@@ -8,6 +8,7 @@ import {
   clientAddresses,
   get,
   spawnProxy,
+  statusLineOf,
   startBackend,
   waitFor,
   type Backend,
@@ -34,6 +35,11 @@ async function linesFor(
   send: (port: number) => Promise<void> = async (port) => {
     for (const from of clientAddresses(3)) expect((await get(port, { from })).status).toBe(200);
   },
+  /** Lines of this message expected (3 "request" lines with ACCESS_LOG=on, else none). */
+  expected: { msg: string; count: number } = {
+    msg: "request",
+    count: env.ACCESS_LOG === "on" ? 3 : 0,
+  },
 ): Promise<Record<string, unknown>[]> {
   const port = await freePort();
   const child = await spawnProxy(
@@ -59,7 +65,7 @@ async function linesFor(
       .map((l) => JSON.parse(l) as Record<string, unknown>);
   await waitFor(
     () =>
-      parse().filter((l) => l.msg === "request").length >= (env.ACCESS_LOG === "on" ? 3 : 0) &&
+      parse().filter((l) => l.msg === expected.msg).length >= expected.count &&
       parse().some((l) => l.msg === "proxy listening"),
   );
   await new Promise((r) => setTimeout(r, 300));
@@ -88,6 +94,76 @@ describe("access log", () => {
       });
       expect(typeof line.ms).toBe("number");
       expect(line).not.toHaveProperty("tls");
+    }
+  });
+
+  it("logs the requests refused while read, as HAProxy's <BADREQ>: status, why, client", async () => {
+    const refusals: [string, number][] = [
+      ["GET / HTTP/1.1\r\nHost: a\r\nBad Name: x\r\n\r\n", 400],
+      ["GET / HTTP/1.1\r\n\r\n", 400],
+      ["GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505],
+      ["GET / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n", 417],
+    ];
+    const lines = await linesFor(
+      { ACCESS_LOG: "on" },
+      async (port) => {
+        for (const [payload, status] of refusals)
+          expect(await statusLineOf(port, payload)).toMatch(new RegExp(`^HTTP/1.1 ${status} `));
+      },
+      { msg: "refused", count: refusals.length },
+    );
+    const refused = lines.filter((l) => l.msg === "refused");
+    expect(refused.map((l) => l.status)).toEqual(refusals.map(([, status]) => status));
+    for (const line of refused) {
+      expect(line).toMatchObject({ level: 30, client: "127.0.0.1" });
+      expect(line).not.toHaveProperty("tls");
+      expect(typeof line.reason).toBe("string");
+    }
+    // Both engines name llhttp's error for bytes it cannot read, and the same rule otherwise.
+    expect(refused[0]!.reason).toMatch(/^HPE_INVALID_HEADER_TOKEN: /);
+    expect(refused[1]).toMatchObject({ proto: "HTTP/1.1" });
+    expect(refused[3]).toMatchObject({ proto: "HTTP/1.1" });
+    expect(refused[1]!.reason).toBe("no Host");
+    expect(refused[2]!.reason).toBe("HTTP/2.0 is not served");
+  });
+
+  it("logs HTTP/2 streams refused before routing, with the protocol and TLS version", async () => {
+    const pki = createPki();
+    const leaf = pki.leaf("localhost", ["localhost"]);
+    const tlsPort = await freePort();
+    try {
+      const lines = await linesFor(
+        {
+          ACCESS_LOG: "on",
+          TLS_PORT: String(tlsPort),
+          TLS_CERT: leaf.combinedFile,
+          HTTP_ENGINE: "fast",
+        },
+        async () => {
+          await waitForPort(tlsPort);
+          const session = await h2Session(tlsPort, { ca: pki.ca });
+          // CONNECT carries no :path (RFC 9113 8.5): not h2Request's kind of request.
+          const stream = session.request({ ":method": "CONNECT", ":authority": "example.com:443" });
+          const status = await new Promise((resolve, reject) => {
+            stream.on("response", (headers) => resolve(headers[":status"]));
+            stream.on("error", reject);
+          });
+          expect(status).toBe(501);
+          session.close();
+        },
+        { msg: "refused", count: 1 },
+      );
+      expect(lines.filter((l) => l.msg === "refused")).toEqual([
+        expect.objectContaining({
+          status: 501,
+          reason: "CONNECT",
+          proto: "HTTP/2.0",
+          tls: "TLSv1.3",
+          client: "127.0.0.1",
+        }),
+      ]);
+    } finally {
+      pki.remove();
     }
   });
 

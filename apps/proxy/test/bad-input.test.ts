@@ -3,7 +3,7 @@
 
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { get, soloBackend, type RunningProxy, type SoloBackend } from "./harness.js";
+import { get, soloBackend, statusLineOf, type RunningProxy, type SoloBackend } from "./harness.js";
 
 let seenByBackend = 0;
 let lastUrl: string | undefined;
@@ -26,16 +26,7 @@ beforeAll(async () => {
 afterAll(() => solo.stop());
 
 /** Sends raw bytes; resolves with the status line of the answer. */
-function raw(payload: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(running.port, "127.0.0.1", () => socket.write(payload));
-    let answer = "";
-    socket.on("data", (d) => (answer += d));
-    socket.on("error", reject);
-    socket.on("close", () => resolve(answer.split("\r\n")[0] ?? ""));
-    socket.setTimeout(5000, () => socket.destroy());
-  });
-}
+const raw = (payload: string) => statusLineOf(running.port, payload);
 
 describe("bad requests are refused before any backend sees them", () => {
   it.each([

@@ -3,6 +3,7 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, type RequestListener, type Server } from "node:http";
+import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll } from "@jest/globals";
 import { createBackend, attachWebSocketEcho } from "@stickyring/backend";
@@ -130,6 +131,18 @@ export async function soloBackend(handler: RequestListener): Promise<SoloBackend
 export { clientAddresses, get, mapLimit, type Reply } from "@stickyring/loopback";
 
 /** Polls until `check` holds or the time is up. */
+/** Sends raw bytes to `port`; resolves with the status line of the answer once the proxy closes. */
+export function statusLineOf(port: number, payload: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1", () => socket.write(payload));
+    let answer = "";
+    socket.on("data", (d) => (answer += d));
+    socket.on("error", reject);
+    socket.on("close", () => resolve(answer.split("\r\n")[0] ?? ""));
+    socket.setTimeout(5000, () => socket.destroy());
+  });
+}
+
 export async function waitFor(
   check: () => boolean | Promise<boolean>,
   timeoutMs = 5000,

@@ -7,6 +7,7 @@ import type { LookupFunction, Server, Socket } from "node:net";
 import type { Logger } from "@stickyring/runtime";
 import { watchBodyRate } from "./body-rate.js";
 import type { ClientRequest } from "../http/downstream/request.js";
+import type { RejectedRequest } from "../http/downstream/connection.js";
 import type { ConnectionCounts } from "../http/upstream/exchange.js";
 import type { ResponseWriter } from "../http/downstream/response-writer.js";
 import { redirectToHttps, redirectUpgradeToHttps } from "./https-redirect.js";
@@ -232,6 +233,16 @@ export function createDataPlane(options: {
     refused(req, status, text);
   };
 
+  /**
+   * A request the listener refused while reading it (HAProxy's <BADREQ>):
+   * counted and logged as the proxy's other refusals, without a method or
+   * URL, which may be what could not be read.
+   */
+  const rejected = (request: RejectedRequest) => {
+    metrics.countRequest("none", request.status);
+    if (config.accessLog) logger.info(request, "refused");
+  };
+
   /** The same for an upgrade: the answer is written on the socket, which closes. */
   const refuseUpgrade = (
     req: ClientRequest,
@@ -342,7 +353,7 @@ export function createDataPlane(options: {
   // Headers must arrive within the client timeout (slowloris).
   const port = createEngineServer(
     engine,
-    { request: handle, upgrade },
+    { request: handle, upgrade, rejected },
     {
       headersMs: Math.min(config.timeouts.clientMs, 60_000),
       keepAliveMs: KEEP_ALIVE_MS,
@@ -363,7 +374,7 @@ export function createDataPlane(options: {
       ? createTlsPort({
           settings: config.tls,
           http: port.http,
-          handlers: { request: handle, upgrade },
+          handlers: { request: handle, upgrade, rejected },
           clientMs: config.timeouts.clientMs,
           acceptProxy: config.acceptProxy,
           gate,

@@ -35,6 +35,7 @@ import {
   plainAddress,
   setHost,
   setUpgrade,
+  tlsVersionOf,
 } from "./request.js";
 import { readProxyHeader } from "./proxy-protocol.js";
 import { ClientResponse, type ResponseOwner } from "./response.js";
@@ -45,6 +46,24 @@ export interface ServerHandlers {
   request(req: ClientRequest, res: ResponseWriter): void;
   /** An Upgrade request: from now on the socket is the handler's. */
   upgrade(req: ClientRequest, socket: Socket, head: Buffer): void;
+  /** A request refused while it was read, never routed: the proxy answered it itself. */
+  rejected(request: RejectedRequest): void;
+}
+
+/**
+ * A request refused while it was read (400, 408, 414, 431, 501, 505), as
+ * HAProxy logs one it cannot parse (<BADREQ>) and nginx logs its 400s.
+ */
+export interface RejectedRequest {
+  /** The client's address (a PROXY protocol header's when there is one). */
+  client: string | undefined;
+  status: number;
+  /** What was wrong: llhttp's error code and message, or the rule the head broke. */
+  reason: string;
+  /** HTTP/1.1, HTTP/2.0; undefined when the request line could not be read. */
+  proto: string | undefined;
+  /** The TLS version on the TLS port ("TLSv1.3"). */
+  tls: string | undefined;
 }
 
 /** What a connection needs from its server. */
@@ -104,6 +123,10 @@ export class ClientConnection implements ResponseOwner {
   private refusal = 0;
   /** A request was refused after others still to be answered: this status follows their answers. */
   private refusedAfter = 0;
+  /** Why `refusal` or `refusedAfter` (RejectedRequest). */
+  private refusalReason = "";
+  /** The version of the request refused, when its line was read. */
+  private refusalProto: string | undefined;
   /**
    * llhttp will stop at the end of this request (an upgrade it is asked to
    * decline, or the queue is full): what follows in that read is kept in
@@ -178,8 +201,12 @@ export class ClientConnection implements ResponseOwner {
    */
   headTimedOut(): void {
     this.headSince = 0;
-    if (this.response === undefined) this.closeWith(408);
-    else this.stopReading();
+    if (this.response === undefined) {
+      this.refusalReason = "no complete head within the client timeout";
+      this.refusalProto = undefined;
+      this.rejected(408);
+      this.closeWith(408);
+    } else this.stopReading();
   }
 
   finished(response: ClientResponse, keepAlive: boolean): void {
@@ -187,6 +214,7 @@ export class ClientConnection implements ResponseOwner {
     this.response = undefined;
     const request = this.queue.shift()!;
     if (keepAlive && this.refusedAfter !== 0 && this.queue.length === 0) {
+      this.rejected(this.refusedAfter);
       this.closeWith(this.refusedAfter);
       return;
     }
@@ -283,6 +311,9 @@ export class ClientConnection implements ResponseOwner {
     if (typeof result !== "number") {
       // After a request that closes the connection, what follows is dropped, not refused.
       if (!this.last || this.reading !== undefined) {
+        const code = (result as NodeJS.ErrnoException).code ?? "HPE_ERROR";
+        this.refusalReason = `${code}: ${result.message}`;
+        this.refusalProto = undefined;
         this.refuse(errorStatus(result, data ?? this.parser.getCurrentBuffer()));
         this.dispatch();
         return;
@@ -352,22 +383,26 @@ export class ClientConnection implements ResponseOwner {
     const url = this.fields.target(rawUrl);
     const raw = this.fields.head(headers);
     // HTTP/1.0 and 1.1 only: a 0.9 request has no head to forward (RFC 9112 2.3).
-    if (major !== 1 || minor > 1) return this.refuseHead(major === 0 ? 400 : 505);
+    if (major !== 1 || minor > 1)
+      return this.refuseHead(major === 0 ? 400 : 505, `HTTP/${major}.${minor} is not served`);
     const parsed = headerObject(raw);
     // Exactly one Host in HTTP/1.1, and a valid one (RFC 9112 3.2), as node:http asks.
     if (parsed === undefined || (minor === 1 && parsed.host === undefined))
-      return this.refuseHead(400);
-    if (parsed.host !== undefined && !HOST.test(parsed.host as string)) return this.refuseHead(400);
+      return this.refuseHead(400, parsed === undefined ? "a field repeated" : "no Host", minor);
+    if (parsed.host !== undefined && !HOST.test(parsed.host as string))
+      return this.refuseHead(400, "an invalid Host", minor);
     const name = METHODS[method]!;
     // A tunnel to an address of the client's choosing: not what this proxy is for.
-    if (upgrade && name === "CONNECT") return this.refuseHead(501);
+    if (upgrade && name === "CONNECT") return this.refuseHead(501, "CONNECT", minor);
     const coding = parsed["transfer-encoding"];
     if (coding !== undefined) {
       const refusal = codingRefusal(coding as string);
-      if (refusal !== 0) return this.refuseHead(refusal);
+      if (refusal !== 0)
+        return this.refuseHead(refusal, "Transfer-Encoding other than chunked", minor);
     }
     const target = readTarget(name, url);
-    if ("refused" in target) return this.refuseHead(target.refused);
+    if ("refused" in target)
+      return this.refuseHead(target.refused, "an invalid request target", minor);
     // Only WebSocket is carried to a server, asked for by a GET with no body;
     // another protocol offered (h2c) is declined by going on in HTTP/1.1, as
     // a server may (RFC 9110 7.8). llhttp still stops after the message.
@@ -407,7 +442,7 @@ export class ClientConnection implements ResponseOwner {
       if (this.queue.length >= 2 * MAX_QUEUED) {
         this.queue.pop();
         this.reading = undefined;
-        return this.refuseHead(400);
+        return this.refuseHead(400, "too many requests pipelined", minor);
       }
     }
     if (!upgrade) return 0;
@@ -417,8 +452,10 @@ export class ClientConnection implements ResponseOwner {
   };
 
   /** Refuses the head just parsed once llhttp returns; 2: it reads nothing after it. */
-  private refuseHead(status: number): number {
+  private refuseHead(status: number, reason: string, minor?: number): number {
     this.refusal = status;
+    this.refusalReason = reason;
+    this.refusalProto = minor === undefined ? undefined : `HTTP/1.${minor}`;
     return 2;
   }
 
@@ -502,6 +539,9 @@ export class ClientConnection implements ResponseOwner {
     let continued = false;
     if (expect !== undefined) {
       if (typeof expect !== "string" || expect.toLowerCase() !== "100-continue") {
+        this.refusalReason = "Expect other than 100-continue";
+        this.refusalProto = `HTTP/${request.httpVersion}`;
+        this.rejected(417);
         this.closeWith(417);
         return;
       }
@@ -558,8 +598,21 @@ export class ClientConnection implements ResponseOwner {
       }
       this.queue.splice(this.queue.indexOf(broken), 1);
     }
-    if (this.response === undefined && this.queue.length === 0) this.closeWith(status);
-    else this.refusedAfter = status;
+    if (this.response === undefined && this.queue.length === 0) {
+      this.rejected(status);
+      this.closeWith(status);
+    } else this.refusedAfter = status;
+  }
+
+  /** Tells the handlers of the request refused with `status` (refusalReason, refusalProto). */
+  private rejected(status: number): void {
+    this.host.handlers.rejected({
+      client: this.remoteAddress,
+      status,
+      reason: this.refusalReason,
+      proto: this.refusalProto,
+      tls: tlsVersionOf(this.socket),
+    });
   }
 
   /** Answers with a short error of our own and closes; no further request is read. */

@@ -24,7 +24,7 @@ import {
 import type { Socket } from "node:net";
 import { CONNECTION_SPECIFIC, H2Response } from "./h2-response.js";
 import type { OwnFields } from "./response-writer.js";
-import { ClientRequest, RequestBody, headerObject } from "./request.js";
+import { ClientRequest, RequestBody, headerObject, tlsVersionOf } from "./request.js";
 import type { ServerHandlers } from "./connection.js";
 
 export interface H2Options {
@@ -105,8 +105,16 @@ export function createH2Server(handlers: ServerHandlers, options: H2Options): H2
         response.lost();
       });
       const request = readRequest(stream, headers, raw, state);
-      if (typeof request === "number") {
-        stream.respond({ ":status": request, "content-length": 0 }, { endStream: true });
+      if (!(request instanceof ClientRequest)) {
+        const [status, reason] = request;
+        stream.respond({ ":status": status, "content-length": 0 }, { endStream: true });
+        handlers.rejected({
+          client: state.client,
+          status,
+          reason,
+          proto: "HTTP/2.0",
+          tls: tlsVersionOf(state.socket),
+        });
         return;
       }
       handlers.request(request, response);
@@ -140,6 +148,9 @@ export function createH2Server(handlers: ServerHandlers, options: H2Options): H2
   };
 }
 
+/** A status to refuse a stream with, and why. */
+type Refusal = readonly [status: number, reason: string];
+
 /**
  * A stream's head as the request the data plane routes, or the status to
  * refuse it with. :authority becomes Host (RFC 9113 8.3.1), a Host beside
@@ -150,15 +161,15 @@ function readRequest(
   headers: IncomingHttpHeaders,
   raw: string[],
   state: SessionState,
-): ClientRequest | number {
+): ClientRequest | Refusal {
   const method = headers[":method"]!;
   const path = headers[":path"];
   // A tunnel to an address of the client's choosing: not what this proxy is for.
-  if (method === "CONNECT") return 501;
+  if (method === "CONNECT") return [501, "CONNECT"];
   if (path === undefined || !(path.startsWith("/") || (path === "*" && method === "OPTIONS")))
-    return 400;
+    return [400, "an invalid :path"];
   const host = headers[":authority"] ?? headers.host;
-  if (typeof host !== "string") return 400;
+  if (typeof host !== "string") return [400, "no :authority or Host"];
   const list = ["host", host];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;

@@ -54,9 +54,14 @@ export class ClientRequest {
 
   /** The TLS version it came over ("TLSv1.3"); undefined on the plain port. */
   get tlsVersion(): string | undefined {
-    const socket = this.socket as TLSSocket;
-    return socket.encrypted === true ? (socket.getProtocol() ?? undefined) : undefined;
+    return tlsVersionOf(this.socket);
   }
+}
+
+/** The TLS version a socket speaks ("TLSv1.3"), undefined on the plain port. */
+export function tlsVersionOf(socket: Socket): string | undefined {
+  const tls = socket as TLSSocket;
+  return tls.encrypted === true ? (tls.getProtocol() ?? undefined) : undefined;
 }
 
 /** Whether a body follows the head (Content-Length above 0, or Transfer-Encoding). */

@@ -27,23 +27,27 @@ import { readTarget } from "../downstream/target.js";
 export function clientRequest(
   message: IncomingMessage,
   remoteAddress: string | undefined,
-): ClientRequest | { refused: number } {
+): ClientRequest | { refused: number; reason: string } {
   // As the fast engine: HTTP/1.0 and 1.1 only (node:http's parser takes 0.9 and 2.0 too).
   const { httpVersionMajor: major, httpVersionMinor: minor } = message;
-  if (major !== 1 || minor > 1) return { refused: major === 0 ? 400 : 505 };
+  if (major !== 1 || minor > 1)
+    return { refused: major === 0 ? 400 : 505, reason: `HTTP/${major}.${minor} is not served` };
   const raw = message.rawHeaders;
   // node:http's own header object drops a second Host silently; ours refuses it.
   const headers = headerObject(raw);
-  if (headers === undefined) return { refused: 400 };
-  if (headers.host !== undefined && !HOST.test(headers.host as string)) return { refused: 400 };
+  if (headers === undefined) return { refused: 400, reason: "a field repeated" };
+  // Exactly one Host in HTTP/1.1 (RFC 9112 3.2): node:http's own check is off, as it answers silently.
+  if (minor === 1 && headers.host === undefined) return { refused: 400, reason: "no Host" };
+  if (headers.host !== undefined && !HOST.test(headers.host as string))
+    return { refused: 400, reason: "an invalid Host" };
   const coding = headers["transfer-encoding"];
   if (coding !== undefined) {
     const refused = codingRefusal(coding as string);
-    if (refused !== 0) return { refused };
+    if (refused !== 0) return { refused, reason: "Transfer-Encoding other than chunked" };
   }
   const method = message.method!;
   const target = readTarget(method, message.url!);
-  if ("refused" in target) return target;
+  if ("refused" in target) return { ...target, reason: "an invalid request target" };
   // Absolute form: the target's authority replaces Host (RFC 9112 3.2.2).
   if (target.authority !== undefined) setHost(raw, headers, target.authority);
   const req = new ClientRequest(

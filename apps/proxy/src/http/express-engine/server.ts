@@ -17,7 +17,7 @@ import {
 } from "node:http";
 import { Server, type Socket } from "node:net";
 import type { ServerHandlers } from "../downstream/connection.js";
-import type { ClientRequest } from "../downstream/request.js";
+import { tlsVersionOf, type ClientRequest } from "../downstream/request.js";
 import type { HttpServerOptions } from "../downstream/server.js";
 import { closeListeners, listenOnAll } from "../listeners.js";
 import { readPreamble } from "./proxy-preamble.js";
@@ -61,6 +61,17 @@ export function createExpressServer(
   let closing = false;
   const clientOf = (socket: Socket) =>
     clients.has(socket) ? clients.get(socket) : socket.remoteAddress;
+  /** Answers a request refused while read, and tells the handlers (the fast engine's RejectedRequest). */
+  const reject = (socket: Socket, status: number, reason: string, version?: string) => {
+    handlers.rejected({
+      client: clientOf(socket),
+      status,
+      reason,
+      proto: version === undefined ? undefined : `HTTP/${version}`,
+      tls: tlsVersionOf(socket),
+    });
+    refuse(socket, status);
+  };
 
   /** Requests read and checked, by the message Express hands on. */
   const checked = new WeakMap<IncomingMessage, ClientRequest>();
@@ -140,7 +151,8 @@ export function createExpressServer(
   const onRequest = (message: IncomingMessage, res: ServerResponse) => {
     lastRead.set(message.socket, message);
     const req = clientRequest(message, clientOf(message.socket));
-    if ("refused" in req) return refuse(message.socket, req.refused);
+    if ("refused" in req)
+      return reject(message.socket, req.refused, req.reason, message.httpVersion);
     checked.set(message, req);
     app(message, res);
   };
@@ -156,6 +168,8 @@ export function createExpressServer(
       // An idle kept-alive connection also closes at the client timeout when that is shorter.
       keepAliveTimeout: Math.min(options.keepAliveMs, options.clientMs),
       requestTimeout: 0,
+      // A request without Host is refused by clientRequest, and logged: node:http's own answer is silent.
+      requireHostHeader: false,
       noDelay: true,
       // Only WebSocket is carried to a server, asked for by a GET with no
       // body; another protocol offered (h2c) is declined by going on in
@@ -171,9 +185,13 @@ export function createExpressServer(
   // document: without it only half-closing clients lose their answers.
   (http as HttpServer & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   // Expect other than 100-continue: 417, and the connection closes (RFC 9110 10.1.1).
-  http.on("checkExpectation", (message: IncomingMessage) => refuse(message.socket, 417));
+  http.on("checkExpectation", (message: IncomingMessage) =>
+    reject(message.socket, 417, "Expect other than 100-continue", message.httpVersion),
+  );
   // A tunnel to an address of the client's choosing: not what this proxy is for.
-  http.on("connect", (_message: IncomingMessage, socket: Socket) => refuse(socket, 501));
+  http.on("connect", (message: IncomingMessage, socket: Socket) =>
+    reject(socket, 501, "CONNECT", message.httpVersion),
+  );
   // Bytes node:http's parser refuses: the status the fast engine gives them
   // (414 for a long request line); a head not complete in time: 408.
   // Requests read whole before the bad bytes are answered first, as the
@@ -186,10 +204,14 @@ export function createExpressServer(
         error.code === "ERR_HTTP_REQUEST_TIMEOUT"
           ? 408
           : errorStatus(error, error.rawPacket ?? Buffer.alloc(0));
+      const reason =
+        status === 408
+          ? "no complete head within the client timeout"
+          : `${error.code ?? "HPE_ERROR"}: ${error.message}`;
       const queue = queued.get(socket);
       if (queue !== undefined && lastRead.get(socket)?.complete === true)
-        queue.push(() => refuse(socket, status));
-      else refuse(socket, status);
+        queue.push(() => reject(socket, status, reason));
+      else reject(socket, status, reason);
     },
   );
   http.timeout = options.clientMs;
@@ -207,7 +229,7 @@ export function createExpressServer(
   http.on("upgrade", (message: IncomingMessage, socket: Socket, head: Buffer) => {
     const req = clientRequest(message, clientOf(socket));
     if ("refused" in req) {
-      refuse(socket, req.refused);
+      reject(socket, req.refused, req.reason, message.httpVersion);
       return;
     }
     setUpgrade(req.rawHeaders, req.headers);
