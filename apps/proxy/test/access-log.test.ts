@@ -127,6 +127,26 @@ describe("access log", () => {
     expect(refused[2]!.reason).toBe("HTTP/2.0 is not served");
   });
 
+  it("answers and logs 408 for a head not complete within the client timeout, as HAProxy does", async () => {
+    const lines = await linesFor(
+      // The fast engine's; node:http (express) closes such a connection without a word.
+      { ACCESS_LOG: "on", TIMEOUT_CLIENT: "1000", HTTP_ENGINE: "fast" },
+      async (port) => {
+        const silent = statusLineOf(port, "");
+        expect(await statusLineOf(port, "GET / HTTP/1.1\r\nHost: a\r\n")).toBe(
+          "HTTP/1.1 408 Request Timeout",
+        );
+        // A connection that sent nothing too (HAProxy without `option http-ignore-probes`).
+        expect(await silent).toBe("HTTP/1.1 408 Request Timeout");
+      },
+      { msg: "refused", count: 2 },
+    );
+    expect(lines.filter((l) => l.msg === "refused")).toEqual([
+      expect.objectContaining({ status: 408, client: "127.0.0.1" }),
+      expect.objectContaining({ status: 408, client: "127.0.0.1" }),
+    ]);
+  });
+
   it("logs HTTP/2 streams refused before routing, with the protocol and TLS version", async () => {
     const pki = createPki();
     const leaf = pki.leaf("localhost", ["localhost"]);

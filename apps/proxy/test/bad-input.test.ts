@@ -165,3 +165,23 @@ describe("a good request followed by bad bytes in the same read", () => {
     expect(lastUrl).toBe("/first");
   });
 });
+
+describe("bad bytes after many pipelined requests", () => {
+  it("are answered 400 after the answers to the requests before them (16 and more held back)", async () => {
+    for (const count of [15, 16, 40]) {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(running.port, "127.0.0.1", () =>
+          socket.write("GET /p HTTP/1.1\r\nHost: a\r\n\r\n".repeat(count) + "\x00garbage\r\n\r\n"),
+        );
+        let text = "";
+        socket.on("data", (d: Buffer) => (text += d.toString("latin1")));
+        socket.on("error", reject);
+        socket.on("close", () => resolve(text));
+        socket.setTimeout(5000, () => socket.destroy());
+      });
+      // Bodies end without a line break: status lines follow them on the same line.
+      const statuses = answer.match(/HTTP\/1\.1 \d{3}/g) ?? [];
+      expect(statuses).toEqual([...Array(count).fill("HTTP/1.1 200"), "HTTP/1.1 400"]);
+    }
+  });
+});

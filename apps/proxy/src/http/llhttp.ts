@@ -86,8 +86,19 @@ const HEADER_LIMIT = 0;
 /** A strict parser for requests (`Parser.REQUEST`) or responses (`Parser.RESPONSE`). */
 export function createParser(type: number): NodeParser {
   const parser = new Parser();
-  parser.initialize(type, {}, HEADER_LIMIT, Parser.kLenientNone);
+  restartParser(parser, type);
   return parser;
+}
+
+/**
+ * Starts a parser again at a message boundary. Needed after llhttp was
+ * stopped at the end of a message (2 from kOnHeadersComplete): it keeps
+ * that message's upgrade flag, and while it is set node's binding reports
+ * no error, so bytes it cannot parse after the stop would be taken as
+ * nothing at all (no answer, the connection left open).
+ */
+export function restartParser(parser: NodeParser, type: number): void {
+  parser.initialize(type, {}, HEADER_LIMIT, Parser.kLenientNone);
 }
 
 /**

@@ -21,6 +21,7 @@ import {
   Parser,
   closesConnection,
   createParser,
+  restartParser,
   type NodeParser,
 } from "../llhttp.js";
 import {
@@ -311,8 +312,9 @@ export class ClientConnection implements ResponseOwner {
     if (typeof result !== "number") {
       // After a request that closes the connection, what follows is dropped, not refused.
       if (!this.last || this.reading !== undefined) {
-        const code = (result as NodeJS.ErrnoException).code ?? "HPE_ERROR";
-        this.refusalReason = `${code}: ${result.message}`;
+        // node's binding keeps llhttp's own words in `reason`; its message is "Parse Error".
+        const { code, reason } = result as Error & { code?: string; reason?: string };
+        this.refusalReason = `${code ?? "HPE_ERROR"}: ${reason ?? result.message}`;
         this.refusalProto = undefined;
         this.refuse(errorStatus(result, data ?? this.parser.getCurrentBuffer()));
         this.dispatch();
@@ -327,6 +329,7 @@ export class ClientConnection implements ResponseOwner {
       // the next request (or more), read now, or once the queue has room.
       this.stopped = false;
       const rest = (data ?? this.parser.getCurrentBuffer()).subarray(result);
+      restartParser(this.parser, Parser.REQUEST);
       if (rest.length > 0) {
         if (!this.queueFull) {
           this.parsed(this.parser.execute(rest), rest);
@@ -383,8 +386,11 @@ export class ClientConnection implements ResponseOwner {
     const url = this.fields.target(rawUrl);
     const raw = this.fields.head(headers);
     // HTTP/1.0 and 1.1 only: a 0.9 request has no head to forward (RFC 9112 2.3).
-    if (major !== 1 || minor > 1)
-      return this.refuseHead(major === 0 ? 400 : 505, `HTTP/${major}.${minor} is not served`);
+    if (major !== 1 || minor > 1) {
+      this.refuseHead(major === 0 ? 400 : 505, `HTTP/${major}.${minor} is not served`);
+      this.refusalProto = `HTTP/${major}.${minor}`;
+      return 2;
+    }
     const parsed = headerObject(raw);
     // Exactly one Host in HTTP/1.1, and a valid one (RFC 9112 3.2), as node:http asks.
     if (parsed === undefined || (minor === 1 && parsed.host === undefined))
@@ -508,7 +514,13 @@ export class ClientConnection implements ResponseOwner {
       this.response !== undefined &&
       !this.socket.writableNeedDrain &&
       (this.reading === undefined || this.bodyFull);
-    if (!waitingOnServer) this.socket.destroy();
+    if (waitingOnServer) return;
+    // A head awaited and not complete (a new connection's first one
+    // included): 408, as the head timeout (server.ts) would say, whose
+    // check may come up to a second after this timer; as HAProxy says it.
+    if (this.headSince !== 0 && this.response === undefined && this.queue.length === 0)
+      this.headTimedOut();
+    else this.socket.destroy();
   };
 
   /** The body's reader wants more: read the socket again, unless the queue is full. */

@@ -124,7 +124,11 @@ export function createTlsServer(
     if (options.clientVerify !== undefined)
       rememberIdentity(socket, identify(socket, options.clientVerify));
     const address = client ?? plainAddress(socket.remoteAddress);
-    if (socket.alpnProtocol === "h2") {
+    // node reads the offered names without their high bit, and would choose
+    // a look-alike of one of ours ("\xe82" for "h2"): such a client is not served.
+    const chosen = socket.alpnProtocol;
+    if (typeof chosen === "string" && !ALPN.includes(chosen)) return void socket.destroy();
+    if (chosen === "h2") {
       // The sockets are half-open for HTTP/1.1 (connection.ts answers after
       // a client's end); HTTP/2 has no use for that, and node:http2 does not
       // close a session whose socket only ended.

@@ -61,8 +61,12 @@ export function createExpressServer(
   let closing = false;
   const clientOf = (socket: Socket) =>
     clients.has(socket) ? clients.get(socket) : socket.remoteAddress;
+  /** Connections answered with a refusal: node:http reports each read after it again. */
+  const rejectedOn = new WeakSet<Socket>();
   /** Answers a request refused while read, and tells the handlers (the fast engine's RejectedRequest). */
   const reject = (socket: Socket, status: number, reason: string, version?: string) => {
+    if (rejectedOn.has(socket)) return;
+    rejectedOn.add(socket);
     handlers.rejected({
       client: clientOf(socket),
       status,
@@ -71,6 +75,12 @@ export function createExpressServer(
       tls: tlsVersionOf(socket),
     });
     refuse(socket, status);
+  };
+  /** The same once the answers to the requests read before it on the connection are out. */
+  const rejectInTurn = (socket: Socket, status: number, reason: string, version?: string) => {
+    const queue = queued.get(socket);
+    if (queue !== undefined) queue.push(() => reject(socket, status, reason, version));
+    else reject(socket, status, reason, version);
   };
 
   /** Requests read and checked, by the message Express hands on. */
@@ -152,7 +162,7 @@ export function createExpressServer(
     lastRead.set(message.socket, message);
     const req = clientRequest(message, clientOf(message.socket));
     if ("refused" in req)
-      return reject(message.socket, req.refused, req.reason, message.httpVersion);
+      return rejectInTurn(message.socket, req.refused, req.reason, message.httpVersion);
     checked.set(message, req);
     app(message, res);
   };
@@ -186,11 +196,11 @@ export function createExpressServer(
   (http as HttpServer & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   // Expect other than 100-continue: 417, and the connection closes (RFC 9110 10.1.1).
   http.on("checkExpectation", (message: IncomingMessage) =>
-    reject(message.socket, 417, "Expect other than 100-continue", message.httpVersion),
+    rejectInTurn(message.socket, 417, "Expect other than 100-continue", message.httpVersion),
   );
   // A tunnel to an address of the client's choosing: not what this proxy is for.
   http.on("connect", (message: IncomingMessage, socket: Socket) =>
-    reject(socket, 501, "CONNECT", message.httpVersion),
+    rejectInTurn(socket, 501, "CONNECT", message.httpVersion),
   );
   // Bytes node:http's parser refuses: the status the fast engine gives them
   // (414 for a long request line); a head not complete in time: 408.
@@ -200,6 +210,10 @@ export function createExpressServer(
   http.on(
     "clientError",
     (error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
+      // Bytes after a request that closes the connection are dropped, not
+      // refused, as the fast engine and HAProxy drop them: node:http closes
+      // the connection after that request's answer.
+      if (error.code === "HPE_CLOSED_CONNECTION") return;
       const status =
         error.code === "ERR_HTTP_REQUEST_TIMEOUT"
           ? 408
@@ -207,7 +221,8 @@ export function createExpressServer(
       const reason =
         status === 408
           ? "no complete head within the client timeout"
-          : `${error.code ?? "HPE_ERROR"}: ${error.message}`;
+          : // llhttp's own words, as the fast engine gives them (node's message adds "Parse Error: ").
+            `${error.code ?? "HPE_ERROR"}: ${(error as { reason?: string }).reason ?? error.message}`;
       const queue = queued.get(socket);
       if (queue !== undefined && lastRead.get(socket)?.complete === true)
         queue.push(() => reject(socket, status, reason));
@@ -229,7 +244,7 @@ export function createExpressServer(
   http.on("upgrade", (message: IncomingMessage, socket: Socket, head: Buffer) => {
     const req = clientRequest(message, clientOf(socket));
     if ("refused" in req) {
-      reject(socket, req.refused, req.reason, message.httpVersion);
+      rejectInTurn(socket, req.refused, req.reason, message.httpVersion);
       return;
     }
     setUpgrade(req.rawHeaders, req.headers);
