@@ -5,7 +5,7 @@
 
 import { execFile } from "node:child_process";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { ClientHttp2Session } from "node:http2";
+import { constants, type ClientHttp2Session, type ClientHttp2Stream } from "node:http2";
 import { createServer as createNetServer, type Server as NetServer } from "node:net";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
@@ -16,6 +16,7 @@ import {
   mapLimit,
   startBackend,
   startProxy,
+  waitFor,
   type Backend,
   type RunningProxy,
 } from "./harness.js";
@@ -151,6 +152,111 @@ describe("HTTP/2 routing", () => {
     const backends = [...stdout.matchAll(/^x-backend: (\S+)/gm)].map((m) => m[1]);
     expect(backends).toEqual([ring.pick(sourceKey(from)), ring.pick(sourceKey(from))]);
     expect(stdout.trim().endsWith("2")).toBe(true);
+  });
+});
+
+/** A client's WebSocket text frame (masked, RFC 6455 5.3), short payloads only. */
+function textFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  const mask = Buffer.from([7, 1, 8, 2]);
+  const out = Buffer.alloc(6 + payload.length);
+  out[0] = 0x81;
+  out[1] = 0x80 | payload.length;
+  mask.copy(out, 2);
+  for (let i = 0; i < payload.length; i++) out[6 + i] = payload[i]! ^ mask[i % 4]!;
+  return out;
+}
+
+/** Opens a WebSocket over HTTP/2 (RFC 8441's extended CONNECT) once the server allows it. */
+function websocketStream(session: ClientHttp2Session, protocol = "websocket", path = "/live") {
+  return new Promise<{ stream: ClientHttp2Stream; status: number; headers: IncomingHttpHeaders }>(
+    (resolve, reject) => {
+      const open = () => {
+        const stream = session.request(
+          {
+            ":method": "CONNECT",
+            ":protocol": protocol,
+            ":scheme": "https",
+            ":path": path,
+            ":authority": `localhost:${tlsPort}`,
+            "sec-websocket-version": "13",
+          },
+          { endStream: false },
+        );
+        stream.once("response", (headers) =>
+          resolve({ stream, status: Number(headers[":status"]), headers }),
+        );
+        stream.once("error", reject);
+      };
+      if (session.remoteSettings.enableConnectProtocol) open();
+      else session.once("remoteSettings", open);
+    },
+  );
+}
+
+/** The server's next `count` text frames (unmasked, short) on a stream. */
+function serverTexts(stream: ClientHttp2Stream, count: number): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const texts: string[] = [];
+    let buffer = Buffer.alloc(0);
+    const onData = (data: Buffer) => {
+      buffer = Buffer.concat([buffer, data]);
+      while (buffer.length >= 2 && buffer.length >= 2 + (buffer[1]! & 0x7f)) {
+        const length = buffer[1]! & 0x7f;
+        texts.push(buffer.toString("utf8", 2, 2 + length));
+        buffer = buffer.subarray(2 + length);
+      }
+      if (texts.length >= count) {
+        stream.off("data", onData);
+        resolve(texts);
+      }
+    };
+    stream.on("data", onData);
+    stream.once("error", reject);
+  });
+}
+
+describe("WebSocket over HTTP/2 (RFC 8441)", () => {
+  it("carries each client's WebSocket to the server the ring predicts, messages both ways", async () => {
+    for (const from of CLIENTS.slice(40, 52)) {
+      const session = await h2Session(tlsPort, { from, ca: pki.ca });
+      const { stream, status, headers } = await websocketStream(session);
+      // 200 for the switch (RFC 8441 5); HTTP/1.1's handshake fields stay behind.
+      expect(status).toBe(200);
+      for (const name of ["upgrade", "connection", "sec-websocket-accept"])
+        expect(headers[name]).toBeUndefined();
+      const n = ring.pick(sourceKey(from))!.slice(3);
+      expect(await serverTexts(stream, 1)).toEqual([`Hello from App ${n}`]);
+      stream.write(textFrame("over h2"));
+      expect(await serverTexts(stream, 1)).toEqual([`Hello from App ${n}: over h2`]);
+      // An ordinary stream of the same connection meanwhile.
+      expect((await h2Request(session, { ":path": "/beside" })).backend).toBe(`app${n}`);
+      stream.close();
+      session.close();
+    }
+  }, 30_000);
+
+  it("refuses another :protocol with 501, and the connection goes on", async () => {
+    const session = await h2Session(tlsPort, { ca: pki.ca });
+    const { status } = await websocketStream(session, "chat");
+    expect(status).toBe(501);
+    expect((await h2Request(session, { ":path": "/after" })).status).toBe(200);
+    session.close();
+  });
+
+  it("closes the server's end of the tunnel when the client resets its stream", async () => {
+    const from = CLIENTS[60]!;
+    const backend = backends.find((b) => b.id === ring.pick(sourceKey(from)))!;
+    const connections = () =>
+      new Promise<number>((resolve) => backend.server.getConnections((_e, n) => resolve(n)));
+    const session = await h2Session(tlsPort, { from, ca: pki.ca });
+    const before = await connections();
+    const { stream } = await websocketStream(session);
+    await serverTexts(stream, 1);
+    expect(await connections()).toBe(before + 1);
+    stream.close(constants.NGHTTP2_CANCEL);
+    await waitFor(async () => (await connections()) <= before);
+    session.close();
   });
 });
 

@@ -85,6 +85,9 @@ export function createUpgradeForwarder(
             socket.once("end", leave);
             proxyReq.once("upgrade", (_res, proxySocket: Socket) => {
               socket.off("end", leave);
+              // A client gone without ending its side (an HTTP/2 stream reset,
+              // a connection cut) takes the server's end of the tunnel with it.
+              socket.once("close", () => proxySocket.destroy());
               // After http-proxy-middleware has set the sockets up (it clears their timeouts).
               setImmediate(() => idleTimeout(socket, proxySocket, tunnelMs));
             });

@@ -23,6 +23,7 @@ import {
 } from "node:http2";
 import type { Socket } from "node:net";
 import { CONNECTION_SPECIFIC, H2Response } from "./h2-response.js";
+import { H2Tunnel, upgradeFields } from "./h2-tunnel.js";
 import type { OwnFields } from "./response-writer.js";
 import { ClientRequest, RequestBody, headerObject, tlsVersionOf } from "./request.js";
 import type { ServerHandlers } from "./connection.js";
@@ -50,6 +51,7 @@ const RESET_BURST = 200;
 const RESET_RATE = 33;
 
 const ignore = () => {};
+const EMPTY = Buffer.alloc(0);
 
 /** What a connection's streams share. */
 interface SessionState {
@@ -65,6 +67,8 @@ export function createH2Server(handlers: ServerHandlers, options: H2Options): H2
       maxConcurrentStreams: options.maxStreams,
       maxHeaderListSize: MAX_HEADER_LIST,
       enablePush: false,
+      // RFC 8441: WebSocket over HTTP/2 (extended CONNECT), as HAProxy offers it.
+      enableConnectProtocol: true,
     },
     maxHeaderListPairs: 256,
     streamResetBurst: RESET_BURST,
@@ -104,7 +108,15 @@ export function createH2Server(handlers: ServerHandlers, options: H2Options): H2
         state.open--;
         response.lost();
       });
-      const request = readRequest(stream, headers, raw, state);
+      // RFC 8441's extended CONNECT: the stream carries a WebSocket.
+      const websocket = headers[":method"] === "CONNECT" && headers[":protocol"] !== undefined;
+      const request = readRequest(stream, headers, raw, state, websocket);
+      if (websocket && request instanceof ClientRequest) {
+        // The stream is the tunnel's, as a socket is an HTTP/1.1 upgrade's.
+        const tunnel = new H2Tunnel(stream, state.client, state.socket);
+        handlers.upgrade(request, tunnel as unknown as Socket, EMPTY);
+        return;
+      }
       if (!(request instanceof ClientRequest)) {
         const [status, reason] = request;
         stream.respond({ ":status": status, "content-length": 0 }, { endStream: true });
@@ -161,11 +173,19 @@ function readRequest(
   headers: IncomingHttpHeaders,
   raw: string[],
   state: SessionState,
+  /** An extended CONNECT for a WebSocket (RFC 8441): its stream is the tunnel, no body. */
+  websocket: boolean,
 ): ClientRequest | Refusal {
-  const method = headers[":method"]!;
+  let method = headers[":method"]!;
   const path = headers[":path"];
+  if (websocket) {
+    // Forwarded as HTTP/1.1's GET upgrade is; another protocol is not carried.
+    const protocol = String(headers[":protocol"]);
+    if (protocol.toLowerCase() !== "websocket") return [501, `CONNECT for ${protocol}`];
+    method = "GET";
+  }
   // A tunnel to an address of the client's choosing: not what this proxy is for.
-  if (method === "CONNECT") return [501, "CONNECT"];
+  else if (method === "CONNECT") return [501, "CONNECT"];
   if (path === undefined || !(path.startsWith("/") || (path === "*" && method === "OPTIONS")))
     return [400, "an invalid :path"];
   const host = headers[":authority"] ?? headers.host;
@@ -175,8 +195,11 @@ function readRequest(
     const name = raw[i]!;
     // Connection-specific fields nghttp2 already refuses: never passed on all the same.
     if (name.startsWith(":") || name === "host" || CONNECTION_SPECIFIC.has(name)) continue;
+    // A key is the proxy's to make for the server (upgradeFields).
+    if (websocket && name === "sec-websocket-key") continue;
     list.push(name, raw[i + 1]!);
   }
+  if (websocket) list.push(...upgradeFields());
   const request = new ClientRequest(
     state.socket,
     state.client,
@@ -187,7 +210,7 @@ function readRequest(
     headerObject(list)!,
     true,
   );
-  if (stream.endAfterHeaders) {
+  if (stream.endAfterHeaders || websocket) {
     request.complete = true;
     return request;
   }
