@@ -83,15 +83,23 @@ describe("headless Chromium", () => {
       (url) =>
         new Promise<string>((resolve, reject) => {
           const socket = new WebSocket(url);
-          socket.onmessage = (event) => {
-            resolve(String(event.data));
-            socket.close();
-          };
+          // Left open (window.live): the connections are counted while it is.
+          (globalThis as unknown as { live: WebSocket }).live = socket;
+          socket.onmessage = (event) => resolve(String(event.data));
           socket.onerror = () => reject(new Error("WebSocket failed"));
         }),
       `wss://localhost:${tlsPort}/live`,
     );
     expect(greeting).toBe(`Hello from App ${expected.slice(3)}`);
+    // WebSocket over HTTP/2 (RFC 8441): a stream of the page's connection,
+    // not a second connection for HTTP/1.1's upgrade.
+    const connections = await new Promise<number>((resolve, reject) =>
+      running.proxy.tlsServer!.getConnections((error, count) =>
+        error ? reject(error) : resolve(count),
+      ),
+    );
+    expect(connections).toBe(1);
+    await page.evaluate("window.live.close()");
     await context.close();
   });
 });
