@@ -4,6 +4,7 @@
 import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { freePort, waitForPort } from "@stickyring/runtime";
+import WebSocket from "ws";
 import {
   clientAddresses,
   get,
@@ -70,6 +71,33 @@ async function linesFor(
   );
   await new Promise((r) => setTimeout(r, 300));
   return parse();
+}
+
+/** linesFor with the TLS port on too (the fast engine's), and a certificate for localhost made for it. */
+async function linesWithTls(
+  send: (ports: { port: number; tlsPort: number; ca: string }) => Promise<void>,
+  expected?: { msg: string; count: number },
+): Promise<Record<string, unknown>[]> {
+  const pki = createPki();
+  const leaf = pki.leaf("localhost", ["localhost"]);
+  const tlsPort = await freePort();
+  try {
+    return await linesFor(
+      {
+        ACCESS_LOG: "on",
+        TLS_PORT: String(tlsPort),
+        TLS_CERT: leaf.combinedFile,
+        HTTP_ENGINE: "fast",
+      },
+      async (port) => {
+        await waitForPort(tlsPort);
+        await send({ port, tlsPort, ca: pki.ca });
+      },
+      expected,
+    );
+  } finally {
+    pki.remove();
+  }
 }
 
 describe("access log", () => {
@@ -148,74 +176,94 @@ describe("access log", () => {
   });
 
   it("logs HTTP/2 streams refused before routing, with the protocol and TLS version", async () => {
-    const pki = createPki();
-    const leaf = pki.leaf("localhost", ["localhost"]);
-    const tlsPort = await freePort();
-    try {
-      const lines = await linesFor(
-        {
-          ACCESS_LOG: "on",
-          TLS_PORT: String(tlsPort),
-          TLS_CERT: leaf.combinedFile,
-          HTTP_ENGINE: "fast",
-        },
-        async () => {
-          await waitForPort(tlsPort);
-          const session = await h2Session(tlsPort, { ca: pki.ca });
-          // CONNECT carries no :path (RFC 9113 8.5): not h2Request's kind of request.
-          const stream = session.request({ ":method": "CONNECT", ":authority": "example.com:443" });
-          const status = await new Promise((resolve, reject) => {
-            stream.on("response", (headers) => resolve(headers[":status"]));
-            stream.on("error", reject);
-          });
-          expect(status).toBe(501);
-          session.close();
-        },
-        { msg: "refused", count: 1 },
-      );
-      expect(lines.filter((l) => l.msg === "refused")).toEqual([
-        expect.objectContaining({
-          status: 501,
-          reason: "CONNECT",
-          proto: "HTTP/2.0",
-          tls: "TLSv1.3",
-          client: "127.0.0.1",
-        }),
-      ]);
-    } finally {
-      pki.remove();
+    const lines = await linesWithTls(
+      async ({ tlsPort, ca }) => {
+        const session = await h2Session(tlsPort, { ca });
+        // CONNECT carries no :path (RFC 9113 8.5): not h2Request's kind of request.
+        const stream = session.request({ ":method": "CONNECT", ":authority": "example.com:443" });
+        const status = await new Promise((resolve, reject) => {
+          stream.on("response", (headers) => resolve(headers[":status"]));
+          stream.on("error", reject);
+        });
+        expect(status).toBe(501);
+        session.close();
+      },
+      { msg: "refused", count: 1 },
+    );
+    expect(lines.filter((l) => l.msg === "refused")).toEqual([
+      expect.objectContaining({
+        status: 501,
+        reason: "CONNECT",
+        proto: "HTTP/2.0",
+        tls: "TLSv1.3",
+        client: "127.0.0.1",
+      }),
+    ]);
+  });
+
+  it("logs a WebSocket when its tunnel ends, over HTTP/1.1 and HTTP/2: the server's 101, the tunnel's life", async () => {
+    const lines = await linesWithTls(
+      async ({ port, tlsPort, ca }) => {
+        // HTTP/1.1's upgrade on the plain port, closed once greeted.
+        await new Promise<void>((resolve, reject) => {
+          const socket = new WebSocket(`ws://127.0.0.1:${port}/ws1`);
+          socket.once("message", () => socket.close());
+          socket.once("close", () => resolve());
+          socket.once("error", reject);
+        });
+        // RFC 8441's extended CONNECT on the TLS port, reset once greeted.
+        const session = await h2Session(tlsPort, { ca });
+        await new Promise<void>((resolve, reject) => {
+          const open = () => {
+            const stream = session.request({
+              ":method": "CONNECT",
+              ":protocol": "websocket",
+              ":scheme": "https",
+              ":path": "/ws2",
+              ":authority": `localhost:${tlsPort}`,
+              "sec-websocket-version": "13",
+            });
+            stream.once("data", () => stream.close());
+            stream.once("close", () => resolve());
+            stream.once("error", reject);
+          };
+          if (session.remoteSettings.enableConnectProtocol) open();
+          else session.once("remoteSettings", open);
+        });
+        session.close();
+      },
+      { msg: "request", count: 2 },
+    );
+    const byUrl = new Map(lines.filter((l) => l.msg === "request").map((l) => [l.url, l]));
+    for (const [url, proto, tls] of [
+      ["/ws1", "HTTP/1.1", undefined],
+      ["/ws2", "HTTP/2.0", "TLSv1.3"],
+    ] as const) {
+      expect(byUrl.get(url)).toMatchObject({
+        method: "GET",
+        upgrade: "websocket",
+        status: 101,
+        backend: "app1",
+        proto,
+        client: "127.0.0.1",
+      });
+      expect(byUrl.get(url)!.tls).toBe(tls);
+      expect(typeof byUrl.get(url)!.ms).toBe("number");
     }
   });
 
   it("says the protocol and TLS version of requests on the TLS port, HTTP/1.1 and HTTP/2", async () => {
-    const pki = createPki();
-    const leaf = pki.leaf("localhost", ["localhost"]);
-    const tlsPort = await freePort();
-    try {
-      const lines = await linesFor(
-        // The TLS port is the fast engine's (as startProxy runs it on either engine's run).
-        {
-          ACCESS_LOG: "on",
-          TLS_PORT: String(tlsPort),
-          TLS_CERT: leaf.combinedFile,
-          HTTP_ENGINE: "fast",
-        },
-        async (port) => {
-          await waitForPort(tlsPort);
-          expect((await get(port, { path: "/plain" })).status).toBe(200);
-          expect((await httpsGet(tlsPort, { ca: pki.ca, path: "/https" })).status).toBe(200);
-          const session = await h2Session(tlsPort, { ca: pki.ca });
-          expect((await h2Request(session, { ":path": "/h2" })).status).toBe(200);
-          session.close();
-        },
-      );
-      const byUrl = new Map(lines.filter((l) => l.msg === "request").map((l) => [l.url, l]));
-      expect(byUrl.get("/plain")).toMatchObject({ proto: "HTTP/1.1" });
-      expect(byUrl.get("/plain")).not.toHaveProperty("tls");
-      expect(byUrl.get("/https")).toMatchObject({ proto: "HTTP/1.1", tls: "TLSv1.3" });
-      expect(byUrl.get("/h2")).toMatchObject({ proto: "HTTP/2.0", tls: "TLSv1.3" });
-    } finally {
-      pki.remove();
-    }
+    const lines = await linesWithTls(async ({ port, tlsPort, ca }) => {
+      expect((await get(port, { path: "/plain" })).status).toBe(200);
+      expect((await httpsGet(tlsPort, { ca, path: "/https" })).status).toBe(200);
+      const session = await h2Session(tlsPort, { ca });
+      expect((await h2Request(session, { ":path": "/h2" })).status).toBe(200);
+      session.close();
+    });
+    const byUrl = new Map(lines.filter((l) => l.msg === "request").map((l) => [l.url, l]));
+    expect(byUrl.get("/plain")).toMatchObject({ proto: "HTTP/1.1" });
+    expect(byUrl.get("/plain")).not.toHaveProperty("tls");
+    expect(byUrl.get("/https")).toMatchObject({ proto: "HTTP/1.1", tls: "TLSv1.3" });
+    expect(byUrl.get("/h2")).toMatchObject({ proto: "HTTP/2.0", tls: "TLSv1.3" });
   });
 });

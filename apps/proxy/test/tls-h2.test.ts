@@ -168,7 +168,12 @@ function textFrame(text: string): Buffer {
 }
 
 /** Opens a WebSocket over HTTP/2 (RFC 8441's extended CONNECT) once the server allows it. */
-function websocketStream(session: ClientHttp2Session, protocol = "websocket", path = "/live") {
+function websocketStream(
+  session: ClientHttp2Session,
+  protocol = "websocket",
+  path = "/live",
+  port = tlsPort,
+) {
   return new Promise<{ stream: ClientHttp2Stream; status: number; headers: IncomingHttpHeaders }>(
     (resolve, reject) => {
       const open = () => {
@@ -178,7 +183,7 @@ function websocketStream(session: ClientHttp2Session, protocol = "websocket", pa
             ":protocol": protocol,
             ":scheme": "https",
             ":path": path,
-            ":authority": `localhost:${tlsPort}`,
+            ":authority": `localhost:${port}`,
             "sec-websocket-version": "13",
           },
           { endStream: false },
@@ -257,6 +262,90 @@ describe("WebSocket over HTTP/2 (RFC 8441)", () => {
     stream.close(constants.NGHTTP2_CANCEL);
     await waitFor(async () => (await connections()) <= before);
     session.close();
+  });
+});
+
+/**
+ * A server that answers each request head by its path with exact bytes, as
+ * a server may send them (`answer`: the bytes, whether to close after them;
+ * undefined: no answer at all); anything else gets 200 "ok".
+ */
+async function scriptedServer(
+  answer: (path: string) => { bytes: string; close: boolean } | undefined | "default",
+): Promise<{ server: NetServer; port: number }> {
+  const server = createNetServer((socket) => {
+    let buffered = "";
+    socket.setEncoding("latin1");
+    socket.on("error", () => {});
+    socket.on("data", (data: string) => {
+      buffered += data;
+      for (let end = buffered.indexOf("\r\n\r\n"); end >= 0; end = buffered.indexOf("\r\n\r\n")) {
+        const path = buffered.slice(0, end).split(" ")[1]!;
+        buffered = buffered.slice(end + 4);
+        const scripted = answer(path);
+        if (scripted === "default") socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        else if (scripted?.close) socket.end(scripted.bytes, "latin1");
+        else if (scripted !== undefined) socket.write(scripted.bytes, "latin1");
+      }
+    });
+  });
+  return { server, port: await listen(server, 0, "127.0.0.1") };
+}
+
+describe("WebSocket over HTTP/2 to a server that refuses or fails the upgrade", () => {
+  // The whole answer per path; /never is not answered; anything else: 200 "ok" (health checks).
+  const ANSWERS: Record<string, string | undefined> = {
+    "/chunked403":
+      "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nnope!\r\n0\r\n\r\n",
+    "/never": undefined,
+  };
+  let server: NetServer;
+  let proxy: RunningProxy;
+  let port: number;
+  beforeAll(async () => {
+    let serverPort: number;
+    ({ server, port: serverPort } = await scriptedServer((path) => {
+      if (!(path in ANSWERS)) return "default";
+      const bytes = ANSWERS[path];
+      return bytes === undefined ? undefined : { bytes, close: true };
+    }));
+    proxy = await startProxy([{ id: "raw", port: serverPort } as Backend], {
+      TLS_PORT: "0",
+      TLS_CERT: leaf.combinedFile,
+      TIMEOUT_SERVER: "500",
+      // One request at a time: a refused tunnel that kept its place would stop the next request.
+      MAXCONN: "1",
+      TIMEOUT_QUEUE: "1000",
+    });
+    port = (proxy.proxy.tlsServer!.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    await proxy.stop();
+    await new Promise((r) => server.close(r));
+  });
+
+  /** The stream's answer and body; resolves when the proxy closed it, the client never ending its side. */
+  async function refused(path: string) {
+    const session = await h2Session(port, { ca: pki.ca });
+    const { stream, status } = await websocketStream(session, "websocket", path, port);
+    let body = "";
+    stream.setEncoding("utf8");
+    stream.on("data", (d: string) => (body += d));
+    await new Promise((resolve) => stream.once("close", resolve));
+    // The place it held (MAXCONN=1) is free again.
+    expect((await h2Request(session, { ":path": "/next" })).status).toBe(200);
+    session.close();
+    return { status, body };
+  }
+
+  it("relays a refusal's status and its body, decoded from chunked, then closes the stream", async () => {
+    expect(await refused("/chunked403")).toEqual({ status: 403, body: "nope!" });
+  });
+
+  it("answers 504 when the server does not answer within TIMEOUT_SERVER", async () => {
+    const { status, body } = await refused("/never");
+    expect(status).toBe(504);
+    expect(body).toMatch(/did not answer the upgrade in time/);
   });
 });
 
@@ -434,20 +523,11 @@ describe("a server's repeated fields and bodiless statuses, over HTTP/2", () => 
   let proxy: RunningProxy;
   let port: number;
   beforeAll(async () => {
-    server = createNetServer((socket) => {
-      let buffered = "";
-      socket.setEncoding("latin1");
-      socket.on("error", () => {});
-      socket.on("data", (data: string) => {
-        buffered += data;
-        for (let end = buffered.indexOf("\r\n\r\n"); end >= 0; end = buffered.indexOf("\r\n\r\n")) {
-          const path = buffered.slice(0, end).split(" ")[1]!;
-          buffered = buffered.slice(end + 4);
-          socket.write(ANSWERS[path] ?? "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "latin1");
-        }
-      });
-    });
-    const serverPort = await listen(server, 0, "127.0.0.1");
+    let serverPort: number;
+    ({ server, port: serverPort } = await scriptedServer((path) => {
+      const bytes = ANSWERS[path];
+      return bytes === undefined ? "default" : { bytes, close: false };
+    }));
     proxy = await startProxy([{ id: "raw", port: serverPort } as Backend], {
       TLS_PORT: "0",
       TLS_CERT: leaf.combinedFile,

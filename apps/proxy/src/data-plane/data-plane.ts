@@ -263,6 +263,30 @@ export function createDataPlane(options: {
   // With TLS_CLIENT_CA: X-SSL-Client-* set from the handshake, or the refusal.
   const checkClient = config.tls?.clientVerify === undefined ? undefined : tellClientIdentity;
 
+  /** One access-log line per routed request, like HAProxy's `option httplog`. */
+  const logRequest = (
+    req: ClientRequest,
+    route: Route,
+    status: number,
+    more: Record<string, unknown>,
+  ) =>
+    logger.info(
+      {
+        client: route.client,
+        key: route.key,
+        backend: route.server,
+        method: req.method,
+        url: req.url,
+        // As HAProxy's %HV and %sslv, nginx's $server_protocol and $ssl_protocol.
+        proto: `HTTP/${req.httpVersion}`,
+        tls: req.tlsVersion,
+        status,
+        ms: Math.round((performance.now() - route.startedAt) * 100) / 100,
+        ...more,
+      },
+      "request",
+    );
+
   const handle = (req: ClientRequest, res: ResponseWriter) => {
     if (req.url === config.monitorUri) return monitor(res);
     if (config.httpsRedirect && !req.secure) return redirectToHttps(req, res, tlsPort());
@@ -295,25 +319,11 @@ export function createDataPlane(options: {
       const status = res.headersSent ? res.statusCode : 499;
       metrics.countRequest(result.server, status);
       if (!config.accessLog) return;
-      // One line per request, like HAProxy's `option httplog`.
-      logger.info(
-        {
-          client: result.client,
-          key: result.key,
-          backend: result.server,
-          method: req.method,
-          url: req.url,
-          // As HAProxy's %HV and %sslv, nginx's $server_protocol and $ssl_protocol.
-          proto: `HTTP/${req.httpVersion}`,
-          tls: req.tlsVersion,
-          status,
-          ms: Math.round((performance.now() - result.startedAt) * 100) / 100,
-          retries: result.tried.length - 1,
-          error: result.error,
-          id: result.requestId,
-        },
-        "request",
-      );
+      logRequest(req, result, status, {
+        retries: result.tried.length - 1,
+        error: result.error,
+        id: result.requestId,
+      });
     });
     forwarder.handle(req, res, result);
   };
@@ -335,6 +345,16 @@ export function createDataPlane(options: {
       ]);
     if (requestIdHeader !== undefined)
       result.requestId = assignRequestId(req.headers, requestIdHeader, result.peerTrusted);
+    // One line when the tunnel ends, as HAProxy logs a WebSocket: the
+    // server's answer (101 once open; 499 when the client left before it)
+    // and the tunnel's whole life.
+    if (config.accessLog)
+      socket.once("close", () =>
+        logRequest(req, result, result.upgradeStatus ?? 499, {
+          upgrade: "websocket",
+          id: result.requestId,
+        }),
+      );
     forwarder.upgrade(req, result, socket, head);
   };
 

@@ -413,6 +413,7 @@ class Forwarding implements Forwarder {
       this.upgrades.upgrade(req, route, socket, head);
     };
     const refuse = (text: string) => {
+      route.upgradeStatus = 503;
       if (!socket.destroyed) socket.end(rawAnswer("503 Service Unavailable", text));
     };
     // Set while the upgrade waits in its server's queue.

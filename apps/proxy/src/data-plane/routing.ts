@@ -34,6 +34,8 @@ export interface Route {
   };
   /** With REQUEST_ID_HEADER: the request's id (request-id.ts). */
   requestId?: string;
+  /** A WebSocket upgrade's answer: 101 once the tunnel is open, else the status the client got. */
+  upgradeStatus?: number;
   /** With cookie persistence: the Set-Cookie that brings the client back to `server`, when it did not name it. */
   setCookie: string | undefined;
 }

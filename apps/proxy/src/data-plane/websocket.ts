@@ -69,21 +69,23 @@ export function createUpgradeForwarder(
       upgradeTimeout: serverMs,
       plugins: [
         (proxyServer) => {
-          proxyServer.on("error", (error, _req, res) => {
+          proxyServer.on("error", (error, req, res) => {
             if (res === undefined || "writeHead" in res) return;
             // Before the switch the client still speaks HTTP: it is told why.
             if (res.bytesWritten === 0 && !res.destroyed) {
               const timedOut = (error as NodeJS.ErrnoException).code === UPGRADE_TIMEOUT;
               res.end(timedOut ? GATEWAY_TIMEOUT : BAD_GATEWAY);
+              if (req?.route) req.route.upgradeStatus ??= timedOut ? 504 : 502;
             }
             res.destroy();
           });
           // A client that leaves before the server answers: both sockets go
           // (with half-open client sockets its end alone would not close it).
-          proxyServer.on("proxyReqWs", (proxyReq, _req, socket) => {
+          proxyServer.on("proxyReqWs", (proxyReq, req, socket) => {
             const leave = () => proxyReq.destroy();
             socket.once("end", leave);
             proxyReq.once("upgrade", (_res, proxySocket: Socket) => {
+              if (req.route) req.route.upgradeStatus = 101;
               socket.off("end", leave);
               // A client gone without ending its side (an HTTP/2 stream reset,
               // a connection cut) takes the server's end of the tunnel with it.
@@ -93,7 +95,10 @@ export function createUpgradeForwarder(
             });
             // A 101 that names no protocol is no switch: refused, never relayed.
             const unnamedSwitch = ({ statusCode }: { statusCode?: number }) => {
+              if (req.route && statusCode !== undefined && statusCode >= 200)
+                req.route.upgradeStatus = statusCode;
               if (statusCode !== 101) return;
+              if (req.route) req.route.upgradeStatus = 502;
               socket.off("end", leave);
               if (!socket.destroyed) socket.end(BAD_GATEWAY);
               proxyReq.destroy();

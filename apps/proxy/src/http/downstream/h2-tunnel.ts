@@ -13,6 +13,7 @@ import { constants, type ServerHttp2Stream } from "node:http2";
 import type { Socket } from "node:net";
 import { Duplex } from "node:stream";
 import { CONNECTION_SPECIFIC } from "./h2-response.js";
+import { createResponseParser, type ResponseParser } from "../upstream/response-parser.js";
 
 /** Fields of an HTTP/1.1 WebSocket handshake that have no place in HTTP/2's. */
 const HANDSHAKE_ONLY = new Set([...CONNECTION_SPECIFIC, "sec-websocket-accept", "http2-settings"]);
@@ -41,8 +42,14 @@ export function upgradeFields(): string[] {
 export class H2Tunnel extends Duplex {
   /** The answer head as written so far, until it is complete. */
   private head: Buffer | undefined = Buffer.alloc(0);
-  /** The answer was not a switch: the stream ends with its body. */
-  private refusal = false;
+  /**
+   * The answer was not a switch: its HTTP/1.1 message (head again, then a
+   * body that may be chunked) is read by the strict parser, and the body's
+   * bytes alone go to the stream, which ends with it.
+   */
+  private refusal: ResponseParser | undefined;
+  /** Bytes written to it, as a socket counts them (the forwarder answers a failure only before any). */
+  bytesWritten = 0;
 
   /**
    * The listener of the stream's connection, as a socket names its own:
@@ -74,6 +81,8 @@ export class H2Tunnel extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error) => void): void {
+    this.bytesWritten += chunk.length;
+    if (this.refusal !== undefined) return done(this.refusalBytes(chunk));
     if (this.head === undefined) {
       if (this.stream.destroyed) return done();
       this.stream.write(chunk, () => done());
@@ -87,23 +96,39 @@ export class H2Tunnel extends Duplex {
       return done();
     }
     this.head = undefined;
-    const answered = this.answer(head.toString("latin1", 0, end));
-    if (!answered) return done(new Error("not an HTTP/1.1 answer head"));
+    const status = this.answer(head.toString("latin1", 0, end));
+    if (status === undefined) return done(new Error("not an HTTP/1.1 answer head"));
+    if (status !== 101) {
+      this.refusal = createResponseParser({
+        onBegin: () => {},
+        onHead: () => false,
+        onBody: (piece) => {
+          if (!this.stream.destroyed) this.stream.write(piece);
+        },
+        onComplete: () => this.endStream(),
+      });
+      return done(this.refusalBytes(head));
+    }
     const rest = head.subarray(end + 4);
     if (rest.length === 0 || this.stream.destroyed) return done();
     this.stream.write(rest, () => done());
   }
 
   override _final(done: (error?: Error) => void): void {
-    if (!this.stream.destroyed) this.stream.end();
-    done();
+    // A refusal's body may end with the connection (no length, not chunked).
+    const error = this.refusal?.finish();
+    this.endStream();
+    done(error);
   }
 
   override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
-    if (!this.stream.destroyed)
-      this.stream.close(
-        this.refusal || error === null ? constants.NGHTTP2_NO_ERROR : constants.NGHTTP2_CANCEL,
-      );
+    this.refusal?.close();
+    if (!this.stream.destroyed) {
+      // Closed by the proxy (the tunnel's idle timeout, a refusal): what was
+      // written goes first (node sends the reset after it), then the stream ends.
+      if (error === null) this.endStream(true);
+      else this.stream.close(constants.NGHTTP2_CANCEL);
+    }
     done(error);
   }
 
@@ -122,23 +147,41 @@ export class H2Tunnel extends Duplex {
     return this;
   }
 
-  /** Sends the stream's answer for an HTTP/1.1 head; false when it is not one. */
-  private answer(text: string): boolean {
+  /**
+   * Ends the stream. A refusal's stream (or any, `close`) is then closed
+   * once what was written has gone (RST_STREAM NO_ERROR, RFC 9113 8.1): a
+   * client that keeps its side open would otherwise hold the request's
+   * place (MAXCONN) for good.
+   */
+  private endStream(close = this.refusal !== undefined): void {
+    if (this.stream.destroyed) return;
+    this.stream.end();
+    if (close) this.stream.close(constants.NGHTTP2_NO_ERROR);
+  }
+
+  /** Bytes of a refusal's message for the parser; an Error when they are not HTTP/1.1. */
+  private refusalBytes(bytes: Buffer): Error | undefined {
+    const error = this.refusal!.execute(bytes);
+    if (error !== undefined && !this.stream.destroyed)
+      this.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+    return error;
+  }
+
+  /** Sends the stream's answer for an HTTP/1.1 head; its status, or undefined when it is not one. */
+  private answer(text: string): number | undefined {
     const lines = text.split("\r\n");
     const status = /^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(lines[0]!);
-    if (!status) return false;
+    if (!status) return undefined;
     const code = Number(status[1]);
-    this.refusal = code !== 101;
     const head: string[] = [":status", code === 101 ? "200" : String(code)];
     for (const line of lines.slice(1)) {
       const colon = line.indexOf(":");
-      if (colon <= 0) return false;
+      if (colon <= 0) return undefined;
       const name = line.slice(0, colon).trim().toLowerCase();
       if (HANDSHAKE_ONLY.has(name)) continue;
       head.push(name, line.slice(colon + 1).trim());
     }
-    if (this.stream.destroyed || this.stream.headersSent) return true;
-    this.stream.respond(head);
-    return true;
+    if (!this.stream.destroyed && !this.stream.headersSent) this.stream.respond(head);
+    return code;
   }
 }
