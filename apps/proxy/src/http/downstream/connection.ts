@@ -37,6 +37,8 @@ import {
   setHost,
   setUpgrade,
   tlsVersionOf,
+  REFUSED,
+  parseErrorReason,
 } from "./request.js";
 import { readProxyHeader } from "./proxy-protocol.js";
 import { ClientResponse, type ResponseOwner } from "./response.js";
@@ -203,9 +205,7 @@ export class ClientConnection implements ResponseOwner {
   headTimedOut(): void {
     this.headSince = 0;
     if (this.response === undefined) {
-      this.refusalReason = "no complete head within the client timeout";
-      this.refusalProto = undefined;
-      this.rejected(408);
+      this.because(REFUSED.headTimeout);
       this.closeWith(408);
     } else this.stopReading();
   }
@@ -215,7 +215,6 @@ export class ClientConnection implements ResponseOwner {
     this.response = undefined;
     const request = this.queue.shift()!;
     if (keepAlive && this.refusedAfter !== 0 && this.queue.length === 0) {
-      this.rejected(this.refusedAfter);
       this.closeWith(this.refusedAfter);
       return;
     }
@@ -312,10 +311,7 @@ export class ClientConnection implements ResponseOwner {
     if (typeof result !== "number") {
       // After a request that closes the connection, what follows is dropped, not refused.
       if (!this.last || this.reading !== undefined) {
-        // node's binding keeps llhttp's own words in `reason`; its message is "Parse Error".
-        const { code, reason } = result as Error & { code?: string; reason?: string };
-        this.refusalReason = `${code ?? "HPE_ERROR"}: ${reason ?? result.message}`;
-        this.refusalProto = undefined;
+        this.because(parseErrorReason(result));
         this.refuse(errorStatus(result, data ?? this.parser.getCurrentBuffer()));
         this.dispatch();
         return;
@@ -386,29 +382,26 @@ export class ClientConnection implements ResponseOwner {
     const url = this.fields.target(rawUrl);
     const raw = this.fields.head(headers);
     // HTTP/1.0 and 1.1 only: a 0.9 request has no head to forward (RFC 9112 2.3).
-    if (major !== 1 || minor > 1) {
-      this.refuseHead(major === 0 ? 400 : 505, `HTTP/${major}.${minor} is not served`);
-      this.refusalProto = `HTTP/${major}.${minor}`;
-      return 2;
-    }
+    const version = `${major}.${minor}`;
+    if (major !== 1 || minor > 1)
+      return this.refuseHead(major === 0 ? 400 : 505, REFUSED.version(major, minor), version);
     const parsed = headerObject(raw);
     // Exactly one Host in HTTP/1.1, and a valid one (RFC 9112 3.2), as node:http asks.
-    if (parsed === undefined || (minor === 1 && parsed.host === undefined))
-      return this.refuseHead(400, parsed === undefined ? "a field repeated" : "no Host", minor);
+    if (parsed === undefined) return this.refuseHead(400, REFUSED.repeatedField, version);
+    if (minor === 1 && parsed.host === undefined)
+      return this.refuseHead(400, REFUSED.noHost, version);
     if (parsed.host !== undefined && !HOST.test(parsed.host as string))
-      return this.refuseHead(400, "an invalid Host", minor);
+      return this.refuseHead(400, REFUSED.invalidHost, version);
     const name = METHODS[method]!;
     // A tunnel to an address of the client's choosing: not what this proxy is for.
-    if (upgrade && name === "CONNECT") return this.refuseHead(501, "CONNECT", minor);
+    if (upgrade && name === "CONNECT") return this.refuseHead(501, REFUSED.connect, version);
     const coding = parsed["transfer-encoding"];
     if (coding !== undefined) {
       const refusal = codingRefusal(coding as string);
-      if (refusal !== 0)
-        return this.refuseHead(refusal, "Transfer-Encoding other than chunked", minor);
+      if (refusal !== 0) return this.refuseHead(refusal, REFUSED.coding, version);
     }
     const target = readTarget(name, url);
-    if ("refused" in target)
-      return this.refuseHead(target.refused, "an invalid request target", minor);
+    if ("refused" in target) return this.refuseHead(target.refused, REFUSED.target, version);
     // Only WebSocket is carried to a server, asked for by a GET with no body;
     // another protocol offered (h2c) is declined by going on in HTTP/1.1, as
     // a server may (RFC 9110 7.8). llhttp still stops after the message.
@@ -448,7 +441,7 @@ export class ClientConnection implements ResponseOwner {
       if (this.queue.length >= 2 * MAX_QUEUED) {
         this.queue.pop();
         this.reading = undefined;
-        return this.refuseHead(400, "too many requests pipelined", minor);
+        return this.refuseHead(400, "too many requests pipelined", version);
       }
     }
     if (!upgrade) return 0;
@@ -458,11 +451,16 @@ export class ClientConnection implements ResponseOwner {
   };
 
   /** Refuses the head just parsed once llhttp returns; 2: it reads nothing after it. */
-  private refuseHead(status: number, reason: string, minor?: number): number {
+  private refuseHead(status: number, reason: string, version: string): number {
     this.refusal = status;
-    this.refusalReason = reason;
-    this.refusalProto = minor === undefined ? undefined : `HTTP/1.${minor}`;
+    this.because(reason, version);
     return 2;
+  }
+
+  /** Why the request about to be refused is (RejectedRequest); `version` when its line was read. */
+  private because(reason: string, version?: string): void {
+    this.refusalReason = reason;
+    this.refusalProto = version === undefined ? undefined : `HTTP/${version}`;
   }
 
   private readonly onBody = (chunk: Buffer) => {
@@ -551,9 +549,7 @@ export class ClientConnection implements ResponseOwner {
     let continued = false;
     if (expect !== undefined) {
       if (typeof expect !== "string" || expect.toLowerCase() !== "100-continue") {
-        this.refusalReason = "Expect other than 100-continue";
-        this.refusalProto = `HTTP/${request.httpVersion}`;
-        this.rejected(417);
+        this.because(REFUSED.expect, request.httpVersion);
         this.closeWith(417);
         return;
       }
@@ -610,14 +606,16 @@ export class ClientConnection implements ResponseOwner {
       }
       this.queue.splice(this.queue.indexOf(broken), 1);
     }
-    if (this.response === undefined && this.queue.length === 0) {
-      this.rejected(status);
-      this.closeWith(status);
-    } else this.refusedAfter = status;
+    if (this.response === undefined && this.queue.length === 0) this.closeWith(status);
+    else this.refusedAfter = status;
   }
 
-  /** Tells the handlers of the request refused with `status` (refusalReason, refusalProto). */
-  private rejected(status: number): void {
+  /**
+   * Answers with a short error of our own and closes; no further request is
+   * read. The handlers are told of the request refused (refusalReason,
+   * refusalProto, set by `because`).
+   */
+  private closeWith(status: number): void {
     this.host.handlers.rejected({
       client: this.remoteAddress,
       status,
@@ -625,10 +623,6 @@ export class ClientConnection implements ResponseOwner {
       proto: this.refusalProto,
       tls: tlsVersionOf(this.socket),
     });
-  }
-
-  /** Answers with a short error of our own and closes; no further request is read. */
-  private closeWith(status: number): void {
     this.stopReading();
     this.queue.length = 0;
     this.reading?.body?.destroy();

@@ -25,7 +25,7 @@ import type { Socket } from "node:net";
 import { CONNECTION_SPECIFIC, H2Response } from "./h2-response.js";
 import { H2Tunnel, upgradeFields } from "./h2-tunnel.js";
 import type { OwnFields } from "./response-writer.js";
-import { ClientRequest, RequestBody, headerObject, tlsVersionOf } from "./request.js";
+import { ClientRequest, REFUSED, RequestBody, headerObject, tlsVersionOf } from "./request.js";
 import type { ServerHandlers } from "./connection.js";
 
 export interface H2Options {
@@ -185,7 +185,7 @@ function readRequest(
     method = "GET";
   }
   // A tunnel to an address of the client's choosing: not what this proxy is for.
-  else if (method === "CONNECT") return [501, "CONNECT"];
+  else if (method === "CONNECT") return [501, REFUSED.connect];
   if (path === undefined || !(path.startsWith("/") || (path === "*" && method === "OPTIONS")))
     return [400, "an invalid :path"];
   const host = headers[":authority"] ?? headers.host;

@@ -58,6 +58,28 @@ export class ClientRequest {
   }
 }
 
+/**
+ * Why a request is refused while it is read, in the words both engines
+ * give the access log (RejectedRequest's reason).
+ */
+export const REFUSED = {
+  repeatedField: "a field repeated",
+  noHost: "no Host",
+  invalidHost: "an invalid Host",
+  coding: "Transfer-Encoding other than chunked",
+  target: "an invalid request target",
+  expect: "Expect other than 100-continue",
+  headTimeout: "no complete head within the client timeout",
+  connect: "CONNECT",
+  version: (major: number, minor: number) => `HTTP/${major}.${minor} is not served`,
+} as const;
+
+/** A parse error's reason: llhttp's code and own words (node's binding keeps them in `reason`; its message adds "Parse Error"). */
+export function parseErrorReason(error: Error): string {
+  const { code, reason } = error as Error & { code?: string; reason?: string };
+  return `${code ?? "HPE_ERROR"}: ${reason ?? error.message}`;
+}
+
 /** The TLS version a socket speaks ("TLSv1.3"), undefined on the plain port. */
 export function tlsVersionOf(socket: Socket): string | undefined {
   const tls = socket as TLSSocket;

@@ -4,6 +4,7 @@
 
 import type { IncomingMessage } from "node:http";
 import {
+  REFUSED,
   ClientRequest,
   HOST,
   RequestBody,
@@ -31,23 +32,23 @@ export function clientRequest(
   // As the fast engine: HTTP/1.0 and 1.1 only (node:http's parser takes 0.9 and 2.0 too).
   const { httpVersionMajor: major, httpVersionMinor: minor } = message;
   if (major !== 1 || minor > 1)
-    return { refused: major === 0 ? 400 : 505, reason: `HTTP/${major}.${minor} is not served` };
+    return { refused: major === 0 ? 400 : 505, reason: REFUSED.version(major, minor) };
   const raw = message.rawHeaders;
   // node:http's own header object drops a second Host silently; ours refuses it.
   const headers = headerObject(raw);
-  if (headers === undefined) return { refused: 400, reason: "a field repeated" };
+  if (headers === undefined) return { refused: 400, reason: REFUSED.repeatedField };
   // Exactly one Host in HTTP/1.1 (RFC 9112 3.2): node:http's own check is off, as it answers silently.
-  if (minor === 1 && headers.host === undefined) return { refused: 400, reason: "no Host" };
+  if (minor === 1 && headers.host === undefined) return { refused: 400, reason: REFUSED.noHost };
   if (headers.host !== undefined && !HOST.test(headers.host as string))
-    return { refused: 400, reason: "an invalid Host" };
+    return { refused: 400, reason: REFUSED.invalidHost };
   const coding = headers["transfer-encoding"];
   if (coding !== undefined) {
     const refused = codingRefusal(coding as string);
-    if (refused !== 0) return { refused, reason: "Transfer-Encoding other than chunked" };
+    if (refused !== 0) return { refused, reason: REFUSED.coding };
   }
   const method = message.method!;
   const target = readTarget(method, message.url!);
-  if ("refused" in target) return { ...target, reason: "an invalid request target" };
+  if ("refused" in target) return { ...target, reason: REFUSED.target };
   // Absolute form: the target's authority replaces Host (RFC 9112 3.2.2).
   if (target.authority !== undefined) setHost(raw, headers, target.authority);
   const req = new ClientRequest(

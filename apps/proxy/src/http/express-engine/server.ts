@@ -17,7 +17,12 @@ import {
 } from "node:http";
 import { Server, type Socket } from "node:net";
 import type { ServerHandlers } from "../downstream/connection.js";
-import { tlsVersionOf, type ClientRequest } from "../downstream/request.js";
+import {
+  REFUSED,
+  parseErrorReason,
+  tlsVersionOf,
+  type ClientRequest,
+} from "../downstream/request.js";
 import type { HttpServerOptions } from "../downstream/server.js";
 import { closeListeners, listenOnAll } from "../listeners.js";
 import { readPreamble } from "./proxy-preamble.js";
@@ -196,11 +201,11 @@ export function createExpressServer(
   (http as HttpServer & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   // Expect other than 100-continue: 417, and the connection closes (RFC 9110 10.1.1).
   http.on("checkExpectation", (message: IncomingMessage) =>
-    rejectInTurn(message.socket, 417, "Expect other than 100-continue", message.httpVersion),
+    rejectInTurn(message.socket, 417, REFUSED.expect, message.httpVersion),
   );
   // A tunnel to an address of the client's choosing: not what this proxy is for.
   http.on("connect", (message: IncomingMessage, socket: Socket) =>
-    rejectInTurn(socket, 501, "CONNECT", message.httpVersion),
+    rejectInTurn(socket, 501, REFUSED.connect, message.httpVersion),
   );
   // Bytes node:http's parser refuses: the status the fast engine gives them
   // (414 for a long request line); a head not complete in time: 408.
@@ -218,11 +223,7 @@ export function createExpressServer(
         error.code === "ERR_HTTP_REQUEST_TIMEOUT"
           ? 408
           : errorStatus(error, error.rawPacket ?? Buffer.alloc(0));
-      const reason =
-        status === 408
-          ? "no complete head within the client timeout"
-          : // llhttp's own words, as the fast engine gives them (node's message adds "Parse Error: ").
-            `${error.code ?? "HPE_ERROR"}: ${(error as { reason?: string }).reason ?? error.message}`;
+      const reason = status === 408 ? REFUSED.headTimeout : parseErrorReason(error);
       const queue = queued.get(socket);
       if (queue !== undefined && lastRead.get(socket)?.complete === true)
         queue.push(() => reject(socket, status, reason));
