@@ -197,23 +197,27 @@ export function createDataPlane(options: {
     sendText(res, up ? 200 : 503, up ? "ok\n" : draining ? "stopping\n" : "no server is up\n");
   };
 
-  /** Counts and logs a request the proxy answered itself. */
-  const refused = (req: ClientRequest, status: number, reason: string) => {
-    metrics.countRequest("none", status);
-    if (config.accessLog)
-      logger.info(
-        {
-          client: req.remoteAddress,
-          method: req.method,
-          url: req.url,
-          proto: `HTTP/${req.httpVersion}`,
-          tls: req.tlsVersion,
-          status,
-          reason,
-        },
-        "refused",
-      );
+  /**
+   * Counts and logs a request the proxy answered itself, routed or not: one
+   * the listener refused while reading it (HAProxy's <BADREQ>) has no
+   * method or URL, which may be what could not be read.
+   */
+  const rejected = (request: RejectedRequest & { method?: string; url?: string }) => {
+    metrics.countRequest("none", request.status);
+    if (config.accessLog) logger.info(request, "refused");
   };
+
+  /** The same for a request read whole. */
+  const refused = (req: ClientRequest, status: number, reason: string) =>
+    rejected({
+      client: req.remoteAddress,
+      method: req.method,
+      url: req.url,
+      proto: `HTTP/${req.httpVersion}`,
+      tls: req.tlsVersion,
+      status,
+      reason,
+    });
 
   /**
    * A request answered by the proxy itself. A body still coming in is not
@@ -231,16 +235,6 @@ export function createDataPlane(options: {
     if (close || (req.body !== undefined && !req.complete)) res.keepAlive = false;
     sendText(res, status, `${status} ${text}\n`, extra);
     refused(req, status, text);
-  };
-
-  /**
-   * A request the listener refused while reading it (HAProxy's <BADREQ>):
-   * counted and logged as the proxy's other refusals, without a method or
-   * URL, which may be what could not be read.
-   */
-  const rejected = (request: RejectedRequest) => {
-    metrics.countRequest("none", request.status);
-    if (config.accessLog) logger.info(request, "refused");
   };
 
   /** The same for an upgrade: the answer is written on the socket, which closes. */
