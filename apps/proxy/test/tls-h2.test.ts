@@ -266,30 +266,50 @@ describe("WebSocket over HTTP/2 (RFC 8441)", () => {
 });
 
 /**
- * A server that answers each request head by its path with exact bytes, as
- * a server may send them (`answer`: the bytes, whether to close after them;
- * undefined: no answer at all); anything else gets 200 "ok".
+ * For the describe block it is called in: a server that answers each
+ * request head by its path with exact bytes, as a server may send them
+ * (`answer`: the bytes, whether to close after them; undefined: no answer
+ * at all; "default": 200 "ok"), and a proxy with the TLS port in front of
+ * it (`env` added). `port`: the proxy's TLS port, once started.
  */
-async function scriptedServer(
+function useScriptedProxy(
   answer: (path: string) => { bytes: string; close: boolean } | undefined | "default",
-): Promise<{ server: NetServer; port: number }> {
-  const server = createNetServer((socket) => {
-    let buffered = "";
-    socket.setEncoding("latin1");
-    socket.on("error", () => {});
-    socket.on("data", (data: string) => {
-      buffered += data;
-      for (let end = buffered.indexOf("\r\n\r\n"); end >= 0; end = buffered.indexOf("\r\n\r\n")) {
-        const path = buffered.slice(0, end).split(" ")[1]!;
-        buffered = buffered.slice(end + 4);
-        const scripted = answer(path);
-        if (scripted === "default") socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-        else if (scripted?.close) socket.end(scripted.bytes, "latin1");
-        else if (scripted !== undefined) socket.write(scripted.bytes, "latin1");
-      }
+  env: Record<string, string> = {},
+): { port: number } {
+  const handle = { port: 0 };
+  let server: NetServer;
+  let proxy: RunningProxy;
+  beforeAll(async () => {
+    server = createNetServer((socket) => {
+      let buffered = "";
+      socket.setEncoding("latin1");
+      socket.on("error", () => {});
+      socket.on("data", (data: string) => {
+        buffered += data;
+        for (let end = buffered.indexOf("\r\n\r\n"); end >= 0; end = buffered.indexOf("\r\n\r\n")) {
+          const path = buffered.slice(0, end).split(" ")[1]!;
+          buffered = buffered.slice(end + 4);
+          const scripted = answer(path);
+          if (scripted === "default")
+            socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+          else if (scripted?.close) socket.end(scripted.bytes, "latin1");
+          else if (scripted !== undefined) socket.write(scripted.bytes, "latin1");
+        }
+      });
     });
+    const serverPort = await listen(server, 0, "127.0.0.1");
+    proxy = await startProxy([{ id: "raw", port: serverPort } as Backend], {
+      TLS_PORT: "0",
+      TLS_CERT: leaf.combinedFile,
+      ...env,
+    });
+    handle.port = (proxy.proxy.tlsServer!.address() as { port: number }).port;
   });
-  return { server, port: await listen(server, 0, "127.0.0.1") };
+  afterAll(async () => {
+    await proxy.stop();
+    await new Promise((r) => server.close(r));
+  });
+  return handle;
 }
 
 describe("WebSocket over HTTP/2 to a server that refuses or fails the upgrade", () => {
@@ -299,35 +319,24 @@ describe("WebSocket over HTTP/2 to a server that refuses or fails the upgrade", 
       "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nnope!\r\n0\r\n\r\n",
     "/never": undefined,
   };
-  let server: NetServer;
-  let proxy: RunningProxy;
-  let port: number;
-  beforeAll(async () => {
-    let serverPort: number;
-    ({ server, port: serverPort } = await scriptedServer((path) => {
+  const scripted = useScriptedProxy(
+    (path) => {
       if (!(path in ANSWERS)) return "default";
       const bytes = ANSWERS[path];
       return bytes === undefined ? undefined : { bytes, close: true };
-    }));
-    proxy = await startProxy([{ id: "raw", port: serverPort } as Backend], {
-      TLS_PORT: "0",
-      TLS_CERT: leaf.combinedFile,
+    },
+    {
       TIMEOUT_SERVER: "500",
       // One request at a time: a refused tunnel that kept its place would stop the next request.
       MAXCONN: "1",
       TIMEOUT_QUEUE: "1000",
-    });
-    port = (proxy.proxy.tlsServer!.address() as { port: number }).port;
-  });
-  afterAll(async () => {
-    await proxy.stop();
-    await new Promise((r) => server.close(r));
-  });
+    },
+  );
 
   /** The stream's answer and body; resolves when the proxy closed it, the client never ending its side. */
   async function refused(path: string) {
-    const session = await h2Session(port, { ca: pki.ca });
-    const { stream, status } = await websocketStream(session, "websocket", path, port);
+    const session = await h2Session(scripted.port, { ca: pki.ca });
+    const { stream, status } = await websocketStream(session, "websocket", path, scripted.port);
     let body = "";
     stream.setEncoding("utf8");
     stream.on("data", (d: string) => (body += d));
@@ -519,28 +528,13 @@ describe("a server's repeated fields and bodiless statuses, over HTTP/2", () => 
       "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nok",
     "/205": "HTTP/1.1 205 Reset Content\r\nContent-Length: 3\r\n\r\nabc",
   };
-  let server: NetServer;
-  let proxy: RunningProxy;
-  let port: number;
-  beforeAll(async () => {
-    let serverPort: number;
-    ({ server, port: serverPort } = await scriptedServer((path) => {
-      const bytes = ANSWERS[path];
-      return bytes === undefined ? "default" : { bytes, close: false };
-    }));
-    proxy = await startProxy([{ id: "raw", port: serverPort } as Backend], {
-      TLS_PORT: "0",
-      TLS_CERT: leaf.combinedFile,
-    });
-    port = (proxy.proxy.tlsServer!.address() as { port: number }).port;
-  });
-  afterAll(async () => {
-    await proxy.stop();
-    await new Promise((r) => server.close(r));
+  const scripted = useScriptedProxy((path) => {
+    const bytes = ANSWERS[path];
+    return bytes === undefined ? "default" : { bytes, close: false };
   });
 
   it("relays repeated trailer fields node counts as single-valued (they used to end the process)", async () => {
-    const session = await h2Session(port, { ca: pki.ca });
+    const session = await h2Session(scripted.port, { ca: pki.ca });
     const answer = await rawAnswer(session, "/trailers");
     expect(answer).toMatchObject({ body: "ok", reset: 0 });
     expect(answer.trailers).toEqual([
@@ -556,13 +550,13 @@ describe("a server's repeated fields and bodiless statuses, over HTTP/2", () => 
     // The same connection and a new one are served after it.
     expect((await rawAnswer(session, "/next")).body).toBe("ok");
     session.close();
-    const again = await h2Session(port, { ca: pki.ca });
+    const again = await h2Session(scripted.port, { ca: pki.ca });
     expect((await rawAnswer(again, "/next")).body).toBe("ok");
     again.close();
   });
 
   it("relays a repeated Content-Type as it came instead of resetting the stream", async () => {
-    const session = await h2Session(port, { ca: pki.ca });
+    const session = await h2Session(scripted.port, { ca: pki.ca });
     const answer = await rawAnswer(session, "/types");
     session.close();
     expect(answer).toMatchObject({ body: "ok", reset: 0 });
@@ -573,7 +567,7 @@ describe("a server's repeated fields and bodiless statuses, over HTTP/2", () => 
   });
 
   it("answers a 205 with no content even when the server sent some (RFC 9110 15.3.6)", async () => {
-    const session = await h2Session(port, { ca: pki.ca });
+    const session = await h2Session(scripted.port, { ca: pki.ca });
     const answer = await rawAnswer(session, "/205");
     expect(answer).toMatchObject({ body: "", reset: 0 });
     expect(answer.fields.slice(0, 2)).toEqual([":status", "205"]);
