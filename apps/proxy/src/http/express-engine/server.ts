@@ -172,16 +172,20 @@ export function createExpressServer(
     app(message, res);
   };
 
+  /** How often node:http checks the head timeout: as often as the fast engine. */
+  const checkEvery = Math.min(Math.max(options.headersMs / 4, 100), 1000);
   const http = new HttpServer(
     {
       // As the fast engine: headers within `headersMs`, an idle kept-alive
       // connection closed after `keepAliveMs`; a slow body is the data
       // plane's to judge (CLIENT_MIN_BODY_RATE), so no whole-request limit.
       headersTimeout: options.headersMs,
-      // How often node:http checks the head timeout: as often as the fast engine.
-      connectionsCheckingInterval: Math.min(Math.max(options.headersMs / 4, 100), 1000),
+      connectionsCheckingInterval: checkEvery,
       // An idle kept-alive connection also closes at the client timeout when that is shorter.
       keepAliveTimeout: Math.min(options.keepAliveMs, options.clientMs),
+      // Exactly then, as the fast engine and HAProxy's `timeout http-keep-alive`:
+      // Node 24 otherwise waits a second longer.
+      keepAliveTimeoutBuffer: 0,
       requestTimeout: 0,
       // A request without Host is refused by clientRequest, and logged: node:http's own answer is silent.
       requireHostHeader: false,
@@ -236,7 +240,15 @@ export function createExpressServer(
   // A client that stopped reading the answer is not waiting on its server:
   // it would hold the server's slot (MAXCONN) for ever.
   http.on("timeout", (socket: Socket) => {
-    if (!awaitingServer.has(socket) || socket.writableNeedDrain) socket.destroy();
+    if (awaitingServer.has(socket) && !socket.writableNeedDrain) return;
+    // Nothing in flight: a head may be under way, or a new connection has
+    // sent nothing yet. node:http's head check answers those 408, as the
+    // fast engine and HAProxy do, but only every `checkEvery`, and the head
+    // timeout is never longer than this one: the check gets that long to
+    // answer before the connection closes without a word, as an idle
+    // kept-alive one does.
+    if (!queued.has(socket)) setTimeout(() => socket.destroy(), checkEvery + 50).unref();
+    else socket.destroy();
   });
   // node:http checks head timeouts (slowloris) once it listens; its
   // connections come from the listeners below, so it is told it listens
