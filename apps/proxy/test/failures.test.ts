@@ -1,7 +1,9 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "@jest/globals";
+import { sourceKey } from "@stickyring/hashing";
 import {
+  clientAddresses,
   get,
   startBackend,
   startProxy,
@@ -89,6 +91,33 @@ describe("upstream failures get a clear status and body, never a hang", () => {
     // A bodyless POST that never connected is safe to retry, but there is no other server.
     expect([502, 503]).toContain(reply.status);
     expect(reply.body).toMatch(/^50[23] /);
+  });
+
+  it("sends a POST with its body to the next server when the chosen one refuses the connection", async () => {
+    // Nothing reached the refusing server and none of the body was read:
+    // HAProxy's `option redispatch` sends it on whole too.
+    const echo = await rawServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk: Buffer) => (body += chunk));
+      req.on("end", () => res.end(`${req.method} ${body}`));
+    });
+    const dead = await startBackend(1);
+    const running = await proxyFor([dead, { id: "app2", port: echo.port }], {
+      HEALTH_INTER: "60s",
+      HEALTH_TIMEOUT: "1s",
+    });
+    await dead.kill();
+    const ring = running.proxy.placement().ring;
+    const from = clientAddresses(100).find((a) => ring.pick(sourceKey(a)) === "app1")!;
+    const body = "x".repeat(10_000);
+    const reply = await get(running.port, {
+      from,
+      method: "POST",
+      path: "/upload",
+      headers: { "content-length": String(body.length) },
+      body,
+    });
+    expect(reply).toMatchObject({ status: 200, backend: "app2", body: `POST ${body}` });
   });
 
   it("retries a GET on the next server when the chosen one refuses, and counts the retry", async () => {

@@ -22,15 +22,25 @@ import {
 
 /** A backend that counts requests in flight and the most at once, and holds each as told. */
 async function countingBackend(id: string, holdMs: (req: IncomingMessage) => number) {
-  const state = { now: 0, peak: 0, order: [] as string[], connections: 0, open: 0, openPeak: 0 };
+  const state = {
+    now: 0,
+    peak: 0,
+    order: [] as string[],
+    bodies: new Map<string, string>(),
+    connections: 0,
+    open: 0,
+    openPeak: 0,
+  };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (req.url === "/healthz") return void res.end("ok");
     state.now++;
     state.peak = Math.max(state.peak, state.now);
     state.order.push(req.url!);
-    req.resume();
+    let body = "";
+    req.on("data", (chunk: Buffer) => (body += chunk));
     req.on("end", () =>
       setTimeout(() => {
+        state.bodies.set(req.url!, body);
         state.now--;
         res.setHeader("content-type", "text/plain");
         res.end(`${id} ${req.url}`);
@@ -230,7 +240,7 @@ describe("a server's maxconn (MAXCONN)", () => {
     expect(app1.state.order).toEqual(["/slow"]);
   });
 
-  it("moves queued idempotent requests to the next server when theirs leaves, and answers the others 503", async () => {
+  it("moves queued requests, a POST with its body too, to the next server when theirs leaves", async () => {
     const app1 = await countingBackend("app1", (req) => (req.url === "/hold" ? 1500 : 5));
     const app2 = await countingBackend("app2", () => 5);
     cleanup.push(
@@ -249,14 +259,16 @@ describe("a server's maxconn (MAXCONN)", () => {
       path: "/post",
       method: "POST",
       headers: { "content-length": "2" },
+      body: "hi",
     });
     await waitFor(() => running.proxy.membership.list().length === 2 && queuedCount(running) === 2);
     expect((await admin(running, "/api/servers/app1/disable", {})).status).toBe(200);
-    const [moved, refused] = await Promise.all([queuedGet, queuedPost]);
-    expect(moved).toMatchObject({ status: 200, backend: "app2" });
-    expect(refused.status).toBe(503);
-    expect(refused.body).toContain("app1 left while the request waited in its queue");
-    expect(app2.state.order).toEqual(["/get"]);
+    // None of either was sent, and the POST's body is still the client's (HAProxy's redispatch).
+    const [movedGet, movedPost] = await Promise.all([queuedGet, queuedPost]);
+    expect(movedGet).toMatchObject({ status: 200, backend: "app2" });
+    expect(movedPost).toMatchObject({ status: 200, backend: "app2" });
+    expect(app2.state.order.slice().sort()).toEqual(["/get", "/post"]);
+    expect(app2.state.bodies.get("/post")).toBe("hi");
     expect((await hold).status).toBe(200); // the one in flight finishes where it was
   });
 

@@ -28,6 +28,8 @@ export interface GetOptions {
   path?: string;
   method?: string;
   headers?: Record<string, string>;
+  /** A request body, sent whole (give its Content-Length in `headers`). */
+  body?: string;
   /** Default false: a connection of its own, closed after the response. */
   agent?: Agent | false;
   timeoutMs?: number;
@@ -73,7 +75,7 @@ export function get(port: number, options: GetOptions = {}): Promise<Reply> {
     );
     req.setTimeout(options.timeoutMs ?? 10_000, () => req.destroy(new Error("client timeout")));
     req.on("error", reject);
-    req.end();
+    req.end(options.body);
   });
 }
 

@@ -38,15 +38,16 @@ export function isIdempotent(method: string): boolean {
 
 /**
  * A request may go to the next server when the connection to the first never
- * opened, so none of it was sent (HAProxy's `retry-on conn-failure` with
- * `option redispatch`), or, for an idempotent method only (RFC 9110 9.2.2,
- * as nginx's `proxy_next_upstream error`), when the connection broke before
+ * opened, so none of it was sent, whatever its method (HAProxy's `retry-on
+ * conn-failure` with `option redispatch`; the caller checks that none of the
+ * body was taken), or, for an idempotent method only (RFC 9110 9.2.2, as
+ * nginx's `proxy_next_upstream error`), when the connection broke before
  * any byte of an answer came. A request that is not idempotent is never
  * sent to a second server once it may have reached the first.
  */
-export function isRetryable(error: UpstreamError, method: string, hasBody: boolean): boolean {
+export function isRetryable(error: UpstreamError, method: string): boolean {
   const code = error.code;
-  if (NOT_CONNECTED.has(code)) return isIdempotent(method) || !hasBody;
+  if (NOT_CONNECTED.has(code)) return true;
   return isIdempotent(method) && !error.heard && (code === "ECONNRESET" || code === "EPIPE");
 }
 

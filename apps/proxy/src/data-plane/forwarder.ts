@@ -360,7 +360,7 @@ class Forwarding implements Forwarder {
     route.error = code;
     if (isConnectFailure(error)) this.options.markDown(route.server, code);
     // A body partly sent is gone: the request cannot go to another server whole.
-    if (!res.headersSent && !error.bodyTaken && isRetryable(error, req.method, hasBody)) {
+    if (!res.headersSent && !error.bodyTaken && isRetryable(error, req.method)) {
       const from = route.server;
       if (router.reroute(route)) {
         metrics.countRetry(from);
@@ -378,14 +378,15 @@ class Forwarding implements Forwarder {
   }
 
   /**
-   * The request's server left the placement while it waited for a slot: an
-   * idempotent request without a body goes to the next server, as the retry
-   * rule sends one whose connection never opened; any other gets 503.
+   * The request's server left the placement while it waited for a slot: it
+   * goes to the next server, as one whose connection never opened does
+   * (none of it was sent, its body is still the client's; HAProxy's `option
+   * redispatch` moves a down server's queue); with no server left, 503.
    */
   orphaned(req: ClientRequest, res: ResponseWriter, route: Route): void {
     route.waiting = undefined;
     const from = route.server;
-    if (req.body === undefined && isIdempotent(req.method) && this.options.router.reroute(route)) {
+    if (this.options.router.reroute(route)) {
       this.metrics.countRetry(from);
       this.forward(req, res, route, false);
       return;
