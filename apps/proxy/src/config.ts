@@ -670,9 +670,20 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
  * process keeps a third of its descriptors per client it serves at once.
  */
 function clientLimit(value: string | undefined, processes: number, problems: string[]): number {
-  const perProcess = Math.max(64, Math.floor((openFileLimit() - RESERVED_FDS) / 3));
+  const files = openFileLimit();
+  const perProcess = Math.max(64, Math.floor((files - RESERVED_FDS) / 3));
   if (value === undefined || value === "") return perProcess * processes;
   const n = Number(value);
+  // Set by hand, it must at least leave each client its server connection:
+  // past the open-files limit the proxy cannot reach its servers (HAProxy
+  // refuses to start when its maxconn cannot fit the limit, too).
+  const fits = Math.max(1, Math.floor((files - RESERVED_FDS) / 2)) * processes;
+  if (/^\s*\d{1,7}\s*$/.test(value) && n > fits) {
+    problems.push(
+      `CLIENT_MAXCONN=${show(value)}: more client connections than the open-files limit allows (${files} per process, ulimit -n: each client connection may hold a server connection, and ${RESERVED_FDS} are kept for the rest; at most ${fits} here); raise the limit (ulimit -n, LimitNOFILE=, docker --ulimit nofile=) or lower CLIENT_MAXCONN`,
+    );
+    return 0;
+  }
   if (/^\s*\d{1,7}\s*$/.test(value) && n >= 1) return n;
   problems.push(
     `CLIENT_MAXCONN=${show(value)}: expected a number of client connections from 1 up (default here: ${perProcess * processes}, from the open-files limit)`,

@@ -1,7 +1,11 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "@jest/globals";
+import type { LookupFunction } from "node:net";
 import { sourceKey } from "@stickyring/hashing";
+import { startHealthChecks } from "../src/control-plane/health.js";
+import { describeFailure, failureStatus } from "../src/data-plane/errors.js";
+import { Membership } from "../src/control-plane/membership.js";
 import {
   clientAddresses,
   get,
@@ -118,6 +122,39 @@ describe("upstream failures get a clear status and body, never a hang", () => {
       body,
     });
     expect(reply).toMatchObject({ status: 200, backend: "app2", body: `POST ${body}` });
+  });
+
+  it("answers 503 naming the proxy, not the server, when the proxy itself had no descriptor left", () => {
+    expect(failureStatus("EMFILE")).toBe(503);
+    expect(describeFailure("app1", "EMFILE")).toBe(
+      "Service Unavailable: the proxy is out of connections (file descriptors or ports) to reach app1",
+    );
+    expect(failureStatus("ECONNREFUSED")).toBe(502);
+  });
+
+  it("takes no server down for a health check the proxy itself could not make (EMFILE)", async () => {
+    const changes: string[] = [];
+    const membership = new Membership(
+      [{ id: "app1", url: new URL("http://app1.test:5000"), weight: 1 }],
+      { rise: 1, fall: 1, onChange: (reason) => changes.push(reason) },
+    );
+    // The check's connection fails as the proxy's own open fails with no descriptor left.
+    let code = "EMFILE";
+    const lookup = ((_host: string, _options: unknown, callback: (error: Error) => void) =>
+      callback(Object.assign(new Error(code), { code }))) as unknown as LookupFunction;
+    const stop = startHealthChecks(
+      membership,
+      { path: "/healthz", interMs: 20, timeoutMs: 500 },
+      lookup,
+    );
+    cleanup.push(async () => stop());
+    await new Promise((r) => setTimeout(r, 200));
+    expect(changes).toEqual([]);
+    expect(membership.list()[0]!.up).toBe(true);
+    // The same checks failing for the server's sake take it down at once (fall 1).
+    code = "ENOTFOUND";
+    await waitFor(() => changes.length > 0);
+    expect(changes).toEqual(["app1 is down (ENOTFOUND)"]);
   });
 
   it("retries a GET on the next server when the chosen one refuses, and counts the retry", async () => {

@@ -205,9 +205,12 @@ export function useTopology(
 export async function spawnProxy(
   env: Record<string, string>,
   output: "ignore" | "pipe" = "ignore",
+  /** A command the proxy runs under, e.g. `["prlimit", "--nofile=400"]`. */
+  wrapper: string[] = [],
 ): Promise<ChildProcess> {
   const main = fileURLToPath(new URL("../dist/main.js", import.meta.url));
-  const child = spawn(process.execPath, [main], {
+  const [command, ...args] = [...wrapper, process.execPath, main];
+  const child = spawn(command!, args, {
     env: { ...process.env, LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", output, "ignore"],
   });

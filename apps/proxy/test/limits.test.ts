@@ -5,14 +5,16 @@
 
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { readdirSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { sourceKey } from "@stickyring/hashing";
-import { listen } from "@stickyring/runtime";
+import { freePort, listen } from "@stickyring/runtime";
 import WebSocket from "ws";
 import { ConfigError, loadConfig } from "../src/config.js";
 import {
   clientAddresses,
   get,
+  spawnProxy,
   startBackend,
   startProxy,
   waitFor,
@@ -327,6 +329,47 @@ describe("the client connection limit (CLIENT_MAXCONN)", () => {
       socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
     });
 
+  it("under more connections than descriptors, keeps its servers up and serves as soon as they close", async () => {
+    // The default limit (a third of the descriptors) keeps room for the
+    // servers and the health checks: a flood past `ulimit -n` waits in the
+    // kernel, and no check fails for the proxy's own lack of descriptors
+    // (one that did would take every server down, and the clients after the
+    // flood would get 503s until the checks brought them back).
+    const app1 = await countingBackend("app1", () => 1);
+    cleanup.push(() => app1.stop());
+    const port = await freePort();
+    const child = await spawnProxy(
+      {
+        PORT: String(port),
+        ADMIN_PORT: String(await freePort()),
+        HOST: "127.0.0.1",
+        LOG_LEVEL: "info",
+        BACKENDS: `app1=http://127.0.0.1:${app1.port}`,
+        HEALTH_INTER: "100ms",
+        HEALTH_RISE: "20",
+        HEALTH_FALL: "2",
+      },
+      "pipe",
+      ["prlimit", "--nofile=300:300"],
+    );
+    cleanup.push(async () => void child.kill("SIGKILL"));
+    let log = "";
+    child.stdout!.on("data", (d: Buffer) => (log += d));
+    const flood: Socket[] = [];
+    for (let i = 0; i < 400; i++) {
+      const socket = connect(port, "127.0.0.1");
+      socket.on("error", () => {});
+      flood.push(socket);
+    }
+    // Ten health-check rounds with the process near its limit.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(readdirSync(`/proc/${child.pid}/fd`).length).toBeGreaterThanOrEqual(250);
+    for (const socket of flood) socket.destroy();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(log).not.toMatch(/app1 is down/);
+    expect((await get(port)).status).toBe(200);
+  });
+
   it("serves at most the limit at once; the next connection waits unread and is served when one closes", async () => {
     const app1 = await countingBackend("app1", () => 1);
     cleanup.push(() => app1.stop());
@@ -428,6 +471,11 @@ describe("limit settings", () => {
       "CLIENT_MAXCONN",
       "0",
       /^CLIENT_MAXCONN="0": expected a number of client connections from 1 up/,
+    ],
+    [
+      "CLIENT_MAXCONN",
+      "9999999",
+      /^CLIENT_MAXCONN="9999999": more client connections than the open-files limit allows \(\d+ per process/,
     ],
     ["MAX_IDLE_PER_SERVER", "-1", /^MAX_IDLE_PER_SERVER="-1": expected an integer/],
   ])("refuses %s=%s naming the setting", (name, value, message) => {

@@ -4,6 +4,7 @@
 
 import { Agent, request } from "node:http";
 import type { LookupFunction } from "node:net";
+import { isLocalShortage } from "../http/upstream/exchange.js";
 import type { Membership } from "./membership.js";
 
 export interface HealthOptions {
@@ -16,7 +17,7 @@ function check(
   url: URL,
   options: HealthOptions,
   agent: Agent,
-): Promise<{ ok: boolean; detail: string }> {
+): Promise<{ ok: boolean | undefined; detail: string }> {
   const started = performance.now();
   return new Promise((resolve) => {
     const req = request(new URL(options.path, url), {
@@ -49,7 +50,10 @@ function check(
       if (answered) return;
       answered = true;
       clearTimeout(timer);
-      resolve({ ok: false, detail: error.code ?? error.message });
+      // The proxy out of descriptors or ports says nothing of the server:
+      // no verdict (ok undefined), or every server would go down at once.
+      const ours = isLocalShortage(error.code);
+      resolve({ ok: ours ? undefined : false, detail: error.code ?? error.message });
     });
     req.end();
   });
@@ -72,7 +76,7 @@ export function startHealthChecks(
       inFlight.add(member.id);
       void check(member.url, options, agent).then(({ ok, detail }) => {
         inFlight.delete(member.id);
-        if (!stopped) membership.recordCheck(member.id, ok, detail);
+        if (!stopped && ok !== undefined) membership.recordCheck(member.id, ok, detail);
       });
     }
   };

@@ -5,6 +5,7 @@ import {
   type UpstreamError,
   CONNECT_TIMEOUT,
   SERVER_TIMEOUT,
+  isLocalShortage,
   UNASKED_UPGRADE,
   UNKNOWN_CODING,
 } from "../http/upstream/exchange.js";
@@ -51,8 +52,12 @@ export function isRetryable(error: UpstreamError, method: string): boolean {
   return isIdempotent(method) && !error.heard && (code === "ECONNRESET" || code === "EPIPE");
 }
 
-/** The status a failure is answered with: 504 when the server was reached but did not answer. */
-export function failureStatus(code: string): 502 | 504 {
+/**
+ * The status a failure is answered with: 504 when the server was reached but
+ * did not answer, 503 when the proxy itself had no room to reach it.
+ */
+export function failureStatus(code: string): 502 | 503 | 504 {
+  if (isLocalShortage(code)) return 503;
   return code === SERVER_TIMEOUT ? 504 : 502;
 }
 
@@ -64,6 +69,8 @@ export function describeFailure(server: string, code: string): string {
   if (code === SERVER_TIMEOUT) return `Gateway Timeout: ${server} did not answer in time`;
   if (code === CONNECT_TIMEOUT) return `Bad Gateway: ${server} could not be reached in time`;
   if (NOT_CONNECTED.has(code)) return `Bad Gateway: ${server} could not be reached`;
+  if (isLocalShortage(code))
+    return `Service Unavailable: the proxy is out of connections (file descriptors or ports) to reach ${server}`;
   if (code === UNASKED_UPGRADE) return `Bad Gateway: ${server} switched protocols unasked`;
   if (code === UNKNOWN_CODING)
     return `Bad Gateway: ${server} answered in a transfer coding the proxy does not know`;

@@ -28,6 +28,7 @@ import type { Route, Router } from "./routing.js";
 import {
   CONNECT_TIMEOUT,
   UpstreamError,
+  isLocalShortage,
   type ConnectionCounts,
   type Exchange,
   type Upstream,
@@ -246,6 +247,8 @@ class Forwarding implements Forwarder {
   private readonly upstream;
   private readonly upgrades;
   readonly metrics: RequestMetrics;
+  /** When the proxy last warned that it ran short (at most every 10 s). */
+  private shortageTold = -Infinity;
 
   constructor(private readonly options: ForwarderOptions) {
     this.metrics = options.metrics;
@@ -359,6 +362,13 @@ class Forwarding implements Forwarder {
     }
     route.error = code;
     if (isConnectFailure(error)) this.options.markDown(route.server, code);
+    else if (isLocalShortage(code) && performance.now() - this.shortageTold > 10_000) {
+      this.shortageTold = performance.now();
+      logger.warn(
+        { server: route.server, code },
+        "the proxy is out of file descriptors or local ports: requests get 503 (raise ulimit -n, or lower CLIENT_MAXCONN)",
+      );
+    }
     // A body partly sent is gone: the request cannot go to another server whole.
     if (!res.headersSent && !error.bodyTaken && isRetryable(error, req.method)) {
       const from = route.server;

@@ -30,6 +30,23 @@ export const UNASKED_UPGRADE = "STICKYRING_UNASKED_UPGRADE";
 /** A Transfer-Encoding other than chunked. */
 export const UNKNOWN_CODING = "STICKYRING_UNKNOWN_CODING";
 
+/**
+ * Errors that say the proxy itself ran short (file descriptors, local ports,
+ * kernel memory), not that the server failed: they never count against a
+ * server's health, and the client is told the proxy is the one out of room.
+ */
+const LOCAL_SHORTAGE: ReadonlySet<string> = new Set([
+  "EMFILE",
+  "ENFILE",
+  "EADDRNOTAVAIL",
+  "ENOBUFS",
+  "ENOMEM",
+]);
+
+export function isLocalShortage(code: string | undefined): boolean {
+  return code !== undefined && LOCAL_SHORTAGE.has(code);
+}
+
 export class UpstreamError extends Error {
   constructor(
     message: string,
