@@ -94,6 +94,29 @@ describe("a DNS group's state", () => {
     expect(states[3]).toMatchObject({ status: "stale", endpoints: [a] });
   });
 
+  it("counts the hold from the first answer with no records: a failure between two does not restart it", () => {
+    const states = run([
+      [1000, ok(a)],
+      [2000, empty],
+      [8000, error],
+      [16_000, empty],
+      [2000 + HOLD - 1, empty],
+      [2000 + HOLD, empty],
+    ]);
+    expect(states[3]).toMatchObject({ status: "empty", endpoints: [a], since: 16_000 });
+    expect(states[4]!.endpoints).toEqual([a]);
+    expect(states[5]).toMatchObject({ status: "empty", endpoints: [] });
+    // A good answer ends it: the next name with no records starts a new hold.
+    const again = run([
+      [1000, ok(a)],
+      [2000, empty],
+      [3000, ok(a)],
+      [4000, empty],
+      [2000 + HOLD, empty],
+    ]);
+    expect(again[4]!.endpoints).toEqual([a]);
+  });
+
   it("publishes a partial answer (one family failed) as it is, stale; one server per address and port", () => {
     const v6 = { address: "fd00::1", port: 80, weight: 1 };
     const partial = (...endpoints: (typeof a)[]) => ({

@@ -6,7 +6,9 @@
 //   group: the last good set stays published (HAProxy's `hold obsolete`),
 //   status stale, since the first failure.
 // - A name with no records (NXDOMAIN, NODATA) keeps its servers for the
-//   hold time, then publishes none (status empty).
+//   hold time, then publishes none (status empty). The hold counts from the
+//   first such answer after the last good one: failures in between do not
+//   start it again.
 // - A name that has never answered publishes none (status unresolved).
 // - One address family answering while the other's query fails (resolve.ts
 //   fills that family in from its last answer, name by name) publishes
@@ -28,6 +30,8 @@ export interface GroupState {
   since: number;
   /** What DNS said last when it was not a plain answer. */
   detail: string;
+  /** The first "no records" answer since the last good one (ms since the epoch): the hold's start. */
+  noRecordsSince?: number;
 }
 
 export const INITIAL: GroupState = { status: "unresolved", endpoints: [], since: 0, detail: "" };
@@ -76,16 +80,18 @@ export function nextState(
         endpoints: state.endpoints,
         since: since("stale"),
         detail: answer.detail,
+        noRecordsSince: state.noRecordsSince,
       };
     case "empty": {
       if (state.status === "unresolved")
         return { ...state, since: since("unresolved"), detail: answer.detail };
-      const began = since("empty");
+      const held = state.noRecordsSince ?? now;
       return {
         status: "empty",
-        endpoints: now - began >= holdMs ? [] : state.endpoints,
-        since: began,
+        endpoints: now - held >= holdMs ? [] : state.endpoints,
+        since: since("empty"),
         detail: answer.detail,
+        noRecordsSince: held,
       };
     }
   }
