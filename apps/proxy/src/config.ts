@@ -77,6 +77,12 @@ export interface ProxyConfig {
   accessLog: boolean;
   /** Every connection to the proxy port starts with a PROXY protocol header (HAProxy `accept-proxy`). */
   acceptProxy: boolean;
+  /**
+   * A request still waiting for its server (in the MAXCONN queue, or for a
+   * connection) is dropped when its client shuts its sending side (HAProxy
+   * `option abortonclose`).
+   */
+  abortOnClose: boolean;
   /** Cookie persistence (HAProxy `cookie <name> insert indirect`): the cookie's name. */
   cookie: string | undefined;
   admin: { host: string; port: number; token: string | undefined };
@@ -380,6 +386,8 @@ const schema = z.object({
   // request costs about a fifth of the proxy's CPU per request (README).
   ACCESS_LOG: z.enum(["on", "off"], { error: "expected on or off" }).default("off"),
   ACCEPT_PROXY: z.enum(["on", "off"], { error: "expected on or off" }).default("off"),
+  // Off, as in HAProxy: HTTP lets a client shut its side and wait for the answer.
+  ABORT_ON_CLOSE: z.enum(["on", "off"], { error: "expected on or off" }).default("off"),
   COOKIE: text
     .optional()
     .refine((v) => v === undefined || v === "" || COOKIE_NAME.test(v), {
@@ -655,6 +663,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
     logLevel: s.LOG_LEVEL,
     accessLog: s.ACCESS_LOG === "on",
     acceptProxy: s.ACCEPT_PROXY === "on",
+    abortOnClose: s.ABORT_ON_CLOSE === "on",
     cookie: s.COOKIE,
     admin: { host: s.ADMIN_HOST, port: s.ADMIN_PORT, token: s.ADMIN_TOKEN },
     tls,

@@ -221,6 +221,37 @@ describe("a server's maxconn (MAXCONN)", () => {
     second.close();
   });
 
+  it.each([
+    ["off", "answers a queued request whose client shut its sending side (HTTP allows it)"],
+    ["on", "drops a queued request whose client shut its sending side (HAProxy abortonclose)"],
+  ])("with ABORT_ON_CLOSE=%s, %s", async (setting) => {
+    const app1 = await countingBackend("app1", (req) => (req.url === "/hold" ? 600 : 1));
+    cleanup.push(() => app1.stop());
+    const running = await proxyOver([app1], { MAXCONN: "1", ABORT_ON_CLOSE: setting });
+    const [from, other] = clientAddresses(2);
+    const held = get(running.port, { from, path: "/hold" });
+    await waitFor(() => app1.state.now === 1);
+    const socket = connect({ port: running.port, host: "127.0.0.1", localAddress: other });
+    let answer = "";
+    socket.on("data", (d: Buffer) => (answer += d.toString("latin1")));
+    const closed = new Promise((r) => socket.once("close", r));
+    socket.on("error", () => {});
+    socket.write("GET /queued HTTP/1.1\r\nHost: x\r\n\r\n");
+    await waitFor(() => queuedCount(running) === 1);
+    socket.end(); // FIN: nothing more will come from this client
+    if (setting === "on") {
+      // Out of the queue at once, long before the held request's answer.
+      await waitFor(() => queuedCount(running) === 0, 300);
+      await closed;
+      expect(answer).toBe("");
+    } else {
+      await closed;
+      expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*app1 \/queued$/);
+    }
+    expect((await held).status).toBe(200);
+    expect(app1.state.order).toEqual(setting === "on" ? ["/hold"] : ["/hold", "/queued"]);
+  });
+
   it("answers 503 with a clear body once a request waited TIMEOUT_QUEUE", async () => {
     const app1 = await countingBackend("app1", () => 1500);
     cleanup.push(() => app1.stop());

@@ -59,6 +59,8 @@ export interface DataPlaneSettings {
   requestIdHeader: string | undefined;
   accessLog: boolean;
   acceptProxy: boolean;
+  /** ABORT_ON_CLOSE: a half-close drops a request still waiting for its server. */
+  abortOnClose: boolean;
   /** HAProxy `monitor-uri`: this path is answered by the proxy itself. */
   monitorUri: string | undefined;
   /** After close() is called, how long to keep accepting (the monitor says 503) before draining. */
@@ -373,6 +375,7 @@ export function createDataPlane(options: {
       keepAliveMs: KEEP_ALIVE_MS,
       clientMs: config.timeouts.clientMs,
       acceptProxy: config.acceptProxy,
+      abortOnClose: config.abortOnClose,
       gate,
     },
   );

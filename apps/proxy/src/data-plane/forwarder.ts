@@ -228,6 +228,7 @@ class QueuedRequest implements Waiter {
   expired(waitedMs: number): void {
     const { route } = this;
     this.forwarder.metrics.observeQueue(route.server, waitedMs / 1000);
+    this.res.queued = false;
     route.error = "queue timeout";
     sendError(
       this.res,
@@ -290,6 +291,7 @@ class Forwarding implements Forwarder {
       if (route.slot !== undefined) slots.release(route.slot);
       route.slot = undefined;
       if (!slots.take(route.server)) {
+        res.queued = true;
         route.waiting = new QueuedRequest(this, req, res, route, fresh);
         slots.wait(route.server, route.waiting);
         return;
@@ -303,6 +305,7 @@ class Forwarding implements Forwarder {
     route.waiting = undefined;
     route.exchange = undefined;
     const connection = this.upstream.connection(route.target, fresh);
+    res.queued = connection === undefined;
     if (connection === undefined) {
       // Many connections to the server are being opened: wait for one to
       // come back or connect (pool.ts), unless the client leaves first. A
@@ -313,6 +316,7 @@ class Forwarding implements Forwarder {
       const timer = setTimeout(() => {
         cancel();
         if (res.done) return;
+        res.queued = false;
         const error = new UpstreamError(`no connection within ${connectMs} ms`, CONNECT_TIMEOUT);
         this.fail(error, req, res, route);
       }, connectMs);

@@ -76,6 +76,8 @@ export interface ConnectionHost {
   readonly closing: boolean;
   /** Connections start with a PROXY protocol header. */
   readonly acceptProxy: boolean;
+  /** A half-close drops the request in flight while none of it has reached a server. */
+  readonly abortOnClose: boolean;
   forget(connection: ClientConnection): void;
 }
 
@@ -534,7 +536,11 @@ export class ClientConnection implements ResponseOwner {
    */
   private readonly onEnd = () => {
     this.last = true;
-    if (this.reading !== undefined || this.headSince !== 0) this.socket.destroy();
+    // ABORT_ON_CLOSE: a client that shuts its side while its request still
+    // waits for a server most likely gave up (HAProxy's abortonclose): the
+    // request leaves the queue rather than take a server's time for nobody.
+    if (this.host.abortOnClose && this.response?.queued === true) this.socket.destroy();
+    else if (this.reading !== undefined || this.headSince !== 0) this.socket.destroy();
     else if (this.response === undefined && this.queue.length === 0) this.socket.end();
   };
 

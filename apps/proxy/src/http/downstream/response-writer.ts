@@ -10,6 +10,8 @@ export interface ResponseWriter {
   done: boolean;
   /** False: the client connection closes once this answer is out (HTTP/1.1). */
   keepAlive: boolean;
+  /** The request waits for a server (a MAXCONN slot or a connection): none of it was sent. */
+  queued: boolean;
   /** `headers`: a flat [name, value, ...] list of end-to-end headers, already valid. */
   writeHead(status: number, message: string | undefined, headers: readonly string[]): void;
   /** An interim (1xx) answer, passed on at once. */
@@ -59,6 +61,8 @@ export const NO_OWN_FIELDS: OwnFields = ownFields([]);
 export abstract class AnswerEnd {
   /** end() was called, or the client was lost: nothing more is written. */
   done = false;
+  /** The request waits for a server (the forwarder says): none of it was sent. */
+  queued = false;
   private closeListeners: (() => void)[] | undefined;
 
   onClose(listener: () => void): void {

@@ -26,6 +26,8 @@ export interface HttpServerOptions {
   clientMs: number;
   /** Connections start with a PROXY protocol header naming the client (proxy-protocol.ts). */
   acceptProxy: boolean;
+  /** A client's half-close drops its request still waiting for a server (ABORT_ON_CLOSE). */
+  abortOnClose: boolean;
   /** The client connection limit, shared with the TLS port. */
   gate: ClientGate;
 }
@@ -50,6 +52,7 @@ export function createHttpServer(handlers: ServerHandlers, options: HttpServerOp
     handlers,
     closing: false,
     acceptProxy: options.acceptProxy,
+    abortOnClose: options.abortOnClose,
     forget: (connection) => connections.delete(connection),
   };
   // Every socket, upgraded ones too (they leave `connections`): closing cuts them all in the end.

@@ -124,6 +124,8 @@ export function createExpressServer(
       serving.delete(socket);
     }
   };
+  /** The answer each connection is giving now. */
+  const answering = new WeakMap<Socket, NodeResponse>();
   const serve = (message: IncomingMessage, res: ServerResponse) => {
     const req = checked.get(message)!;
     const { socket } = message;
@@ -134,10 +136,12 @@ export function createExpressServer(
       req.httpVersion === "1.0",
       continued,
     );
+    answering.set(socket, response);
     const waiting = () => awaitingServer.add(socket);
     if (req.complete) waiting();
     else message.once("end", waiting);
     response.onClose(() => {
+      if (answering.get(socket) === response) answering.delete(socket);
       awaitingServer.delete(socket);
       // The answer ended before the request's body did (an error, an early
       // answer): the rest is read and dropped, as the fast engine drops it,
@@ -274,6 +278,12 @@ export function createExpressServer(
   const accept = (socket: Socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
+    // ABORT_ON_CLOSE: a half-close drops the request still waiting for a
+    // server (HAProxy's abortonclose), as in the fast engine.
+    if (options.abortOnClose)
+      socket.once("end", () => {
+        if (answering.get(socket)?.queued === true) socket.destroy();
+      });
     if (!options.acceptProxy) {
       http.emit("connection", socket);
       return;
