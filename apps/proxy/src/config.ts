@@ -83,6 +83,12 @@ export interface ProxyConfig {
    * `option abortonclose`).
    */
   abortOnClose: boolean;
+  /**
+   * HAProxy's `on-marked-down`: `shutdown-sessions` cuts the requests a
+   * server holds unanswered when it is marked down (an idempotent one goes
+   * to the next server); `none` lets them run to their server timeout.
+   */
+  onMarkedDown: "none" | "shutdown-sessions";
   /** Cookie persistence (HAProxy `cookie <name> insert indirect`): the cookie's name. */
   cookie: string | undefined;
   admin: { host: string; port: number; token: string | undefined };
@@ -388,6 +394,10 @@ const schema = z.object({
   ACCEPT_PROXY: z.enum(["on", "off"], { error: "expected on or off" }).default("off"),
   // Off, as in HAProxy: HTTP lets a client shut its side and wait for the answer.
   ABORT_ON_CLOSE: z.enum(["on", "off"], { error: "expected on or off" }).default("off"),
+  // None, as in HAProxy: a server marked down may still be finishing its work.
+  ON_MARKED_DOWN: z
+    .enum(["none", "shutdown-sessions"], { error: "expected none or shutdown-sessions" })
+    .default("none"),
   COOKIE: text
     .optional()
     .refine((v) => v === undefined || v === "" || COOKIE_NAME.test(v), {
@@ -664,6 +674,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
     accessLog: s.ACCESS_LOG === "on",
     acceptProxy: s.ACCEPT_PROXY === "on",
     abortOnClose: s.ABORT_ON_CLOSE === "on",
+    onMarkedDown: s.ON_MARKED_DOWN,
     cookie: s.COOKIE,
     admin: { host: s.ADMIN_HOST, port: s.ADMIN_PORT, token: s.ADMIN_TOKEN },
     tls,

@@ -157,6 +157,68 @@ describe("upstream failures get a clear status and body, never a hang", () => {
     expect(changes).toEqual(["app1 is down (ENOTFOUND)"]);
   });
 
+  it.each([
+    [
+      "shutdown-sessions",
+      "cuts the requests a server marked down holds: a GET goes to the next server, a POST gets 502",
+    ],
+    [
+      "none",
+      "lets the requests a server marked down holds run to the server timeout (the default, as HAProxy's)",
+    ],
+  ])("with ON_MARKED_DOWN=%s, %s", async (setting) => {
+    // A server that freezes: its checks and its requests get no answer.
+    let frozen = false;
+    const app1 = await rawServer((req, res) => {
+      if (!frozen) res.end(req.url === "/healthz" ? "ok" : "app1");
+    });
+    const app2 = await rawServer((req, res) => {
+      req.resume();
+      req.on("end", () => res.end(`app2 ${req.method}`));
+    });
+    const running = await proxyFor(
+      [
+        { id: "app1", port: app1.port },
+        { id: "app2", port: app2.port },
+      ],
+      {
+        HEALTH_INTER: "150ms",
+        HEALTH_TIMEOUT: "100ms",
+        HEALTH_FALL: "2",
+        TIMEOUT_SERVER: "2500ms",
+        ON_MARKED_DOWN: setting,
+      },
+    );
+    const ring = running.proxy.placement().ring;
+    const [get1, post1] = clientAddresses(200).filter((a) => ring.pick(sourceKey(a)) === "app1");
+    frozen = true;
+    const started = performance.now();
+    const [held, posted] = await Promise.all([
+      get(running.port, { from: get1, path: "/held" }),
+      get(running.port, {
+        from: post1,
+        method: "POST",
+        path: "/order",
+        headers: { "content-length": "2" },
+        body: "{}",
+      }),
+    ]);
+    const took = performance.now() - started;
+    if (setting === "shutdown-sessions") {
+      // Down after two failed checks (~0.5 s), long before the server timeout.
+      expect(held).toMatchObject({ status: 200, backend: "app2", body: "app2 GET" });
+      // It reached app1, which may have acted on it: never sent twice.
+      expect(posted.status).toBe(502);
+      expect(posted.body).toBe("502 Bad Gateway: app1 was marked down while it held the request\n");
+      expect(took).toBeLessThan(2000);
+    } else {
+      expect(held.status).toBe(504);
+      expect(posted.status).toBe(504);
+      expect(took).toBeGreaterThanOrEqual(2400);
+    }
+    expect(running.proxy.placement().ring.pick(sourceKey(get1!))).toBe("app2");
+  });
+
   it("retries a GET on the next server when the chosen one refuses, and counts the retry", async () => {
     const [a, b] = await Promise.all([startBackend(1), startBackend(2)]);
     cleanup.push(() => b.kill());

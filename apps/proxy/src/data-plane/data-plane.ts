@@ -61,6 +61,8 @@ export interface DataPlaneSettings {
   acceptProxy: boolean;
   /** ABORT_ON_CLOSE: a half-close drops a request still waiting for its server. */
   abortOnClose: boolean;
+  /** ON_MARKED_DOWN: `shutdown-sessions` cuts a downed server's unanswered requests. */
+  onMarkedDown: "none" | "shutdown-sessions";
   /** HAProxy `monitor-uri`: this path is answered by the proxy itself. */
   monitorUri: string | undefined;
   /** After close() is called, how long to keep accepting (the monitor says 503) before draining. */
@@ -169,8 +171,11 @@ export function createDataPlane(options: {
       config.maxIdlePerServer,
     ),
     requestIdHeader: config.requestIdHeader,
+    cutOnDown: config.onMarkedDown === "shutdown-sessions",
   });
   const requestIdHeader = config.requestIdHeader;
+  /** The servers down in the last placement seen: those newly down have their requests cut. */
+  let wasDown: ReadonlySet<string> = new Set();
 
   const bodyRate = {
     graceMs: config.timeouts.clientMs,
@@ -435,6 +440,8 @@ export function createDataPlane(options: {
     placementChanged() {
       const current = placement();
       slots.placementChanged((server) => current.targets.has(server));
+      for (const server of current.down) if (!wasDown.has(server)) forwarder.markedDown(server);
+      wasDown = current.down;
     },
     load,
     queued: (server) => slots.queued(server),

@@ -4,6 +4,7 @@ import type { ResponseWriter } from "../http/downstream/response-writer.js";
 import {
   type UpstreamError,
   CONNECT_TIMEOUT,
+  SERVER_DOWN,
   SERVER_TIMEOUT,
   isLocalShortage,
   UNASKED_UPGRADE,
@@ -49,7 +50,12 @@ export function isIdempotent(method: string): boolean {
 export function isRetryable(error: UpstreamError, method: string): boolean {
   const code = error.code;
   if (NOT_CONNECTED.has(code)) return true;
-  return isIdempotent(method) && !error.heard && (code === "ECONNRESET" || code === "EPIPE");
+  // Cut because its server was marked down (ON_MARKED_DOWN): as a broken connection.
+  return (
+    isIdempotent(method) &&
+    !error.heard &&
+    (code === "ECONNRESET" || code === "EPIPE" || code === SERVER_DOWN)
+  );
 }
 
 /**
@@ -71,6 +77,8 @@ export function describeFailure(server: string, code: string): string {
   if (NOT_CONNECTED.has(code)) return `Bad Gateway: ${server} could not be reached`;
   if (isLocalShortage(code))
     return `Service Unavailable: the proxy is out of connections (file descriptors or ports) to reach ${server}`;
+  if (code === SERVER_DOWN)
+    return `Bad Gateway: ${server} was marked down while it held the request`;
   if (code === UNASKED_UPGRADE) return `Bad Gateway: ${server} switched protocols unasked`;
   if (code === UNKNOWN_CODING)
     return `Bad Gateway: ${server} answered in a transfer coding the proxy does not know`;

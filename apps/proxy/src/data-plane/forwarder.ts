@@ -27,6 +27,7 @@ import {
 import type { Route, Router } from "./routing.js";
 import {
   CONNECT_TIMEOUT,
+  SERVER_DOWN,
   UpstreamError,
   isLocalShortage,
   type ConnectionCounts,
@@ -61,6 +62,11 @@ export interface ForwarderOptions {
   upstream: Upstream;
   /** REQUEST_ID_HEADER, lower case: answers carry the request's id in it. */
   requestIdHeader: string | undefined;
+  /**
+   * ON_MARKED_DOWN=shutdown-sessions: requests a server holds unanswered
+   * are cut when it is marked down (markedDown()).
+   */
+  cutOnDown: boolean;
 }
 
 export interface Forwarder {
@@ -72,6 +78,12 @@ export interface Forwarder {
   upstreamCounts(): Map<string, ConnectionCounts>;
   /** What every answer to a routed request carries: X-Backend, and the request id when there is one. */
   answerHeaders(route: Route): string[];
+  /**
+   * `server` was marked down: with cutOnDown, the requests it holds whose
+   * answer has not begun are cut, an idempotent one sent to the next
+   * server (HAProxy's `on-marked-down shutdown-sessions`).
+   */
+  markedDown(server: string): void;
   /** Closes the upstream connections. */
   close(): Promise<void>;
 }
@@ -94,13 +106,47 @@ class Relay implements Exchange {
   /** The client left before the head: called once the server is done (abandon). */
   private abandoned: (() => void) | undefined;
 
+  /** The server it waits on, while it may be cut (ON_MARKED_DOWN); else undefined. */
+  private held: string | undefined;
+
   constructor(
     private readonly req: ClientRequest,
     private readonly res: ResponseWriter,
     private readonly route: Route,
     private readonly connection: UpstreamLink,
     private readonly forwarder: Forwarding,
-  ) {}
+  ) {
+    if (forwarder.cutOnDown) {
+      this.held = route.server;
+      forwarder.hold(route.server, this);
+    }
+  }
+
+  /** No longer a request its server holds unanswered. */
+  private unhold(): void {
+    if (this.held === undefined) return;
+    this.forwarder.unhold(this.held, this);
+    this.held = undefined;
+  }
+
+  /**
+   * Its server was marked down before answering: the exchange is cut and
+   * fails as a broken connection would (an idempotent request goes to the
+   * next server); one whose client already left just frees its slot.
+   */
+  cut(): void {
+    this.unhold();
+    if (this.done || this.answered) return;
+    this.connection.abort();
+    if (this.abandoned !== undefined) return this.settle();
+    const error = new UpstreamError(
+      `${this.route.server} was marked down while it held the request`,
+      SERVER_DOWN,
+    );
+    // Sent whole or not, a body may have gone: it is never sent again.
+    error.bodyTaken = this.req.body !== undefined;
+    this.onError(error);
+  }
 
   onInterim(status: number, statusMessage: string, rawHeaders: string[]): void {
     if (this.abandoned !== undefined) return;
@@ -109,6 +155,7 @@ class Relay implements Exchange {
 
   onHead(status: number, statusMessage: string, rawHeaders: string[]): void {
     this.answered = true;
+    this.unhold();
     if (this.abandoned !== undefined) {
       // Nobody to relay it to: the server has answered, its slot is free.
       this.connection.abort();
@@ -169,6 +216,7 @@ class Relay implements Exchange {
   }
 
   onError(error: UpstreamError): void {
+    this.unhold();
     if (this.abandoned !== undefined) return this.settle();
     this.done = true;
     if (this.res.done) return; // the client left first: nothing to answer
@@ -196,12 +244,14 @@ class Relay implements Exchange {
       this.abandoned = settled;
       return true;
     }
+    this.unhold();
     this.done = true;
     this.connection.abort();
     return false;
   }
 
   private settle(): void {
+    this.unhold();
     this.done = true;
     const settled = this.abandoned!;
     this.abandoned = undefined;
@@ -250,8 +300,12 @@ class Forwarding implements Forwarder {
   readonly metrics: RequestMetrics;
   /** When the proxy last warned that it ran short (at most every 10 s). */
   private shortageTold = -Infinity;
+  readonly cutOnDown: boolean;
+  /** With cutOnDown: the exchanges each server holds unanswered. */
+  private readonly holding = new Map<string, Set<Relay>>();
 
   constructor(private readonly options: ForwarderOptions) {
+    this.cutOnDown = options.cutOnDown;
     this.metrics = options.metrics;
     this.upstream = options.upstream;
     this.upgrades = createUpgradeForwarder(
@@ -263,6 +317,23 @@ class Forwarding implements Forwarder {
 
   get requestIdHeader(): string | undefined {
     return this.options.requestIdHeader;
+  }
+
+  hold(server: string, relay: Relay): void {
+    let set = this.holding.get(server);
+    if (set === undefined) this.holding.set(server, (set = new Set()));
+    set.add(relay);
+  }
+
+  unhold(server: string, relay: Relay): void {
+    const set = this.holding.get(server);
+    if (set?.delete(relay) && set.size === 0) this.holding.delete(server);
+  }
+
+  markedDown(server: string): void {
+    const set = this.holding.get(server);
+    if (set === undefined) return;
+    for (const relay of [...set]) relay.cut();
   }
 
   answerHeaders(route: Route): string[] {

@@ -37,6 +37,8 @@ export interface Placement {
    * rest wait in its queue (server-slots.ts). Servers without a limit are absent.
    */
   readonly maxconn: ReadonlyMap<string, number>;
+  /** Servers out because their health says down (not maintenance, not removed). */
+  readonly down: ReadonlySet<string>;
 }
 
 /** What a placement is built from: a server as the control plane sees it. */
@@ -87,5 +89,6 @@ export function buildPlacement(
     version,
     serving: usable.some((m) => m.admin !== "drain" && m.weight > 0),
     maxconn: new Map(usable.filter((m) => m.maxconn > 0).map((m) => [m.id, m.maxconn])),
+    down: new Set(members.filter((m) => !m.up && m.admin !== "maint").map((m) => m.id)),
   });
 }

@@ -25,6 +25,8 @@ export interface Exchange {
 /** Codes of failures the proxy names itself (beside errno codes and llhttp's HPE_*). */
 export const CONNECT_TIMEOUT = "STICKYRING_CONNECT_TIMEOUT";
 export const SERVER_TIMEOUT = "STICKYRING_SERVER_TIMEOUT";
+/** The server was marked down while the request waited for its answer (ON_MARKED_DOWN). */
+export const SERVER_DOWN = "STICKYRING_SERVER_DOWN";
 /** A 101 to a request that asked for no new protocol. */
 export const UNASKED_UPGRADE = "STICKYRING_UNASKED_UPGRADE";
 /** A Transfer-Encoding other than chunked. */
