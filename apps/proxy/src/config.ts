@@ -711,8 +711,12 @@ function clientLimit(value: string | undefined, processes: number, problems: str
   return 0;
 }
 
-/** Descriptors kept for listening sockets, DNS, health checks, logs. */
-const RESERVED_FDS = 256;
+/**
+ * Descriptors kept for all but client and server connections: the proxy
+ * port's 128 listening sockets (listeners.ts), the admin API's connections
+ * (at most ADMIN_MAXCONN), health checks, DNS, the TLS port, logs.
+ */
+const RESERVED_FDS = 512;
 
 /** The soft open-files limit (Node raises it to the hard limit at start); 1024 where unknown. */
 function openFileLimit(): number {

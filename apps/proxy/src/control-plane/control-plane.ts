@@ -20,6 +20,9 @@ import { parseResolvConf, type SearchRules } from "./discovery/resolv-conf.js";
 /** How long start waits for DNS groups' first answers before listening without them. */
 const FIRST_LOOKUP_MS = 3000;
 
+/** Admin API connections open at once; past it new ones are closed (config.ts keeps descriptors for them). */
+export const ADMIN_MAXCONN = 64;
+
 export interface ControlPlane {
   readonly membership: Membership;
   readonly adminServer: Server;
@@ -109,6 +112,9 @@ export function createControlPlane(options: {
       },
     );
   });
+  // Admin connections are few (scrapes, the dashboard's streams, operators):
+  // bounded, they cannot take the descriptors client connections are sized by.
+  adminServer.maxConnections = ADMIN_MAXCONN;
   let stopChecks: (() => void) | undefined;
   let sampler: NodeJS.Timeout | undefined;
 

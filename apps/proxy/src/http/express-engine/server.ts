@@ -126,6 +126,8 @@ export function createExpressServer(
   };
   /** The answer each connection is giving now. */
   const answering = new WeakMap<Socket, NodeResponse>();
+  /** Bytes read from each connection when its last answer ended: more since, a head has begun. */
+  const readWhenIdle = new WeakMap<Socket, number>();
   const serve = (message: IncomingMessage, res: ServerResponse) => {
     const req = checked.get(message)!;
     const { socket } = message;
@@ -142,6 +144,7 @@ export function createExpressServer(
     else message.once("end", waiting);
     response.onClose(() => {
       if (answering.get(socket) === response) answering.delete(socket);
+      readWhenIdle.set(socket, socket.bytesRead);
       awaitingServer.delete(socket);
       // The answer ended before the request's body did (an error, an early
       // answer): the rest is read and dropped, as the fast engine drops it,
@@ -245,13 +248,14 @@ export function createExpressServer(
   // it would hold the server's slot (MAXCONN) for ever.
   http.on("timeout", (socket: Socket) => {
     if (awaitingServer.has(socket) && !socket.writableNeedDrain) return;
-    // Nothing in flight: a head may be under way, or a new connection has
-    // sent nothing yet. node:http's head check answers those 408, as the
+    // Nothing in flight and a head under way, or a new connection that has
+    // sent nothing yet: node:http's head check answers those 408, as the
     // fast engine and HAProxy do, but only every `checkEvery`, and the head
     // timeout is never longer than this one: the check gets that long to
-    // answer before the connection closes without a word, as an idle
-    // kept-alive one does.
-    if (!queued.has(socket)) setTimeout(() => socket.destroy(), checkEvery + 50).unref();
+    // answer before the connection closes without a word. A kept-alive
+    // connection idle since its last answer closes now.
+    const idle = readWhenIdle.get(socket) === socket.bytesRead;
+    if (!queued.has(socket) && !idle) setTimeout(() => socket.destroy(), checkEvery + 50).unref();
     else socket.destroy();
   });
   // node:http checks head timeouts (slowloris) once it listens; its
