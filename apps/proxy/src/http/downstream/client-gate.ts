@@ -58,6 +58,11 @@ export function createClientGate(
       waiting.delete(entry);
       const { socket } = entry;
       if (socket.destroyed) continue;
+      // The client closed while it waited, having sent nothing: nothing to serve.
+      if (socket.readableEnded) {
+        socket.destroy();
+        continue;
+      }
       socket.setTimeout(0);
       socket.removeAllListeners("timeout");
       socket.resume();
@@ -82,6 +87,14 @@ export function createClientGate(
       const entry = { socket, serve: start };
       waiting.add(entry);
       socket.once("close", () => waiting.delete(entry));
+      // Paused, a socket still reads into its buffer, and says 'end' when the
+      // client closed with nothing sent (sent bytes wait in the buffer, and
+      // the end after them): nothing to answer, so its place is freed now.
+      // Served later, its parser would never hear of that end, and the
+      // connection would hold a served place until the client timeout.
+      socket.once("end", () => {
+        if (waiting.has(entry)) socket.destroy();
+      });
       socket.on("error", () => {}); // 'close' follows
       socket.setTimeout(options.clientMs, () => socket.destroy());
       if (!isFull) {
