@@ -694,19 +694,19 @@ function clientLimit(value: string | undefined, processes: number, problems: str
   const perProcess = Math.max(64, Math.floor((files - RESERVED_FDS) / 3));
   if (value === undefined || value === "") return perProcess * processes;
   const n = Number(value);
+  if (!/^\s*\d{1,7}\s*$/.test(value) || n < 1) {
+    problems.push(
+      `CLIENT_MAXCONN=${show(value)}: expected a number of client connections from 1 up (default here: ${perProcess * processes}, from the open-files limit)`,
+    );
+    return 0;
+  }
   // Set by hand, it must at least leave each client its server connection:
   // past the open-files limit the proxy cannot reach its servers (HAProxy
   // refuses to start when its maxconn cannot fit the limit, too).
   const fits = Math.max(1, Math.floor((files - RESERVED_FDS) / 2)) * processes;
-  if (/^\s*\d{1,7}\s*$/.test(value) && n > fits) {
-    problems.push(
-      `CLIENT_MAXCONN=${show(value)}: more client connections than the open-files limit allows (${files} per process, ulimit -n: each client connection may hold a server connection, and ${RESERVED_FDS} are kept for the rest; at most ${fits} here); raise the limit (ulimit -n, LimitNOFILE=, docker --ulimit nofile=) or lower CLIENT_MAXCONN`,
-    );
-    return 0;
-  }
-  if (/^\s*\d{1,7}\s*$/.test(value) && n >= 1) return n;
+  if (n <= fits) return n;
   problems.push(
-    `CLIENT_MAXCONN=${show(value)}: expected a number of client connections from 1 up (default here: ${perProcess * processes}, from the open-files limit)`,
+    `CLIENT_MAXCONN=${show(value)}: more client connections than the open-files limit allows (${files} per process, ulimit -n: each client connection may hold a server connection, and ${RESERVED_FDS} are kept for the rest; at most ${fits} here); raise the limit (ulimit -n, LimitNOFILE=, docker --ulimit nofile=) or lower CLIENT_MAXCONN`,
   );
   return 0;
 }

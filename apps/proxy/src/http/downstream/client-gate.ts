@@ -57,12 +57,8 @@ export function createClientGate(
       if (open >= limit) return;
       waiting.delete(entry);
       const { socket } = entry;
+      // Closed while it waited (its client's end closes it: admit below).
       if (socket.destroyed) continue;
-      // The client closed while it waited, having sent nothing: nothing to serve.
-      if (socket.readableEnded) {
-        socket.destroy();
-        continue;
-      }
       socket.setTimeout(0);
       socket.removeAllListeners("timeout");
       socket.resume();
