@@ -130,7 +130,6 @@ export async function soloBackend(handler: RequestListener): Promise<SoloBackend
 
 export { clientAddresses, get, mapLimit, type Reply } from "@stickyring/loopback";
 
-/** Polls until `check` holds or the time is up. */
 /** Sends raw bytes to `port`; resolves with the status line of the answer once the proxy closes. */
 export function statusLineOf(port: number, payload: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -143,6 +142,7 @@ export function statusLineOf(port: number, payload: string): Promise<string> {
   });
 }
 
+/** Polls until `check` holds or the time is up. */
 export async function waitFor(
   check: () => boolean | Promise<boolean>,
   timeoutMs = 5000,

@@ -1,7 +1,7 @@
 import { connect } from "node:net";
 import { describe, expect, it } from "@jest/globals";
 import WebSocket from "ws";
-import { clientAddresses, get, useTopology } from "./harness.js";
+import { clientAddresses, get, useTopology, waitFor } from "./harness.js";
 
 const topology = useTopology();
 
@@ -51,5 +51,33 @@ describe("WebSocket upgrades", () => {
       });
     });
     expect(received).toMatch(/^HTTP\/1\.1 101 /);
+  });
+
+  it("count as in flight on their server while open, in /api/servers as in /metrics", async () => {
+    const admin = `http://127.0.0.1:${topology.running.adminPort}`;
+    const counts = async () => {
+      const view = (await (await fetch(`${admin}/api/servers`)).json()) as {
+        servers: { id: string; inFlight: number }[];
+      };
+      const metrics = await (await fetch(`${admin}/metrics`)).text();
+      const gauge = (id: string) =>
+        Number(
+          new RegExp(
+            `stickyring_server_requests\\{backend="${id}",state="in_flight"\\} (\\d+)`,
+          ).exec(metrics)?.[1] ?? 0,
+        );
+      return view.servers.map((s) => [s.id, s.inFlight, gauge(s.id)]);
+    };
+    const from = clientAddresses(1)[0]!;
+    const server = `app${/App (\d)/.exec((await get(topology.running.port, { from })).body)![1]}`;
+    const socket = new WebSocket(`ws://127.0.0.1:${topology.running.port}/live`, {
+      localAddress: from,
+    });
+    await new Promise((resolve, reject) => socket.once("message", resolve).once("error", reject));
+    const open = await counts();
+    expect(open).toContainEqual([server, 1, 1]);
+    for (const [id, api, gauge] of open) if (id !== server) expect([api, gauge]).toEqual([0, 0]);
+    socket.close();
+    await waitFor(async () => (await counts()).every(([, api, gauge]) => api === 0 && gauge === 0));
   });
 });

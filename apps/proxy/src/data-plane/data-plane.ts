@@ -288,6 +288,12 @@ export function createDataPlane(options: {
       "request",
     );
 
+  /** Counts one more in flight on `server` (GET /api/servers, BALANCE_FACTOR); the returned function counts it out. */
+  const holdLoad = (server: string) => {
+    loads.set(server, (loads.get(server) ?? 0) + 1);
+    return () => void loads.set(server, loads.get(server)! - 1);
+  };
+
   const handle = (req: ClientRequest, res: ResponseWriter) => {
     if (req.url === config.monitorUri) return monitor(res);
     if (config.httpsRedirect && !req.secure) return redirectToHttps(req, res, tlsPort());
@@ -312,10 +318,9 @@ export function createDataPlane(options: {
       result.requestId = assignRequestId(req.headers, requestIdHeader, result.peerTrusted);
     if (req.body !== undefined)
       watchBodyRate(req, res, bodyRate, () => cutSlowBody(req, res, result));
-    const loadedOn = result.server;
-    loads.set(loadedOn, (loads.get(loadedOn) ?? 0) + 1);
+    const unload = holdLoad(result.server);
     res.onClose(() => {
-      loads.set(loadedOn, loads.get(loadedOn)! - 1);
+      unload();
       hooks.served(result.server);
       const status = res.headersSent ? res.statusCode : 499;
       metrics.countRequest(result.server, status);
@@ -346,6 +351,9 @@ export function createDataPlane(options: {
       ]);
     if (requestIdHeader !== undefined)
       result.requestId = assignRequestId(req.headers, requestIdHeader, result.peerTrusted);
+    // A tunnel is in flight on its server until it closes, as a request is
+    // until answered: it holds a MAXCONN slot, and BALANCE_FACTOR weighs it.
+    socket.once("close", holdLoad(result.server));
     // One line when the tunnel ends, as HAProxy logs a WebSocket: the
     // server's answer (101 once open; 499 when the client left before it)
     // and the tunnel's whole life.
