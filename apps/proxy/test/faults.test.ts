@@ -130,4 +130,33 @@ describe("the proxy stopped with SIGTERM under load", () => {
     // Two processes started and 640 answers of 300 ms each: ~4 s on the fast
     // engine, ~6 s on the express engine, on a machine shared with others.
   }, 15_000);
+
+  it("logs that it is shutting down and that it stopped: its last lines are not lost", async () => {
+    const server = await slowBackend(1);
+    const port = await freePort();
+    const child = await spawnProxy(
+      {
+        PORT: String(port),
+        ADMIN_PORT: "0",
+        LOG_LEVEL: "info",
+        BACKENDS: `app1=http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        // Whole milliseconds or not: c-ares took none but whole ones (a crash at start).
+        TIMEOUT_CONNECT: "1500.5ms",
+      },
+      "pipe",
+    );
+    cleanup.push(async () => void child.kill("SIGKILL"));
+    let output = "";
+    child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+    expect((await get(port)).status).toBe(200);
+    const exited = new Promise<number | null>((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    const messages = output
+      .trim()
+      .split("\n")
+      .map((line) => (JSON.parse(line) as { msg: string }).msg);
+    expect(messages).toContain("proxy listening");
+    expect(messages.slice(-2)).toEqual(["shutting down: draining in-flight requests", "stopped"]);
+  });
 });

@@ -17,16 +17,33 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 const BUFFER_BYTES = 8 * 1024;
 const FLUSH_MS = 100;
 
+/** Every logger's destination, written out when the process exits. */
+const destinations = new Set<ReturnType<typeof pino.destination>>();
+
 /**
  * JSON lines on stdout; `pnpm dev` pipes them through pino-pretty. Buffered:
  * under load one write carries dozens of access-log lines instead of one
- * system call each, and no line waits longer than FLUSH_MS. pino flushes the
- * rest when the process exits.
+ * system call each, and no line waits longer than FLUSH_MS. What is still
+ * buffered when the process exits is written then: pino does that itself
+ * only for an asynchronous destination, and the last lines ("stopped", a
+ * fatal error) were lost.
  */
 export function createLogger(name: string, level: LogLevel = "info"): Logger {
   const destination = pino.destination({ dest: 1, sync: true, minLength: BUFFER_BYTES });
   setInterval(() => destination.flush(), FLUSH_MS).unref();
+  if (destinations.size === 0) process.once("exit", flushAll);
+  destinations.add(destination);
   return pino({ name, level, base: { name } }, destination);
+}
+
+function flushAll(): void {
+  for (const destination of destinations) {
+    try {
+      destination.flushSync();
+    } catch {
+      // stdout closed: nothing can be written any more.
+    }
+  }
 }
 
 /** Listens and resolves with the bound port (useful with port 0). */

@@ -24,7 +24,8 @@ type LookupCallback = (
 const NOT_IN_DNS = new Set(["ENOTFOUND", "ENODATA"]);
 
 export function createLookup(timeoutMs: number): LookupFunction {
-  const resolver = new dns.Resolver({ timeout: timeoutMs, tries: 2 });
+  // c-ares takes whole milliseconds only (TIMEOUT_CONNECT may be written 1500us).
+  const resolver = new dns.Resolver({ timeout: Math.ceil(timeoutMs), tries: 2 });
 
   return function lookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
     const family = options.family === 6 || options.family === "IPv6" ? 6 : 4;

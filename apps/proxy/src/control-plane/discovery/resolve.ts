@@ -55,7 +55,8 @@ export function createGroupResolver(options: {
   timeoutMs: number;
   rules: SearchRules;
 }): GroupResolver {
-  const resolver = new dns.Resolver({ timeout: options.timeoutMs, tries: 2 });
+  // c-ares takes whole milliseconds only (half of DNS_REFRESH may not be one).
+  const resolver = new dns.Resolver({ timeout: Math.ceil(options.timeoutMs), tries: 2 });
   if (options.servers) resolver.setServers(options.servers);
 
   /** Each name's last answer per family ([A, AAAA]), for a family that fails while the other answers. */
