@@ -694,7 +694,7 @@ function clientLimit(value: string | undefined, processes: number, problems: str
   const perProcess = Math.max(64, Math.floor((files - RESERVED_FDS) / 3));
   if (value === undefined || value === "") return perProcess * processes;
   const n = Number(value);
-  if (!/^\s*\d{1,7}\s*$/.test(value) || n < 1) {
+  if (!/^\s*\d+\s*$/.test(value) || n < 1) {
     problems.push(
       `CLIENT_MAXCONN=${show(value)}: expected a number of client connections from 1 up (default here: ${perProcess * processes}, from the open-files limit)`,
     );

@@ -541,6 +541,11 @@ describe("limit settings", () => {
       "9999999",
       /^CLIENT_MAXCONN="9999999": more client connections than the open-files limit allows \(\d+ per process/,
     ],
+    [
+      "CLIENT_MAXCONN",
+      "100000000",
+      /^CLIENT_MAXCONN="100000000": more client connections than the open-files limit allows .* at most \d+ here/,
+    ],
     ["MAX_IDLE_PER_SERVER", "-1", /^MAX_IDLE_PER_SERVER="-1": expected an integer/],
   ])("refuses %s=%s naming the setting", (name, value, message) => {
     let error: unknown;
