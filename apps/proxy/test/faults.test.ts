@@ -2,6 +2,7 @@
 // proxy itself stopped with requests in flight and replaced.
 
 import type { ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "@jest/globals";
@@ -21,6 +22,23 @@ const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   while (cleanup.length) await cleanup.pop()!();
 });
+
+/** The processes whose parent is `pid` (a WORKERS primary's workers). */
+function childrenOf(pid: number): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        return (
+          /^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${entry}/status`, "utf8"))?.[1] ===
+          String(pid)
+        );
+      } catch {
+        return false; // exited while listing
+      }
+    })
+    .map(Number);
+}
 
 const ids = ["app1", "app2", "app3"];
 const ring = createHashRing({ servers: ids.map((id) => ({ id })) });
@@ -130,6 +148,37 @@ describe("the proxy stopped with SIGTERM under load", () => {
     // Two processes started and 640 answers of 300 ms each: ~4 s on the fast
     // engine, ~6 s on the express engine, on a machine shared with others.
   }, 15_000);
+
+  it.each([
+    ["one process, signalled twice", "0"],
+    ["WORKERS=2, the primary and its workers signalled at once", "2"],
+  ])(
+    "drains its requests in flight whatever signals follow the first: %s",
+    async (_name, workers) => {
+      const server = await slowBackend(1);
+      const port = await freePort();
+      const child = await startProcess({
+        PORT: String(port),
+        ADMIN_PORT: "0",
+        WORKERS: workers,
+        BACKENDS: `app1=http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      });
+      // Workers listen one after another: every one answers before the signals.
+      await mapLimit(clientAddresses(40), 40, (from) => get(port, { from }));
+      const inFlight = Promise.all(clientAddresses(20).map((from) => get(port, { from })));
+      await new Promise((r) => setTimeout(r, 100));
+      const exited = new Promise<number | null>((r) => child.once("exit", r));
+      // As `kill -TERM -- -<process group>` (systemd's default) signals them:
+      // each worker gets it from the sender, then again from the primary.
+      for (const pid of [child.pid!, ...childrenOf(child.pid!)]) process.kill(pid, "SIGTERM");
+      await new Promise((r) => setTimeout(r, 50));
+      child.kill(workers === "0" ? "SIGINT" : "SIGTERM");
+      child.kill("SIGTERM");
+      const drained = await inFlight;
+      expect(drained.map((r) => r.status)).toEqual(drained.map(() => 200));
+      expect(await exited).toBe(0);
+    },
+  );
 
   it("logs that it is shutting down and that it stopped: its last lines are not lost", async () => {
     const server = await slowBackend(1);

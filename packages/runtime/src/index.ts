@@ -75,7 +75,8 @@ export function closeGracefully(server: Server, timeoutMs: number): Promise<void
 
 /**
  * Runs `stop` on the first SIGTERM or SIGINT, then exits: 0 when it finished
- * in time, 1 when it did not finish within `timeoutMs`.
+ * in time, 1 when it did not finish within `timeoutMs`. Later ones are
+ * logged and ignored (SIGKILL stops it at once).
  */
 export function onShutdownSignal(
   logger: Logger,
@@ -84,7 +85,11 @@ export function onShutdownSignal(
 ): void {
   let stopping = false;
   const handle = (signal: NodeJS.Signals) => {
-    if (stopping) return;
+    // A second signal while draining changes nothing: it must not kill the
+    // process with its requests (a signal sent to the whole process group,
+    // as systemd and `kill -- -PGID` send it, reaches a WORKERS worker twice:
+    // from the sender and from the primary). The deadline below ends it.
+    if (stopping) return void logger.info({ signal }, "already shutting down");
     stopping = true;
     logger.info({ signal }, "shutting down: draining in-flight requests");
     const deadline = setTimeout(() => {
@@ -103,8 +108,8 @@ export function onShutdownSignal(
       },
     );
   };
-  process.once("SIGTERM", handle);
-  process.once("SIGINT", handle);
+  process.on("SIGTERM", handle);
+  process.on("SIGINT", handle);
 }
 
 /**
