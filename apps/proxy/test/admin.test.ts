@@ -1,6 +1,19 @@
+import { connect, type Socket } from "node:net";
 import { describe, expect, it } from "@jest/globals";
 import { createHashRing } from "@stickyring/hashing";
-import { adminCall, clientAddresses, get, mapLimit, useTopology } from "./harness.js";
+import { freePort } from "@stickyring/runtime";
+import {
+  adminCall,
+  clientAddresses,
+  get,
+  mapLimit,
+  spawnProxy,
+  useTopology,
+  waitFor,
+} from "./harness.js";
+
+/** GET /healthz on a connection of its own. */
+const healthz = (adminPort: number) => get(adminPort, { path: "/healthz", timeoutMs: 2000 });
 
 const TOKEN = "s3cret-token-for-tests";
 const topology = useTopology({ backends: 4, proxied: 3, env: { ADMIN_TOKEN: TOKEN } });
@@ -204,4 +217,41 @@ describe("admin API", () => {
     const reply = await get(topology.running.port, { path: "/api/servers" });
     expect(reply.body).toMatch(/^Hello from App/);
   });
+});
+
+describe("the admin listener", () => {
+  // The built proxy, as a user runs it.
+  it("closes connections that send no request within 5 s: 64 of them do not lock out the rest for long", async () => {
+    const adminPort = await freePort();
+    const port = await freePort();
+    const child = await spawnProxy({
+      PORT: String(port),
+      ADMIN_PORT: String(adminPort),
+      BACKENDS: `app1=http://127.0.0.1:${topology.backends[0]!.port}`,
+    });
+    try {
+      await waitFor(async () => (await healthz(adminPort).catch(() => undefined))?.status === 200);
+      const start = Date.now();
+      const closedAt = Array.from(
+        { length: 64 },
+        () =>
+          new Promise<number>((resolve) => {
+            const socket = connect(adminPort, "127.0.0.1");
+            socket.on("error", () => {});
+            socket.resume(); // reads the 408, then the end
+            socket.once("close", () => resolve(Date.now() - start));
+          }),
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      // Every place is taken: the next connection is closed unanswered.
+      await expect(healthz(adminPort)).rejects.toThrow();
+      const times = await Promise.all(closedAt);
+      // 5-6 s after they opened, as node checks every second (held 60 s and more before).
+      expect(Math.min(...times)).toBeGreaterThan(4000);
+      expect(Math.max(...times)).toBeLessThan(7500);
+      expect((await healthz(adminPort)).status).toBe(200);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  }, 20_000);
 });

@@ -22,6 +22,8 @@ const FIRST_LOOKUP_MS = 3000;
 
 /** Admin API connections open at once; past it new ones are closed (config.ts keeps descriptors for them). */
 export const ADMIN_MAXCONN = 64;
+/** An admin request's head arrives within this, or its connection is closed (408). */
+export const ADMIN_HEAD_MS = 5000;
 
 export interface ControlPlane {
   readonly membership: Membership;
@@ -102,16 +104,27 @@ export function createControlPlane(options: {
     const { createAdminApp } = await import("./admin.js");
     return createAdminApp(adminOptions) as RequestListener;
   };
-  const adminServer = createServer((req, res) => {
-    (adminApp ??= loadAdminApp()).then(
-      (handle) => handle(req, res),
-      (error: unknown) => {
-        logger.error({ err: error }, "admin API failed to load");
-        res.writeHead(500, { "content-type": "application/json" });
-        res.end(JSON.stringify({ error: "admin API failed to load" }));
-      },
-    );
-  });
+  // A connection must send its request's head within ADMIN_HEAD_MS (checked
+  // every second): with node's defaults (60 s, checked every 30 s) 64 silent
+  // connections held every place for a minute, metrics scrapes and the
+  // container's health check included.
+  const adminServer = createServer(
+    {
+      headersTimeout: ADMIN_HEAD_MS,
+      requestTimeout: 2 * ADMIN_HEAD_MS,
+      connectionsCheckingInterval: 1000,
+    },
+    (req, res) => {
+      (adminApp ??= loadAdminApp()).then(
+        (handle) => handle(req, res),
+        (error: unknown) => {
+          logger.error({ err: error }, "admin API failed to load");
+          res.writeHead(500, { "content-type": "application/json" });
+          res.end(JSON.stringify({ error: "admin API failed to load" }));
+        },
+      );
+    },
+  );
   // Admin connections are few (scrapes, the dashboard's streams, operators):
   // bounded, they cannot take the descriptors client connections are sized by.
   adminServer.maxConnections = ADMIN_MAXCONN;
