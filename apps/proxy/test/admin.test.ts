@@ -1,4 +1,4 @@
-import { connect, type Socket } from "node:net";
+import { connect } from "node:net";
 import { describe, expect, it } from "@jest/globals";
 import { createHashRing } from "@stickyring/hashing";
 import { freePort } from "@stickyring/runtime";
