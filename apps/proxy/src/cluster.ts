@@ -66,6 +66,25 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
   let snapshot: Extract<ToWorker, { t: "placement" }> | undefined;
   let stopping = false;
 
+  // A worker that exits takes its counters with it: the sums would go down
+  // (a counter reset to Prometheus, a spike in every rate). Its counters and
+  // histograms as last scraped stay in the sums, as HAProxy's counters
+  // survive a thread; its gauges go, being of a process that is gone.
+  const lastScraped = new Map<Worker, object[]>();
+  let retired: object[] = [];
+  const retire = async (worker: Worker) => {
+    const last = lastScraped.get(worker);
+    lastScraped.delete(worker);
+    if (last === undefined) return;
+    const cumulative = (last as { type: string }[]).filter(
+      (metric) => metric.type === "counter" || metric.type === "histogram",
+    );
+    retired = (await AggregatorRegistry.aggregate([
+      retired,
+      cumulative,
+    ]).getMetricsAsJSON()) as object[];
+  };
+
   const pending = new Map<number, (json: object[] | undefined) => void>();
   let nextRequest = 0;
   const workerMetrics = (worker: Worker) =>
@@ -90,10 +109,17 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
     lookup: createBackendLookup(config.timeouts.connectMs),
     // Counters of every process summed, as prom-client's cluster support does.
     metricsText: async () => {
-      const all = await Promise.all([...workers].map(workerMetrics));
+      const all = await Promise.all(
+        [...workers].map(async (worker) => {
+          const json = await workerMetrics(worker);
+          if (json !== undefined) lastScraped.set(worker, json);
+          return json;
+        }),
+      );
       const registry = AggregatorRegistry.aggregate([
         await metrics.registry.getMetricsAsJSON(),
         ...all.filter((json) => json !== undefined),
+        retired,
       ]);
       return { contentType: registry.contentType, text: await registry.metrics() };
     },
@@ -157,6 +183,7 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
     });
     worker.on("exit", (code, signal) => {
       workers.delete(worker);
+      void retire(worker);
       inFlight.delete(worker);
       queuedBy.delete(worker);
       sumInFlight();

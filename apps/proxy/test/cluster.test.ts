@@ -51,6 +51,23 @@ afterAll(async () => {
   await Promise.all((backends ?? []).map((b) => b.kill()));
 });
 
+/** The primary's children: its workers. */
+function workerPids(): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return (
+          /^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ===
+          String(child.pid)
+        );
+      } catch {
+        return false; // exited while listing
+      }
+    })
+    .map(Number);
+}
+
 const clients = clientAddresses(400);
 const ring = createHashRing({ servers: [{ id: "app1" }, { id: "app2" }, { id: "app3" }] });
 
@@ -68,19 +85,7 @@ async function owners(times: number): Promise<Map<string, Set<string>>> {
 
 describe("WORKERS=2", () => {
   it("runs two workers besides the primary", () => {
-    const children = readdirSync("/proc")
-      .filter((entry) => /^\d+$/.test(entry))
-      .filter((pid) => {
-        try {
-          return (
-            /^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ===
-            String(child.pid)
-          );
-        } catch {
-          return false; // exited while listing
-        }
-      });
-    expect(children).toHaveLength(2);
+    expect(workerPids()).toHaveLength(2);
   });
 
   it("sends every client to the same server from every worker, the server the ring names", async () => {
@@ -138,6 +143,25 @@ describe("WORKERS=2", () => {
     }, 10_000);
     const seen = await owners(2);
     for (const [from, servers] of seen) expect([...servers]).toEqual([ring.pick(sourceKey(from))]);
+  });
+
+  it("keeps a killed worker's counters in /metrics: the sums never go down", async () => {
+    const requestsTotal = async () => {
+      const text = await (await admin("/metrics")).text();
+      return [...text.matchAll(/^stickyring_requests_total\{[^}]*\} (\d+)$/gm)].reduce(
+        (sum, m) => sum + Number(m[1]),
+        0,
+      );
+    };
+    await mapLimit(clients.slice(0, 100), 50, (from) => get(port, { from }));
+    const before = await requestsTotal();
+    expect(before).toBeGreaterThanOrEqual(100);
+    const [victim] = workerPids();
+    process.kill(victim!, "SIGKILL");
+    await waitFor(() => workerPids().length === 2 && !workerPids().includes(victim!), 10_000);
+    expect(await requestsTotal()).toBeGreaterThanOrEqual(before);
+    await mapLimit(clients.slice(0, 100), 50, (from) => get(port, { from }));
+    expect(await requestsTotal()).toBeGreaterThanOrEqual(before + 100);
   });
 
   it("stops on SIGTERM: workers drain and the primary exits 0", async () => {
