@@ -98,6 +98,8 @@ export interface ProxyConfig {
   httpsRedirect: boolean;
   /** HTTP_ENGINE: the proxy's own HTTP/1.1 on llhttp (fast), or node:http with Express (express). */
   engine: EngineName;
+  /** What start logs as a warning: settings that look mistyped, defaults a deployment should not keep. */
+  notices: string[];
 }
 
 export class ConfigError extends Error {
@@ -478,6 +480,24 @@ function knownCiphers(ciphers: string): boolean {
 /** Every setting the proxy reads. */
 export const SETTINGS = Object.keys(schema.shape);
 
+/** Prefixes of settings no other program's variables are likely to share. */
+const OWN_PREFIXES = ["HEALTH_", "TIMEOUT_", "CLIENT_", "DNS_", "ADMIN_", "HASH_", "TLS_"];
+
+/**
+ * Warnings about the environment: a variable that looks like a setting but
+ * is none is ignored (HEALTH_INTERVAL for HEALTH_INTER), and BACKENDS unset
+ * or empty means the development servers on 127.0.0.1:5001-5003.
+ */
+function noticesOf(env: NodeJS.ProcessEnv, backendsGiven: boolean): string[] {
+  const notices = Object.keys(env)
+    .filter((key) => OWN_PREFIXES.some((p) => key.startsWith(p)) && !SETTINGS.includes(key))
+    .sort()
+    .map((key) => `${key} is not a setting and is ignored (docs/configuration.md lists them)`);
+  if (!backendsGiven)
+    notices.push(`BACKENDS is not set: using the development servers ${DEFAULT_BACKENDS}`);
+  return notices;
+}
+
 /** `ip` or `ip:port` (`[v6]:port`), as node:dns's setServers takes them. */
 function nameServer(server: string): boolean {
   const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(server);
@@ -570,6 +590,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
     problems.push(
       `HASH_TYPE=haproxy: places servers by the order they are declared (HAProxy's hash-key id), which servers found by DNS (${s.BACKENDS.groups.map((g) => g.name).join(", ")}) do not have; replicas would disagree. Use HASH_TYPE=consistent (the default), maglev, map-based or nginx with DNS groups`,
     );
+  if (s.ADMIN_PORT !== 0 && s.ADMIN_PORT === s.PORT)
+    problems.push(`ADMIN_PORT=${s.ADMIN_PORT}: the proxy's PORT listens there`);
   if (!isLoopback(s.ADMIN_HOST) && s.ADMIN_TOKEN === undefined) {
     problems.push(
       `ADMIN_TOKEN: required when ADMIN_HOST=${show(s.ADMIN_HOST)} is not a loopback address`,
@@ -680,6 +702,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
     tls,
     httpsRedirect: s.HTTPS_REDIRECT === "on",
     engine: s.HTTP_ENGINE,
+    notices: noticesOf(env, input.BACKENDS !== undefined && input.BACKENDS !== ""),
   };
 }
 
@@ -756,6 +779,8 @@ function tlsSettings(s: z.infer<typeof schema>, problems: string[]): TlsSettings
   }
   if (s.TLS_PORT !== 0 && s.TLS_PORT === s.PORT)
     problems.push(`TLS_PORT=${s.TLS_PORT}: the plain PORT already listens there`);
+  if (s.TLS_PORT !== 0 && s.TLS_PORT === s.ADMIN_PORT)
+    problems.push(`TLS_PORT=${s.TLS_PORT}: the admin listener (ADMIN_PORT) listens there`);
   if (files.cert === undefined && files.dir === undefined) {
     problems.push(
       "TLS_CERT or TLS_CERTS: required when TLS_PORT is set (a PEM file with certificate and key, or a folder of them)",

@@ -3,6 +3,7 @@
 // `--healthcheck` probes a running proxy instead (the image's HEALTHCHECK).
 
 import { parseArgs } from "node:util";
+import cluster from "node:cluster";
 import { setFlagsFromString } from "node:v8";
 import { createLogger, exitWithHealth, onShutdownSignal } from "@stickyring/runtime";
 import { ConfigError, loadConfig } from "./config.js";
@@ -65,6 +66,8 @@ if (healthcheck) {
 }
 
 const logger = createLogger("proxy", config.logLevel);
+// Once, by the process that read the settings first (a worker reads them again).
+if (cluster.isPrimary) for (const notice of config.notices) logger.warn(notice);
 try {
   await (config.workers > 0 ? runCluster(config, logger) : runSingle());
 } catch (error) {
@@ -73,9 +76,18 @@ try {
 }
 
 /** Names the setting behind a port that cannot be had. */
-function startError(error: NodeJS.ErrnoException & { port?: number }): string {
+function startError(error: NodeJS.ErrnoException & { port?: number; hostname?: string }): string {
+  if (error.syscall === "getaddrinfo") {
+    const setting = error.hostname === config.admin.host ? "ADMIN_HOST" : "HOST";
+    return `${setting}=${error.hostname}: not an address of this machine, nor a name that resolves (${error.code})`;
+  }
   if (error.syscall !== "listen") return error.message;
-  const setting = error.port === config.admin.port ? "ADMIN_PORT" : "PORT";
+  const setting =
+    error.port === config.admin.port
+      ? "ADMIN_PORT"
+      : error.port === config.tls?.port
+        ? "TLS_PORT"
+        : "PORT";
   const why =
     error.code === "EADDRINUSE"
       ? "another program listens on it"

@@ -151,6 +151,7 @@ describe("configuration", () => {
     [{ WEIGHTS: "app9=2" }, 'WEIGHTS: "app9" is not a backend'],
     [{ WEIGHTS: "app1=300" }, "weights 0..256"],
     [{ ADMIN_HOST: "0.0.0.0" }, "ADMIN_TOKEN: required when ADMIN_HOST"],
+    [{ PORT: "9000", ADMIN_PORT: "9000" }, "ADMIN_PORT=9000: the proxy's PORT listens there"],
     [
       { HEALTH_INTER: "1s", HEALTH_TIMEOUT: "2s" },
       "expected a duration from 10ms up to HEALTH_INTER (1000ms)",
@@ -233,6 +234,28 @@ describe("configuration", () => {
     } finally {
       holder.close();
     }
+  });
+
+  it("warns of a variable that looks like a setting but is none, and of BACKENDS unset", () => {
+    const given = { BACKENDS: "app1=http://127.0.0.1:5001" };
+    expect(loadConfig(given).notices).toEqual([]);
+    expect(loadConfig({ ...given, HEALTH_INTERVAL: "5s", HTTP_PROXY: "x" }).notices).toEqual([
+      "HEALTH_INTERVAL is not a setting and is ignored (docs/configuration.md lists them)",
+    ]);
+    for (const env of [{}, { BACKENDS: "" }])
+      expect(loadConfig(env).notices).toEqual([
+        expect.stringMatching(/^BACKENDS is not set: using the development servers app1=/),
+      ]);
+  });
+
+  it("names HOST when it is not an address of this machine nor a name that resolves", () => {
+    const run = spawnSync(process.execPath, [main], {
+      env: { ...process.env, PORT: "0", ADMIN_PORT: "0", HOST: "no-such-host.invalid" },
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(run.status).toBe(1);
+    expect(run.stdout).toContain("cannot start: HOST=no-such-host.invalid: not an address");
   });
 
   it("refuses a weight on a DNS group in a --config file's BACKENDS array", () => {

@@ -41,6 +41,9 @@ describe("TLS settings", () => {
     expect(problems({ TLS_PORT: "8080", TLS_CERT: leaf.combinedFile })).toEqual([
       "TLS_PORT=8080: the plain PORT already listens there",
     ]);
+    expect(problems({ TLS_PORT: "8404", TLS_CERT: leaf.combinedFile })).toEqual([
+      "TLS_PORT=8404: the admin listener (ADMIN_PORT) listens there",
+    ]);
     expect(problems({ TLS_PORT: "8443", TLS_KEY: leaf.keyFile, TLS_CERTS: pki.dir })).toEqual([
       "TLS_KEY: given without TLS_CERT, the certificate it belongs to",
     ]);
