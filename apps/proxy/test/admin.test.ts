@@ -128,6 +128,28 @@ describe("admin API", () => {
     expect(duplicate.status).toBe(409);
     expect((await call("/api/servers/nope/drain", { method: "POST" })).status).toBe(404);
     expect((await call("/api/servers/app1/explode", { method: "POST" })).status).toBe(400);
+    // A field it does not know is refused by name, not ignored; nothing changes.
+    const versionBefore = ((await (await call("/api/servers")).json()) as Json).placementVersion;
+    const unknown = await call("/api/servers/app1/weight", {
+      method: "POST",
+      body: JSON.stringify({ weight: 2, wieght: 3 }),
+    });
+    expect(unknown.status).toBe(400);
+    expect(((await unknown.json()) as Json).error).toMatch(/wieght/);
+    const listed = (await (await call("/api/servers")).json()) as Json;
+    expect(listed.placementVersion).toBe(versionBefore);
+    expect(listed.servers.find((s: { id: string }) => s.id === "app1").weight).toBe(1);
+  });
+
+  it("adds a server with its maxconn", async () => {
+    const added = await call("/api/servers", {
+      method: "POST",
+      body: JSON.stringify({ id: "app5", url: "http://127.0.0.1:1", maxconn: 5 }),
+    });
+    expect(added.status).toBe(201);
+    const listed = ((await added.json()) as Json).servers;
+    expect(listed.find((s: { id: string }) => s.id === "app5").maxconn).toBe(5);
+    expect((await call("/api/servers/app5", { method: "DELETE" })).status).toBe(200);
   });
 
   it("refuses a dryRun it does not recognise (400) rather than applying the change", async () => {

@@ -15,20 +15,22 @@ import type { Lookup, Moves } from "./views.js";
 
 class BadRequest extends Error {}
 
-const newServer = z.object({
+const MAXCONN_RULE = "expected an integer from 0 (no limit) to 1000000";
+const maxconnSchema = z
+  .number({ error: MAXCONN_RULE })
+  .int(MAXCONN_RULE)
+  .min(0, MAXCONN_RULE)
+  .max(1_000_000, MAXCONN_RULE);
+// Strict: a field the API does not know is refused by name, not ignored
+// (an operator who sent one would believe it applied).
+const newServer = z.strictObject({
   id: z.string().regex(SERVER_ID, "expected letters, digits, '.', '_' or '-' (at most 64)"),
   url: z.string({ error: "expected a string such as http://10.0.0.7:5001" }),
   weight: weightSchema.default(1),
+  maxconn: maxconnSchema.optional(),
 });
-const weightBody = z.object({ weight: weightSchema });
-const MAXCONN_RULE = "expected an integer from 0 (no limit) to 1000000";
-const maxconnBody = z.object({
-  maxconn: z
-    .number({ error: MAXCONN_RULE })
-    .int(MAXCONN_RULE)
-    .min(0, MAXCONN_RULE)
-    .max(1_000_000, MAXCONN_RULE),
-});
+const weightBody = z.strictObject({ weight: weightSchema });
+const maxconnBody = z.strictObject({ maxconn: maxconnSchema });
 
 /** Quotes what was sent, shortened: the message says what was wrong with which value. */
 const shown = (input: unknown) => {
@@ -126,7 +128,15 @@ export function createAdminApp(options: AdminOptions): express.Express {
     const body = parseBody(newServer, req.body);
     const url = parseBackendUrl(body.id, body.url);
     if (typeof url === "string") throw new BadRequest(url);
-    change(req, res, (m) => m.add({ id: body.id, url, weight: body.weight }), 201);
+    change(
+      req,
+      res,
+      (m) => {
+        m.add({ id: body.id, url, weight: body.weight });
+        if (body.maxconn !== undefined) m.setMaxconn(body.id, body.maxconn);
+      },
+      201,
+    );
   });
 
   app.delete("/api/servers/:id", (req, res) => {
