@@ -4,7 +4,7 @@
 import type { ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { createHashRing, sourceKey } from "@stickyring/hashing";
 import { freePort } from "@stickyring/runtime";
@@ -179,6 +179,32 @@ describe("the proxy stopped with SIGTERM under load", () => {
       expect(await exited).toBe(0);
     },
   );
+
+  it("answers a connection accepted just before the signal whose request comes just after", async () => {
+    const server = await slowBackend(1);
+    const port = await freePort();
+    const child = await startProcess({
+      PORT: String(port),
+      ADMIN_PORT: "0",
+      BACKENDS: `app1=http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    });
+    const socket = connect(port, "127.0.0.1");
+    await new Promise((r) => socket.once("connect", r));
+    // Accepted by the proxy, nothing sent yet: an idle connection to it.
+    await new Promise((r) => setTimeout(r, 200));
+    child.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 300));
+    let answer = "";
+    socket.on("data", (d: Buffer) => (answer += d.toString("latin1")));
+    const ended = new Promise((r) => socket.once("close", r));
+    socket.on("error", () => {});
+    socket.write("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    await ended;
+    // It was reset before: a new connection's request is not retried by clients.
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer).toMatch(/\r\nconnection: close\r\n/i);
+    expect(answer).toMatch(/Hello from App 1$/);
+  });
 
   it("logs that it is shutting down and that it stopped: its last lines are not lost", async () => {
     const server = await slowBackend(1);

@@ -81,6 +81,15 @@ export async function listenOnAll(
  * Closes the listening sockets; resolves once they are closed, and cuts
  * every socket still open after `timeoutMs` (the rest drain meanwhile).
  */
+/**
+ * When the proxy stops, a connection that is idle is closed this long after
+ * the listeners are, not at once: one accepted an instant before may carry a
+ * request already on its way, and closing it reset that client (a new
+ * connection is not retried by clients as a reused one is). A request that
+ * comes meanwhile is answered with `Connection: close`.
+ */
+export const IDLE_CLOSE_MS = 1000;
+
 export function closeListeners(
   servers: readonly Server[],
   sockets: ReadonlySet<Socket>,

@@ -11,7 +11,7 @@
 // timer per request.
 
 import { Server, type Socket } from "node:net";
-import { closeListeners, listenOnAll } from "../listeners.js";
+import { IDLE_CLOSE_MS, closeListeners, listenOnAll } from "../listeners.js";
 import {
   ClientConnection,
   type ConnectionHost,
@@ -92,7 +92,9 @@ export function createHttpServer(handlers: ServerHandlers, options: HttpServerOp
       host.closing = true;
       clearInterval(checker);
       const closed = closeListeners(servers, sockets, timeoutMs);
-      for (const connection of connections) if (connection.idle) connection.socket.destroy();
+      setTimeout(() => {
+        for (const connection of connections) if (connection.idle) connection.socket.destroy();
+      }, IDLE_CLOSE_MS).unref();
       return closed;
     },
   };
