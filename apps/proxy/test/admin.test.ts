@@ -1,7 +1,8 @@
+import { createServer } from "node:http";
 import { connect } from "node:net";
 import { describe, expect, it } from "@jest/globals";
 import { createHashRing } from "@stickyring/hashing";
-import { freePort } from "@stickyring/runtime";
+import { freePort, listen } from "@stickyring/runtime";
 import {
   adminCall,
   clientAddresses,
@@ -27,6 +28,9 @@ const call = (path: string, init: RequestInit = {}) =>
   adminCall(topology.running.adminPort, TOKEN, path, init);
 
 const clients = clientAddresses(300);
+const ringWith6 = createHashRing({
+  servers: ["app1", "app2", "app3", "app6"].map((id) => ({ id })),
+});
 const owners = async () =>
   (await mapLimit(clients, 32, (from) => get(topology.running.port, { from }))).map(
     (r) => r.backend,
@@ -74,6 +78,14 @@ describe("admin API", () => {
       state: "maint",
       inPlacement: false,
     });
+    // Its series stay, at 0, so dashboards and alerts still see it.
+    const metrics = await (await call("/metrics")).text();
+    for (const series of [
+      'stickyring_server_requests{backend="app3",state="in_flight"} 0',
+      'stickyring_server_requests{backend="app3",state="queued"} 0',
+      'stickyring_server_maxconn{backend="app3"} 0',
+    ])
+      expect(metrics.split("\n")).toContain(series);
     await call("/api/servers/app3/enable", { method: "POST" });
   });
 
@@ -139,6 +151,29 @@ describe("admin API", () => {
     const listed = (await (await call("/api/servers")).json()) as Json;
     expect(listed.placementVersion).toBe(versionBefore);
     expect(listed.servers.find((s: { id: string }) => s.id === "app1").weight).toBe(1);
+  });
+
+  it("drops a removed server's series for good, even when a request it held ends after", async () => {
+    const slow = createServer((_req, res) => setTimeout(() => res.end("Hello from App 6"), 400));
+    const slowPort = await listen(slow, 0, "127.0.0.1");
+    try {
+      await call("/api/servers", {
+        method: "POST",
+        body: JSON.stringify({ id: "app6", url: `http://127.0.0.1:${slowPort}` }),
+      });
+      // A client the ring gives app6.
+      const from = clients.find((c) => ringWith6.pick(c) === "app6")!;
+      const held = get(topology.running.port, { from });
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await call("/api/servers/app6", { method: "DELETE" })).status).toBe(200);
+      expect((await held).body).toBe("Hello from App 6");
+      const metrics = await (await call("/metrics")).text();
+      expect(metrics).not.toMatch(/backend="app6"/);
+      expect(metrics).not.toMatch(/from="app6"/);
+    } finally {
+      slow.closeAllConnections();
+      slow.close();
+    }
   });
 
   it("adds a server with its maxconn", async () => {

@@ -62,6 +62,10 @@ export function createMetrics(): Metrics {
   );
   const upstreamChild = cachedChildren((backend: string) => upstreamSeconds.labels(backend));
   let known = new Set<string>();
+  // Servers removed from the membership: the end of a request they still held
+  // is not counted, or their series, just dropped, would come back.
+  const removed = new Set<string>();
+  const gone = (backend: string) => removed.size > 0 && removed.has(backend);
   const lookups = new Counter({
     name: "stickyring_dns_lookups_total",
     help: "DNS lookups of a discovery group, by result: ok (servers named), partial (one address family failed: its last addresses are kept), empty (NXDOMAIN or no records), error (timeout, SERVFAIL, REFUSED...: the last servers are kept).",
@@ -198,13 +202,13 @@ export function createMetrics(): Metrics {
       load = source;
     },
     observeQueue(backend, seconds) {
-      queueChild(backend).observe(seconds);
+      if (!gone(backend)) queueChild(backend).observe(seconds);
     },
     countRequest(backend, code) {
-      requestChildren(backend)(code).inc();
+      if (!gone(backend)) requestChildren(backend)(code).inc();
     },
     observeUpstream(backend, seconds) {
-      upstreamChild(backend).observe(seconds);
+      if (!gone(backend)) upstreamChild(backend).observe(seconds);
     },
     serverUp,
     rebuilds: new Counter({
@@ -213,7 +217,7 @@ export function createMetrics(): Metrics {
       registers: [registry],
     }),
     countRetry(from) {
-      retries.inc({ from });
+      if (!gone(from)) retries.inc({ from });
     },
     countLookup(group, result) {
       lookups.inc({ group, result });
@@ -224,8 +228,12 @@ export function createMetrics(): Metrics {
     },
     keepServers(ids) {
       const now = new Set(ids);
+      for (const server of now) removed.delete(server);
       for (const server of known) {
         if (now.has(server)) continue;
+        removed.add(server);
+        // Bounded: a request outlives its server's removal by seconds, not by thousands of removals.
+        if (removed.size > 1024) removed.delete(removed.values().next().value!);
         serverUp.remove({ server });
         retries.remove({ from: server });
         const codes = requestChildren.cached.get(server)?.cached;

@@ -413,24 +413,26 @@ export function createDataPlane(options: {
       : undefined;
   const tlsPort = () => tls!.port();
 
-  // Every server in the placement, and any other still holding or awaiting
-  // a slot: a scrape shows the same series whether or not requests came.
+  // Every server of the membership (down or in maintenance too), and any
+  // other still holding or awaiting a slot: a scrape shows the same series
+  // whether or not requests came, and whatever the server's state.
   const load = (): LoadView => {
     const current = placement();
     const pools = forwarder.upstreamCounts();
     const counts = slots.counts();
     const servers: LoadView["servers"] = new Map();
-    const ids = new Set(current.targets.keys());
+    const ids = new Set(current.known.keys());
     for (const [server, c] of counts) if (c.busy > 0 || c.queued > 0) ids.add(server);
     for (const server of ids) {
-      const target = current.targets.get(server);
+      const known = current.known.get(server);
+      const host = current.targets.get(server)?.host ?? known?.host;
       const c = counts.get(server);
       servers.set(server, {
         busy: c?.busy ?? 0,
         busyPeak: slots.peak(server),
         queued: c?.queued ?? 0,
-        limit: current.maxconn.get(server) ?? 0,
-        connections: (target && pools.get(target.host)) || { busy: 0, idle: 0, peak: 0 },
+        limit: current.maxconn.get(server) ?? known?.maxconn ?? 0,
+        connections: (host && pools.get(host)) || { busy: 0, idle: 0, peak: 0 },
       });
     }
     return { servers, clients: gate.counts() };

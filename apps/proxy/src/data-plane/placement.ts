@@ -39,6 +39,12 @@ export interface Placement {
   readonly maxconn: ReadonlyMap<string, number>;
   /** Servers out because their health says down (not maintenance, not removed). */
   readonly down: ReadonlySet<string>;
+  /**
+   * Every server of the membership, in the placement or not (down, in
+   * maintenance), with its address (host:port) and maxconn (0: none): the
+   * servers a scrape shows, so a server's series do not vanish while it is out.
+   */
+  readonly known: ReadonlyMap<string, { readonly host: string; readonly maxconn: number }>;
 }
 
 /** What a placement is built from: a server as the control plane sees it. */
@@ -90,5 +96,6 @@ export function buildPlacement(
     serving: usable.some((m) => m.admin !== "drain" && m.weight > 0),
     maxconn: new Map(usable.filter((m) => m.maxconn > 0).map((m) => [m.id, m.maxconn])),
     down: new Set(members.filter((m) => !m.up && m.admin !== "maint").map((m) => m.id)),
+    known: new Map(members.map((m) => [m.id, { host: m.url.host, maxconn: m.maxconn }])),
   });
 }
