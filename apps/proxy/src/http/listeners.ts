@@ -82,13 +82,13 @@ export async function listenOnAll(
  * every socket still open after `timeoutMs` (the rest drain meanwhile).
  */
 /**
- * When the proxy stops, a connection that is idle is closed this long after
- * the listeners are, not at once: one accepted an instant before may carry a
- * request already on its way, and closing it reset that client (a new
- * connection is not retried by clients as a reused one is). A request that
- * comes meanwhile is answered with `Connection: close`.
+ * When the proxy stops, a connection that has sent nothing yet is closed
+ * this long after the listeners are, not at once: one accepted an instant
+ * before may carry a request already on its way, and closing it reset that
+ * client (a new connection is not retried by clients as a reused one is).
+ * A request that comes meanwhile is answered with `Connection: close`.
  */
-export const IDLE_CLOSE_MS = 1000;
+export const FRESH_CLOSE_MS = 1000;
 
 export function closeListeners(
   servers: readonly Server[],

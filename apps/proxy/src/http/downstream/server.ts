@@ -11,7 +11,7 @@
 // timer per request.
 
 import { Server, type Socket } from "node:net";
-import { IDLE_CLOSE_MS, closeListeners, listenOnAll } from "../listeners.js";
+import { FRESH_CLOSE_MS, closeListeners, listenOnAll } from "../listeners.js";
 import {
   ClientConnection,
   type ConnectionHost,
@@ -92,9 +92,13 @@ export function createHttpServer(handlers: ServerHandlers, options: HttpServerOp
       host.closing = true;
       clearInterval(checker);
       const closed = closeListeners(servers, sockets, timeoutMs);
+      // Kept-alive ones at once (a client retries a request on a reused
+      // connection that closes); those that have sent nothing yet a little later.
+      for (const connection of connections)
+        if (connection.idle && connection.socket.bytesRead > 0) connection.socket.destroy();
       setTimeout(() => {
         for (const connection of connections) if (connection.idle) connection.socket.destroy();
-      }, IDLE_CLOSE_MS).unref();
+      }, FRESH_CLOSE_MS).unref();
       return closed;
     },
   };

@@ -24,7 +24,7 @@ import {
   type ClientRequest,
 } from "../downstream/request.js";
 import type { HttpServerOptions } from "../downstream/server.js";
-import { IDLE_CLOSE_MS, closeListeners, listenOnAll } from "../listeners.js";
+import { closeListeners, listenOnAll } from "../listeners.js";
 import { readPreamble } from "./proxy-preamble.js";
 import { errorStatus, hasBody, isWebSocket, setUpgrade } from "../downstream/request.js";
 import { clientRequest } from "./request.js";
@@ -310,7 +310,7 @@ export function createExpressServer(
       const closed = closeListeners(servers, sockets, timeoutMs);
       // Never listening itself, it calls back with ERR_SERVER_NOT_RUNNING; its checks stop.
       http.close(() => undefined);
-      setTimeout(() => http.closeIdleConnections(), IDLE_CLOSE_MS).unref();
+      http.closeIdleConnections();
       return closed;
     },
   };
