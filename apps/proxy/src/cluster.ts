@@ -89,6 +89,8 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
   let nextRequest = 0;
   const workerMetrics = (worker: Worker) =>
     new Promise<object[] | undefined>((resolve) => {
+      // Exiting: it would not answer (and the send would fail).
+      if (!worker.isConnected()) return resolve(undefined);
       const id = ++nextRequest;
       const timer = setTimeout(() => {
         pending.delete(id);
@@ -165,6 +167,11 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
     workers.add(worker);
     shareOf.set(worker, share);
     worker.on("online", () => sendSnapshot(worker));
+    // A message sent as it exits fails (EPIPE, channel closed): the 'exit'
+    // below deals with the worker; unhandled, the error ended the primary.
+    worker.on("error", (error) =>
+      logger.warn({ pid: worker.process.pid, err: error }, "message to a worker failed"),
+    );
     worker.on("message", (message: ToPrimary) => {
       switch (message.t) {
         case "ready":
@@ -281,8 +288,10 @@ async function runWorker(config: ProxyConfig, logger: Logger): Promise<void> {
       metrics.keepServers(members.map((m) => m.id));
       listening.resolve();
     } else if (message.t === "metrics") {
-      void metrics.registry
-        .getMetricsAsJSON()
+      // A scrape that comes before the first placement waits for it: the
+      // load gauges read the placement.
+      void listening.promise
+        .then(() => metrics.registry.getMetricsAsJSON())
         .then((json) => send({ t: "metrics", id: message.id, json: json as object[] }));
     } else if (message.t === "ticket-keys") {
       data.setTicketKeys(Buffer.from(message.keys, "hex"));

@@ -151,6 +151,15 @@ describe("admin API", () => {
     const listed = (await (await call("/api/servers")).json()) as Json;
     expect(listed.placementVersion).toBe(versionBefore);
     expect(listed.servers.find((s: { id: string }) => s.id === "app1").weight).toBe(1);
+    const drain = await call("/api/servers/app1/drain", {
+      method: "POST",
+      body: JSON.stringify({ x: 1 }),
+    });
+    expect(drain.status).toBe(400);
+    expect(((await drain.json()) as Json).error).toMatch(/"x"/);
+    expect(((await (await call("/api/servers")).json()) as Json).placementVersion).toBe(
+      versionBefore,
+    );
   });
 
   it("drops a removed server's series for good, even when a request it held ends after", async () => {

@@ -164,6 +164,33 @@ describe("WORKERS=2", () => {
     expect(await requestsTotal()).toBeGreaterThanOrEqual(before + 100);
   });
 
+  it("survives scrapes while workers are killed and replaced, and the new ones too", async () => {
+    let scraping = true;
+    let failed = 0;
+    const scraper = (async () => {
+      while (scraping) {
+        if (!(await admin("/metrics").catch(() => undefined))?.ok) failed++;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    try {
+      for (let kill = 0; kill < 3; kill++) {
+        const [victim] = workerPids();
+        process.kill(victim!, "SIGKILL");
+        await waitFor(() => workerPids().length === 2 && !workerPids().includes(victim!), 10_000);
+        // The replacement, scraped before its first placement, stays up.
+        const replaced = workerPids().sort();
+        await new Promise((r) => setTimeout(r, 500));
+        expect(workerPids().sort()).toEqual(replaced);
+      }
+    } finally {
+      scraping = false;
+      await scraper;
+    }
+    expect(child.exitCode).toBeNull();
+    expect(failed).toBe(0);
+  }, 30_000);
+
   it("stops on SIGTERM: workers drain and the primary exits 0", async () => {
     const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
     child.kill("SIGTERM");

@@ -31,6 +31,8 @@ const newServer = z.strictObject({
 });
 const weightBody = z.strictObject({ weight: weightSchema });
 const maxconnBody = z.strictObject({ maxconn: maxconnSchema });
+/** drain, enable, disable: no body, or an empty object. */
+const noFields = z.strictObject({});
 
 /** Quotes what was sent, shortened: the message says what was wrong with which value. */
 const shown = (input: unknown) => {
@@ -160,6 +162,7 @@ export function createAdminApp(options: AdminOptions): express.Express {
       throw new BadRequest(
         `unknown action ${shown(req.params.action)} (expected drain, enable or disable)`,
       );
+    parseBody(noFields, req.body);
     change(req, res, (m) => m.setAdmin(req.params.id, state));
   });
 

@@ -24,7 +24,7 @@ import {
   type ClientRequest,
 } from "../downstream/request.js";
 import type { HttpServerOptions } from "../downstream/server.js";
-import { closeListeners, listenOnAll } from "../listeners.js";
+import { FRESH_CLOSE_MS, closeListeners, listenOnAll } from "../listeners.js";
 import { readPreamble } from "./proxy-preamble.js";
 import { errorStatus, hasBody, isWebSocket, setUpgrade } from "../downstream/request.js";
 import { clientRequest } from "./request.js";
@@ -310,7 +310,11 @@ export function createExpressServer(
       const closed = closeListeners(servers, sockets, timeoutMs);
       // Never listening itself, it calls back with ERR_SERVER_NOT_RUNNING; its checks stop.
       http.close(() => undefined);
-      http.closeIdleConnections();
+      // node:http counts a connection whose request it has not read yet as
+      // idle, and closing it at once reset that client (one signalled with
+      // WORKERS=2 in the tests): all idle ones go a second later. A request
+      // that comes meanwhile is answered with `Connection: close`.
+      setTimeout(() => http.closeIdleConnections(), FRESH_CLOSE_MS).unref();
       return closed;
     },
   };
