@@ -72,17 +72,21 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
   // survive a thread; its gauges go, being of a process that is gone.
   const lastScraped = new Map<Worker, object[]>();
   let retired: object[] = [];
-  const retire = async (worker: Worker) => {
+  // One after another: two workers exiting together must not both start from the same sums.
+  let retiring = Promise.resolve();
+  const retire = (worker: Worker) => {
     const last = lastScraped.get(worker);
     lastScraped.delete(worker);
     if (last === undefined) return;
     const cumulative = (last as { type: string }[]).filter(
       (metric) => metric.type === "counter" || metric.type === "histogram",
     );
-    retired = (await AggregatorRegistry.aggregate([
-      retired,
-      cumulative,
-    ]).getMetricsAsJSON()) as object[];
+    retiring = retiring.then(async () => {
+      retired = (await AggregatorRegistry.aggregate([
+        retired,
+        cumulative,
+      ]).getMetricsAsJSON()) as object[];
+    });
   };
 
   const pending = new Map<number, (json: object[] | undefined) => void>();
@@ -190,7 +194,7 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
     });
     worker.on("exit", (code, signal) => {
       workers.delete(worker);
-      void retire(worker);
+      retire(worker);
       inFlight.delete(worker);
       queuedBy.delete(worker);
       sumInFlight();

@@ -78,10 +78,6 @@ export async function listenOnAll(
 }
 
 /**
- * Closes the listening sockets; resolves once they are closed, and cuts
- * every socket still open after `timeoutMs` (the rest drain meanwhile).
- */
-/**
  * When the proxy stops, a connection that has sent nothing yet is closed
  * this long after the listeners are, not at once: one accepted an instant
  * before may carry a request already on its way, and closing it reset that
@@ -90,6 +86,10 @@ export async function listenOnAll(
  */
 export const FRESH_CLOSE_MS = 1000;
 
+/**
+ * Closes the listening sockets; resolves once they are closed, and cuts
+ * every socket still open after `timeoutMs` (the rest drain meanwhile).
+ */
 export function closeListeners(
   servers: readonly Server[],
   sockets: ReadonlySet<Socket>,
