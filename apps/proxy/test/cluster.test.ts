@@ -2,11 +2,11 @@
 // three backends, clients each from its own loopback address.
 
 import type { ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { createHashRing, sourceKey } from "@stickyring/hashing";
 import { freePort } from "@stickyring/runtime";
 import {
+  childrenOf,
   clientAddresses,
   get,
   mapLimit,
@@ -52,21 +52,7 @@ afterAll(async () => {
 });
 
 /** The primary's children: its workers. */
-function workerPids(): number[] {
-  return readdirSync("/proc")
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((pid) => {
-      try {
-        return (
-          /^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ===
-          String(child.pid)
-        );
-      } catch {
-        return false; // exited while listing
-      }
-    })
-    .map(Number);
-}
+const workerPids = () => childrenOf(child.pid!);
 
 const clients = clientAddresses(400);
 const ring = createHashRing({ servers: [{ id: "app1" }, { id: "app2" }, { id: "app3" }] });

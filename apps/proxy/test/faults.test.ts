@@ -2,13 +2,13 @@
 // proxy itself stopped with requests in flight and replaced.
 
 import type { ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { connect, type AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { createHashRing, sourceKey } from "@stickyring/hashing";
 import { freePort } from "@stickyring/runtime";
 import {
+  childrenOf,
   clientAddresses,
   get,
   mapLimit,
@@ -22,23 +22,6 @@ const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   while (cleanup.length) await cleanup.pop()!();
 });
-
-/** The processes whose parent is `pid` (a WORKERS primary's workers). */
-function childrenOf(pid: number): number[] {
-  return readdirSync("/proc")
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((entry) => {
-      try {
-        return (
-          /^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${entry}/status`, "utf8"))?.[1] ===
-          String(pid)
-        );
-      } catch {
-        return false; // exited while listing
-      }
-    })
-    .map(Number);
-}
 
 const ids = ["app1", "app2", "app3"];
 const ring = createHashRing({ servers: ids.map((id) => ({ id })) });

@@ -2,6 +2,7 @@
 // that each send from their own 127.x.y.z address.
 
 import { spawn, type ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer, type RequestListener, type Server } from "node:http";
 import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -216,6 +217,23 @@ export async function spawnProxy(
   });
   await waitForPort(Number(env.PORT), { alive: () => child.exitCode === null });
   return child;
+}
+
+/** The processes whose parent is `pid` (a WORKERS primary's workers), from /proc. */
+export function childrenOf(pid: number): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        return (
+          /^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${entry}/status`, "utf8"))?.[1] ===
+          String(pid)
+        );
+      } catch {
+        return false; // exited while listing
+      }
+    })
+    .map(Number);
 }
 
 /** What loadConfig refuses `env` for, each problem as it says it; [] when it takes it. */
