@@ -162,6 +162,35 @@ describe("admin API", () => {
     );
   });
 
+  it("answers an endpoint asked with the wrong method 405 naming the methods it takes", async () => {
+    const versionBefore = ((await (await call("/api/servers")).json()) as Json).placementVersion;
+    const cases: [string, string, string][] = [
+      ["/api/servers/app1/drain", "GET", "POST"],
+      ["/api/servers/app1/weight", "PUT", "POST"],
+      ["/api/servers/app1", "POST", "DELETE"],
+      ["/api/servers", "DELETE", "GET, HEAD, POST"],
+      ["/metrics", "POST", "GET, HEAD"],
+      ["/api/lookup", "PUT", "GET, HEAD"],
+    ];
+    for (const [path, method, allow] of cases) {
+      const answer = await call(path, { method });
+      expect([path, method, answer.status, answer.headers.get("allow")]).toEqual([
+        path,
+        method,
+        405,
+        allow,
+      ]);
+      expect(((await answer.json()) as Json).error).toBe(
+        `${method} not allowed (allowed: ${allow})`,
+      );
+    }
+    // Nothing changed; an endpoint that is not there is still 404.
+    expect(((await (await call("/api/servers")).json()) as Json).placementVersion).toBe(
+      versionBefore,
+    );
+    expect((await call("/api/nothing", { method: "POST" })).status).toBe(404);
+  });
+
   it("drops a removed server's series for good, even when a request it held ends after", async () => {
     const slow = createServer((_req, res) => setTimeout(() => res.end("Hello from App 6"), 400));
     const slowPort = await listen(slow, 0, "127.0.0.1");

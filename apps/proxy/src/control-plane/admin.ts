@@ -75,6 +75,19 @@ function dryRun(req: Request): boolean {
   throw new BadRequest(`?dryRun=${shown(value)}: expected true or false`);
 }
 
+/**
+ * An endpoint asked with a method it does not take: 405 naming the ones it
+ * does (RFC 9110 15.5.6), not 404, which would say the endpoint is not there.
+ */
+const notAllowed =
+  (allow: string): express.Handler =>
+  (req, res) => {
+    res
+      .set("Allow", allow)
+      .status(405)
+      .json({ error: `${req.method} not allowed (allowed: ${allow})` });
+  };
+
 export function createAdminApp(options: AdminOptions): express.Express {
   const { config, membership, metricsText, placement } = options;
   const app = express();
@@ -82,9 +95,12 @@ export function createAdminApp(options: AdminOptions): express.Express {
   app.set("etag", false);
 
   // Liveness for container health checks: says nothing about the servers.
-  app.get("/healthz", (_req, res) => {
-    res.json({ status: "ok" });
-  });
+  app
+    .route("/healthz")
+    .get((_req, res) => {
+      res.json({ status: "ok" });
+    })
+    .all(notAllowed("GET, HEAD"));
 
   const token = config.admin.token;
   app.use(token === undefined ? loopbackHostOnly() : requireToken(token));
@@ -92,15 +108,14 @@ export function createAdminApp(options: AdminOptions): express.Express {
   app.use(express.json({ limit: "16kb" }));
   app.use(dashboardAssets());
 
-  app.get("/metrics", async (_req, res) => {
-    const { contentType, text } = await metricsText();
-    res.type(contentType).send(text);
-  });
-
-  app.get("/api/servers", (_req, res) => {
-    res.json(describeServers(options));
-  });
-  app.get("/api/events", dashboardEvents(options));
+  app
+    .route("/metrics")
+    .get(async (_req, res) => {
+      const { contentType, text } = await metricsText();
+      res.type(contentType).send(text);
+    })
+    .all(notAllowed("GET, HEAD"));
+  app.route("/api/events").get(dashboardEvents(options)).all(notAllowed("GET, HEAD"));
 
   /**
    * Applies a change to the servers; with ?dryRun=true applies it to a copy
@@ -126,45 +141,63 @@ export function createAdminApp(options: AdminOptions): express.Express {
     res.status(status).json(describeServers(options));
   };
 
-  app.post("/api/servers", (req, res) => {
-    const body = parseBody(newServer, req.body);
-    const url = parseBackendUrl(body.id, body.url);
-    if (typeof url === "string") throw new BadRequest(url);
-    change(
-      req,
-      res,
-      (m) => {
-        m.add({ id: body.id, url, weight: body.weight });
-        if (body.maxconn !== undefined) m.setMaxconn(body.id, body.maxconn);
-      },
-      201,
-    );
-  });
+  app
+    .route("/api/servers")
+    .get((_req, res) => {
+      res.json(describeServers(options));
+    })
+    .post((req, res) => {
+      const body = parseBody(newServer, req.body);
+      const url = parseBackendUrl(body.id, body.url);
+      if (typeof url === "string") throw new BadRequest(url);
+      change(
+        req,
+        res,
+        (m) => {
+          m.add({ id: body.id, url, weight: body.weight });
+          if (body.maxconn !== undefined) m.setMaxconn(body.id, body.maxconn);
+        },
+        201,
+      );
+    })
+    .all(notAllowed("GET, HEAD, POST"));
 
-  app.delete("/api/servers/:id", (req, res) => {
-    change(req, res, (m) => m.remove(req.params.id));
-  });
+  app
+    .route("/api/servers/:id")
+    .delete((req, res) => {
+      change(req, res, (m) => m.remove(req.params.id));
+    })
+    .all(notAllowed("DELETE"));
 
-  app.post("/api/servers/:id/weight", (req, res) => {
-    const { weight } = parseBody(weightBody, req.body);
-    change(req, res, (m) => m.setWeight(req.params.id, weight));
-  });
+  app
+    .route("/api/servers/:id/weight")
+    .post((req, res) => {
+      const { weight } = parseBody(weightBody, req.body);
+      change(req, res, (m) => m.setWeight(req.params.id, weight));
+    })
+    .all(notAllowed("POST"));
 
   // HAProxy's `set maxconn server`: requests beyond it wait in the server's queue.
-  app.post("/api/servers/:id/maxconn", (req, res) => {
-    const { maxconn } = parseBody(maxconnBody, req.body);
-    change(req, res, (m) => m.setMaxconn(req.params.id, maxconn));
-  });
+  app
+    .route("/api/servers/:id/maxconn")
+    .post((req, res) => {
+      const { maxconn } = parseBody(maxconnBody, req.body);
+      change(req, res, (m) => m.setMaxconn(req.params.id, maxconn));
+    })
+    .all(notAllowed("POST"));
 
-  app.post("/api/servers/:id/:action", (req, res) => {
-    const state = ACTIONS.get(req.params.action);
-    if (!state)
-      throw new BadRequest(
-        `unknown action ${shown(req.params.action)} (expected drain, enable or disable)`,
-      );
-    parseBody(noFields, req.body);
-    change(req, res, (m) => m.setAdmin(req.params.id, state));
-  });
+  app
+    .route("/api/servers/:id/:action")
+    .post((req, res) => {
+      const state = ACTIONS.get(req.params.action);
+      if (!state)
+        throw new BadRequest(
+          `unknown action ${shown(req.params.action)} (expected drain, enable or disable)`,
+        );
+      parseBody(noFields, req.body);
+      change(req, res, (m) => m.setAdmin(req.params.id, state));
+    })
+    .all(notAllowed("POST"));
 
   // "Where does this client go": the request's parts the balance mode reads
   // (?address=, ?path=, ?header=), or a raw hash key (?key=).
@@ -196,12 +229,15 @@ export function createAdminApp(options: AdminOptions): express.Express {
     return keyPolicy({ url: path ?? "/", headers }, client);
   };
 
-  app.get("/api/lookup", (req, res) => {
-    const key = lookupKey(req);
-    const ring = placement().ring;
-    const answer: Lookup = { key, hash: ring.hashKey(key), server: ring.pick(key) ?? null };
-    res.json(answer);
-  });
+  app
+    .route("/api/lookup")
+    .get((req, res) => {
+      const key = lookupKey(req);
+      const ring = placement().ring;
+      const answer: Lookup = { key, hash: ring.hashKey(key), server: ring.pick(key) ?? null };
+      res.json(answer);
+    })
+    .all(notAllowed("GET, HEAD"));
 
   app.use((_req, res) => {
     res.status(404).json({ error: "no such admin endpoint" });
