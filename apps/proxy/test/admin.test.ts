@@ -109,6 +109,25 @@ describe("admin API", () => {
     expect(await owners()).toEqual(before);
   });
 
+  it("says why no server takes clients: drained, at weight 0, in maintenance", async () => {
+    const post = (path: string, body?: object) =>
+      call(path, { method: "POST", body: body && JSON.stringify(body) });
+    await post("/api/servers/app1/drain");
+    await post("/api/servers/app2/drain");
+    await post("/api/servers/app3/weight", { weight: 0 });
+    const drained = await get(topology.running.port);
+    expect([drained.status, drained.body]).toEqual([
+      503,
+      "503 Service Unavailable: no server takes new clients (2 draining, 1 at weight 0)\n",
+    ]);
+    for (const id of ["app1", "app2", "app3"]) await post(`/api/servers/${id}/disable`);
+    const out = await get(topology.running.port);
+    expect(out.body).toBe("503 Service Unavailable: no server is up (3 in maintenance)\n");
+    for (const id of ["app1", "app2", "app3"]) await post(`/api/servers/${id}/enable`);
+    await post("/api/servers/app3/weight", { weight: 1 });
+    expect((await get(topology.running.port)).status).toBe(200);
+  });
+
   it("sets a weight: the share follows", async () => {
     await call("/api/servers/app1/weight", { method: "POST", body: JSON.stringify({ weight: 4 }) });
     const body = (await (await call("/api/servers")).json()) as Json;

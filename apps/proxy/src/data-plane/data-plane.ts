@@ -200,8 +200,8 @@ export function createDataPlane(options: {
    * probe) stops sending before the process goes. Never reaches a server.
    */
   const monitor = (res: ResponseWriter) => {
-    const up = !draining && placement().serving;
-    sendText(res, up ? 200 : 503, up ? "ok\n" : draining ? "stopping\n" : "no server is up\n");
+    const why = draining ? "stopping" : placement().unavailable;
+    sendText(res, why === undefined ? 200 : 503, `${why ?? "ok"}\n`);
   };
 
   /**
@@ -303,7 +303,7 @@ export function createDataPlane(options: {
     const result = router.route(req);
     if ("refused" in result) {
       if (result.refused === "no-server")
-        return refuse(req, res, 503, "Service Unavailable: no server is up");
+        return refuse(req, res, 503, `Service Unavailable: ${result.why}`);
       return refuse(req, res, 400, "Bad Request: no client address");
     }
     const wait = limiter?.take(result.client, performance.now());
@@ -341,7 +341,7 @@ export function createDataPlane(options: {
     const result = router.route(req);
     if ("refused" in result)
       return result.refused === "no-server"
-        ? refuseUpgrade(req, socket, "503 Service Unavailable", "no server is up")
+        ? refuseUpgrade(req, socket, "503 Service Unavailable", result.why)
         : refuseUpgrade(req, socket, "400 Bad Request", "no client address");
     const wait = limiter?.take(result.client, performance.now());
     if (wait)

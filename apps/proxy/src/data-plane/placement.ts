@@ -30,8 +30,12 @@ export interface Placement {
   readonly targets: ReadonlyMap<string, URL>;
   /** Increases with every rebuild. */
   readonly version: number;
-  /** Some server takes keys: up, not in maintenance, not drained, weight above 0. */
-  readonly serving: boolean;
+  /**
+   * Why no server takes new clients (none up, or every one up drained or at
+   * weight 0), as the 503 and the monitor URI say it; undefined while some
+   * server does: up, not in maintenance, not drained, weight above 0.
+   */
+  readonly unavailable: string | undefined;
   /**
    * HAProxy's server `maxconn`: requests in flight to a server at most, the
    * rest wait in its queue (server-slots.ts). Servers without a limit are absent.
@@ -93,9 +97,30 @@ export function buildPlacement(
     ring,
     targets: new Map(usable.map((m) => [m.id, m.url])),
     version,
-    serving: usable.some((m) => m.admin !== "drain" && m.weight > 0),
+    unavailable: whyNoneServes(members),
     maxconn: new Map(usable.filter((m) => m.maxconn > 0).map((m) => [m.id, m.maxconn])),
     down: new Set(members.filter((m) => !m.up && m.admin !== "maint").map((m) => m.id)),
     known: new Map(members.map((m) => [m.id, { host: m.url.host, maxconn: m.maxconn }])),
   });
+}
+
+/** Why none of `members` takes new clients, or undefined when one does. */
+function whyNoneServes(members: readonly MemberState[]): string | undefined {
+  const count = (test: (m: MemberState) => boolean, what: string) => {
+    const n = members.filter(test).length;
+    return n === 0 ? [] : [`${n} ${what}`];
+  };
+  const up = members.filter((m) => m.up && m.admin !== "maint");
+  if (up.some((m) => m.admin !== "drain" && m.weight > 0)) return undefined;
+  if (members.length === 0) return "no server is up (none configured)";
+  const out = [
+    ...count((m) => !m.up && m.admin !== "maint", "down"),
+    ...count((m) => m.admin === "maint", "in maintenance"),
+  ];
+  if (up.length === 0) return `no server is up (${out.join(", ")})`;
+  const idle = [
+    ...count((m) => m.up && m.admin === "drain", "draining"),
+    ...count((m) => m.up && m.admin === "ready" && m.weight === 0, "at weight 0"),
+  ];
+  return `no server takes new clients (${[...idle, ...out].join(", ")})`;
 }

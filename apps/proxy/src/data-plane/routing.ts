@@ -40,7 +40,11 @@ export interface Route {
   setCookie: string | undefined;
 }
 
-export type RouteResult = Route | { refused: "no-client" | "no-server" };
+export type RouteResult =
+  | Route
+  | { refused: "no-client" }
+  /** `why`: the placement's reason (Placement.unavailable). */
+  | { refused: "no-server"; why: string };
 
 export interface Router {
   route(req: ClientRequest): RouteResult;
@@ -77,7 +81,8 @@ export function createRouter(
       // not in maintenance (a drained one keeps its cookie clients).
       const server =
         named !== undefined && current.targets.has(named) ? named : current.ring.pick(key, loads);
-      if (server === undefined) return { refused: "no-server" };
+      if (server === undefined)
+        return { refused: "no-server", why: current.unavailable ?? "no server is up" };
       return {
         client,
         peerTrusted,
