@@ -8,7 +8,7 @@
 
 import { haproxyAvalanche } from "./compat-hashes.js";
 import { packPoint, SortedPoints } from "./points.js";
-import type { Server } from "./servers.js";
+import { pointCount, type Server } from "./servers.js";
 import { NO_SERVER, VisitStamps, walkDistinct, type Table } from "./table.js";
 
 /** HAProxy scales user weights by 16 (BE_WEIGHT_SCALE) and spaces server ids 4096 apart. */
@@ -21,7 +21,8 @@ export function buildHaproxy(servers: readonly Server[]): Table {
   servers.forEach((server, index) => {
     if (server.weight === 0) return;
     active.push(index);
-    for (let k = 0; k < server.weight * POINTS_PER_WEIGHT; k++) {
+    const count = pointCount(server.weight, POINTS_PER_WEIGHT);
+    for (let k = 0; k < count; k++) {
       packed.push(packPoint(haproxyAvalanche(server.numericId * ID_SPACING + k), index));
     }
   });

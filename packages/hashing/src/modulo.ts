@@ -7,6 +7,11 @@ import type { Server } from "./servers.js";
 import { NO_SERVER, VisitStamps, walkDistinct, type Table } from "./table.js";
 
 export function buildModulo(servers: readonly Server[]): Table {
+  const fractional = servers.find((s) => !Number.isInteger(s.weight));
+  if (fractional !== undefined)
+    throw new TypeError(
+      `server "${fractional.id}": algorithm modulo takes whole weights (a slot per unit), got ${fractional.weight}`,
+    );
   // Smooth weighted round-robin over the servers in id order spreads each
   // server's slots through the table instead of in one block.
   const credit = servers.map(() => 0);

@@ -11,7 +11,7 @@
 import { crc32Update } from "./compat-hashes.js";
 import { utf8 } from "./hash.js";
 import { packPoint, pointTable, SortedPoints } from "./points.js";
-import type { Server } from "./servers.js";
+import { pointCount, type Server } from "./servers.js";
 import type { Table } from "./table.js";
 
 const POINTS_PER_WEIGHT = 160;
@@ -31,7 +31,8 @@ export function buildNginx(servers: readonly Server[]): Table {
   servers.forEach((server, index) => {
     const base = baseState(server.address);
     view.setUint32(0, 0, true);
-    for (let j = 0; j < server.weight * POINTS_PER_WEIGHT; j++) {
+    const count = pointCount(server.weight, POINTS_PER_WEIGHT);
+    for (let j = 0; j < count; j++) {
       const hash = (crc32Update(base, previous) ^ 0xffffffff) >>> 0;
       packed.push(packPoint(hash, index));
       view.setUint32(0, hash, true);

@@ -8,7 +8,7 @@
 
 import { hashString, hashWords } from "./hash.js";
 import { packPoint, pointTable, SortedPoints } from "./points.js";
-import type { Server } from "./servers.js";
+import { pointCount, type Server } from "./servers.js";
 import type { Table } from "./table.js";
 
 /**
@@ -22,7 +22,7 @@ export const MAX_RING_POINTS = 1 << 23;
 
 export function buildRing(servers: readonly Server[], pointsPerWeight: number): Table {
   let total = 0;
-  for (const s of servers) total += s.weight * pointsPerWeight;
+  for (const s of servers) total += pointCount(s.weight, pointsPerWeight);
   if (total > MAX_RING_POINTS) {
     throw new TypeError(
       `pointsPerWeight: ${pointsPerWeight} points per weight unit gives ${total} ring points ` +
@@ -35,7 +35,7 @@ export function buildRing(servers: readonly Server[], pointsPerWeight: number): 
   let p = 0;
   servers.forEach((server, index) => {
     const base = hashString(server.id);
-    const count = server.weight * pointsPerWeight;
+    const count = pointCount(server.weight, pointsPerWeight);
     for (let n = 0; n < count; n++) packed[p++] = packPoint(hashWords(base, n), index);
   });
   return pointTable(servers, new SortedPoints(packed, false));

@@ -3,7 +3,12 @@
 export interface ServerSpec {
   /** Stable identity of the server. Placement depends on it, never on list order. */
   id: string;
-  /** Integer 0..256 as in HAProxy; 0 drains the server (it takes no keys). Default 1. */
+  /**
+   * 0..256 as in HAProxy; 0 drains the server (it takes no keys). Default 1.
+   * Fractions are for a weight on its way up (a slow start): a point
+   * placement gives the server the first ceil(weight x points per weight)
+   * of its points, so raising the weight moves keys only onto it.
+   */
   weight?: number;
   /**
    * Algorithm `haproxy` only: HAProxy's numeric server id (its `id` keyword).
@@ -25,6 +30,13 @@ export interface Server {
 }
 
 export const MAX_WEIGHT = 256;
+
+/**
+ * Points a server of `weight` owns: a fractional weight rounds up, so a
+ * server whose weight is above 0 always owns one.
+ */
+export const pointCount = (weight: number, perWeight: number): number =>
+  Math.ceil(weight * perWeight);
 export const DEFAULT_WEIGHT = 1;
 /** Server indexes are stored in 16-bit typed arrays; 0xffff marks "no server". */
 export const MAX_SERVERS = 0xfffe;
@@ -58,9 +70,9 @@ export function normalizeServers(specs: readonly ServerSpec[]): readonly Server[
     }
     if (seen.has(id)) throw new TypeError(`server "${id}": duplicate id (ids must be unique)`);
     seen.add(id);
-    if (!Number.isInteger(weight) || weight < 0 || weight > MAX_WEIGHT) {
+    if (typeof weight !== "number" || !(weight >= 0 && weight <= MAX_WEIGHT)) {
       throw new TypeError(
-        `server "${id}": weight must be an integer from 0 to ${MAX_WEIGHT}, got ${String(weight)}`,
+        `server "${id}": weight must be a number from 0 to ${MAX_WEIGHT}, got ${String(weight)}`,
       );
     }
     const { numericId, address } = spec;

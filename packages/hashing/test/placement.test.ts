@@ -153,6 +153,38 @@ describe("ring: minimal disruption", () => {
     );
   });
 
+  it.each(["ring", "haproxy", "nginx"] as const)(
+    "%s: raising a weight step by step (a slow start) moves keys only onto that server, and its share follows",
+    (algorithm) => {
+      fc.assert(
+        fc.property(serverSets, fc.integer({ min: 1, max: 19 }), (servers, from) => {
+          const [rising, ...rest] = servers;
+          const at = (fraction: number) =>
+            createHashRing({
+              algorithm,
+              servers: [{ ...rising!, weight: (rising!.weight ?? 1) * fraction }, ...rest],
+            });
+          const before = at(from / 20);
+          const after = at((from + 1) / 20);
+          for (const key of fewKeys) {
+            const now = after.pick(key);
+            if (now !== rising!.id) expect(now).toBe(before.pick(key));
+          }
+          expect(after.shares().get(rising!.id)!).toBeGreaterThanOrEqual(
+            before.shares().get(rising!.id)!,
+          );
+        }),
+        { numRuns: 15 },
+      );
+    },
+  );
+
+  it("gives a server a small fractional weight a matching small share", () => {
+    const ring = createHashRing({ servers: [...three, { id: "app4", weight: 0.1 }] });
+    expect(ring.shares().get("app4")!).toBeGreaterThan(0.01);
+    expect(ring.shares().get("app4")!).toBeLessThan(0.06); // 0.1 / 3.1 = 0.032
+  });
+
   it("balances 3 equal servers within 5% of the mean", () => {
     const ring = createHashRing({ servers: three });
     expect(maxOverMean(placements(ring.pick, keys), ["app1", "app2", "app3"])).toBeLessThan(1.05);

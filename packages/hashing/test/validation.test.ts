@@ -9,17 +9,17 @@ describe("invalid input is refused with a TypeError naming the server and the ru
     [
       "a weight above 256",
       [{ id: "a", weight: 257 }],
-      'server "a": weight must be an integer from 0 to 256, got 257',
+      'server "a": weight must be a number from 0 to 256, got 257',
     ],
     [
       "a negative weight",
       [{ id: "b", weight: -1 }],
-      'server "b": weight must be an integer from 0 to 256, got -1',
+      'server "b": weight must be a number from 0 to 256, got -1',
     ],
     [
-      "a fractional weight",
-      [{ id: "c", weight: 1.5 }],
-      'server "c": weight must be an integer from 0 to 256, got 1.5',
+      "a weight that is not a number (NaN)",
+      [{ id: "c", weight: Number.NaN }],
+      'server "c": weight must be a number from 0 to 256, got NaN',
     ],
     [
       "a weight that is not a number",
@@ -34,6 +34,13 @@ describe("invalid input is refused with a TypeError naming the server and the ru
   ])("%s", (_, servers, message) => {
     expect(() => createHashRing({ servers })).toThrow(TypeError);
     expect(() => createHashRing({ servers })).toThrow(message);
+  });
+
+  it("refuses a fractional weight for modulo, whose table has a slot per unit of weight", () => {
+    const servers = [{ id: "a" }, { id: "c", weight: 1.5 }];
+    expect(() => createHashRing({ servers, algorithm: "modulo" })).toThrow(
+      'server "c": algorithm modulo takes whole weights (a slot per unit), got 1.5',
+    );
   });
 
   it("names a bad option", () => {
