@@ -142,6 +142,7 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
           admin: m.admin,
           up: m.up,
           maxconn: m.maxconn,
+          ramp: m.ramp,
         })),
       };
       for (const worker of workers) sendSnapshot(worker);

@@ -57,6 +57,8 @@ export interface ProxyConfig {
   /** HAProxy `hash-balance-factor` as a factor (125 -> 1.25); undefined: off. */
   balanceFactor: number | undefined;
   health: { path: string; interMs: number; timeoutMs: number; rise: number; fall: number };
+  /** SLOWSTART: a server back up (or joining) reaches its full weight over this (0: at once). */
+  slowStartMs: number;
   timeouts: Timeouts;
   /** HAProxy's server `maxconn`: a default for every server and overrides by id or DNS group (0: no limit). */
   maxconn: MaxconnSettings;
@@ -336,6 +338,7 @@ const schema = z.object({
   HEALTH_TIMEOUT: text.optional(),
   HEALTH_RISE: integer(2, 1, 100),
   HEALTH_FALL: integer(3, 1, 100),
+  SLOWSTART: duration("0s", 0),
   TIMEOUT_CONNECT: duration("5s", 1),
   TIMEOUT_SERVER: duration("30s", 1),
   TIMEOUT_CLIENT: duration("30s", 1),
@@ -590,6 +593,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
     problems.push(
       `HASH_TYPE=haproxy: places servers by the order they are declared (HAProxy's hash-key id), which servers found by DNS (${s.BACKENDS.groups.map((g) => g.name).join(", ")}) do not have; replicas would disagree. Use HASH_TYPE=consistent (the default), maglev, map-based or nginx with DNS groups`,
     );
+  if (s.SLOWSTART > 0 && s.HASH_TYPE === "map-based")
+    problems.push(
+      `SLOWSTART=${show(input.SLOWSTART)}: HASH_TYPE=map-based cannot raise a weight in steps (each step would move nearly every client); use HASH_TYPE=consistent (the default), maglev, haproxy or nginx, or SLOWSTART=0`,
+    );
   if (s.ADMIN_PORT !== 0 && s.ADMIN_PORT === s.PORT)
     problems.push(`ADMIN_PORT=${s.ADMIN_PORT}: the proxy's PORT listens there`);
   if (!isLoopback(s.ADMIN_HOST) && s.ADMIN_TOKEN === undefined) {
@@ -677,6 +684,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
       rise: s.HEALTH_RISE,
       fall: s.HEALTH_FALL,
     },
+    slowStartMs: s.SLOWSTART,
     timeouts: {
       connectMs: s.TIMEOUT_CONNECT,
       serverMs: s.TIMEOUT_SERVER,

@@ -13,6 +13,7 @@ import { maxconnOf } from "./servers.js";
 import type { Metrics } from "./metrics.js";
 import { buildPlacement, type MemberState, type Placement } from "../data-plane/placement.js";
 import { TrafficHistory } from "./traffic.js";
+import { stepOf } from "./slow-start.js";
 import { createDiscovery } from "./discovery/discovery.js";
 import { createGroupResolver } from "./discovery/resolve.js";
 import { parseResolvConf, type SearchRules } from "./discovery/resolv-conf.js";
@@ -52,20 +53,24 @@ export function createControlPlane(options: {
   let current: Placement;
   let version = 0;
 
-  const rebuild = (reason: string) => {
+  /** `step`: a slow start's routine step, logged at debug rather than info. */
+  const rebuild = (reason: string, step = false) => {
     const members = membership.list();
     current = buildPlacement(members, config, ++version);
     metrics.rebuilds.inc();
     metrics.keepServers(members.map((m) => m.id));
     for (const m of members)
       metrics.serverUp.set({ server: m.id }, current.targets.has(m.id) ? 1 : 0);
-    logger.info({ reason, version, servers: [...current.targets.keys()] }, "placement rebuilt");
+    const fields = { reason, version, servers: [...current.targets.keys()] };
+    if (step) logger.debug(fields, "placement rebuilt");
+    else logger.info(fields, "placement rebuilt");
     options.onPlacement?.(current, members);
   };
   const membership: Membership = new Membership(config.backends, {
     rise: config.health.rise,
     fall: config.health.fall,
-    onChange: (reason) => rebuild(reason),
+    onChange: (reason, step) => rebuild(reason, step),
+    slowStartMs: config.slowStartMs,
     maxconnOf: (id, source) => maxconnOf(config.maxconn, id, source),
   });
   rebuild("start");
@@ -130,6 +135,7 @@ export function createControlPlane(options: {
   adminServer.maxConnections = ADMIN_MAXCONN;
   let stopChecks: (() => void) | undefined;
   let sampler: NodeJS.Timeout | undefined;
+  let ramps: NodeJS.Timeout | undefined;
 
   return {
     membership,
@@ -145,6 +151,10 @@ export function createControlPlane(options: {
         clearTimeout(waited);
       }
       const adminPort = await listen(adminServer, config.admin.port, config.admin.host);
+      // Servers known by now are the start's; later ones warm up (SLOWSTART).
+      membership.goLive();
+      if (config.slowStartMs > 0)
+        ramps = setInterval(() => membership.stepRamps(), stepOf(config.slowStartMs)).unref();
       stopChecks = startHealthChecks(membership, config.health, options.lookup);
       const sample = () =>
         traffic.sample(
@@ -159,6 +169,7 @@ export function createControlPlane(options: {
       discovery.stop();
       stopChecks?.();
       clearInterval(sampler);
+      clearInterval(ramps);
       closing.abort();
       await closeGracefully(adminServer, 1000);
     },

@@ -35,7 +35,9 @@ function ringViews({ config, membership, placement }: AdminOptions): () => RingV
   return () => {
     const current: Placement = placement();
     if (cached?.version !== current.version) {
-      const everyone = membership.list().map((m) => ({ ...m, up: true, admin: "ready" as const }));
+      const everyone = membership
+        .list()
+        .map((m) => ({ ...m, up: true, admin: "ready" as const, ramp: 1 }));
       cached = {
         version: current.version,
         home: ringArcs(buildPlacement(everyone, config, current.version).ring),

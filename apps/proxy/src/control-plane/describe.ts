@@ -19,6 +19,8 @@ export interface ControlPlaneSettings {
   hashType: HashType;
   balanceFactor: number | undefined;
   health: { path: string; interMs: number; timeoutMs: number; rise: number; fall: number };
+  /** SLOWSTART: a server back up (or joining) reaches its full weight over this (0: at once). */
+  slowStartMs: number;
   admin: { host: string; port: number; token: string | undefined };
   maxconn: MaxconnSettings;
 }
@@ -59,6 +61,7 @@ export function describeServers({
       url: m.url.origin,
       source: m.source ?? "static",
       weight: m.weight,
+      rampPercent: Math.round(m.ramp * 1000) / 10,
       state: m.admin,
       health: m.up ? "up" : "down",
       inPlacement: current.targets.has(m.id),

@@ -5,6 +5,7 @@
 
 import type { AdminState, MemberState } from "../data-plane/placement.js";
 import type { ServerSpec } from "./servers.js";
+import { rampAt } from "./slow-start.js";
 
 export type { AdminState };
 
@@ -28,6 +29,8 @@ export interface Member extends MemberState {
   history: CheckResult[];
   /** Requests answered. */
   requests: number;
+  /** When its slow start began (the membership's clock); undefined when it is not warming up. */
+  warmSince: number | undefined;
 }
 
 /** Appends to the check history, keeping the latest HISTORY results. */
@@ -48,7 +51,15 @@ export class MembershipError extends Error {
 export interface MembershipOptions {
   rise: number;
   fall: number;
-  onChange: (reason: string) => void;
+  /**
+   * Called after every change, with what changed; `step`: a slow start's
+   * routine step (logged quietly), rather than an event.
+   */
+  onChange: (reason: string, step?: boolean) => void;
+  /** SLOWSTART: how long a server takes to reach its full weight (0: at once). */
+  slowStartMs?: number;
+  /** The clock slow starts are timed by (ms); default Date.now. */
+  now?: () => number;
   /** A new server's maxconn (config MAXCONN): by its id, or by the DNS group that found it. */
   maxconnOf?: (id: string, source: string | undefined) => number;
 }
@@ -58,6 +69,8 @@ export class Membership {
   /** Requests in flight per server id: the admin API shows them, bounded-load hashing reads them. */
   readonly inFlight = new Map<string, number>();
   private lastNumericId = 0;
+  /** Servers that join from now on warm up (those of the start do not: nothing ran before). */
+  private live = false;
 
   constructor(
     backends: readonly ServerSpec[],
@@ -84,7 +97,51 @@ export class Membership {
       failStreak: 0,
       history: [],
       requests: 0,
+      ramp: 1,
+      warmSince: undefined,
     };
+  }
+
+  /** From now on, servers that join (admin API, DNS) warm up: called once the proxy serves. */
+  goLive(): void {
+    this.live = true;
+  }
+
+  /** Starts `member`'s slow start, when there is one: its first step applies with the change that started it. */
+  private warm(member: Member): void {
+    const duration = this.options.slowStartMs ?? 0;
+    if (duration <= 0) return;
+    member.warmSince = (this.options.now ?? Date.now)();
+    member.ramp = rampAt(0, duration);
+  }
+
+  /** Ends `member`'s slow start: out of the placement, it has nothing to warm. */
+  private cool(member: Member): void {
+    member.warmSince = undefined;
+    member.ramp = 1;
+  }
+
+  /**
+   * Moves every warming server to the step its slow start has reached; one
+   * rebuild for all that changed. Called every slow start step (stepOf).
+   */
+  stepRamps(): void {
+    const duration = this.options.slowStartMs ?? 0;
+    const now = (this.options.now ?? Date.now)();
+    const steps: string[] = [];
+    let over = false;
+    for (const member of this.members.values()) {
+      if (member.warmSince === undefined) continue;
+      const ramp = rampAt(now - member.warmSince, duration);
+      if (ramp === member.ramp) continue;
+      member.ramp = ramp;
+      if (ramp === 1) {
+        member.warmSince = undefined;
+        over = true;
+        steps.push(`${member.id} at full weight (slow start over)`);
+      } else steps.push(`${member.id} at ${Math.round(ramp * 100)}%`);
+    }
+    if (steps.length > 0) this.options.onChange(`slow start: ${steps.join(", ")}`, !over);
   }
 
   /** A detached copy for "what if" questions: changing it rebuilds nothing here. */
@@ -119,6 +176,7 @@ export class Membership {
     if (this.members.has(backend.id))
       throw new MembershipError(`server "${backend.id}" already exists`, 409);
     const member = this.create(backend);
+    if (this.live) this.warm(member);
     this.members.set(backend.id, member);
     this.options.onChange(`added ${backend.id}`);
     return member;
@@ -151,7 +209,9 @@ export class Membership {
     for (const spec of specs) {
       const member = this.members.get(spec.id);
       if (member === undefined) {
-        this.members.set(spec.id, this.create(spec, source));
+        const joined = this.create(spec, source);
+        if (this.live) this.warm(joined);
+        this.members.set(spec.id, joined);
         changes.push(`+${spec.id}`);
       } else if (!member.weightFromAdmin && member.weight !== spec.weight) {
         member.weight = spec.weight;
@@ -180,6 +240,9 @@ export class Membership {
   setAdmin(id: string, admin: AdminState): void {
     const member = this.require(id);
     if (member.admin === admin) return;
+    // Back from maintenance, a server warms up as one back from down does (HAProxy).
+    if (admin === "maint") this.cool(member);
+    else if (member.admin === "maint") this.warm(member);
     member.admin = admin;
     this.options.onChange(`${id} set to ${admin}`);
   }
@@ -215,6 +278,9 @@ export class Membership {
 
   private setUp(member: Member, up: boolean, detail: string): void {
     member.up = up;
+    // One in maintenance warms up when it leaves it (setAdmin).
+    if (!up) this.cool(member);
+    else if (member.admin !== "maint") this.warm(member);
     this.options.onChange(`${member.id} is ${up ? "up" : "down"} (${detail})`);
   }
 }

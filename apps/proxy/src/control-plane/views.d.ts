@@ -17,6 +17,8 @@ export interface ServerView {
   numericId: number;
   url: string;
   weight: number;
+  /** The part of its weight (and maxconn) it takes now, in percent: below 100 during a slow start (SLOWSTART). */
+  rampPercent: number;
   state: AdminState;
   health: "up" | "down";
   inPlacement: boolean;

@@ -62,6 +62,11 @@ export interface MemberState {
   up: boolean;
   /** Requests in flight at most (0: no limit). */
   maxconn: number;
+  /**
+   * Slow start (SLOWSTART): the part of its weight and maxconn a server
+   * takes while it warms up after coming back, above 0 up to 1; 1 otherwise.
+   */
+  ramp: number;
 }
 
 /**
@@ -86,7 +91,7 @@ export function buildPlacement(
         : undefined,
     servers: usable.map((m) => ({
       id: m.id,
-      weight: m.admin === "drain" ? 0 : m.weight,
+      weight: m.admin === "drain" ? 0 : m.weight * m.ramp,
       // Compatible placements identify servers as HAProxy (numeric id) and
       // nginx (host:port as written) do.
       numericId: m.numericId,
@@ -98,7 +103,12 @@ export function buildPlacement(
     targets: new Map(usable.map((m) => [m.id, m.url])),
     version,
     unavailable: whyNoneServes(members),
-    maxconn: new Map(usable.filter((m) => m.maxconn > 0).map((m) => [m.id, m.maxconn])),
+    // HAProxy's slowstart grows a server's maxconn from 1 as it grows its weight.
+    maxconn: new Map(
+      usable
+        .filter((m) => m.maxconn > 0)
+        .map((m) => [m.id, Math.max(1, Math.ceil(m.maxconn * m.ramp))]),
+    ),
     down: new Set(members.filter((m) => !m.up && m.admin !== "maint").map((m) => m.id)),
     known: new Map(members.map((m) => [m.id, { host: m.url.host, maxconn: m.maxconn }])),
   });

@@ -1,0 +1,198 @@
+import { afterEach, describe, expect, it } from "@jest/globals";
+import { rampAt, stepOf } from "../src/control-plane/slow-start.js";
+import { Membership } from "../src/control-plane/membership.js";
+import { buildPlacement } from "../src/data-plane/placement.js";
+import {
+  clientAddresses,
+  configProblems,
+  get,
+  mapLimit,
+  startBackend,
+  startProxy,
+  waitFor,
+  type Backend,
+} from "./harness.js";
+
+const cleanup: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+
+const SETTINGS = {
+  hashType: "consistent" as const,
+  balance: { kind: "source" as const },
+  balanceFactor: undefined,
+};
+const url = (port: number) => new URL(`http://127.0.0.1:${port}`);
+const keys = clientAddresses(2000);
+
+/** A membership of app1..app3 on a clock the test moves; the changes it reported. */
+function warmingMembership(slowStartMs: number) {
+  let now = 1_000_000;
+  const changes: [string, boolean][] = [];
+  const membership = new Membership(
+    [1, 2, 3].map((n) => ({ id: `app${n}`, url: url(5000 + n), weight: 1 })),
+    {
+      rise: 1,
+      fall: 1,
+      slowStartMs,
+      now: () => now,
+      onChange: (reason, step) => changes.push([reason, step ?? false]),
+    },
+  );
+  membership.goLive();
+  const owners = () => {
+    const { ring } = buildPlacement(membership.list(), SETTINGS, 1);
+    return keys.map((k) => ring.pick(k));
+  };
+  return { membership, changes, owners, advance: (ms: number) => (now += ms) };
+}
+
+describe("slow start: the ramp", () => {
+  it("takes at least 20 steps, at most one a second, and reaches 1 at the end", () => {
+    expect(stepOf(10_000)).toBe(500);
+    expect(stepOf(60_000)).toBe(1000);
+    expect(rampAt(0, 10_000)).toBe(0.05);
+    expect(rampAt(499, 10_000)).toBe(0.05);
+    expect(rampAt(501, 10_000)).toBe(0.1);
+    expect(rampAt(9_999, 10_000)).toBe(1);
+    expect(rampAt(60_000, 60_000)).toBe(1);
+    expect(rampAt(0, 0)).toBe(1);
+  });
+});
+
+describe("slow start: which servers warm up, and how their clients come back", () => {
+  it("a server back up takes its clients back step by step, and only its own", () => {
+    const { membership, changes, owners, advance } = warmingMembership(10_000);
+    const before = owners();
+    membership.recordCheck("app2", false, "refused");
+    const down = owners();
+    expect(down.includes("app2")).toBe(false);
+    membership.recordCheck("app2", true, "200");
+    expect(membership.get("app2")!.ramp).toBe(0.05);
+    let previous = owners();
+    const counts = [previous.filter((o) => o === "app2").length];
+    // The first step lasts from the start to 500 ms; the 20th ends the ramp at 10 s.
+    for (let step = 0; step < 20; step++) {
+      advance(500);
+      membership.stepRamps();
+      const now = owners();
+      // A step moves clients only onto the warming server, never between others.
+      now.forEach((owner, i) => {
+        if (owner !== "app2") expect(owner).toBe(previous[i]);
+      });
+      previous = now;
+      counts.push(now.filter((o) => o === "app2").length);
+    }
+    // Its share grew in steps from about 5% of its own to all of it.
+    const full = before.filter((o) => o === "app2").length;
+    expect(counts[0]!).toBeLessThan(full * 0.15);
+    expect(counts.slice(1).every((c, i) => c >= counts[i]!)).toBe(true);
+    expect(counts[10]!).toBeGreaterThan(full * 0.3); // 5 s in: 50%
+    expect(counts[10]!).toBeLessThan(full * 0.7);
+    expect(previous).toEqual(before);
+    expect(membership.get("app2")).toMatchObject({ ramp: 1, warmSince: undefined });
+    // Steps are logged quietly, the end is an event.
+    const slow = changes.filter(([reason]) => reason.startsWith("slow start"));
+    expect(slow).toHaveLength(19);
+    expect(slow.at(-1)).toEqual(["slow start: app2 at full weight (slow start over)", false]);
+    expect(slow.slice(0, -1).every(([, step]) => step)).toBe(true);
+    // Nothing more to step.
+    advance(500);
+    membership.stepRamps();
+    expect(changes.filter(([reason]) => reason.startsWith("slow start"))).toHaveLength(19);
+  });
+
+  it("grows maxconn with the weight, from 1", () => {
+    const { membership, advance } = warmingMembership(10_000);
+    membership.setMaxconn("app1", 40);
+    membership.setAdmin("app1", "maint");
+    membership.setAdmin("app1", "ready");
+    const maxconn = () => buildPlacement(membership.list(), SETTINGS, 1).maxconn.get("app1");
+    expect(maxconn()).toBe(2); // ceil(40 x 5%)
+    advance(4_600);
+    membership.stepRamps();
+    expect(maxconn()).toBe(20); // ceil(40 x 50%)
+    advance(5_000);
+    membership.stepRamps();
+    expect(maxconn()).toBe(40);
+  });
+
+  it("warms a server leaving maintenance or joining at run time, not one leaving drain or there from the start", () => {
+    const { membership } = warmingMembership(10_000);
+    expect(membership.list().map((m) => m.ramp)).toEqual([1, 1, 1]);
+    membership.setAdmin("app1", "drain");
+    membership.setAdmin("app1", "ready");
+    expect(membership.get("app1")!.ramp).toBe(1);
+    membership.setAdmin("app1", "maint");
+    membership.setAdmin("app1", "ready");
+    expect(membership.get("app1")!.ramp).toBe(0.05);
+    membership.add({ id: "app4", url: url(5004), weight: 1 });
+    expect(membership.get("app4")!.ramp).toBe(0.05);
+    membership.sync("web", [{ id: "web-10.0.0.9-80", url: url(5009), weight: 1 }]);
+    expect(membership.get("web-10.0.0.9-80")!.ramp).toBe(0.05);
+    // Going down ends a slow start; coming back starts a new one.
+    membership.markDown("app4", "refused");
+    expect(membership.get("app4")).toMatchObject({ ramp: 1, warmSince: undefined });
+  });
+
+  it("does nothing without SLOWSTART", () => {
+    const { membership } = warmingMembership(0);
+    membership.recordCheck("app2", false, "refused");
+    membership.recordCheck("app2", true, "200");
+    membership.add({ id: "app4", url: url(5004), weight: 1 });
+    expect(membership.list().map((m) => m.ramp)).toEqual([1, 1, 1, 1]);
+  });
+});
+
+describe("SLOWSTART in a running proxy", () => {
+  it("brings a server back up over SLOWSTART, its clients returning in steps", async () => {
+    const backends: Backend[] = [];
+    for (const n of [1, 2, 3]) backends.push(await startBackend(n));
+    cleanup.push(() => Promise.all(backends.map((b) => b.kill().catch(() => undefined))));
+    const running = await startProxy(backends, { SLOWSTART: "4s", HEALTH_RISE: "1" });
+    cleanup.push(() => running.stop());
+    const clients = clientAddresses(300);
+    const owners = async () =>
+      (await mapLimit(clients, 32, (from) => get(running.port, { from }))).map((r) => r.backend);
+    const before = await owners();
+    const app2 = before.filter((o) => o === "app2").length;
+    expect(app2).toBeGreaterThan(50);
+
+    await backends[1]!.kill();
+    await get(running.port, { from: clients[before.indexOf("app2")]! }); // ejects it
+    await backends[1]!.restore();
+    const servers = async () =>
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      ((await (await fetch(`http://127.0.0.1:${running.adminPort}/api/servers`)).json()) as any)
+        .servers as { id: string; health: string; rampPercent: number }[];
+    await waitFor(
+      async () => (await servers()).find((s) => s.id === "app2")!.health === "up",
+      5000,
+    );
+    const early = await owners();
+    const rampEarly = (await servers()).find((s) => s.id === "app2")!.rampPercent;
+    expect(rampEarly).toBeLessThan(60);
+    const earlyCount = early.filter((o) => o === "app2").length;
+    expect(earlyCount).toBeLessThan(app2 * 0.75);
+    // Only app2's own clients move back, and all of them by the end.
+    early.forEach((owner, i) => {
+      if (owner === "app2") expect(before[i]).toBe("app2");
+    });
+    await waitFor(
+      async () => (await servers()).find((s) => s.id === "app2")!.rampPercent === 100,
+      8000,
+    );
+    expect(await owners()).toEqual(before);
+  }, 20_000);
+
+  it("refuses SLOWSTART with map-based placement and an invalid duration, naming the setting", () => {
+    expect(configProblems({ SLOWSTART: "10s", HASH_TYPE: "map-based" })).toEqual([
+      expect.stringMatching(/^SLOWSTART="10s": HASH_TYPE=map-based cannot raise a weight in steps/),
+    ]);
+    expect(configProblems({ SLOWSTART: "soon" })).toEqual([
+      expect.stringMatching(/^SLOWSTART="soon": expected a duration/),
+    ]);
+    expect(configProblems({ SLOWSTART: "30s" })).toEqual([]);
+  });
+});
