@@ -104,7 +104,13 @@ function createCard(id: string, propose: (change: Change) => void): Card {
       root.style.setProperty("--colour", colourOf(server.numericId));
       setText(badge, state);
       setText(url, `${server.url} · ${sourceText(server)}`);
-      setText(weightValue, String(server.weight));
+      // A slow start (SLOWSTART) shows how far the server is on its way to its weight.
+      setText(
+        weightValue,
+        server.rampPercent < 100
+          ? `${server.weight} (warming, ${server.rampPercent}%)`
+          : String(server.weight),
+      );
       setText(shareValue, percent(server.share));
       const rates = snapshot.traffic.rates[server.id] ?? [];
       const now = lastRate(rates);
