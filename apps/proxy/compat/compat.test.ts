@@ -215,6 +215,65 @@ describe.each([["send-proxy" as const], ["send-proxy-v2" as const]])(
   },
 );
 
+describe("SLOWSTART against HAProxy 2.6's slowstart", () => {
+  it("brings a server out of maintenance back over the same time, its clients returning alike", async () => {
+    const list = upstreams([10, 10, 10]).slice(0, 3);
+    const reference = await startHaproxy(
+      await freePort(),
+      "source",
+      list,
+      undefined,
+      "slowstart 6s",
+    );
+    const ours = await stickyringFor(list, { HASH_TYPE: "haproxy", SLOWSTART: "6s" });
+    try {
+      const requests = CLIENTS.slice(0, 600).map((from) => ({ from }));
+      const baseline = await placements(ours.port, requests);
+      expect(await placements(reference.port, requests)).toEqual(baseline);
+      const home = baseline.flatMap((app, i) => (app === "Hello from App 2" ? [i] : []));
+      expect(home.length).toBeGreaterThan(120);
+      /** The part of app2's clients that reach it now, through each proxy. */
+      const back = async () => {
+        const [theirs, mine] = await Promise.all([
+          placements(reference.port, requests),
+          placements(ours.port, requests),
+        ]);
+        const share = (list: string[]) =>
+          home.filter((i) => list[i] === "Hello from App 2").length / home.length;
+        return { haproxy: share(theirs), stickyring: share(mine), mine };
+      };
+      const admin = (action: string) =>
+        fetch(`http://127.0.0.1:${ours.adminPort}/api/servers/app2/${action}`, { method: "POST" });
+      await reference.command("set server be/app2 state maint");
+      await admin("disable");
+      expect(await back()).toMatchObject({ haproxy: 0, stickyring: 0 });
+      const started = performance.now();
+      await Promise.all([reference.command("set server be/app2 state ready"), admin("enable")]);
+      const samples: { at: number; haproxy: number; stickyring: number }[] = [];
+      for (const at of [1500, 3000, 4500, 7500]) {
+        await new Promise((r) => setTimeout(r, Math.max(0, at - (performance.now() - started))));
+        const { haproxy, stickyring, mine } = await back();
+        samples.push({ at, haproxy, stickyring });
+        // Clients only ever return to app2: none goes anywhere else new.
+        mine.forEach((app, i) => {
+          if (app !== "Hello from App 2") expect(app).toBe(baseline[i]);
+        });
+      }
+      const [early, middle, late, end] = samples;
+      // Both ramps are under way, not done, and alike (HAProxy steps every second, stickyring every 300 ms).
+      expect(early!.haproxy).toBeLessThan(0.6);
+      expect(early!.stickyring).toBeLessThan(0.6);
+      for (const sample of [early!, middle!, late!])
+        expect(Math.abs(sample.stickyring - sample.haproxy)).toBeLessThanOrEqual(0.25);
+      expect(middle!.stickyring).toBeGreaterThan(early!.stickyring);
+      expect(end).toEqual({ at: 7500, haproxy: 1, stickyring: 1 });
+    } finally {
+      await reference.stop();
+      await ours.stop();
+    }
+  }, 30_000);
+});
+
 describe("COOKIE against HAProxy 2.6's cookie insert indirect", () => {
   const started: { stop(): Promise<void> }[] = [];
   afterAll(async () => {

@@ -67,6 +67,8 @@ export function startHaproxy(
   balance: string,
   upstreams: Upstream[],
   cookie?: string,
+  /** Added to every server line, e.g. `slowstart 6s`. */
+  serverOptions = "",
 ): Promise<Reference> {
   const serverCookie = (u: Upstream) => (cookie === undefined ? "" : ` cookie ${u.id}`);
   return haproxy(port, [
@@ -74,8 +76,8 @@ export function startHaproxy(
     `  balance ${balance}`,
     "  hash-type consistent",
     ...(cookie === undefined ? [] : [`  cookie ${cookie} insert indirect`]),
-    ...upstreams.map(
-      (u) => `  server ${u.id} 127.0.0.1:${u.port} weight ${u.weight}${serverCookie(u)}`,
+    ...upstreams.map((u) =>
+      `  server ${u.id} 127.0.0.1:${u.port} weight ${u.weight}${serverCookie(u)} ${serverOptions}`.trimEnd(),
     ),
   ]);
 }

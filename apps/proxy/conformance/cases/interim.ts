@@ -96,6 +96,34 @@ export const INTERIM: Case[] = [
     },
   },
   {
+    name: "1xx: a 150 naming a Content-Length has no content: the bytes after it are the final answer",
+    send: [get("/odd-1xx")],
+    server: [
+      [
+        `HTTP/1.1 150 Odd\r\nContent-Length: ${ok("inside").length}\r\n\r\n` +
+          ok("inside") +
+          ok("after"),
+      ],
+    ],
+    expect: {
+      // The server's second answer is out of step: never relayed, its connection not reused.
+      responses: [okSpec("inside", { interim: [150] })],
+      upstream: [reached("GET", "/odd-1xx")],
+    },
+  },
+  {
+    name: "1xx: a 199 naming a Content-Length followed by bytes that are no answer gives 502",
+    send: [get("/odd-1xx-junk")],
+    server: [["HTTP/1.1 199 Odd\r\nContent-Length: 9\r\n\r\nnot-http!", STALL]],
+    expect: {
+      responses: [{ status: 502, interim: [199], headWithinMs: 1000 }],
+      connection: "any",
+      upstream: [reached("GET", "/odd-1xx-junk")],
+    },
+    differsFromHaproxy:
+      "a 1xx is relayed as soon as it is read (a 103's hints must not wait for the final answer); HAProxy 2.6 parsed the 199 and the bytes after it in one read and dropped the 199 with its 502",
+  },
+  {
     name: "1xx: not forwarded to an HTTP/1.0 client (RFC 9110 15.2)",
     send: ["GET /ten-1xx HTTP/1.0\r\nHost: case.test\r\n\r\n"],
     server: [

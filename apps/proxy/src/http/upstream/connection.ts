@@ -245,7 +245,11 @@ export class UpstreamConnection implements UpstreamLink {
     }
     if (status < 200) {
       exchange.onInterim(status, message, raw);
-      return false; // the final answer follows
+      // A 1xx ends with its head (RFC 9110 15.2), whatever length it names:
+      // llhttp reads a body for 1xx codes it does not know (150), which
+      // would relay the final answer's bytes as that body and put every
+      // later answer on the client's connection one request behind.
+      return true;
     }
     const head = readHead(raw);
     if (head.unknownCoding) {
