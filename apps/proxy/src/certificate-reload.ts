@@ -6,7 +6,7 @@
 // new files are broken, and does nothing when their content is unchanged.
 
 import { watch, type FSWatcher } from "node:fs";
-import { dirname } from "node:path";
+import { basename, dirname } from "node:path";
 import type { Logger } from "@stickyring/runtime";
 import type { CertificateSources } from "./http/tls/certificates.js";
 
@@ -18,12 +18,19 @@ export function watchCertificates(
   reload: (cause: string) => void,
   logger: Logger,
 ): () => void {
-  const folders = new Set<string>();
-  if (sources.cert !== undefined) folders.add(dirname(sources.cert));
-  if (sources.key !== undefined) folders.add(dirname(sources.key));
-  if (sources.dir !== undefined) folders.add(sources.dir);
-  if (sources.clientCa !== undefined) folders.add(dirname(sources.clientCa));
-  if (sources.clientCrl !== undefined) folders.add(dirname(sources.clientCrl));
+  // Each folder with the names in it whose change is one of the files':
+  // its own files', or any for a TLS_CERTS folder. Another file there (a log
+  // the proxy writes, an editor's swap file) would reload at every write.
+  const folders = new Map<string, Set<string> | "any">();
+  const file = (path: string | undefined) => {
+    if (path === undefined) return;
+    const names = folders.get(dirname(path));
+    if (names === "any") return;
+    if (names === undefined) folders.set(dirname(path), new Set([basename(path)]));
+    else names.add(basename(path));
+  };
+  if (sources.dir !== undefined) folders.set(sources.dir, "any");
+  for (const path of [sources.cert, sources.key, sources.clientCa, sources.clientCrl]) file(path);
   let timer: NodeJS.Timeout | undefined;
   const changed = () => {
     clearTimeout(timer);
@@ -31,9 +38,15 @@ export function watchCertificates(
     timer.unref();
   };
   const watchers: FSWatcher[] = [];
-  for (const folder of folders) {
+  for (const [folder, names] of folders) {
+    const onEvent = (_event: string, name: string | null) => {
+      // No name: the platform cannot tell which file, so any may be ours.
+      // Kubernetes swaps a mounted secret's files in at once through its
+      // "..data" link: a change to a name starting with ".." is one of ours.
+      if (names === "any" || name === null || names.has(name) || name.startsWith("..")) changed();
+    };
     try {
-      const watcher = watch(folder, { persistent: false }, changed);
+      const watcher = watch(folder, { persistent: false }, onEvent);
       watcher.on("error", (error) =>
         logger.warn({ folder, err: error }, "certificate folder no longer watched; SIGHUP reloads"),
       );

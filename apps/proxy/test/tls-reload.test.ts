@@ -146,6 +146,30 @@ describe("reload in one process", () => {
     );
     expect((await httpsGet(tlsPort, { ca: pki.ca })).fingerprint).toBe(inUse);
   });
+
+  it("reads again only for its own files, and says a refusal once however often the broken file is written", async () => {
+    // From the case before: a certificate and a key that do not match, refused.
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    lines.length = 0;
+    for (let i = 0; i < 5; i++) {
+      // Another file in the certificates' folder, as a log written beside them.
+      writeFileSync(join(pki.dir, "proxy.log"), `line ${i}\n`, { flag: "a" });
+      await pause(150);
+    }
+    await pause(600);
+    expect(lines).toEqual([]);
+    replace(keyFile, first.key); // the same broken pair, written again
+    await pause(800);
+    expect(lines.filter((l) => (l.level as number) >= 40)).toEqual([]);
+    // Asked (SIGHUP, a request), the answer is always said.
+    expect(proxy.reloadCertificates()).toBe("refused");
+    expect(lines.filter((l) => l.level === 50)).toHaveLength(1);
+    // Fixed: a matching pair again, taken from the file change.
+    lines.length = 0;
+    replace(certFile, first.cert);
+    await waitFor(() => lines.some((l) => l.msg === "certificates reloaded"));
+    expect(lines.filter((l) => (l.level as number) >= 40)).toEqual([]);
+  });
 });
 
 /** The built proxy as its own process; resolves once the TLS port listens. */

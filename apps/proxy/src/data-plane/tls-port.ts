@@ -78,6 +78,8 @@ export function createTlsPort(options: {
     }
   };
   tellNotes(certificates);
+  /** The latest reload's refusal, while the files stay broken. */
+  let lastRefusal: string | undefined;
   const tls = createTlsServer(options.http, options.handlers, {
     clientMs: options.clientMs,
     acceptProxy: options.acceptProxy,
@@ -96,12 +98,16 @@ export function createTlsPort(options: {
       const loaded = loadCertificates(settings.sources, settings.policy);
       if ("problem" in loaded) {
         const { setting, file, reason } = loaded.problem;
-        logger.error(
-          { setting, file, cause },
-          `certificates not reloaded: ${setting}=${file}: ${reason}; the ones in use stay`,
-        );
+        const message = `certificates not reloaded: ${setting}=${file}: ${reason}; the ones in use stay`;
+        // The same refusal again after a file change (the broken file written
+        // once more) is not news; a SIGHUP or a request is always answered.
+        if (cause === "file change" && message === lastRefusal)
+          logger.debug({ setting, file, cause }, message);
+        else logger.error({ setting, file, cause }, message);
+        lastRefusal = message;
         return "refused";
       }
+      lastRefusal = undefined;
       if (loaded.set.fingerprint === certificates.fingerprint) {
         // An operator's SIGHUP is answered; a file touched without change is not worth a line.
         if (cause === "SIGHUP") logger.info({ cause }, "certificates read again: unchanged");
