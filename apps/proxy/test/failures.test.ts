@@ -58,6 +58,33 @@ describe("upstream failures get a clear status and body, never a hang", () => {
     await waitFor(async () => (await get(running.port)).status === 200, 5000);
   });
 
+  it("takes no healthy server down when a busy event loop runs its connect timers late", async () => {
+    const backend = await startBackend(1);
+    cleanup.push(() => backend.kill().catch(() => undefined));
+    // 150 new connections at once: past the 64 opened at a time, requests
+    // wait for the pool; both waits are timed by TIMEOUT_CONNECT.
+    const running = await proxyFor([backend], { TIMEOUT_CONNECT: "100ms", HEALTH_INTER: "60s" });
+    const clients = clientAddresses(150);
+    // The loop blocked 200 ms, then free for 20, over and over, each block
+    // after a poll (setImmediate): connects end meanwhile, and their events
+    // come in the next poll, after the timers that have passed run.
+    let busy: NodeJS.Timeout | undefined;
+    const block = () => {
+      const until = performance.now() + 200;
+      while (performance.now() < until);
+      busy = setTimeout(() => setImmediate(block), 20);
+    };
+    busy = setTimeout(() => setImmediate(block), 5);
+    try {
+      const replies = await Promise.all(clients.map((from) => get(running.port, { from })));
+      const statuses = new Map<number, number>();
+      for (const r of replies) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+      expect([...statuses]).toEqual([[200, 150]]);
+    } finally {
+      clearTimeout(busy);
+    }
+  });
+
   it("answers 504 when a server accepts and never answers", async () => {
     const silent = await rawServer(() => undefined);
     const running = await proxyFor([{ id: "app1", port: silent.port }], {

@@ -380,22 +380,38 @@ class Forwarding implements Forwarder {
     if (connection === undefined) {
       // Many connections to the server are being opened: wait for one to
       // come back or connect (pool.ts), unless the client leaves first. A
-      // wait past the connect timeout is one: the server is not reachable
-      // in time (a server that takes connections but never completes them
-      // would otherwise hold the waiters a connect timeout per 64 of them).
+      // wait past the connect timeout with no connection made or given back
+      // meanwhile is one: the server is not reachable in time (a server that
+      // takes connections but never completes them would otherwise hold the
+      // waiters a connect timeout per 64 of them). While connections come,
+      // the wait is the proxy's own backlog (thousands of clients at once):
+      // no verdict on the server, which it would take down, healthy.
       const connectMs = this.options.timeouts.connectMs;
-      const timer = setTimeout(() => {
+      /** The wait ended: a connection may be had, or the client left. */
+      let over = false;
+      // Judged after this loop's poll, which may hold the connects that
+      // ended while a busy loop ran late (UpstreamConnection.onTimeout).
+      const expire = () => setImmediate(judge);
+      const judge = () => {
+        if (over) return;
+        if (this.upstream.progressed(route.target, connectMs)) {
+          timer = setTimeout(expire, connectMs);
+          return;
+        }
+        over = true;
         cancel();
-        if (res.done) return;
         res.queued = false;
         const error = new UpstreamError(`no connection within ${connectMs} ms`, CONNECT_TIMEOUT);
         this.fail(error, req, res, route);
-      }, connectMs);
+      };
+      let timer = setTimeout(expire, connectMs);
       const cancel = this.upstream.wait(route.target, () => {
+        over = true;
         clearTimeout(timer);
         if (!res.done) this.dispatch(req, res, route, fresh);
       });
       res.onClose(() => {
+        over = true;
         clearTimeout(timer);
         cancel();
       });

@@ -68,6 +68,8 @@ export function createNodeUpstream(options: UpstreamOptions, maxIdle: number): U
       queueMicrotask(retry);
       return () => {};
     },
+    // Never waited on (wait() retries at once): nothing to judge.
+    progressed: () => true,
     counts() {
       const counts = new Map<string, ConnectionCounts>();
       const entry = (name: string) => {

@@ -54,6 +54,8 @@ export class UpstreamConnection implements UpstreamLink {
   private exchange: Exchange | undefined;
   private request: Request | undefined;
   private connected = false;
+  /** The connect timeout fired once and waits for the loop's poll (onTimeout). */
+  private connectChecked = false;
   /** Exchanges completed on this connection: more than none means reused. */
   private completed = 0;
   /** The current exchange's request is entirely written. */
@@ -317,6 +319,16 @@ export class UpstreamConnection implements UpstreamLink {
 
   private onTimeout(): void {
     if (!this.connected) {
+      // Timers run before the poll that reports a connect: on a loaded event
+      // loop the connect may be done and its event not yet seen. After this
+      // loop's poll (setImmediate) the verdict is the connection's own.
+      if (!this.connectChecked) {
+        this.connectChecked = true;
+        setImmediate(() => {
+          if (!this.connected && !this.socket.destroyed) this.onTimeout();
+        });
+        return;
+      }
       this.fail(
         new UpstreamError(
           `connect timeout after ${this.home.options.connectMs} ms`,

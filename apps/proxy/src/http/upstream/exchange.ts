@@ -120,6 +120,12 @@ export interface Upstream {
    * returned cancels the wait.
    */
   wait(target: URL, retry: () => void): () => void;
+  /**
+   * A connection to `target`'s server was made or given back within the
+   * last `ms`: the server takes connections, and a request waiting for one
+   * waits on the proxy's own opening of them, not on the server.
+   */
+  progressed(target: URL, ms: number): boolean;
   /** Connections open per server address (host:port). */
   counts(): Map<string, ConnectionCounts>;
   /** Closes every connection, idle or busy. */

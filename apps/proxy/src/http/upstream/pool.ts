@@ -33,6 +33,8 @@ class Pool implements Home {
   private readonly waiting = new Set<() => void>();
   /** A waiting request is trying again: it goes before the others. */
   private granting = false;
+  /** When a connection last connected or came back (performance.now()). */
+  lastProgress = -Infinity;
 
   constructor(
     readonly host: string,
@@ -84,10 +86,12 @@ class Pool implements Home {
   }
 
   connected(connection: UpstreamConnection): void {
+    this.lastProgress = performance.now();
     if (this.connecting.delete(connection)) this.next();
   }
 
   release(connection: UpstreamConnection): void {
+    this.lastProgress = performance.now();
     this.idle.push(connection);
     if (this.idle.length > this.maxIdle && this.trimmer === undefined)
       this.trimmer = setTimeout(this.trim, TRIM_MS).unref();
@@ -135,6 +139,7 @@ export function createUpstream(options: UpstreamOptions, maxIdle: number): Upstr
   return {
     connection: (target, fresh) => poolOf(target).take(fresh),
     wait: (target, retry) => poolOf(target).wait(retry),
+    progressed: (target, ms) => performance.now() - poolOf(target).lastProgress <= ms,
     counts() {
       const counts = new Map<string, ConnectionCounts>();
       for (const [key, pool] of pools) {
