@@ -305,6 +305,40 @@ describe("a server's maxconn (MAXCONN)", () => {
     expect((await hold).status).toBe(200); // the one in flight finishes where it was
   });
 
+  it("moves a drained server's queued requests where their clients go now, but those its cookie sent", async () => {
+    const app1 = await countingBackend("app1", (req) => (req.url === "/hold" ? 1000 : 5));
+    const app2 = await countingBackend("app2", () => 5);
+    cleanup.push(
+      () => app1.stop(),
+      () => app2.stop(),
+    );
+    const running = await proxyOver([app1, app2], {
+      MAXCONN: "1",
+      TIMEOUT_QUEUE: "10s",
+      COOKIE: "SRV",
+    });
+    const ring = running.proxy.placement().ring;
+    const onApp1 = clientAddresses(200).filter((a) => ring.pick(sourceKey(a)) === "app1");
+    const hold = get(running.port, { from: onApp1[0], path: "/hold" });
+    await waitFor(() => app1.state.now === 1);
+    const queued = get(running.port, { from: onApp1[1], path: "/queued" });
+    // From another address the placement sends elsewhere, but its cookie names app1.
+    const pinned = get(running.port, {
+      from: clientAddresses(200).find((a) => ring.pick(sourceKey(a)) === "app2"),
+      path: "/pinned",
+      headers: { cookie: "SRV=app1" },
+    });
+    await waitFor(() => queuedCount(running) === 2);
+    const started = performance.now();
+    expect((await admin(running, "/api/servers/app1/drain", {})).status).toBe(200);
+    expect(await queued).toMatchObject({ status: 200, backend: "app2" });
+    expect(performance.now() - started).toBeLessThan(500); // moved, not left to wait
+    // The cookie's request waits for app1, which a drained server still serves.
+    expect(await pinned).toMatchObject({ status: 200, backend: "app1" });
+    expect((await hold).status).toBe(200);
+    expect(app1.state.order).toEqual(["/hold", "/pinned"]);
+  });
+
   it("counts queued requests in the admin API and the metrics, and changes maxconn at run time", async () => {
     // The first holds its slot while the others queue, and still when the limit goes up.
     const app1 = await countingBackend("app1", (req) => (req.url === "/hold" ? 3000 : 1000));

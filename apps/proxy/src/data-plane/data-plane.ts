@@ -449,7 +449,11 @@ export function createDataPlane(options: {
     },
     placementChanged() {
       const current = placement();
-      slots.placementChanged((server) => current.targets.has(server));
+      const taking = new Set(current.ring.servers.filter((s) => s.weight > 0).map((s) => s.id));
+      slots.placementChanged(
+        (server) => current.targets.has(server),
+        (server) => taking.has(server),
+      );
       for (const server of current.down) if (!wasDown.has(server)) forwarder.markedDown(server);
       wasDown = current.down;
     },

@@ -288,6 +288,10 @@ class QueuedRequest implements Waiter {
     );
   }
 
+  stays(): boolean {
+    return this.route.persisted;
+  }
+
   orphaned(waitedMs: number): void {
     this.forwarder.metrics.observeQueue(this.route.server, waitedMs / 1000);
     this.forwarder.orphaned(this.req, this.res, this.route);
@@ -521,6 +525,7 @@ class Forwarding implements Forwarder {
     // Set while the upgrade waits in its server's queue.
     let waiting = false;
     const waiter: Waiter = {
+      stays: () => route.persisted,
       granted: (ms) => {
         waiting = false;
         this.metrics.observeQueue(route.server, ms / 1000);

@@ -38,6 +38,8 @@ export interface Route {
   upgradeStatus?: number;
   /** With cookie persistence: the Set-Cookie that brings the client back to `server`, when it did not name it. */
   setCookie: string | undefined;
+  /** The client's cookie named `server`: it stays with it, drained or not, while it is in the placement. */
+  readonly persisted: boolean;
 }
 
 export type RouteResult =
@@ -93,6 +95,7 @@ export function createRouter(
         startedAt: performance.now(),
         setCookie:
           cookie !== undefined && named !== server ? persistenceCookie(cookie, server) : undefined,
+        persisted: named === server,
       };
     },
     reroute(route) {

@@ -15,6 +15,8 @@ export interface Waiter {
   expired(waitedMs: number): void;
   /** Its server left the placement while it waited (the caller decides where it goes). */
   orphaned(waitedMs: number): void;
+  /** Its server takes no new clients now (drained): true when the request is still its to serve (a cookie named it). */
+  stays(): boolean;
 }
 
 interface Entry {
@@ -49,6 +51,11 @@ class ServerQueue {
       }
     }
     return undefined;
+  }
+
+  /** The entries waiting, first first. */
+  list(): Entry[] {
+    return this.entries.slice(this.head).filter((e): e is Entry => e !== undefined);
   }
 
   find(waiter: Waiter): Entry | undefined {
@@ -157,16 +164,30 @@ export class ServerSlots {
 
   /**
    * The placement changed: waiters of servers no longer in it are orphaned,
-   * and a server whose limit went up lets more through.
+   * so are those of a server that takes no new clients (drained, weight 0)
+   * but the ones a cookie sent there (HAProxy moves a drained server's
+   * queue but its persistent requests), and a server whose limit went up
+   * lets more through.
    */
-  placementChanged(inPlacement: (server: string) => boolean): void {
+  placementChanged(
+    inPlacement: (server: string) => boolean,
+    takesNew: (server: string) => boolean,
+  ): void {
     for (const [server, state] of this.servers) {
       if (!inPlacement(server)) {
         for (let entry = state.shift(); entry; entry = state.shift()) {
           clearTimeout(entry.timer);
           entry.waiter.orphaned(performance.now() - entry.since);
         }
-      } else this.grant(server, state);
+      } else {
+        if (!takesNew(server))
+          for (const entry of state.list())
+            if (!entry.waiter.stays() && state.remove(entry)) {
+              clearTimeout(entry.timer);
+              entry.waiter.orphaned(performance.now() - entry.since);
+            }
+        this.grant(server, state);
+      }
       if (state.busy === 0 && state.length === 0) this.servers.delete(server);
     }
     for (const server of this.peaks.keys())
