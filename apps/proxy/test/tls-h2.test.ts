@@ -758,3 +758,38 @@ describe("an HTTP/2 upload the client resets before its end", () => {
     }
   });
 });
+
+describe("an HTTP/2 client that takes none of its answer", () => {
+  it("has the stream reset after TIMEOUT_CLIENT, and its server connection freed", async () => {
+    const backend = await startBackend(1);
+    const proxy = await startProxy([backend], {
+      TLS_PORT: "0",
+      TLS_CERT: leaf.combinedFile,
+      TIMEOUT_CLIENT: "1s",
+      HEALTH_INTER: "60s",
+    });
+    try {
+      const port = (proxy.proxy.tlsServer!.address() as { port: number }).port;
+      const session = await h2Session(port, { ca: pki.ca });
+      const stream = session.request({ ":path": "/download?mb=20" });
+      stream.pause(); // never read: the client's window closes
+      const started = performance.now();
+      const code = await new Promise<number>((resolve) => {
+        stream.on("error", () => {});
+        stream.on("close", () => resolve(stream.rstCode ?? 0));
+        setTimeout(() => resolve(-1), 6000).unref();
+      });
+      session.destroy();
+      expect(code).toBe(constants.NGHTTP2_INTERNAL_ERROR);
+      expect(performance.now() - started).toBeGreaterThan(900);
+      const busy = async () =>
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        ((await (await fetch(`http://127.0.0.1:${proxy.adminPort}/api/servers`)).json()) as any)
+          .servers[0].inFlight as number;
+      await waitFor(async () => (await busy()) === 0, 3000);
+    } finally {
+      await proxy.stop();
+      await backend.kill();
+    }
+  }, 15_000);
+});

@@ -46,11 +46,21 @@ export class H2Response extends AnswerEnd implements ResponseWriter {
   /** Body pieces that came with the head in one read: they leave with it, in one go. */
   private held: Buffer[] | undefined;
 
+  /** Set while the client has not taken what was written (flow control): cut at its end. */
+  private stall: NodeJS.Timeout | undefined;
+
   constructor(
     private readonly stream: ServerHttp2Stream,
     private readonly headOnly: boolean,
     /** Fields added to every final answer (Strict-Transport-Security). */
     private readonly own: OwnFields,
+    /**
+     * TIMEOUT_CLIENT: how long the answer may wait on a client that takes
+     * none of it (its flow-control window closed), as HAProxy's `timeout
+     * client` ends such a stream; the connection's idle timer does not run
+     * while a stream is open, so nothing else would.
+     */
+    private readonly stallMs: number,
   ) {
     super();
   }
@@ -97,7 +107,23 @@ export class H2Response extends AnswerEnd implements ResponseWriter {
       (this.held ??= []).push(chunk);
       return true;
     }
-    return this.stream.destroyed ? true : this.stream.write(chunk);
+    if (this.stream.destroyed) return true;
+    const flowing = this.stream.write(chunk);
+    if (!flowing) this.watchStall();
+    return flowing;
+  }
+
+  /** The answer waits on the client: reset the stream unless it takes some within stallMs. */
+  private watchStall(): void {
+    if (this.stall !== undefined) return;
+    this.stall = setTimeout(() => this.destroy(), this.stallMs);
+    const taken = () => {
+      clearTimeout(this.stall);
+      this.stall = undefined;
+    };
+    this.stream.once("drain", taken);
+    this.stream.once("finish", taken);
+    this.stream.once("close", taken);
   }
 
   end(body?: Buffer, trailers?: readonly string[]): void {
@@ -112,6 +138,7 @@ export class H2Response extends AnswerEnd implements ResponseWriter {
       const last = held?.pop();
       if (held !== undefined) for (const chunk of held) this.stream.write(chunk);
       this.stream.end(last);
+      if (this.stream.writableNeedDrain) this.watchStall();
     }
     this.closed();
     if (!this.keepAlive) this.stream.session?.close();

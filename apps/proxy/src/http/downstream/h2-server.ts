@@ -102,7 +102,12 @@ export function createH2Server(handlers: ServerHandlers, options: H2Options): H2
       const state = stream.session && sessions.get(stream.session);
       if (state === undefined) return;
       state.open++;
-      const response = new H2Response(stream, headers[":method"] === "HEAD", options.own);
+      const response = new H2Response(
+        stream,
+        headers[":method"] === "HEAD",
+        options.own,
+        options.idleMs,
+      );
       // One listener for the stream's end, whatever ended it: a client that reset it is lost.
       stream.on("close", () => {
         state.open--;
