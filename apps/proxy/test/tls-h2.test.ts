@@ -273,7 +273,9 @@ describe("WebSocket over HTTP/2 (RFC 8441)", () => {
  * it (`env` added). `port`: the proxy's TLS port, once started.
  */
 function useScriptedProxy(
-  answer: (path: string) => { bytes: string; close: boolean } | undefined | "default",
+  answer: (
+    path: string,
+  ) => { bytes: string; close: boolean; later?: string } | undefined | "default",
   env: Record<string, string> = {},
 ): { port: number } {
   const handle = { port: 0 };
@@ -293,7 +295,12 @@ function useScriptedProxy(
           if (scripted === "default")
             socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
           else if (scripted?.close) socket.end(scripted.bytes, "latin1");
-          else if (scripted !== undefined) socket.write(scripted.bytes, "latin1");
+          else if (scripted !== undefined) {
+            socket.write(scripted.bytes, "latin1");
+            // The rest in a read of its own, after the head went out.
+            const later = scripted.later;
+            if (later !== undefined) setTimeout(() => socket.write(later, "latin1"), 200);
+          }
         }
       });
     });
@@ -559,9 +566,33 @@ describe("a server's repeated fields and bodiless statuses, over HTTP/2", () => 
       "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nok",
     "/205": "HTTP/1.1 205 Reset Content\r\nContent-Length: 3\r\n\r\nabc",
   };
+  /** Answers whose end comes 200 ms after their head and first piece. */
+  const LATER: Record<string, [string, string]> = {
+    "/late-trailers": [
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n",
+      "0\r\nX-Checksum: abc\r\nGrpc-Status: 0\r\n\r\n",
+    ],
+    "/late-end": ["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n", "0\r\n\r\n"],
+  };
   const scripted = useScriptedProxy((path) => {
+    const later = LATER[path];
+    if (later !== undefined) return { bytes: later[0], close: false, later: later[1] };
     const bytes = ANSWERS[path];
     return bytes === undefined ? "default" : { bytes, close: false };
+  });
+
+  it("relays trailers a chunked answer ends with though its head did not announce them", async () => {
+    const session = await h2Session(scripted.port, { ca: pki.ca });
+    const answer = await rawAnswer(session, "/late-trailers");
+    expect(answer).toMatchObject({ body: "ok", reset: 0 });
+    expect(answer.trailers).toEqual(["x-checksum", "abc", "grpc-status", "0"]);
+    // A chunked answer with no trailers ends as one.
+    expect(await rawAnswer(session, "/late-end")).toMatchObject({
+      body: "ok",
+      reset: 0,
+      trailers: [],
+    });
+    session.close();
   });
 
   it("relays repeated trailer fields node counts as single-valued (they used to end the process)", async () => {

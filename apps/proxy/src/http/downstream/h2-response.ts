@@ -37,8 +37,14 @@ export class H2Response extends AnswerEnd implements ResponseWriter {
    * from it, per answer.
    */
   private pending: string[] | undefined;
-  /** The head announces trailers (Trailer). */
-  private announcesTrailers = false;
+  /**
+   * Trailers may follow the body: the head announces them (Trailer), or the
+   * body's length is not known (the server's was chunked, the hop-by-hop
+   * Transfer-Encoding already gone), which may end with trailers never
+   * announced (streamed checksums, gRPC's status). The stream then ends
+   * with them, or with an empty DATA frame when none came.
+   */
+  private mayHaveTrailers = false;
   /** No body goes out: HEAD, 204, 205, 304. */
   private bodiless = false;
   /** Trailers to send once the body is out (when the stream waits for them). */
@@ -71,15 +77,18 @@ export class H2Response extends AnswerEnd implements ResponseWriter {
     // No content in a 204 or 205 (RFC 9110 15.3.5, 15.3.6): node ends their
     // streams with the head, so a length above 0 would contradict it.
     const noLength = status === 204 || status === 205;
+    let known = false;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!.toLowerCase();
       if (NOT_IN_ANSWERS.has(name) || (noLength && name === "content-length")) continue;
       // The proxy's own (HSTS) replaces the server's.
       if (this.own.names.size > 0 && this.own.names.has(name)) continue;
-      if (name === "trailer") this.announcesTrailers = true;
+      if (name === "trailer") this.mayHaveTrailers = true;
+      else if (name === "content-length") known = true;
       head.push(name, headers[i + 1]!);
     }
     for (const field of this.own.list) head.push(field);
+    if (!known) this.mayHaveTrailers = true;
     this.bodiless = this.headOnly || noLength || status === 304;
     this.pending = head;
   }
@@ -155,15 +164,14 @@ export class H2Response extends AnswerEnd implements ResponseWriter {
 
   /**
    * Sends the head. The stream waits for trailers when some are known to
-   * follow (`withTrailers`), or when the head announces them (Trailer);
-   * otherwise the last DATA frame ends the stream and late trailers are
-   * dropped, as they are for an HTTP/1.0 client.
+   * follow (`withTrailers`) or may (mayHaveTrailers); otherwise (a body of
+   * known length) the last DATA frame ends the stream.
    */
   private respond(withTrailers: boolean): void {
     const head = this.pending!;
     this.pending = undefined;
     this.headersSent = true;
-    const waitForTrailers = !this.bodiless && (withTrailers || this.announcesTrailers);
+    const waitForTrailers = !this.bodiless && (withTrailers || this.mayHaveTrailers);
     if (waitForTrailers)
       this.stream.once("wantTrailers", () => {
         const trailers = this.trailers;
