@@ -202,14 +202,19 @@ class NodeExchange implements UpstreamLink {
       if (!socket.connecting) return this.connected();
       // The Agent's idle timeout is not the connect timeout: that is ours.
       socket.setTimeout(0);
+      // Judged after this loop's poll, which may hold a connect that ended
+      // while a busy loop ran late (as the fast engine's connection does).
       this.connectTimer = setTimeout(
         () =>
-          this.fail(
-            new UpstreamError(
-              `connect timeout after ${this.options.connectMs} ms`,
-              CONNECT_TIMEOUT,
-            ),
-          ),
+          setImmediate(() => {
+            if (!socket.connecting || socket.destroyed) return;
+            this.fail(
+              new UpstreamError(
+                `connect timeout after ${this.options.connectMs} ms`,
+                CONNECT_TIMEOUT,
+              ),
+            );
+          }),
         this.options.connectMs,
       );
       socket.once("connect", () => {
