@@ -254,17 +254,19 @@ describe("SLOWSTART against HAProxy 2.6's slowstart", () => {
         await new Promise((r) => setTimeout(r, Math.max(0, at - (performance.now() - started))));
         const { haproxy, stickyring, mine } = await back();
         samples.push({ at, haproxy, stickyring });
-        // Clients only ever return to app2: none goes anywhere else new.
+        // Only app2's clients move (back to it): every other client stays where it was.
         mine.forEach((app, i) => {
-          if (app !== "Hello from App 2") expect(app).toBe(baseline[i]);
+          if (baseline[i] !== "Hello from App 2") expect(app).toBe(baseline[i]);
         });
       }
       const [early, middle, late, end] = samples;
-      // Both ramps are under way, not done, and alike (HAProxy steps every second, stickyring every 300 ms).
+      // Both ramps are under way, not done, and alike (HAProxy steps every second, stickyring every
+      // 300 ms): on 2026-11-30 the parts back at 1.5, 3 and 4.5 s were 0.45, 0.63-0.65, 0.85-0.87
+      // through HAProxy and 0.43-0.45, 0.62-0.64, 0.81-0.82 through stickyring.
       expect(early!.haproxy).toBeLessThan(0.6);
       expect(early!.stickyring).toBeLessThan(0.6);
       for (const sample of [early!, middle!, late!])
-        expect(Math.abs(sample.stickyring - sample.haproxy)).toBeLessThanOrEqual(0.25);
+        expect(Math.abs(sample.stickyring - sample.haproxy)).toBeLessThanOrEqual(0.15);
       expect(middle!.stickyring).toBeGreaterThan(early!.stickyring);
       expect(end).toEqual({ at: 7500, haproxy: 1, stickyring: 1 });
     } finally {
