@@ -273,19 +273,33 @@ describe("a server's maxconn (MAXCONN)", () => {
     expect(app1.state.order).toEqual(["/slow"]);
   });
 
-  it("moves queued requests, a POST with its body too, to the next server when theirs leaves", async () => {
-    const app1 = await countingBackend("app1", (req) => (req.url === "/hold" ? 1500 : 5));
+  /**
+   * app1 and app2 behind MAXCONN=1, app1's slot held by a request to
+   * /hold for `holdMs`; `onApp1`: client addresses the placement sends to app1.
+   */
+  async function app1Held(holdMs: number, env: Record<string, string> = {}) {
+    const app1 = await countingBackend("app1", (req) => (req.url === "/hold" ? holdMs : 5));
     const app2 = await countingBackend("app2", () => 5);
     cleanup.push(
       () => app1.stop(),
       () => app2.stop(),
     );
-    const running = await proxyOver([app1, app2], { MAXCONN: "1", TIMEOUT_QUEUE: "10s" });
-    // Clients the placement sends to app1.
+    const running = await proxyOver([app1, app2], {
+      MAXCONN: "1",
+      TIMEOUT_QUEUE: "10s",
+      ...env,
+    });
     const ring = running.proxy.placement().ring;
-    const onApp1 = clientAddresses(200).filter((a) => ring.pick(sourceKey(a)) === "app1");
+    const clients = clientAddresses(200);
+    const onApp1 = clients.filter((a) => ring.pick(sourceKey(a)) === "app1");
+    const onApp2 = clients.filter((a) => ring.pick(sourceKey(a)) === "app2");
     const hold = get(running.port, { from: onApp1[0], path: "/hold" });
     await waitFor(() => app1.state.now === 1);
+    return { app1, app2, running, onApp1, onApp2, hold };
+  }
+
+  it("moves queued requests, a POST with its body too, to the next server when theirs leaves", async () => {
+    const { app2, running, onApp1, hold } = await app1Held(1500);
     const queuedGet = get(running.port, { from: onApp1[1], path: "/get" });
     const queuedPost = get(running.port, {
       from: onApp1[2],
@@ -306,25 +320,11 @@ describe("a server's maxconn (MAXCONN)", () => {
   });
 
   it("moves a drained server's queued requests where their clients go now, but those its cookie sent", async () => {
-    const app1 = await countingBackend("app1", (req) => (req.url === "/hold" ? 1000 : 5));
-    const app2 = await countingBackend("app2", () => 5);
-    cleanup.push(
-      () => app1.stop(),
-      () => app2.stop(),
-    );
-    const running = await proxyOver([app1, app2], {
-      MAXCONN: "1",
-      TIMEOUT_QUEUE: "10s",
-      COOKIE: "SRV",
-    });
-    const ring = running.proxy.placement().ring;
-    const onApp1 = clientAddresses(200).filter((a) => ring.pick(sourceKey(a)) === "app1");
-    const hold = get(running.port, { from: onApp1[0], path: "/hold" });
-    await waitFor(() => app1.state.now === 1);
+    const { app1, running, onApp1, onApp2, hold } = await app1Held(1000, { COOKIE: "SRV" });
     const queued = get(running.port, { from: onApp1[1], path: "/queued" });
     // From another address the placement sends elsewhere, but its cookie names app1.
     const pinned = get(running.port, {
-      from: clientAddresses(200).find((a) => ring.pick(sourceKey(a)) === "app2"),
+      from: onApp2[0],
       path: "/pinned",
       headers: { cookie: "SRV=app1" },
     });

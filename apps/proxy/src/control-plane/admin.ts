@@ -75,18 +75,33 @@ function dryRun(req: Request): boolean {
   throw new BadRequest(`?dryRun=${shown(value)}: expected true or false`);
 }
 
+type Method = "get" | "post" | "delete";
+/** A handler of an endpoint; the paths' parameters are `:id` and `:action`. */
+type Handler = express.RequestHandler<{ id: string; action: string }>;
+
 /**
- * An endpoint asked with a method it does not take: 405 naming the ones it
- * does (RFC 9110 15.5.6), not 404, which would say the endpoint is not there.
+ * An endpoint's handlers by method; any other method gets 405 naming them
+ * (RFC 9110 15.5.6), not 404, which would say the endpoint is not there.
  */
-const notAllowed =
-  (allow: string): express.Handler =>
-  (req, res) => {
+function endpoint(
+  app: express.Express,
+  path: string,
+  handlers: Partial<Record<Method, Handler>>,
+): void {
+  const route = app.route(path);
+  const allow: string[] = [];
+  for (const [method, handler] of Object.entries(handlers) as [Method, Handler][]) {
+    route[method](handler as express.RequestHandler);
+    allow.push(...(method === "get" ? ["GET", "HEAD"] : [method.toUpperCase()]));
+  }
+  const allowed = allow.join(", ");
+  route.all((req, res) => {
     res
-      .set("Allow", allow)
+      .set("Allow", allowed)
       .status(405)
-      .json({ error: `${req.method} not allowed (allowed: ${allow})` });
-  };
+      .json({ error: `${req.method} not allowed (allowed: ${allowed})` });
+  });
+}
 
 export function createAdminApp(options: AdminOptions): express.Express {
   const { config, membership, metricsText, placement } = options;
@@ -95,12 +110,11 @@ export function createAdminApp(options: AdminOptions): express.Express {
   app.set("etag", false);
 
   // Liveness for container health checks: says nothing about the servers.
-  app
-    .route("/healthz")
-    .get((_req, res) => {
+  endpoint(app, "/healthz", {
+    get: (_req, res) => {
       res.json({ status: "ok" });
-    })
-    .all(notAllowed("GET, HEAD"));
+    },
+  });
 
   const token = config.admin.token;
   app.use(token === undefined ? loopbackHostOnly() : requireToken(token));
@@ -108,14 +122,13 @@ export function createAdminApp(options: AdminOptions): express.Express {
   app.use(express.json({ limit: "16kb" }));
   app.use(dashboardAssets());
 
-  app
-    .route("/metrics")
-    .get(async (_req, res) => {
+  endpoint(app, "/metrics", {
+    get: async (_req, res) => {
       const { contentType, text } = await metricsText();
       res.type(contentType).send(text);
-    })
-    .all(notAllowed("GET, HEAD"));
-  app.route("/api/events").get(dashboardEvents(options)).all(notAllowed("GET, HEAD"));
+    },
+  });
+  endpoint(app, "/api/events", { get: dashboardEvents(options) });
 
   /**
    * Applies a change to the servers; with ?dryRun=true applies it to a copy
@@ -141,12 +154,11 @@ export function createAdminApp(options: AdminOptions): express.Express {
     res.status(status).json(describeServers(options));
   };
 
-  app
-    .route("/api/servers")
-    .get((_req, res) => {
+  endpoint(app, "/api/servers", {
+    get: (_req, res) => {
       res.json(describeServers(options));
-    })
-    .post((req, res) => {
+    },
+    post: (req, res) => {
       const body = parseBody(newServer, req.body);
       const url = parseBackendUrl(body.id, body.url);
       if (typeof url === "string") throw new BadRequest(url);
@@ -159,36 +171,30 @@ export function createAdminApp(options: AdminOptions): express.Express {
         },
         201,
       );
-    })
-    .all(notAllowed("GET, HEAD, POST"));
+    },
+  });
 
-  app
-    .route("/api/servers/:id")
-    .delete((req, res) => {
-      change(req, res, (m) => m.remove(req.params.id));
-    })
-    .all(notAllowed("DELETE"));
+  endpoint(app, "/api/servers/:id", {
+    delete: (req, res) => change(req, res, (m) => m.remove(req.params.id)),
+  });
 
-  app
-    .route("/api/servers/:id/weight")
-    .post((req, res) => {
+  endpoint(app, "/api/servers/:id/weight", {
+    post: (req, res) => {
       const { weight } = parseBody(weightBody, req.body);
       change(req, res, (m) => m.setWeight(req.params.id, weight));
-    })
-    .all(notAllowed("POST"));
+    },
+  });
 
   // HAProxy's `set maxconn server`: requests beyond it wait in the server's queue.
-  app
-    .route("/api/servers/:id/maxconn")
-    .post((req, res) => {
+  endpoint(app, "/api/servers/:id/maxconn", {
+    post: (req, res) => {
       const { maxconn } = parseBody(maxconnBody, req.body);
       change(req, res, (m) => m.setMaxconn(req.params.id, maxconn));
-    })
-    .all(notAllowed("POST"));
+    },
+  });
 
-  app
-    .route("/api/servers/:id/:action")
-    .post((req, res) => {
+  endpoint(app, "/api/servers/:id/:action", {
+    post: (req, res) => {
       const state = ACTIONS.get(req.params.action);
       if (!state)
         throw new BadRequest(
@@ -196,8 +202,8 @@ export function createAdminApp(options: AdminOptions): express.Express {
         );
       parseBody(noFields, req.body);
       change(req, res, (m) => m.setAdmin(req.params.id, state));
-    })
-    .all(notAllowed("POST"));
+    },
+  });
 
   // "Where does this client go": the request's parts the balance mode reads
   // (?address=, ?path=, ?header=), or a raw hash key (?key=).
@@ -229,15 +235,14 @@ export function createAdminApp(options: AdminOptions): express.Express {
     return keyPolicy({ url: path ?? "/", headers }, client);
   };
 
-  app
-    .route("/api/lookup")
-    .get((req, res) => {
+  endpoint(app, "/api/lookup", {
+    get: (req, res) => {
       const key = lookupKey(req);
       const ring = placement().ring;
       const answer: Lookup = { key, hash: ring.hashKey(key), server: ring.pick(key) ?? null };
       res.json(answer);
-    })
-    .all(notAllowed("GET, HEAD"));
+    },
+  });
 
   app.use((_req, res) => {
     res.status(404).json({ error: "no such admin endpoint" });
