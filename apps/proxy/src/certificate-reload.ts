@@ -30,7 +30,11 @@ export function watchCertificates(
     else names.add(basename(path));
   };
   if (sources.dir !== undefined) folders.set(sources.dir, "any");
-  for (const path of [sources.cert, sources.key, sources.clientCa, sources.clientCrl]) file(path);
+  // The certificate's OCSP response (`<cert>.ocsp`) is one of its files: a
+  // job that fetches a fresh one counts on the reload.
+  const ocsp = sources.cert === undefined ? undefined : `${sources.cert}.ocsp`;
+  for (const path of [sources.cert, ocsp, sources.key, sources.clientCa, sources.clientCrl])
+    file(path);
   let timer: NodeJS.Timeout | undefined;
   const changed = () => {
     clearTimeout(timer);

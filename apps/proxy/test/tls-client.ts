@@ -119,3 +119,22 @@ export function h2Request(
     if (body !== undefined) stream.end(body);
   });
 }
+
+/** The OCSP response a client asking for one got in its handshake, if any. */
+export function stapledResponse(
+  port: number,
+  ca: string,
+  servername: string,
+): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    let response: Buffer | undefined;
+    const socket = tlsConnect({ host: "127.0.0.1", port, ca, servername, requestOCSP: true });
+    // null: asked, and nothing stapled.
+    socket.on("OCSPResponse", (der: Buffer | null) => (response = der ?? undefined));
+    socket.once("secureConnect", () => {
+      socket.destroy();
+      resolve(response);
+    });
+    socket.once("error", reject);
+  });
+}

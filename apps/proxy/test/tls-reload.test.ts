@@ -14,7 +14,7 @@ import { waitForPort } from "@stickyring/runtime";
 import { loadConfig } from "../src/config.js";
 import { createStickyProxy, type StickyProxy } from "../src/proxy.js";
 import { clientAddresses, startBackend, waitFor, type Backend } from "./harness.js";
-import { h2Request, h2Session, httpsGet } from "./tls-client.js";
+import { h2Request, h2Session, httpsGet, stapledResponse } from "./tls-client.js";
 import { createPki, type Leaf, type Pki } from "./tls-pki.js";
 
 const CLIENTS = clientAddresses(64, (24 << 16) + 1024 - 256);
@@ -169,6 +169,14 @@ describe("reload in one process", () => {
     replace(certFile, first.cert);
     await waitFor(() => lines.some((l) => l.msg === "certificates reloaded"));
     expect(lines.filter((l) => (l.level as number) >= 40)).toEqual([]);
+  });
+
+  it("staples a fresh OCSP response written beside the certificate, without a restart", async () => {
+    expect(await stapledResponse(tlsPort, pki.ca, "localhost")).toBeUndefined();
+    // A job that fetches a response writes <certificate file>.ocsp.
+    pki.ocsp(first, `${certFile}.ocsp.tmp`);
+    renameSync(`${certFile}.ocsp.tmp`, `${certFile}.ocsp`);
+    await waitFor(async () => (await stapledResponse(tlsPort, pki.ca, "localhost")) !== undefined);
   });
 });
 

@@ -22,7 +22,7 @@ import {
 } from "./harness.js";
 import WebSocket from "ws";
 import { converse } from "./raw-client.js";
-import { h2Request, h2Session, httpsGet } from "./tls-client.js";
+import { h2Request, h2Session, httpsGet, stapledResponse } from "./tls-client.js";
 import { createPki, type Leaf, type Pki } from "./tls-pki.js";
 import { loadCertificates } from "../src/http/tls/certificates.js";
 import { INTERMEDIATE_CIPHERS } from "../src/http/tls/policy.js";
@@ -322,25 +322,7 @@ describe("OCSP stapling (<certificate file>.ocsp)", () => {
   });
   afterAll(() => running.stop());
 
-  /** The OCSP response a client asking for one got, if any. */
-  const stapled = (servername: string) =>
-    new Promise<Buffer | undefined>((resolve, reject) => {
-      let response: Buffer | undefined;
-      const socket = tlsConnect({
-        host: "127.0.0.1",
-        port: tlsPort,
-        ca: pki.ca,
-        servername,
-        requestOCSP: true,
-      });
-      // null: asked, and nothing stapled.
-      socket.on("OCSPResponse", (der: Buffer | null) => (response = der ?? undefined));
-      socket.once("secureConnect", () => {
-        socket.destroy();
-        resolve(response);
-      });
-      socket.once("error", reject);
-    });
+  const stapled = (servername: string) => stapledResponse(tlsPort, pki.ca, servername);
 
   it("staples a certificate's good response to handshakes that ask for it, byte for byte", async () => {
     const response = await stapled("good.test");
