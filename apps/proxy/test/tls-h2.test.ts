@@ -506,6 +506,26 @@ describe("HTTP/2 message rules, checked on a recording backend", () => {
     const many = Array.from({ length: 20 }, (_, i) => `x-part-${i}: ${"z".repeat(2_000)}`);
     expect(await curl("/many", many)).toBe("2 431");
     expect(seen.filter((h) => h["x-big"] !== undefined || h["x-part-0"] !== undefined)).toEqual([]);
+    // On a connection whose client has acknowledged the settings too (curl's second request).
+    const twice = await run("curl", [
+      "--silent",
+      "--http2",
+      "--cacert",
+      pki.caFile,
+      "--resolve",
+      `localhost:${port}:127.0.0.1`,
+      "-H",
+      `x-big: ${"y".repeat(17_000)}`,
+      "--output",
+      "/dev/null",
+      "--output",
+      "/dev/null",
+      "--write-out",
+      "%{http_code} ",
+      `https://localhost:${port}/first`,
+      `https://localhost:${port}/second`,
+    ]).catch((error: { code?: number }) => ({ stdout: `curl exit ${error.code}` }));
+    expect(twice.stdout).toBe("431 431 ");
     expect(await curl("/fine", [`x-ok: ${"y".repeat(10_000)}`])).toBe("2 200");
     expect(seen.filter((h) => h["x-ok"] !== undefined)).toHaveLength(1);
   });

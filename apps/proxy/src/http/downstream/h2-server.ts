@@ -11,7 +11,8 @@
 // than RESET_RATE a second after a burst of RESET_BURST (CVE-2023-44487,
 // "rapid reset": GOAWAY), CONTINUATION frames beyond nghttp2's limit of 8
 // per header block (the 2024 CONTINUATION flood: GOAWAY), header lists
-// over MAX_HEADER_LIST (the stream is reset), and the message rules of RFC
+// over ADVERTISED_HEADER_LIST (the stream is reset; over MAX_HEADER_LIST,
+// readRequest answers 431), and the message rules of RFC
 // 9113 8.2 and 8.3 (connection-specific fields, pseudo-headers: the
 // stream is reset as malformed before it reaches this code).
 
@@ -46,6 +47,8 @@ export interface H2Server {
 
 /** The largest header list a request may carry, as the HTTP/1.1 reader's head limit. */
 const MAX_HEADER_LIST = 16 * 1024;
+/** What nghttp2 takes before it resets a stream itself (see the settings). */
+const ADVERTISED_HEADER_LIST = 64 * 1024;
 /** Rapid reset: resets allowed at once, then per second (Node's defaults are 1000 and 33). */
 const RESET_BURST = 200;
 const RESET_RATE = 33;
@@ -65,7 +68,11 @@ export function createH2Server(handlers: ServerHandlers, options: H2Options): H2
   const server = createServer({
     settings: {
       maxConcurrentStreams: options.maxStreams,
-      maxHeaderListSize: MAX_HEADER_LIST,
+      // Advertised above the limit: once a client has acknowledged it,
+      // nghttp2 resets a stream over it (ENHANCE_YOUR_CALM) with no status.
+      // Up to this, the stream reaches readRequest, which answers 431 past
+      // MAX_HEADER_LIST on every connection alike.
+      maxHeaderListSize: ADVERTISED_HEADER_LIST,
       enablePush: false,
       // RFC 8441: WebSocket over HTTP/2 (extended CONNECT), as HAProxy offers it.
       enableConnectProtocol: true,
@@ -195,8 +202,7 @@ function readRequest(
     return [400, "an invalid :path"];
   const host = headers[":authority"] ?? headers.host;
   if (typeof host !== "string") return [400, "no :authority or Host"];
-  // SETTINGS_MAX_HEADER_LIST_SIZE is only advertised: nghttp2 takes larger
-  // lists (a 120 KB one reached servers). Counted as RFC 9113 6.5.2 counts it.
+  // Counted as RFC 9113 6.5.2 counts it.
   let size = 0;
   for (let i = 0; i < raw.length; i += 2) size += raw[i]!.length + raw[i + 1]!.length + 32;
   if (size > MAX_HEADER_LIST) return [431, `a header list of ${size} bytes`];
