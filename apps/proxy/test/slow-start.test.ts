@@ -49,21 +49,23 @@ function warmingMembership(slowStartMs: number) {
 }
 
 describe("slow start: the ramp", () => {
-  it("takes at least 20 steps, at most one a second, and reaches 1 at the end", () => {
-    expect(stepOf(10_000)).toBe(500);
-    expect(stepOf(60_000)).toBe(1000);
-    expect(rampAt(0, 10_000)).toBe(0.05);
-    expect(rampAt(499, 10_000)).toBe(0.05);
-    expect(rampAt(501, 10_000)).toBe(0.1);
-    expect(rampAt(9_999, 10_000)).toBe(1);
-    expect(rampAt(60_000, 60_000)).toBe(1);
+  it("steps SLOWSTART/20 apart, at least a second (HAProxy's rule), and reaches 1 at the end", () => {
+    expect(stepOf(60_000)).toBe(3000);
+    expect(stepOf(20_000)).toBe(1000);
+    expect(stepOf(6_000)).toBe(1000);
+    expect(rampAt(0, 60_000)).toBe(0.05);
+    expect(rampAt(2_999, 60_000)).toBe(0.05);
+    expect(rampAt(3_001, 60_000)).toBe(0.1);
+    expect(rampAt(59_999, 60_000)).toBe(1);
+    expect(rampAt(0, 6_000)).toBeCloseTo(1 / 6, 10);
+    expect(rampAt(6_000, 6_000)).toBe(1);
     expect(rampAt(0, 0)).toBe(1);
   });
 });
 
 describe("slow start: which servers warm up, and how their clients come back", () => {
   it("a server back up takes its clients back step by step, and only its own", () => {
-    const { membership, changes, owners, advance } = warmingMembership(10_000);
+    const { membership, changes, owners, advance } = warmingMembership(20_000);
     const before = owners();
     membership.recordCheck("app2", false, "refused");
     const down = owners();
@@ -72,9 +74,9 @@ describe("slow start: which servers warm up, and how their clients come back", (
     expect(membership.get("app2")!.ramp).toBe(0.05);
     let previous = owners();
     const counts = [previous.filter((o) => o === "app2").length];
-    // The first step lasts from the start to 500 ms; the 20th ends the ramp at 10 s.
+    // The first step lasts from the start to 1 s; the 20th ends the ramp at 20 s.
     for (let step = 0; step < 20; step++) {
-      advance(500);
+      advance(1000);
       membership.stepRamps();
       const now = owners();
       // A step moves clients only onto the warming server, never between others.
@@ -88,7 +90,7 @@ describe("slow start: which servers warm up, and how their clients come back", (
     const full = before.filter((o) => o === "app2").length;
     expect(counts[0]!).toBeLessThan(full * 0.15);
     expect(counts.slice(1).every((c, i) => c >= counts[i]!)).toBe(true);
-    expect(counts[10]!).toBeGreaterThan(full * 0.3); // 5 s in: 50%
+    expect(counts[10]!).toBeGreaterThan(full * 0.3); // 10 s in: 50%
     expect(counts[10]!).toBeLessThan(full * 0.7);
     expect(previous).toEqual(before);
     expect(membership.get("app2")).toMatchObject({ ramp: 1, warmSince: undefined });
@@ -98,28 +100,28 @@ describe("slow start: which servers warm up, and how their clients come back", (
     expect(slow.at(-1)).toEqual(["slow start: app2 at full weight (slow start over)", false]);
     expect(slow.slice(0, -1).every(([, step]) => step)).toBe(true);
     // Nothing more to step.
-    advance(500);
+    advance(1000);
     membership.stepRamps();
     expect(changes.filter(([reason]) => reason.startsWith("slow start"))).toHaveLength(19);
   });
 
   it("grows maxconn with the weight, from 1", () => {
-    const { membership, advance } = warmingMembership(10_000);
+    const { membership, advance } = warmingMembership(20_000);
     membership.setMaxconn("app1", 40);
     membership.setAdmin("app1", "maint");
     membership.setAdmin("app1", "ready");
     const maxconn = () => buildPlacement(membership.list(), SETTINGS, 1).maxconn.get("app1");
     expect(maxconn()).toBe(2); // ceil(40 x 5%)
-    advance(4_600);
+    advance(9_200);
     membership.stepRamps();
     expect(maxconn()).toBe(20); // ceil(40 x 50%)
-    advance(5_000);
+    advance(10_000);
     membership.stepRamps();
     expect(maxconn()).toBe(40);
   });
 
   it("warms a server leaving maintenance or joining at run time, not one leaving drain or there from the start", () => {
-    const { membership } = warmingMembership(10_000);
+    const { membership } = warmingMembership(20_000);
     expect(membership.list().map((m) => m.ramp)).toEqual([1, 1, 1]);
     membership.setAdmin("app1", "drain");
     membership.setAdmin("app1", "ready");

@@ -2,11 +2,12 @@
 // maintenance or joins while the proxy runs takes a growing part of its
 // weight and maxconn, from one step to all of it over SLOWSTART, instead of
 // its whole share of clients at once. Steps are whole, so every rebuild in
-// a ramp is one the clock reached, and a ramp has at least 20 of them.
+// a ramp is one the clock reached: SLOWSTART/20 apart and at least a second
+// (HAProxy's rule), so 20 of them, fewer when SLOWSTART is under 20 s.
 
-/** At most one rebuild a second per warming server, and at least 20 steps in a ramp. */
+/** How far apart a ramp's steps are: SLOWSTART/20, at least a second. */
 export function stepOf(durationMs: number): number {
-  return Math.min(1000, Math.max(10, durationMs / 20));
+  return Math.max(1000, durationMs / 20);
 }
 
 /**
