@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, createServer as createNetServer, type AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import type { LookupFunction } from "node:net";
 import { sourceKey } from "@stickyring/hashing";
@@ -7,6 +7,7 @@ import { startHealthChecks } from "../src/control-plane/health.js";
 import { describeFailure, failureStatus } from "../src/data-plane/errors.js";
 import { Membership } from "../src/control-plane/membership.js";
 import {
+  ENGINE,
   clientAddresses,
   get,
   startBackend,
@@ -108,6 +109,38 @@ describe("upstream failures get a clear status and body, never a hang", () => {
     const started = performance.now();
     await expect(get(running.port)).rejects.toThrow();
     expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it("relays the body a server sent before a trailer it cannot take, then cuts the answer", async () => {
+    // A raw server: its head, then (in a read of its own) a chunk and a trailer llhttp refuses.
+    const server = createNetServer((socket) => {
+      socket.on("error", () => {});
+      socket.once("data", () => {
+        socket.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+        setTimeout(() => socket.write("5\r\nhello\r\n0\r\nContent-Length: 99\r\n\r\n"), 100);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    cleanup.push(() => new Promise((r) => server.close(r)));
+    const running = await proxyFor([{ id: "app1", port: (server.address() as AddressInfo).port }], {
+      HEALTH_INTER: "60s",
+    });
+    const raw = await new Promise<string>((resolve) => {
+      let got = "";
+      const client = connect(running.port, "127.0.0.1", () =>
+        client.write("GET /t HTTP/1.1\r\nHost: x\r\n\r\n"),
+      );
+      client.setEncoding("latin1");
+      client.on("data", (d: string) => (got += d));
+      client.on("error", () => {});
+      client.on("close", () => resolve(got));
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 200 /);
+    // node:http's client (the express engine's) drops a read's body pieces
+    // with the parse error: that engine cuts the answer without them.
+    if (ENGINE === "fast") expect(raw).toContain("5\r\nhello\r\n");
+    // Cut: no last chunk, so the client cannot take the answer for whole.
+    expect(raw).not.toContain("0\r\n\r\n");
   });
 
   it("answers 502 with the server's name when a POST cannot be delivered", async () => {

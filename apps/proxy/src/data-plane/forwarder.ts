@@ -221,8 +221,14 @@ class Relay implements Exchange {
     this.done = true;
     if (this.res.done) return; // the client left first: nothing to answer
     if (this.res.headersSent) {
-      // Part of the answer is out: cut the connection so the client sees it broken.
+      // Part of the answer is out: what came of the body before the fault
+      // goes too (a bad trailer must not take the body with it, as HAProxy
+      // relays it), then the connection is cut so the client sees it broken.
       this.route.error = error.code;
+      const pending = this.pending;
+      this.pending = undefined;
+      if (pending !== undefined)
+        this.res.write(Array.isArray(pending) ? Buffer.concat(pending) : pending);
       this.res.destroy();
       return;
     }
