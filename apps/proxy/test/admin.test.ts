@@ -190,6 +190,8 @@ describe("admin API", () => {
       ["/api/servers", "DELETE", "GET, HEAD, POST"],
       ["/metrics", "POST", "GET, HEAD"],
       ["/api/lookup", "PUT", "GET, HEAD"],
+      ["/", "POST", "GET, HEAD"],
+      ["/api/events", "DELETE", "HEAD, GET"],
     ];
     for (const [path, method, allow] of cases) {
       const answer = await call(path, { method });
@@ -208,6 +210,20 @@ describe("admin API", () => {
       versionBefore,
     );
     expect((await call("/api/nothing", { method: "POST" })).status).toBe(404);
+  });
+
+  it("answers HEAD /api/events at once, without taking an event stream's place", async () => {
+    for (let i = 0; i < 40; i++) {
+      const head = await call("/api/events", { method: "HEAD", signal: AbortSignal.timeout(2000) });
+      expect([head.status, head.headers.get("content-type")]).toEqual([
+        200,
+        "text/event-stream; charset=utf-8",
+      ]);
+    }
+    // Every place is still free for the dashboard's stream.
+    const stream = await call("/api/events", { signal: AbortSignal.timeout(2000) });
+    expect(stream.status).toBe(200);
+    await stream.body?.cancel();
   });
 
   it("drops a removed server's series for good, even when a request it held ends after", async () => {

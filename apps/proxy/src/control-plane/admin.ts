@@ -75,7 +75,7 @@ function dryRun(req: Request): boolean {
   throw new BadRequest(`?dryRun=${shown(value)}: expected true or false`);
 }
 
-type Method = "get" | "post" | "delete";
+type Method = "get" | "head" | "post" | "delete";
 /** A handler of an endpoint; the paths' parameters are `:id` and `:action`. */
 type Handler = express.RequestHandler<{ id: string; action: string }>;
 
@@ -92,9 +92,10 @@ function endpoint(
   const allow: string[] = [];
   for (const [method, handler] of Object.entries(handlers) as [Method, Handler][]) {
     route[method](handler as express.RequestHandler);
+    // Express answers HEAD with the GET handler unless one of its own is given.
     allow.push(...(method === "get" ? ["GET", "HEAD"] : [method.toUpperCase()]));
   }
-  const allowed = allow.join(", ");
+  const allowed = [...new Set(allow)].join(", ");
   route.all((req, res) => {
     res
       .set("Allow", allowed)
@@ -128,7 +129,17 @@ export function createAdminApp(options: AdminOptions): express.Express {
       res.type(contentType).send(text);
     },
   });
-  endpoint(app, "/api/events", { get: dashboardEvents(options) });
+  endpoint(app, "/api/events", {
+    // Before get: Express routes HEAD to the first handler that takes it.
+    // The stream's head alone: the GET handler would hold it open as a
+    // stream, taking one of the places event streams have.
+    head: (_req, res) => {
+      res.status(200).type("text/event-stream").set("cache-control", "no-store").end();
+    },
+    get: dashboardEvents(options),
+  });
+  // The dashboard's page, served by dashboardAssets above; other methods get 405.
+  endpoint(app, "/", { get: (_req, _res, next) => next() });
 
   /**
    * Applies a change to the servers; with ?dryRun=true applies it to a copy
