@@ -216,6 +216,7 @@ describe("the dashboard", () => {
               numericId: 1,
               url: "http://h:1",
               weight: 1,
+              rampPercent: 100,
               state: "ready",
               health: "up",
               inPlacement: true,
