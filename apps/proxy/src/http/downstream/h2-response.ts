@@ -54,6 +54,8 @@ export class H2Response extends AnswerEnd implements ResponseWriter {
 
   /** Set while the client has not taken what was written (flow control): cut at its end. */
   private stall: NodeJS.Timeout | undefined;
+  /** The stream's listeners that end a wait are in place (watchStall). */
+  private stallWatched = false;
 
   constructor(
     private readonly stream: ServerHttp2Stream,
@@ -126,11 +128,15 @@ export class H2Response extends AnswerEnd implements ResponseWriter {
   private watchStall(): void {
     if (this.stall !== undefined) return;
     this.stall = setTimeout(() => this.destroy(), this.stallMs);
+    if (this.stallWatched) return;
+    // Listeners added once per answer: a long download waits on its client
+    // many times (each added its own, past the stream's 10 before a warning).
+    this.stallWatched = true;
     const taken = () => {
       clearTimeout(this.stall);
       this.stall = undefined;
     };
-    this.stream.once("drain", taken);
+    this.stream.on("drain", taken);
     this.stream.once("finish", taken);
     this.stream.once("close", taken);
   }
