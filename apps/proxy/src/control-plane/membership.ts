@@ -58,7 +58,7 @@ export interface MembershipOptions {
   onChange: (reason: string, step?: boolean) => void;
   /** SLOWSTART: how long a server takes to reach its full weight (0: at once). */
   slowStartMs?: number;
-  /** The clock slow starts are timed by (ms); default Date.now. */
+  /** The clock slow starts are timed by (ms); default performance.now (monotonic: a clock set back does not stretch a ramp). */
   now?: () => number;
   /** A new server's maxconn (config MAXCONN): by its id, or by the DNS group that found it. */
   maxconnOf?: (id: string, source: string | undefined) => number;
@@ -102,6 +102,10 @@ export class Membership {
     };
   }
 
+  private now(): number {
+    return this.options.now?.() ?? performance.now();
+  }
+
   /** From now on, servers that join (admin API, DNS) warm up: called once the proxy serves. */
   goLive(): void {
     this.live = true;
@@ -111,7 +115,7 @@ export class Membership {
   private warm(member: Member): void {
     const duration = this.options.slowStartMs ?? 0;
     if (duration <= 0) return;
-    member.warmSince = (this.options.now ?? Date.now)();
+    member.warmSince = this.now();
     member.ramp = rampAt(0, duration);
   }
 
@@ -127,7 +131,7 @@ export class Membership {
    */
   stepRamps(): void {
     const duration = this.options.slowStartMs ?? 0;
-    const now = (this.options.now ?? Date.now)();
+    const now = this.now();
     const steps: string[] = [];
     let over = false;
     for (const member of this.members.values()) {
@@ -242,7 +246,7 @@ export class Membership {
     if (member.admin === admin) return;
     // Back from maintenance, a server warms up as one back from down does (HAProxy).
     if (admin === "maint") this.cool(member);
-    else if (member.admin === "maint") this.warm(member);
+    else if (member.admin === "maint" && member.up) this.warm(member);
     member.admin = admin;
     this.options.onChange(`${id} set to ${admin}`);
   }
