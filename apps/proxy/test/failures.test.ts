@@ -44,7 +44,7 @@ async function proxyFor(
 }
 
 describe("upstream failures get a clear status and body, never a hang", () => {
-  it("answers 503 within 50 ms when every server is down, and recovers by itself", async () => {
+  it("answers 503 at once when every server is down, and recovers by itself", async () => {
     const backend = await startBackend(1);
     cleanup.push(() => backend.kill().catch(() => undefined));
     const running = await proxyFor([backend]);
@@ -52,7 +52,8 @@ describe("upstream failures get a clear status and body, never a hang", () => {
     await get(running.port); // ejects it
     const started = performance.now();
     const reply = await get(running.port);
-    expect(performance.now() - started).toBeLessThan(50);
+    // At once: no connect is tried (TIMEOUT_CONNECT is 5 s); 50 ms was too tight for a loaded CI machine.
+    expect(performance.now() - started).toBeLessThan(1000);
     expect(reply.status).toBe(503);
     expect(reply.body).toBe("503 Service Unavailable: no server is up (1 down)\n");
     await backend.restore();
