@@ -225,6 +225,7 @@ describe("the dashboard", () => {
               inFlight: 0,
               queued: 0,
               maxconn: 0,
+              maxconnNow: 0,
               checks: [{ ok: false, at: 0, detail: "<i>x</i>" }],
             },
           ],

@@ -210,6 +210,9 @@ describe("admin API", () => {
       versionBefore,
     );
     expect((await call("/api/nothing", { method: "POST" })).status).toBe(404);
+    // An action that does not exist is not there under any method.
+    expect((await call("/api/servers/app1/bogus")).status).toBe(404);
+    expect((await call("/api/servers/app1/bogus", { method: "POST" })).status).toBe(400);
   });
 
   it("answers HEAD /api/events at once, without taking an event stream's place", async () => {

@@ -153,7 +153,11 @@ describe("SLOWSTART in a running proxy", () => {
     for (const n of [1, 2, 3]) backends.push(await startBackend(n));
     cleanup.push(() => Promise.all(backends.map((b) => b.kill().catch(() => undefined))));
     // 10 s: a loaded machine must not get through most of the ramp before the first look.
-    const running = await startProxy(backends, { SLOWSTART: "10s", HEALTH_RISE: "1" });
+    const running = await startProxy(backends, {
+      SLOWSTART: "10s",
+      HEALTH_RISE: "1",
+      MAXCONN: "40",
+    });
     cleanup.push(() => running.stop());
     const clients = clientAddresses(300);
     const owners = async () =>
@@ -168,12 +172,22 @@ describe("SLOWSTART in a running proxy", () => {
     const servers = async () =>
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
       ((await (await fetch(`http://127.0.0.1:${running.adminPort}/api/servers`)).json()) as any)
-        .servers as { id: string; health: string; rampPercent: number }[];
+        .servers as {
+        id: string;
+        health: string;
+        rampPercent: number;
+        maxconn: number;
+        maxconnNow: number;
+      }[];
     await waitFor(
       async () => (await servers()).find((s) => s.id === "app2")!.health === "up",
       5000,
     );
-    const rampEarly = (await servers()).find((s) => s.id === "app2")!.rampPercent;
+    const warming = (await servers()).find((s) => s.id === "app2")!;
+    const rampEarly = warming.rampPercent;
+    // Its limit grows with its weight, and the API says which applies now.
+    expect(warming.maxconn).toBe(40);
+    expect(warming.maxconnNow).toBe(Math.ceil((40 * rampEarly) / 100));
     const early = await owners();
     expect(rampEarly).toBeLessThan(60);
     const earlyCount = early.filter((o) => o === "app2").length;

@@ -87,6 +87,8 @@ function endpoint(
   app: express.Express,
   path: string,
   handlers: Partial<Record<Method, Handler>>,
+  /** Whether the path names something there is (an action's name): else 404, not 405. */
+  exists: (params: { id: string; action: string }) => boolean = () => true,
 ): void {
   const route = app.route(path);
   const allow: string[] = [];
@@ -96,7 +98,8 @@ function endpoint(
     allow.push(...(method === "get" ? ["GET", "HEAD"] : [method.toUpperCase()]));
   }
   const allowed = [...new Set(allow)].join(", ");
-  route.all((req, res) => {
+  route.all((req, res, next) => {
+    if (!exists(req.params as { id: string; action: string })) return next();
     res
       .set("Allow", allowed)
       .status(405)
@@ -204,17 +207,22 @@ export function createAdminApp(options: AdminOptions): express.Express {
     },
   });
 
-  endpoint(app, "/api/servers/:id/:action", {
-    post: (req, res) => {
-      const state = ACTIONS.get(req.params.action);
-      if (!state)
-        throw new BadRequest(
-          `unknown action ${shown(req.params.action)} (expected drain, enable or disable)`,
-        );
-      parseBody(noFields, req.body);
-      change(req, res, (m) => m.setAdmin(req.params.id, state));
+  endpoint(
+    app,
+    "/api/servers/:id/:action",
+    {
+      post: (req, res) => {
+        const state = ACTIONS.get(req.params.action);
+        if (!state)
+          throw new BadRequest(
+            `unknown action ${shown(req.params.action)} (expected drain, enable or disable)`,
+          );
+        parseBody(noFields, req.body);
+        change(req, res, (m) => m.setAdmin(req.params.id, state));
+      },
     },
-  });
+    ({ action }) => ACTIONS.has(action),
+  );
 
   // "Where does this client go": the request's parts the balance mode reads
   // (?address=, ?path=, ?header=), or a raw hash key (?key=).

@@ -2,7 +2,7 @@
 // of membership, health and placement.
 
 import type { Balance } from "../data-plane/key-policy.js";
-import type { HashType, Placement } from "../data-plane/placement.js";
+import { rampedLimit, type HashType, type Placement } from "../data-plane/placement.js";
 import type { Membership } from "./membership.js";
 import type { DnsGroupSpec, MaxconnSettings, ServerSpec } from "./servers.js";
 import type { GroupView, ServersView } from "./views.js";
@@ -70,6 +70,7 @@ export function describeServers({
       inFlight: membership.inFlight.get(m.id) ?? 0,
       queued: queued(m.id),
       maxconn: m.maxconn,
+      maxconnNow: rampedLimit(m.maxconn, m.ramp),
       checks: m.history,
     })),
   };

@@ -30,6 +30,8 @@ export interface ServerView {
   queued: number;
   /** Requests in flight it takes at most (0: no limit), all workers together. */
   maxconn: number;
+  /** The limit that applies now: `maxconn`, or less during a slow start (from 1). */
+  maxconnNow: number;
   checks: CheckView[];
 }
 

@@ -105,13 +105,16 @@ export function buildPlacement(
     unavailable: whyNoneServes(members),
     // HAProxy's slowstart grows a server's maxconn from 1 as it grows its weight.
     maxconn: new Map(
-      usable
-        .filter((m) => m.maxconn > 0)
-        .map((m) => [m.id, Math.max(1, Math.ceil(m.maxconn * m.ramp))]),
+      usable.filter((m) => m.maxconn > 0).map((m) => [m.id, rampedLimit(m.maxconn, m.ramp)]),
     ),
     down: new Set(members.filter((m) => !m.up && m.admin !== "maint").map((m) => m.id)),
     known: new Map(members.map((m) => [m.id, { host: m.url.host, maxconn: m.maxconn }])),
   });
+}
+
+/** A server's maxconn (0: none) as it applies `ramp` into a slow start: from 1 up to all of it. */
+export function rampedLimit(maxconn: number, ramp: number): number {
+  return maxconn === 0 ? 0 : Math.max(1, Math.ceil(maxconn * ramp));
 }
 
 /** Why none of `members` takes new clients, or undefined when one does. */
