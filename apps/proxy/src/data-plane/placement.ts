@@ -102,7 +102,7 @@ export function buildPlacement(
     ring,
     targets: new Map(usable.map((m) => [m.id, m.url])),
     version,
-    unavailable: whyNoneServes(members),
+    unavailable: whyNoneServes(members, usable),
     // HAProxy's slowstart grows a server's maxconn from 1 as it grows its weight.
     maxconn: new Map(
       usable.filter((m) => m.maxconn > 0).map((m) => [m.id, rampedLimit(m.maxconn, m.ramp)]),
@@ -118,12 +118,15 @@ export function rampedLimit(maxconn: number, ramp: number): number {
 }
 
 /** Why none of `members` takes new clients, or undefined when one does. */
-function whyNoneServes(members: readonly MemberState[]): string | undefined {
+function whyNoneServes(
+  members: readonly MemberState[],
+  /** Those up and not in maintenance (buildPlacement's `usable`). */
+  up: readonly MemberState[],
+): string | undefined {
   const count = (test: (m: MemberState) => boolean, what: string) => {
     const n = members.filter(test).length;
     return n === 0 ? [] : [`${n} ${what}`];
   };
-  const up = members.filter((m) => m.up && m.admin !== "maint");
   if (up.some((m) => m.admin !== "drain" && m.weight > 0)) return undefined;
   if (members.length === 0) return "no server is up (none configured)";
   const out = [
