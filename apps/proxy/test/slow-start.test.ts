@@ -49,16 +49,20 @@ function warmingMembership(slowStartMs: number) {
 }
 
 describe("slow start: the ramp", () => {
-  it("steps SLOWSTART/20 apart, at least a second (HAProxy's rule), and reaches 1 at the end", () => {
+  it("steps SLOWSTART/20 apart, at least a second, through HAProxy's sixteenths of the weight", () => {
     expect(stepOf(60_000)).toBe(3000);
     expect(stepOf(20_000)).toBe(1000);
     expect(stepOf(6_000)).toBe(1000);
-    expect(rampAt(0, 60_000)).toBe(0.05);
-    expect(rampAt(2_999, 60_000)).toBe(0.05);
-    expect(rampAt(3_001, 60_000)).toBe(0.1);
-    expect(rampAt(59_999, 60_000)).toBe(1);
-    expect(rampAt(0, 6_000)).toBeCloseTo(1 / 6, 10);
-    expect(rampAt(6_000, 6_000)).toBe(1);
+    // HAProxy keeps slowstart in whole seconds, rounded up.
+    expect(stepOf(59_001)).toBe(3000);
+    // floor((16k + S) / S) / 16, k the whole seconds at the last step taken: 1/16 at once.
+    expect(rampAt(0, 60_000)).toBe(1 / 16);
+    expect(rampAt(2_999, 60_000)).toBe(1 / 16);
+    expect(rampAt(12_000, 60_000)).toBe(4 / 16); // k = 12
+    expect(rampAt(14_999, 60_000)).toBe(4 / 16); // the step at 15 s is not taken yet
+    expect(rampAt(57_000, 60_000)).toBe(1); // floor(972 / 60) = 16
+    const sixSeconds = [0, 1000, 2000, 3000, 4000, 5000, 6000].map((t) => rampAt(t + 500, 6_000));
+    expect(sixSeconds.map((r) => r * 16)).toEqual([1, 3, 6, 9, 11, 14, 16]);
     expect(rampAt(0, 0)).toBe(1);
   });
 });
@@ -71,7 +75,7 @@ describe("slow start: which servers warm up, and how their clients come back", (
     const down = owners();
     expect(down.includes("app2")).toBe(false);
     membership.recordCheck("app2", true, "200");
-    expect(membership.get("app2")!.ramp).toBe(0.05);
+    expect(membership.get("app2")!.ramp).toBe(1 / 16);
     let previous = owners();
     const counts = [previous.filter((o) => o === "app2").length];
     // The first step lasts from the start to 1 s; the 20th ends the ramp at 20 s.
@@ -86,23 +90,24 @@ describe("slow start: which servers warm up, and how their clients come back", (
       previous = now;
       counts.push(now.filter((o) => o === "app2").length);
     }
-    // Its share grew in steps from about 5% of its own to all of it.
+    // Its share grew in steps from about a sixteenth of its own to all of it.
     const full = before.filter((o) => o === "app2").length;
     expect(counts[0]!).toBeLessThan(full * 0.15);
     expect(counts.slice(1).every((c, i) => c >= counts[i]!)).toBe(true);
-    expect(counts[10]!).toBeGreaterThan(full * 0.3); // 10 s in: 50%
+    expect(counts[10]!).toBeGreaterThan(full * 0.3); // 10 s in: 9/16
     expect(counts[10]!).toBeLessThan(full * 0.7);
     expect(previous).toEqual(before);
     expect(membership.get("app2")).toMatchObject({ ramp: 1, warmSince: undefined });
-    // Steps are logged quietly, the end is an event.
+    // Steps are logged quietly, the end is an event. Over 20 s the level (sixteenths) goes
+    // 1,1,2,3,4,5,5,6,...: a step that keeps it rebuilds nothing; k = 19 reaches 16/16.
     const slow = changes.filter(([reason]) => reason.startsWith("slow start"));
-    expect(slow).toHaveLength(19);
+    expect(slow).toHaveLength(15);
     expect(slow.at(-1)).toEqual(["slow start: app2 at full weight (slow start over)", false]);
     expect(slow.slice(0, -1).every(([, step]) => step)).toBe(true);
     // Nothing more to step.
     advance(1000);
     membership.stepRamps();
-    expect(changes.filter(([reason]) => reason.startsWith("slow start"))).toHaveLength(19);
+    expect(changes.filter(([reason]) => reason.startsWith("slow start"))).toHaveLength(15);
   });
 
   it("grows maxconn with the weight, from 1", () => {
@@ -111,10 +116,10 @@ describe("slow start: which servers warm up, and how their clients come back", (
     membership.setAdmin("app1", "maint");
     membership.setAdmin("app1", "ready");
     const maxconn = () => buildPlacement(membership.list(), SETTINGS, 1).maxconn.get("app1");
-    expect(maxconn()).toBe(2); // ceil(40 x 5%)
+    expect(maxconn()).toBe(3); // ceil(40 x 1/16)
     advance(9_200);
     membership.stepRamps();
-    expect(maxconn()).toBe(20); // ceil(40 x 50%)
+    expect(maxconn()).toBe(20); // ceil(40 x 8/16)
     advance(10_000);
     membership.stepRamps();
     expect(maxconn()).toBe(40);
@@ -128,14 +133,40 @@ describe("slow start: which servers warm up, and how their clients come back", (
     expect(membership.get("app1")!.ramp).toBe(1);
     membership.setAdmin("app1", "maint");
     membership.setAdmin("app1", "ready");
-    expect(membership.get("app1")!.ramp).toBe(0.05);
+    expect(membership.get("app1")!.ramp).toBe(1 / 16);
     membership.add({ id: "app4", url: url(5004), weight: 1 });
-    expect(membership.get("app4")!.ramp).toBe(0.05);
+    expect(membership.get("app4")!.ramp).toBe(1 / 16);
     membership.sync("web", [{ id: "web-10.0.0.9-80", url: url(5009), weight: 1 }]);
-    expect(membership.get("web-10.0.0.9-80")!.ramp).toBe(0.05);
+    expect(membership.get("web-10.0.0.9-80")!.ramp).toBe(1 / 16);
     // Going down ends a slow start; coming back starts a new one.
     membership.markDown("app4", "refused");
     expect(membership.get("app4")).toMatchObject({ ramp: 1, warmSince: undefined });
+  });
+
+  it("times each ramp's steps from its own start, not by a clock shared by all", () => {
+    const { membership, advance } = warmingMembership(6_000);
+    expect(membership.nextStepIn()).toBeUndefined();
+    membership.setAdmin("app1", "maint");
+    membership.setAdmin("app1", "ready");
+    expect(membership.nextStepIn()).toBe(1000);
+    advance(300);
+    membership.setAdmin("app2", "maint");
+    membership.setAdmin("app2", "ready");
+    // app1's next step is the sooner, 1 s after app1 left maintenance.
+    expect(membership.nextStepIn()).toBe(700);
+    advance(701);
+    membership.stepRamps();
+    expect(membership.get("app1")!.ramp).toBe(3 / 16);
+    expect(membership.get("app2")!.ramp).toBe(1 / 16);
+    // Then app2's, 1 s after it left maintenance.
+    expect(membership.nextStepIn()).toBe(299);
+    advance(300);
+    membership.stepRamps();
+    expect(membership.get("app2")!.ramp).toBe(3 / 16);
+    advance(5_000);
+    membership.stepRamps();
+    expect(membership.list().map((m) => m.ramp)).toEqual([1, 1, 1]);
+    expect(membership.nextStepIn()).toBeUndefined();
   });
 
   it("does nothing without SLOWSTART", () => {

@@ -13,7 +13,6 @@ import { maxconnOf } from "./servers.js";
 import type { Metrics } from "./metrics.js";
 import { buildPlacement, type MemberState, type Placement } from "../data-plane/placement.js";
 import { TrafficHistory } from "./traffic.js";
-import { stepOf } from "./slow-start.js";
 import { createDiscovery } from "./discovery/discovery.js";
 import { createGroupResolver } from "./discovery/resolve.js";
 import { parseResolvConf, type SearchRules } from "./discovery/resolv-conf.js";
@@ -65,7 +64,24 @@ export function createControlPlane(options: {
     if (step) logger.debug(fields, "placement rebuilt");
     else logger.info(fields, "placement rebuilt");
     options.onPlacement?.(current, members);
+    armRamps();
   };
+  // SLOWSTART: a timer for the next step of any ramp, re-armed after every
+  // change (a ramp that starts or ends) and every step. Each ramp steps a
+  // whole step after its own start, as HAProxy's do: a timer shared by all
+  // ramps stepped each one up to a step late, depending on when it began.
+  let live = false;
+  let ramps: NodeJS.Timeout | undefined;
+  function armRamps(): void {
+    clearTimeout(ramps);
+    const wait = live ? membership.nextStepIn() : undefined;
+    if (wait === undefined) return;
+    // +1 ms: the step begins just after its boundary (rampAt counts a step once it has begun).
+    ramps = setTimeout(() => {
+      membership.stepRamps();
+      armRamps();
+    }, wait + 1).unref();
+  }
   const membership: Membership = new Membership(config.backends, {
     rise: config.health.rise,
     fall: config.health.fall,
@@ -135,7 +151,6 @@ export function createControlPlane(options: {
   adminServer.maxConnections = ADMIN_MAXCONN;
   let stopChecks: (() => void) | undefined;
   let sampler: NodeJS.Timeout | undefined;
-  let ramps: NodeJS.Timeout | undefined;
 
   return {
     membership,
@@ -153,8 +168,7 @@ export function createControlPlane(options: {
       const adminPort = await listen(adminServer, config.admin.port, config.admin.host);
       // Servers known by now are the start's; later ones warm up (SLOWSTART).
       membership.goLive();
-      if (config.slowStartMs > 0)
-        ramps = setInterval(() => membership.stepRamps(), stepOf(config.slowStartMs)).unref();
+      live = true;
       stopChecks = startHealthChecks(membership, config.health, options.lookup);
       const sample = () =>
         traffic.sample(
@@ -169,7 +183,8 @@ export function createControlPlane(options: {
       discovery.stop();
       stopChecks?.();
       clearInterval(sampler);
-      clearInterval(ramps);
+      live = false;
+      clearTimeout(ramps);
       closing.abort();
       await closeGracefully(adminServer, 1000);
     },

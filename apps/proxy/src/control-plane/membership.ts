@@ -5,7 +5,7 @@
 
 import type { AdminState, MemberState } from "../data-plane/placement.js";
 import type { ServerSpec } from "./servers.js";
-import { rampAt } from "./slow-start.js";
+import { nextStepIn, rampAt } from "./slow-start.js";
 
 export type { AdminState };
 
@@ -127,7 +127,7 @@ export class Membership {
 
   /**
    * Moves every warming server to the step its slow start has reached; one
-   * rebuild for all that changed. Called every slow start step (stepOf).
+   * rebuild for all that changed. Called when a step begins (nextStepIn).
    */
   stepRamps(): void {
     const duration = this.options.slowStartMs ?? 0;
@@ -146,6 +146,19 @@ export class Membership {
       } else steps.push(`${member.id} at ${Math.round(ramp * 100)}%`);
     }
     if (steps.length > 0) this.options.onChange(`slow start: ${steps.join(", ")}`, !over);
+  }
+
+  /** Milliseconds until a warming server's next step begins; undefined when none is warming. */
+  nextStepIn(): number | undefined {
+    const duration = this.options.slowStartMs ?? 0;
+    const now = this.now();
+    let soonest: number | undefined;
+    for (const member of this.members.values()) {
+      if (member.warmSince === undefined) continue;
+      const wait = nextStepIn(now - member.warmSince, duration);
+      if (soonest === undefined || wait < soonest) soonest = wait;
+    }
+    return soonest;
   }
 
   /** A detached copy for "what if" questions: changing it rebuilds nothing here. */
