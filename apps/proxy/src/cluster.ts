@@ -143,6 +143,7 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
           up: m.up,
           maxconn: m.maxconn,
           ramp: m.ramp,
+          rampConns: m.rampConns,
         })),
       };
       for (const worker of workers) sendSnapshot(worker);

@@ -114,7 +114,12 @@ const DEFAULT_BACKENDS =
   "app1=http://127.0.0.1:5001,app2=http://127.0.0.1:5002,app3=http://127.0.0.1:5003";
 
 /** A setting arrives as text from the environment, or as JSON from the file. */
-const text = z.union([z.string(), z.number(), z.boolean()]).transform(String);
+const text = z
+  .union([z.string(), z.number(), z.boolean()], {
+    error: (issue) =>
+      `expected text, a number or true/false, got ${issue.input === null ? "null" : Array.isArray(issue.input) ? "a list" : typeof issue.input}`,
+  })
+  .transform(String);
 
 const integer = (
   fallback: number,

@@ -269,6 +269,16 @@ describe("configuration", () => {
     expect(loadConfig({}, file).discovery.map((g) => g.name)).toEqual(["web"]);
   });
 
+  it("names what a --config file's setting holds when it is neither text, a number nor true/false", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "stickyring-config-")), "config.json");
+    writeFileSync(file, JSON.stringify({ SLOWSTART: null, HEALTH_INTER: [1], PORT: { n: 1 } }));
+    expect(() => loadConfig({}, file)).toThrow(
+      /SLOWSTART=null: expected text, a number or true\/false, got null/,
+    );
+    expect(() => loadConfig({}, file)).toThrow(/HEALTH_INTER=\[1\]: .* got a list/);
+    expect(() => loadConfig({}, file)).toThrow(/PORT=.* got object/);
+  });
+
   it("exits 2 for a bad --config file", () => {
     const missing = spawnSync(process.execPath, [main, "--config", "/nonexistent.json"], {
       encoding: "utf8",

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "@jest/globals";
-import { rampAt, stepOf } from "../src/control-plane/slow-start.js";
+import { FULL, rampAt } from "../src/control-plane/slow-start.js";
 import { Membership } from "../src/control-plane/membership.js";
-import { buildPlacement } from "../src/data-plane/placement.js";
+import { buildPlacement, rampedLimit } from "../src/data-plane/placement.js";
 import {
   clientAddresses,
   configProblems,
@@ -37,6 +37,8 @@ function warmingMembership(slowStartMs: number) {
       fall: 1,
       slowStartMs,
       now: () => now,
+      // The membership's clock stands for the wall clock too: it starts on a whole second.
+      wallNow: () => now,
       onChange: (reason, step) => changes.push([reason, step ?? false]),
     },
   );
@@ -49,21 +51,30 @@ function warmingMembership(slowStartMs: number) {
 }
 
 describe("slow start: the ramp", () => {
-  it("steps SLOWSTART/20 apart, at least a second, through HAProxy's sixteenths of the weight", () => {
-    expect(stepOf(60_000)).toBe(3000);
-    expect(stepOf(20_000)).toBe(1000);
-    expect(stepOf(6_000)).toBe(1000);
-    // HAProxy keeps slowstart in whole seconds, rounded up.
-    expect(stepOf(59_001)).toBe(3000);
-    // floor((16k + S) / S) / 16, k the whole seconds at the last step taken: 1/16 at once.
-    expect(rampAt(0, 60_000)).toBe(1 / 16);
-    expect(rampAt(2_999, 60_000)).toBe(1 / 16);
-    expect(rampAt(12_000, 60_000)).toBe(4 / 16); // k = 12
-    expect(rampAt(14_999, 60_000)).toBe(4 / 16); // the step at 15 s is not taken yet
-    expect(rampAt(57_000, 60_000)).toBe(1); // floor(972 / 60) = 16
-    const sixSeconds = [0, 1000, 2000, 3000, 4000, 5000, 6000].map((t) => rampAt(t + 500, 6_000));
-    expect(sixSeconds.map((r) => r * 16)).toEqual([1, 3, 6, 9, 11, 14, 16]);
-    expect(rampAt(0, 0)).toBe(1);
+  it("takes HAProxy's levels: sixteenths of the weight and percents of maxconn, a second apart", () => {
+    const levels = (duration: number) =>
+      Array.from({ length: Math.ceil(duration / 1000) + 1 }, (_, k) => rampAt(k * 1000, duration));
+    // floor((16k + S) / S) / 16 and floor(100k / S) percent, k the seconds turned: 1/16 at once.
+    expect(levels(6_000).map((r) => r.weight * 16)).toEqual([1, 3, 6, 9, 11, 14, 16]);
+    expect(levels(6_000).map((r) => r.conns)).toEqual([0, 16, 33, 50, 66, 83, 100]);
+    expect(levels(20_000).map((r) => r.weight * 16)).toEqual([
+      1, 1, 2, 3, 4, 5, 5, 6, 7, 8, 9, 9, 10, 11, 12, 13, 13, 14, 15, 16, 16,
+    ]);
+    // A step every second, whatever the duration (not SLOWSTART/20 for long ones).
+    expect(rampAt(2_999, 60_000)).toEqual({ weight: 1 / 16, conns: 3 });
+    expect(rampAt(12_000, 60_000)).toEqual({ weight: 4 / 16, conns: 20 });
+    // The weight is whole before the end; maxconn is not: the ramp goes on.
+    expect(rampAt(57_000, 60_000)).toEqual({ weight: 1, conns: 95 });
+    expect(rampAt(60_000, 60_000)).toBe(FULL);
+    // Whole seconds, rounded up, as HAProxy keeps slowstart.
+    expect(rampAt(0, 500)).toEqual({ weight: 1 / 16, conns: 0 });
+    expect(rampAt(1_000, 500)).toBe(FULL);
+    // Seconds turned on the wall clock: a change 500 ms into a second is a second old 600 ms later.
+    expect(rampAt(600, 6_000, 500)).toEqual({ weight: 3 / 16, conns: 16 });
+    expect(rampAt(0, 0)).toBe(FULL);
+    // maxconn: at least 1, floor of the percent.
+    expect([0, 16, 50, 99, 100].map((conns) => rampedLimit(40, conns))).toEqual([1, 6, 20, 39, 40]);
+    expect(rampedLimit(0, 50)).toBe(0);
   });
 });
 
@@ -98,31 +109,35 @@ describe("slow start: which servers warm up, and how their clients come back", (
     expect(counts[10]!).toBeLessThan(full * 0.7);
     expect(previous).toEqual(before);
     expect(membership.get("app2")).toMatchObject({ ramp: 1, warmSince: undefined });
-    // Steps are logged quietly, the end is an event. Over 20 s the level (sixteenths) goes
-    // 1,1,2,3,4,5,5,6,...: a step that keeps it rebuilds nothing; k = 19 reaches 16/16.
+    // Steps are logged quietly, the end is an event: every second changes maxconn's percent.
     const slow = changes.filter(([reason]) => reason.startsWith("slow start"));
-    expect(slow).toHaveLength(15);
+    expect(slow).toHaveLength(20);
     expect(slow.at(-1)).toEqual(["slow start: app2 at full weight (slow start over)", false]);
     expect(slow.slice(0, -1).every(([, step]) => step)).toBe(true);
     // Nothing more to step.
     advance(1000);
     membership.stepRamps();
-    expect(changes.filter(([reason]) => reason.startsWith("slow start"))).toHaveLength(15);
+    expect(changes.filter(([reason]) => reason.startsWith("slow start"))).toHaveLength(20);
   });
 
-  it("grows maxconn with the weight, from 1", () => {
+  it("grows maxconn from 1 by the seconds turned, as HAProxy does", () => {
     const { membership, advance } = warmingMembership(20_000);
     membership.setMaxconn("app1", 40);
     membership.setAdmin("app1", "maint");
     membership.setAdmin("app1", "ready");
     const maxconn = () => buildPlacement(membership.list(), SETTINGS, 1).maxconn.get("app1");
-    expect(maxconn()).toBe(3); // ceil(40 x 1/16)
+    expect(maxconn()).toBe(1); // 0%, at least 1
     advance(9_200);
     membership.stepRamps();
-    expect(maxconn()).toBe(20); // ceil(40 x 8/16)
+    expect(maxconn()).toBe(18); // 45%
     advance(10_000);
     membership.stepRamps();
+    expect(maxconn()).toBe(38); // 95%: the weight is whole already, the ramp goes on
+    expect(membership.get("app1")!.ramp).toBe(1);
+    advance(1_000);
+    membership.stepRamps();
     expect(maxconn()).toBe(40);
+    expect(membership.get("app1")!.warmSince).toBeUndefined();
   });
 
   it("warms a server leaving maintenance or joining at run time, not one leaving drain or there from the start", () => {
@@ -157,7 +172,7 @@ describe("slow start: which servers warm up, and how their clients come back", (
     advance(701);
     membership.stepRamps();
     expect(membership.get("app1")!.ramp).toBe(3 / 16);
-    expect(membership.get("app2")!.ramp).toBe(1 / 16);
+    expect(membership.get("app2")!.ramp).toBe(1 / 16); // 701 ms: its first step is not due
     // Then app2's, 1 s after it left maintenance.
     expect(membership.nextStepIn()).toBe(299);
     advance(300);
@@ -167,6 +182,62 @@ describe("slow start: which servers warm up, and how their clients come back", (
     membership.stepRamps();
     expect(membership.list().map((m) => m.ramp)).toEqual([1, 1, 1]);
     expect(membership.nextStepIn()).toBeUndefined();
+  });
+
+  it("never loses a step that falls between taking one and arming for the next", () => {
+    const { membership, advance } = warmingMembership(6_000);
+    membership.setAdmin("app1", "maint");
+    membership.setAdmin("app1", "ready");
+    advance(999);
+    membership.stepRamps(); // not due yet
+    advance(2); // the step at 1 s passes before the timer is armed again
+    expect(membership.nextStepIn()).toBe(0);
+    membership.stepRamps();
+    expect(membership.get("app1")!.ramp).toBe(3 / 16);
+    expect(membership.nextStepIn()).toBe(999);
+  });
+
+  it("starts a ramp again when the server leaves drain during it, not after it", () => {
+    const { membership, advance } = warmingMembership(6_000);
+    membership.setAdmin("app1", "maint");
+    membership.setAdmin("app1", "ready");
+    advance(2_300);
+    membership.stepRamps();
+    membership.setAdmin("app1", "drain");
+    advance(1_900);
+    membership.stepRamps();
+    membership.setAdmin("app1", "ready");
+    expect(membership.get("app1")).toMatchObject({ ramp: 1 / 16, warmSteps: 0 });
+    advance(6_000);
+    membership.stepRamps();
+    expect(membership.get("app1")!.ramp).toBe(1);
+    membership.setAdmin("app1", "drain");
+    membership.setAdmin("app1", "ready");
+    expect(membership.get("app1")).toMatchObject({ ramp: 1, warmSince: undefined });
+  });
+
+  it("recomputes a warming server's level when its weight changes, at the seconds turned then", () => {
+    let now = 1_000_000;
+    const membership = new Membership(
+      [1, 2, 3].map((n) => ({ id: `app${n}`, url: url(5000 + n), weight: 10 })),
+      {
+        rise: 1,
+        fall: 1,
+        slowStartMs: 6_000,
+        now: () => now,
+        wallNow: () => now + 780,
+        onChange: () => {},
+      },
+    );
+    membership.goLive();
+    membership.setAdmin("app2", "maint");
+    membership.setAdmin("app2", "ready"); // 780 ms into a second
+    now += 2_000;
+    membership.stepRamps(); // the step at 2 s: 2.78 s on the wall clock, two seconds turned
+    expect(membership.get("app2")!.ramp).toBe(6 / 16);
+    now += 410; // 0.19 s into the next second: three turned
+    membership.setWeight("app2", 20);
+    expect(membership.get("app2")!.ramp).toBe(9 / 16);
   });
 
   it("does nothing without SLOWSTART", () => {
@@ -216,11 +287,12 @@ describe("SLOWSTART in a running proxy", () => {
     );
     const warming = (await servers()).find((s) => s.id === "app2")!;
     const rampEarly = warming.rampPercent;
-    // Its limit grows with its weight, and the API says which applies now.
+    // Its limit grows from 1 with the seconds turned, and the API says which applies now.
     expect(warming.maxconn).toBe(40);
-    expect(warming.maxconnNow).toBe(Math.ceil((40 * rampEarly) / 100));
-    const early = await owners();
     expect(rampEarly).toBeLessThan(60);
+    expect(warming.maxconnNow).toBeGreaterThanOrEqual(1);
+    expect(warming.maxconnNow).toBeLessThan(24); // under 60% of 40
+    const early = await owners();
     const earlyCount = early.filter((o) => o === "app2").length;
     expect(earlyCount).toBeLessThan(app2 * 0.75);
     // Only app2's own clients move back, and all of them by the end.

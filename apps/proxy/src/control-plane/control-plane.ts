@@ -68,15 +68,16 @@ export function createControlPlane(options: {
   };
   // SLOWSTART: a timer for the next step of any ramp, re-armed after every
   // change (a ramp that starts or ends) and every step. Each ramp steps a
-  // whole step after its own start, as HAProxy's do: a timer shared by all
-  // ramps stepped each one up to a step late, depending on when it began.
+  // second after its own change, as HAProxy's do: a timer shared by all
+  // ramps stepped each one up to a second late, depending on when it began.
   let live = false;
   let ramps: NodeJS.Timeout | undefined;
   function armRamps(): void {
     clearTimeout(ramps);
     const wait = live ? membership.nextStepIn() : undefined;
     if (wait === undefined) return;
-    // +1 ms: the step begins just after its boundary (rampAt counts a step once it has begun).
+    // +1 ms: node's timers count whole milliseconds and may fire a fraction
+    // of one early; a step found not yet due is armed for again.
     ramps = setTimeout(() => {
       membership.stepRamps();
       armRamps();

@@ -37,7 +37,7 @@ function ringViews({ config, membership, placement }: AdminOptions): () => RingV
     if (cached?.version !== current.version) {
       const everyone = membership
         .list()
-        .map((m) => ({ ...m, up: true, admin: "ready" as const, ramp: 1 }));
+        .map((m) => ({ ...m, up: true, admin: "ready" as const, ramp: 1, rampConns: 100 }));
       cached = {
         version: current.version,
         home: ringArcs(buildPlacement(everyone, config, current.version).ring),

@@ -70,7 +70,7 @@ export function describeServers({
       inFlight: membership.inFlight.get(m.id) ?? 0,
       queued: queued(m.id),
       maxconn: m.maxconn,
-      maxconnNow: rampedLimit(m.maxconn, m.ramp),
+      maxconnNow: rampedLimit(m.maxconn, m.rampConns),
       checks: m.history,
     })),
   };

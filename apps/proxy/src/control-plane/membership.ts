@@ -5,7 +5,7 @@
 
 import type { AdminState, MemberState } from "../data-plane/placement.js";
 import type { ServerSpec } from "./servers.js";
-import { nextStepIn, rampAt } from "./slow-start.js";
+import { FULL, STEP_MS, rampAt, type Ramp } from "./slow-start.js";
 
 export type { AdminState };
 
@@ -31,6 +31,10 @@ export interface Member extends MemberState {
   requests: number;
   /** When its slow start began (the membership's clock); undefined when it is not warming up. */
   warmSince: number | undefined;
+  /** How far into a second of the wall clock its slow start began (ms): HAProxy counts seconds on it. */
+  warmPhase: number;
+  /** The steps of its slow start taken: one a second. */
+  warmSteps: number;
 }
 
 /** Appends to the check history, keeping the latest HISTORY results. */
@@ -60,6 +64,8 @@ export interface MembershipOptions {
   slowStartMs?: number;
   /** The clock slow starts are timed by (ms); default performance.now (monotonic: a clock set back does not stretch a ramp). */
   now?: () => number;
+  /** The wall clock (ms; default Date.now): only where in its second a slow start begins is read from it. */
+  wallNow?: () => number;
   /** A new server's maxconn (config MAXCONN): by its id, or by the DNS group that found it. */
   maxconnOf?: (id: string, source: string | undefined) => number;
 }
@@ -98,7 +104,10 @@ export class Membership {
       history: [],
       requests: 0,
       ramp: 1,
+      rampConns: 100,
       warmSince: undefined,
+      warmPhase: 0,
+      warmSteps: 0,
     };
   }
 
@@ -111,51 +120,67 @@ export class Membership {
     this.live = true;
   }
 
-  /** Starts `member`'s slow start, when there is one: its first step applies with the change that started it. */
+  /** Starts (or starts again) `member`'s slow start, when there is one: its first level applies with the change that started it. */
   private warm(member: Member): void {
     const duration = this.options.slowStartMs ?? 0;
     if (duration <= 0) return;
     member.warmSince = this.now();
-    member.ramp = rampAt(0, duration);
+    member.warmPhase = (this.options.wallNow?.() ?? Date.now()) % 1000;
+    member.warmSteps = 0;
+    this.apply(member, rampAt(0, duration, member.warmPhase));
   }
 
   /** Ends `member`'s slow start: out of the placement, it has nothing to warm. */
   private cool(member: Member): void {
-    member.warmSince = undefined;
-    member.ramp = 1;
+    this.apply(member, FULL);
+  }
+
+  private apply(member: Member, ramp: Ramp): void {
+    member.ramp = ramp.weight;
+    member.rampConns = ramp.conns;
+    if (ramp === FULL) member.warmSince = undefined;
+  }
+
+  /** Where `member`'s slow start is now (HAProxy recomputes it at each step and at a weight change). */
+  private rampNow(member: Member, now = this.now()): Ramp {
+    return rampAt(now - member.warmSince!, this.options.slowStartMs ?? 0, member.warmPhase);
   }
 
   /**
-   * Moves every warming server to the step its slow start has reached; one
-   * rebuild for all that changed. Called when a step begins (nextStepIn).
+   * Takes the step of every warming server whose next one is due (a step a
+   * second from its own change); one rebuild for all that changed.
    */
   stepRamps(): void {
-    const duration = this.options.slowStartMs ?? 0;
     const now = this.now();
     const steps: string[] = [];
     let over = false;
     for (const member of this.members.values()) {
       if (member.warmSince === undefined) continue;
-      const ramp = rampAt(now - member.warmSince, duration);
-      if (ramp === member.ramp) continue;
-      member.ramp = ramp;
-      if (ramp === 1) {
-        member.warmSince = undefined;
+      const taken = Math.floor((now - member.warmSince) / STEP_MS);
+      if (taken <= member.warmSteps) continue;
+      member.warmSteps = taken;
+      const ramp = this.rampNow(member, now);
+      if (ramp.weight === member.ramp && ramp.conns === member.rampConns) continue;
+      this.apply(member, ramp);
+      if (ramp === FULL) {
         over = true;
         steps.push(`${member.id} at full weight (slow start over)`);
-      } else steps.push(`${member.id} at ${Math.round(ramp * 100)}%`);
+      } else steps.push(`${member.id} at ${Math.round(ramp.weight * 100)}%`);
     }
     if (steps.length > 0) this.options.onChange(`slow start: ${steps.join(", ")}`, !over);
   }
 
-  /** Milliseconds until a warming server's next step begins; undefined when none is warming. */
+  /**
+   * Milliseconds until a warming server's next step is due (0: one is
+   * overdue, as when a step fell between stepRamps and this call);
+   * undefined when none is warming.
+   */
   nextStepIn(): number | undefined {
-    const duration = this.options.slowStartMs ?? 0;
     const now = this.now();
     let soonest: number | undefined;
     for (const member of this.members.values()) {
       if (member.warmSince === undefined) continue;
-      const wait = nextStepIn(now - member.warmSince, duration);
+      const wait = Math.max(0, (member.warmSteps + 1) * STEP_MS - (now - member.warmSince));
       if (soonest === undefined || wait < soonest) soonest = wait;
     }
     return soonest;
@@ -243,6 +268,8 @@ export class Membership {
     member.weightFromAdmin = true;
     if (member.weight === weight) return;
     member.weight = weight;
+    // HAProxy recomputes a warming server's level with its new weight, at the seconds turned now.
+    if (member.warmSince !== undefined) this.apply(member, this.rampNow(member));
     this.options.onChange(`weight of ${id} set to ${weight}`);
   }
 
@@ -257,9 +284,11 @@ export class Membership {
   setAdmin(id: string, admin: AdminState): void {
     const member = this.require(id);
     if (member.admin === admin) return;
-    // Back from maintenance, a server warms up as one back from down does (HAProxy).
+    // Back from maintenance, a server warms up as one back from down does;
+    // leaving drain while it warms starts its slow start again (HAProxy).
     if (admin === "maint") this.cool(member);
     else if (member.admin === "maint" && member.up) this.warm(member);
+    else if (member.admin === "drain" && member.warmSince !== undefined) this.warm(member);
     member.admin = admin;
     this.options.onChange(`${id} set to ${admin}`);
   }

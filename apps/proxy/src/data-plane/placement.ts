@@ -63,10 +63,12 @@ export interface MemberState {
   /** Requests in flight at most (0: no limit). */
   maxconn: number;
   /**
-   * Slow start (SLOWSTART): the part of its weight and maxconn a server
-   * takes while it warms up after coming back, above 0 up to 1; 1 otherwise.
+   * Slow start (SLOWSTART): the part of its weight a server takes while it
+   * warms up after coming back, above 0 up to 1; 1 otherwise.
    */
   ramp: number;
+  /** Slow start: the percent of its maxconn it takes meanwhile (at least 1 connection); 100 otherwise. */
+  rampConns: number;
 }
 
 /**
@@ -105,16 +107,17 @@ export function buildPlacement(
     unavailable: whyNoneServes(members, usable),
     // HAProxy's slowstart grows a server's maxconn from 1 as it grows its weight.
     maxconn: new Map(
-      usable.filter((m) => m.maxconn > 0).map((m) => [m.id, rampedLimit(m.maxconn, m.ramp)]),
+      usable.filter((m) => m.maxconn > 0).map((m) => [m.id, rampedLimit(m.maxconn, m.rampConns)]),
     ),
     down: new Set(members.filter((m) => !m.up && m.admin !== "maint").map((m) => m.id)),
     known: new Map(members.map((m) => [m.id, { host: m.url.host, maxconn: m.maxconn }])),
   });
 }
 
-/** A server's maxconn (0: none) as it applies `ramp` into a slow start: from 1 up to all of it. */
-export function rampedLimit(maxconn: number, ramp: number): number {
-  return maxconn === 0 ? 0 : Math.max(1, Math.ceil(maxconn * ramp));
+/** A server's maxconn (0: none) as `conns` percent of it applies in a slow start: at least 1. */
+export function rampedLimit(maxconn: number, conns: number): number {
+  if (maxconn === 0 || conns >= 100) return maxconn;
+  return Math.max(1, Math.floor((maxconn * conns) / 100));
 }
 
 /** Why none of `members` takes new clients, or undefined when one does. */
