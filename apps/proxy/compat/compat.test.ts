@@ -241,8 +241,7 @@ describe("SLOWSTART against HAProxy 2.6's slowstart", () => {
       expect(await placements(reference.port, requests)).toEqual(baseline);
       const home = baseline.flatMap((app, i) => (app === "Hello from App 2" ? [i] : []));
       expect(home.length).toBeGreaterThan(120);
-      // Only app2's clients are asked at a look, so that it takes tens of milliseconds, well
-      // inside a step.
+      // Only app2's clients are asked at a look (a few hundred milliseconds).
       const homeRequests = home.map((i) => requests[i]!);
       const look = async () => {
         const [theirs, mine] = await Promise.all([
@@ -294,11 +293,11 @@ describe("SLOWSTART against HAProxy 2.6's slowstart", () => {
   }
 
   it("brings a server out of maintenance back over the same time, its clients returning alike", async () => {
-    // Looks half-way between steps (a second apart, from the change): one on a step would
-    // compare a proxy that has just stepped with one about to.
+    // Looks centred between steps (a second apart, from the change; a look takes about
+    // 300 ms): one across a step would compare a proxy that has just stepped with one about to.
     const shares = await rampBeside(
       "6s",
-      [500, 1500, 2500, 4500, 7500].map((at) => ({ at, look: true as const })),
+      [350, 1350, 2350, 4350, 7350].map((at) => ({ at, look: true as const })),
     );
     // Under way and not done, then done. Measured values: docs/configuration.md (SLOWSTART).
     expect(shares[0]).toBeGreaterThan(0); // 1/16 of the weight at once
@@ -311,13 +310,13 @@ describe("SLOWSTART against HAProxy 2.6's slowstart", () => {
     // slowstart 40s: HAProxy steps every second, not every 2 s (slowstart/20), and the
     // weight moves a sixteenth at a time: 1, 1, 1, 2, 2, 3, 3, 3, 4 sixteenths at 0-8 s.
     const shares = await rampBeside("40s", [
-      { at: 500, look: true },
-      { at: 3500, look: true },
-      { at: 5500, look: true },
-      { at: 8500, look: true },
+      { at: 350, look: true },
+      { at: 3350, look: true },
+      { at: 5350, look: true },
+      { at: 8350, look: true },
       { at: 9000, set: "drain" },
-      { at: 9200, set: "ready" },
-      { at: 9500, look: true },
+      { at: 9100, set: "ready" },
+      { at: 9350, look: true },
     ]);
     expect(shares[1]).toBeGreaterThan(shares[0]!);
     expect(shares[3]).toBeGreaterThan(shares[2]!);

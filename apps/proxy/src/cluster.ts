@@ -15,7 +15,12 @@ import { createDataPlane } from "./data-plane/data-plane.js";
 import { claimPort } from "./http/listeners.js";
 import { createBackendLookup } from "./data-plane/lookup.js";
 import { createMetrics } from "./control-plane/metrics.js";
-import { buildPlacement, type MemberState, type Placement } from "./data-plane/placement.js";
+import {
+  buildPlacement,
+  shareOfLimit,
+  type MemberState,
+  type Placement,
+} from "./data-plane/placement.js";
 import { watchCertificates } from "./certificate-reload.js";
 import { newTicketKeys, rotateTicketKeys } from "./http/tls/ticket-keys.js";
 
@@ -245,17 +250,6 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
     for (const worker of workers) worker.process.kill("SIGTERM");
     await Promise.all([...exited, control.close()]);
   });
-}
-
-/**
- * Worker `index`'s part of `limit` (0: no limit): the parts of all workers
- * add up to the limit, the first `limit % workers` workers holding one more.
- * A limit below the number of workers still gives each worker one slot, so
- * every worker can reach every server: the total is then `workers`.
- */
-export function shareOfLimit(limit: number, index: number, workers: number): number {
-  if (limit === 0) return 0;
-  return Math.max(1, Math.floor(limit / workers) + (index < limit % workers ? 1 : 0));
 }
 
 async function runWorker(config: ProxyConfig, logger: Logger): Promise<void> {

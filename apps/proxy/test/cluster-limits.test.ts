@@ -6,7 +6,7 @@ import type { ChildProcess } from "node:child_process";
 import { createServer } from "node:http";
 import { afterAll, beforeAll, expect, it } from "@jest/globals";
 import { freePort, listen } from "@stickyring/runtime";
-import { shareOfLimit } from "../src/cluster.js";
+import { shareOfLimit } from "../src/data-plane/placement.js";
 import { clientAddresses, get, spawnProxy, waitFor } from "./harness.js";
 
 const counts = { now: 0, peak: 0, served: 0 };

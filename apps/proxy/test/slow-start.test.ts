@@ -109,15 +109,16 @@ describe("slow start: which servers warm up, and how their clients come back", (
     expect(counts[10]!).toBeLessThan(full * 0.7);
     expect(previous).toEqual(before);
     expect(membership.get("app2")).toMatchObject({ ramp: 1, warmSince: undefined });
-    // Steps are logged quietly, the end is an event: every second changes maxconn's percent.
+    // Steps are logged quietly, the end is an event. Over 20 s the weight goes 1, 1, 2, 3, 4,
+    // 5, 5, 6 ... sixteenths: a step that keeps it (and no maxconn to grow) rebuilds nothing.
     const slow = changes.filter(([reason]) => reason.startsWith("slow start"));
-    expect(slow).toHaveLength(20);
+    expect(slow).toHaveLength(16);
     expect(slow.at(-1)).toEqual(["slow start: app2 at full weight (slow start over)", false]);
     expect(slow.slice(0, -1).every(([, step]) => step)).toBe(true);
     // Nothing more to step.
     advance(1000);
     membership.stepRamps();
-    expect(changes.filter(([reason]) => reason.startsWith("slow start"))).toHaveLength(20);
+    expect(changes.filter(([reason]) => reason.startsWith("slow start"))).toHaveLength(16);
   });
 
   it("grows maxconn from 1 by the seconds turned, as HAProxy does", () => {
@@ -207,13 +208,90 @@ describe("slow start: which servers warm up, and how their clients come back", (
     advance(1_900);
     membership.stepRamps();
     membership.setAdmin("app1", "ready");
-    expect(membership.get("app1")).toMatchObject({ ramp: 1 / 16, warmSteps: 0 });
+    expect(membership.get("app1")!.ramp).toBe(1 / 16);
     advance(6_000);
     membership.stepRamps();
     expect(membership.get("app1")!.ramp).toBe(1);
     membership.setAdmin("app1", "drain");
     membership.setAdmin("app1", "ready");
     expect(membership.get("app1")).toMatchObject({ ramp: 1, warmSince: undefined });
+  });
+
+  it("starts a ramp again when the server enters drain during it, so it may leave drain still warming", () => {
+    const { membership, advance } = warmingMembership(6_000);
+    membership.setAdmin("app1", "maint");
+    membership.setAdmin("app1", "ready");
+    advance(2_300);
+    membership.stepRamps();
+    membership.setAdmin("app1", "drain"); // its seconds count from here
+    advance(4_900); // 7.2 s after the first change, 4.9 s into the one drain started
+    membership.stepRamps();
+    expect(membership.get("app1")!.warmSince).toBeDefined();
+    membership.setAdmin("app1", "ready");
+    expect(membership.get("app1")!.ramp).toBe(1 / 16);
+  });
+
+  it("keeps a cut-short ramp's step schedule when it starts again before its next step, as HAProxy's warm-up task does", () => {
+    let now = 1_000_000;
+    const membership = new Membership(
+      [1, 2, 3].map((n) => ({ id: `app${n}`, url: url(5000 + n), weight: 10 })),
+      {
+        rise: 1,
+        fall: 1,
+        slowStartMs: 6_000,
+        now: () => now,
+        wallNow: () => now + 300,
+        onChange: () => {},
+      },
+    );
+    membership.goLive();
+    membership.setAdmin("app2", "maint");
+    membership.setAdmin("app2", "ready"); // 300 ms into a second; steps at +1 s, +2 s ...
+    now += 2_200;
+    membership.stepRamps();
+    membership.setAdmin("app2", "maint");
+    now += 300;
+    membership.setAdmin("app2", "ready"); // 800 ms into a second; the step at +3 s still stands
+    expect(membership.get("app2")!.ramp).toBe(1 / 16);
+    expect(membership.nextStepIn()).toBe(200); // the wall clock's second turns first
+    now += 550; // the old schedule's step, 0.55 s after ready: one second turned since
+    membership.stepRamps();
+    expect(membership.get("app2")!.ramp).toBe(3 / 16);
+    // Down for longer than a step, the schedule runs out: it starts afresh.
+    membership.setAdmin("app2", "maint");
+    now += 1_500;
+    membership.stepRamps();
+    expect(membership.get("app2")!.stepDue).toBeUndefined();
+    membership.setAdmin("app2", "ready");
+    expect(membership.get("app2")!.stepDue).toBe(now + 1000);
+  });
+
+  it("grows maxconn when the wall clock's second turns, not at the weight's step", () => {
+    let now = 1_000_000;
+    const changes: string[] = [];
+    const membership = new Membership(
+      [1, 2, 3].map((n) => ({ id: `app${n}`, url: url(5000 + n), weight: 10 })),
+      {
+        rise: 1,
+        fall: 1,
+        slowStartMs: 20_000,
+        now: () => now,
+        wallNow: () => now + 700,
+        onChange: (reason) => changes.push(reason),
+      },
+    );
+    membership.goLive();
+    membership.setMaxconn("app2", 40);
+    membership.setAdmin("app2", "maint");
+    membership.setAdmin("app2", "ready"); // 700 ms into a second
+    const maxconn = () => buildPlacement(membership.list(), SETTINGS, 1).maxconn.get("app2");
+    expect(maxconn()).toBe(1);
+    expect(membership.nextStepIn()).toBe(300);
+    now += 301; // the second turned: 5%
+    membership.stepRamps();
+    expect(maxconn()).toBe(2);
+    expect(membership.get("app2")!.ramp).toBe(1 / 16);
+    expect(changes.at(-1)).toBe("slow start: app2 at 6%, maxconn 2");
   });
 
   it("recomputes a warming server's level when its weight changes, at the seconds turned then", () => {

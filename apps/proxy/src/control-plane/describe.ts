@@ -2,7 +2,12 @@
 // of membership, health and placement.
 
 import type { Balance } from "../data-plane/key-policy.js";
-import { rampedLimit, type HashType, type Placement } from "../data-plane/placement.js";
+import {
+  rampedLimit,
+  shareOfLimit,
+  type HashType,
+  type Placement,
+} from "../data-plane/placement.js";
 import type { Membership } from "./membership.js";
 import type { DnsGroupSpec, MaxconnSettings, ServerSpec } from "./servers.js";
 import type { GroupView, ServersView } from "./views.js";
@@ -23,6 +28,8 @@ export interface ControlPlaneSettings {
   slowStartMs: number;
   admin: { host: string; port: number; token: string | undefined };
   maxconn: MaxconnSettings;
+  /** WORKERS: data-plane processes, each holding its share of every maxconn (1 when absent). */
+  workers?: number;
 }
 
 export interface AdminOptions {
@@ -70,8 +77,20 @@ export function describeServers({
       inFlight: membership.inFlight.get(m.id) ?? 0,
       queued: queued(m.id),
       maxconn: m.maxconn,
-      maxconnNow: rampedLimit(m.maxconn, m.rampConns),
+      maxconnNow: limitNow(m.maxconn, m.rampConns, config.workers ?? 1),
       checks: m.history,
     })),
   };
+}
+
+/**
+ * A server's maxconn as it applies now, over all workers: each worker ramps
+ * its own share in a slow start (at least 1), so the sum is what the
+ * servers can see.
+ */
+function limitNow(maxconn: number, conns: number, workers: number): number {
+  if (workers <= 1) return rampedLimit(maxconn, conns);
+  let sum = 0;
+  for (let i = 0; i < workers; i++) sum += rampedLimit(shareOfLimit(maxconn, i, workers), conns);
+  return sum;
 }

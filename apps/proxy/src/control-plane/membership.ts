@@ -3,7 +3,7 @@
 // server state in the proxy; every change calls `onChange`, which rebuilds
 // the placement off the request path.
 
-import type { AdminState, MemberState } from "../data-plane/placement.js";
+import { rampedLimit, type AdminState, type MemberState } from "../data-plane/placement.js";
 import type { ServerSpec } from "./servers.js";
 import { FULL, STEP_MS, rampAt, type Ramp } from "./slow-start.js";
 
@@ -33,8 +33,15 @@ export interface Member extends MemberState {
   warmSince: number | undefined;
   /** How far into a second of the wall clock its slow start began (ms): HAProxy counts seconds on it. */
   warmPhase: number;
-  /** The steps of its slow start taken: one a second. */
-  warmSteps: number;
+  /**
+   * When its next step is due (the membership's clock): a second after the
+   * change, then every second. Like HAProxy's warm-up task, the schedule
+   * outlives a slow start cut short (down, maintenance) until it comes due,
+   * so one started again before then steps on the old schedule.
+   */
+  stepDue: number | undefined;
+  /** When the wall clock's next second turns (its maxconn grows then), while it warms up. */
+  turnDue: number | undefined;
 }
 
 /** Appends to the check history, keeping the latest HISTORY results. */
@@ -107,7 +114,8 @@ export class Membership {
       rampConns: 100,
       warmSince: undefined,
       warmPhase: 0,
-      warmSteps: 0,
+      stepDue: undefined,
+      turnDue: undefined,
     };
   }
 
@@ -124,65 +132,90 @@ export class Membership {
   private warm(member: Member): void {
     const duration = this.options.slowStartMs ?? 0;
     if (duration <= 0) return;
-    member.warmSince = this.now();
+    const now = this.now();
+    member.warmSince = now;
     member.warmPhase = (this.options.wallNow?.() ?? Date.now()) % 1000;
-    member.warmSteps = 0;
-    this.apply(member, rampAt(0, duration, member.warmPhase));
-  }
-
-  /** Ends `member`'s slow start: out of the placement, it has nothing to warm. */
-  private cool(member: Member): void {
-    this.apply(member, FULL);
-  }
-
-  private apply(member: Member, ramp: Ramp): void {
+    member.stepDue ??= now + STEP_MS;
+    member.turnDue = now + 1000 - member.warmPhase;
+    const ramp = rampAt(0, duration, member.warmPhase);
     member.ramp = ramp.weight;
     member.rampConns = ramp.conns;
-    if (ramp === FULL) member.warmSince = undefined;
   }
 
-  /** Where `member`'s slow start is now (HAProxy recomputes it at each step and at a weight change). */
+  /** Ends `member`'s slow start, over or cut short (its step schedule runs out by itself). */
+  private cool(member: Member): void {
+    member.ramp = FULL.weight;
+    member.rampConns = FULL.conns;
+    member.warmSince = undefined;
+    member.turnDue = undefined;
+  }
+
+  /** Where `member`'s slow start is now, by the seconds turned since its change. */
   private rampNow(member: Member, now = this.now()): Ramp {
     return rampAt(now - member.warmSince!, this.options.slowStartMs ?? 0, member.warmPhase);
   }
 
   /**
-   * Takes the step of every warming server whose next one is due (a step a
-   * second from its own change); one rebuild for all that changed.
+   * Moves every warming server on where it is due: its weight at its step
+   * (HAProxy's warm-up task), its maxconn when the wall clock's second turns
+   * (HAProxy works that limit out from the current second at each
+   * connection). One rebuild for all that changed.
    */
   stepRamps(): void {
     const now = this.now();
     const steps: string[] = [];
     let over = false;
     for (const member of this.members.values()) {
-      if (member.warmSince === undefined) continue;
-      const taken = Math.floor((now - member.warmSince) / STEP_MS);
-      if (taken <= member.warmSteps) continue;
-      member.warmSteps = taken;
-      const ramp = this.rampNow(member, now);
-      if (ramp.weight === member.ramp && ramp.conns === member.rampConns) continue;
-      this.apply(member, ramp);
-      if (ramp === FULL) {
-        over = true;
-        steps.push(`${member.id} at full weight (slow start over)`);
-      } else steps.push(`${member.id} at ${Math.round(ramp.weight * 100)}%`);
+      let changed = false;
+      if (member.turnDue !== undefined && now >= member.turnDue) {
+        while (member.turnDue <= now) member.turnDue += 1000;
+        const { conns } = this.rampNow(member, now);
+        // Without a maxconn the percent changes nothing: no rebuild for it.
+        if (conns !== member.rampConns) changed = member.maxconn > 0;
+        member.rampConns = conns;
+      }
+      if (member.stepDue !== undefined && now >= member.stepDue) {
+        if (member.warmSince === undefined) {
+          member.stepDue = undefined;
+          continue;
+        }
+        while (member.stepDue <= now) member.stepDue += STEP_MS;
+        const ramp = this.rampNow(member, now);
+        if (ramp === FULL) {
+          this.cool(member);
+          member.stepDue = undefined;
+          over = true;
+          steps.push(`${member.id} at full weight (slow start over)`);
+          continue;
+        }
+        if (ramp.weight !== member.ramp) changed = true;
+        member.ramp = ramp.weight;
+      }
+      if (changed) steps.push(`${member.id} at ${this.describeRamp(member)}`);
     }
     if (steps.length > 0) this.options.onChange(`slow start: ${steps.join(", ")}`, !over);
   }
 
+  private describeRamp(member: Member): string {
+    const weight = `${Math.round(member.ramp * 100)}%`;
+    if (member.maxconn === 0) return weight;
+    return `${weight}, maxconn ${rampedLimit(member.maxconn, member.rampConns)}`;
+  }
+
   /**
-   * Milliseconds until a warming server's next step is due (0: one is
-   * overdue, as when a step fell between stepRamps and this call);
-   * undefined when none is warming.
+   * Milliseconds until a server's next step or second's turn is due (0: one
+   * is overdue, as when it fell between stepRamps and this call); undefined
+   * when nothing is scheduled.
    */
   nextStepIn(): number | undefined {
     const now = this.now();
     let soonest: number | undefined;
-    for (const member of this.members.values()) {
-      if (member.warmSince === undefined) continue;
-      const wait = Math.max(0, (member.warmSteps + 1) * STEP_MS - (now - member.warmSince));
-      if (soonest === undefined || wait < soonest) soonest = wait;
-    }
+    for (const member of this.members.values())
+      for (const due of [member.stepDue, member.turnDue]) {
+        if (due === undefined) continue;
+        const wait = Math.max(0, due - now);
+        if (soonest === undefined || wait < soonest) soonest = wait;
+      }
     return soonest;
   }
 
@@ -269,7 +302,11 @@ export class Membership {
     if (member.weight === weight) return;
     member.weight = weight;
     // HAProxy recomputes a warming server's level with its new weight, at the seconds turned now.
-    if (member.warmSince !== undefined) this.apply(member, this.rampNow(member));
+    if (member.warmSince !== undefined) {
+      const ramp = this.rampNow(member);
+      if (ramp === FULL) this.cool(member);
+      else member.ramp = ramp.weight;
+    }
     this.options.onChange(`weight of ${id} set to ${weight}`);
   }
 
@@ -285,10 +322,11 @@ export class Membership {
     const member = this.require(id);
     if (member.admin === admin) return;
     // Back from maintenance, a server warms up as one back from down does;
-    // leaving drain while it warms starts its slow start again (HAProxy).
+    // entering or leaving drain while it warms starts its slow start again
+    // (HAProxy counts the seconds from that change).
     if (admin === "maint") this.cool(member);
     else if (member.admin === "maint" && member.up) this.warm(member);
-    else if (member.admin === "drain" && member.warmSince !== undefined) this.warm(member);
+    else if (member.warmSince !== undefined) this.warm(member);
     member.admin = admin;
     this.options.onChange(`${id} set to ${admin}`);
   }

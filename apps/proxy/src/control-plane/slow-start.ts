@@ -4,16 +4,18 @@
 // at once. The ramp is HAProxy 2.6's, level for level, so that a server
 // warming up behind stickyring gets the clients it gets behind HAProxy:
 // - the duration counts in whole seconds (rounded up), S;
-// - every second after the change (HAProxy's step is slowstart/20 in
-//   milliseconds of a duration it keeps in seconds: never above a second)
-//   the weight becomes floor((16k + S) / S) sixteenths of the server's own,
-//   1/16 at once, all of it from k = S; and maxconn max(1, maxconn x
-//   floor(100k / S) / 100), from 1. (16 is HAProxy's weight scale: a server
-//   of weight w owns 16w points of the `haproxy` ring, and warming it owns
-//   the first 16w x level of them, the points HAProxy's tree holds then.)
-// - k counts whole seconds of the clock as HAProxy does: the seconds turned
-//   since the change, so a step falls on the second's turn after it, or at
-//   once when the change fell at the very end of one (`phaseMs`).
+// - at k seconds after the change the weight is floor((16k + S) / S)
+//   sixteenths of the server's own, 1/16 at once, all of it from k = S; and
+//   maxconn max(1, maxconn x floor(100k / S) / 100), from 1. (16 is
+//   HAProxy's weight scale: a server of weight w owns 16w points of the
+//   `haproxy` ring, and warming it owns the first 16w x level of them, the
+//   points HAProxy's tree holds then.)
+// - k counts the seconds of the wall clock turned since the change, as
+//   HAProxy does (`phaseMs`: where in its second the change fell);
+// - the weight moves at a step, every second from the change (HAProxy's
+//   step is slowstart/20 in milliseconds of a duration it keeps in seconds:
+//   never over a second); maxconn when a second turns (HAProxy works it out
+//   at each connection). When the schedule is kept is membership.ts's.
 
 /** How far apart a ramp's steps are. */
 export const STEP_MS = 1000;

@@ -120,6 +120,17 @@ export function rampedLimit(maxconn: number, conns: number): number {
   return Math.max(1, Math.floor((maxconn * conns) / 100));
 }
 
+/**
+ * Worker `index`'s part of `limit` (0: no limit): the parts of all workers
+ * add up to the limit, the first `limit % workers` workers holding one more.
+ * A limit below the number of workers still gives each worker one slot, so
+ * every worker can reach every server: the total is then `workers`.
+ */
+export function shareOfLimit(limit: number, index: number, workers: number): number {
+  if (limit === 0) return 0;
+  return Math.max(1, Math.floor(limit / workers) + (index < limit % workers ? 1 : 0));
+}
+
 /** Why none of `members` takes new clients, or undefined when one does. */
 function whyNoneServes(
   members: readonly MemberState[],
