@@ -26,19 +26,22 @@ const SETTINGS = {
 const url = (port: number) => new URL(`http://127.0.0.1:${port}`);
 const keys = clientAddresses(2000);
 
-/** A membership of app1..app3 on a clock the test moves; the changes it reported. */
-function warmingMembership(slowStartMs: number) {
+/**
+ * A membership of app1..app3 (of `weight`) on a clock the test moves, which
+ * stands `phase` ms into a second of the wall clock at the start; the
+ * changes it reported.
+ */
+function warmingMembership(slowStartMs: number, phase = 0, weight = 1) {
   let now = 1_000_000;
   const changes: [string, boolean][] = [];
   const membership = new Membership(
-    [1, 2, 3].map((n) => ({ id: `app${n}`, url: url(5000 + n), weight: 1 })),
+    [1, 2, 3].map((n) => ({ id: `app${n}`, url: url(5000 + n), weight })),
     {
       rise: 1,
       fall: 1,
       slowStartMs,
       now: () => now,
-      // The membership's clock stands for the wall clock too: it starts on a whole second.
-      wallNow: () => now,
+      wallNow: () => now + phase,
       onChange: (reason, step) => changes.push([reason, step ?? false]),
     },
   );
@@ -198,26 +201,7 @@ describe("slow start: which servers warm up, and how their clients come back", (
     expect(membership.nextStepIn()).toBe(999);
   });
 
-  it("starts a ramp again when the server leaves drain during it, not after it", () => {
-    const { membership, advance } = warmingMembership(6_000);
-    membership.setAdmin("app1", "maint");
-    membership.setAdmin("app1", "ready");
-    advance(2_300);
-    membership.stepRamps();
-    membership.setAdmin("app1", "drain");
-    advance(1_900);
-    membership.stepRamps();
-    membership.setAdmin("app1", "ready");
-    expect(membership.get("app1")!.ramp).toBe(1 / 16);
-    advance(6_000);
-    membership.stepRamps();
-    expect(membership.get("app1")!.ramp).toBe(1);
-    membership.setAdmin("app1", "drain");
-    membership.setAdmin("app1", "ready");
-    expect(membership.get("app1")).toMatchObject({ ramp: 1, warmSince: undefined });
-  });
-
-  it("starts a ramp again when the server enters drain during it, so it may leave drain still warming", () => {
+  it("starts a ramp again when the server enters or leaves drain during it, not after it", () => {
     const { membership, advance } = warmingMembership(6_000);
     membership.setAdmin("app1", "maint");
     membership.setAdmin("app1", "ready");
@@ -227,93 +211,62 @@ describe("slow start: which servers warm up, and how their clients come back", (
     advance(4_900); // 7.2 s after the first change, 4.9 s into the one drain started
     membership.stepRamps();
     expect(membership.get("app1")!.warmSince).toBeDefined();
-    membership.setAdmin("app1", "ready");
+    membership.setAdmin("app1", "ready"); // and from here
     expect(membership.get("app1")!.ramp).toBe(1 / 16);
+    advance(6_000);
+    membership.stepRamps();
+    expect(membership.get("app1")!.ramp).toBe(1);
+    membership.setAdmin("app1", "drain");
+    membership.setAdmin("app1", "ready");
+    expect(membership.get("app1")).toMatchObject({ ramp: 1, warmSince: undefined });
   });
 
   it("keeps a cut-short ramp's step schedule when it starts again before its next step, as HAProxy's warm-up task does", () => {
-    let now = 1_000_000;
-    const membership = new Membership(
-      [1, 2, 3].map((n) => ({ id: `app${n}`, url: url(5000 + n), weight: 10 })),
-      {
-        rise: 1,
-        fall: 1,
-        slowStartMs: 6_000,
-        now: () => now,
-        wallNow: () => now + 300,
-        onChange: () => {},
-      },
-    );
-    membership.goLive();
+    const { membership, advance } = warmingMembership(6_000, 300, 10);
     membership.setAdmin("app2", "maint");
     membership.setAdmin("app2", "ready"); // 300 ms into a second; steps at +1 s, +2 s ...
-    now += 2_200;
+    advance(2_200);
     membership.stepRamps();
     membership.setAdmin("app2", "maint");
-    now += 300;
+    advance(300);
     membership.setAdmin("app2", "ready"); // 800 ms into a second; the step at +3 s still stands
     expect(membership.get("app2")!.ramp).toBe(1 / 16);
     expect(membership.nextStepIn()).toBe(200); // the wall clock's second turns first
-    now += 550; // the old schedule's step, 0.55 s after ready: one second turned since
+    advance(550); // the old schedule's step, 0.55 s after ready: one second turned since
     membership.stepRamps();
     expect(membership.get("app2")!.ramp).toBe(3 / 16);
     // Down for longer than a step, the schedule runs out: it starts afresh.
     membership.setAdmin("app2", "maint");
-    now += 1_500;
+    const at = advance(1_500);
     membership.stepRamps();
     expect(membership.get("app2")!.stepDue).toBeUndefined();
     membership.setAdmin("app2", "ready");
-    expect(membership.get("app2")!.stepDue).toBe(now + 1000);
+    expect(membership.get("app2")!.stepDue).toBe(at + 1000);
   });
 
   it("grows maxconn when the wall clock's second turns, not at the weight's step", () => {
-    let now = 1_000_000;
-    const changes: string[] = [];
-    const membership = new Membership(
-      [1, 2, 3].map((n) => ({ id: `app${n}`, url: url(5000 + n), weight: 10 })),
-      {
-        rise: 1,
-        fall: 1,
-        slowStartMs: 20_000,
-        now: () => now,
-        wallNow: () => now + 700,
-        onChange: (reason) => changes.push(reason),
-      },
-    );
-    membership.goLive();
+    const { membership, advance, changes } = warmingMembership(20_000, 700, 10);
     membership.setMaxconn("app2", 40);
     membership.setAdmin("app2", "maint");
     membership.setAdmin("app2", "ready"); // 700 ms into a second
     const maxconn = () => buildPlacement(membership.list(), SETTINGS, 1).maxconn.get("app2");
     expect(maxconn()).toBe(1);
     expect(membership.nextStepIn()).toBe(300);
-    now += 301; // the second turned: 5%
+    advance(301); // the second turned: 5%
     membership.stepRamps();
     expect(maxconn()).toBe(2);
     expect(membership.get("app2")!.ramp).toBe(1 / 16);
-    expect(changes.at(-1)).toBe("slow start: app2 at 6%, maxconn 2");
+    expect(changes.at(-1)).toEqual(["slow start: app2 at 6%, maxconn 2", true]);
   });
 
   it("recomputes a warming server's level when its weight changes, at the seconds turned then", () => {
-    let now = 1_000_000;
-    const membership = new Membership(
-      [1, 2, 3].map((n) => ({ id: `app${n}`, url: url(5000 + n), weight: 10 })),
-      {
-        rise: 1,
-        fall: 1,
-        slowStartMs: 6_000,
-        now: () => now,
-        wallNow: () => now + 780,
-        onChange: () => {},
-      },
-    );
-    membership.goLive();
+    const { membership, advance } = warmingMembership(6_000, 780, 10);
     membership.setAdmin("app2", "maint");
     membership.setAdmin("app2", "ready"); // 780 ms into a second
-    now += 2_000;
+    advance(2_000);
     membership.stepRamps(); // the step at 2 s: 2.78 s on the wall clock, two seconds turned
     expect(membership.get("app2")!.ramp).toBe(6 / 16);
-    now += 410; // 0.19 s into the next second: three turned
+    advance(410); // 0.19 s into the next second: three turned
     membership.setWeight("app2", 20);
     expect(membership.get("app2")!.ramp).toBe(9 / 16);
   });
