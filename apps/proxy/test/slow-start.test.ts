@@ -256,7 +256,7 @@ describe("slow start: which servers warm up, and how their clients come back", (
     membership.stepRamps();
     expect(maxconn()).toBe(2);
     expect(membership.get("app2")!.ramp).toBe(1 / 16);
-    expect(changes.at(-1)).toEqual(["slow start: app2 at 6%, maxconn 2", true]);
+    expect(changes.at(-1)).toEqual(["slow start: app2 at 6%, maxconn at 5%", true]);
   });
 
   it("recomputes a warming server's level when its weight changes, at the seconds turned then", () => {

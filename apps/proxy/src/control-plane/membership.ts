@@ -3,7 +3,7 @@
 // server state in the proxy; every change calls `onChange`, which rebuilds
 // the placement off the request path.
 
-import { rampedLimit, type AdminState, type MemberState } from "../data-plane/placement.js";
+import type { AdminState, MemberState } from "../data-plane/placement.js";
 import type { ServerSpec } from "./servers.js";
 import { FULL, STEP_MS, rampAt, type Ramp } from "./slow-start.js";
 
@@ -198,8 +198,8 @@ export class Membership {
 
   private describeRamp(member: Member): string {
     const weight = `${Math.round(member.ramp * 100)}%`;
-    if (member.maxconn === 0) return weight;
-    return `${weight}, maxconn ${rampedLimit(member.maxconn, member.rampConns)}`;
+    // A percent: with WORKERS each worker applies it to its own share.
+    return member.maxconn === 0 ? weight : `${weight}, maxconn at ${member.rampConns}%`;
   }
 
   /**
