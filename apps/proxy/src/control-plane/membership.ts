@@ -40,8 +40,6 @@ export interface Member extends MemberState {
    * so one started again before then steps on the old schedule.
    */
   stepDue: number | undefined;
-  /** When the wall clock's next second turns (its maxconn grows then), while it warms up. */
-  turnDue: number | undefined;
 }
 
 /** Appends to the check history, keeping the latest HISTORY results. */
@@ -115,7 +113,6 @@ export class Membership {
       warmSince: undefined,
       warmPhase: 0,
       stepDue: undefined,
-      turnDue: undefined,
     };
   }
 
@@ -136,7 +133,6 @@ export class Membership {
     member.warmSince = now;
     member.warmPhase = (this.options.wallNow?.() ?? Date.now()) % 1000;
     member.stepDue ??= now + STEP_MS;
-    member.turnDue = now + 1000 - member.warmPhase;
     const ramp = rampAt(0, duration, member.warmPhase);
     member.ramp = ramp.weight;
     member.rampConns = ramp.conns;
@@ -147,7 +143,6 @@ export class Membership {
     member.ramp = FULL.weight;
     member.rampConns = FULL.conns;
     member.warmSince = undefined;
-    member.turnDue = undefined;
   }
 
   /** Where `member`'s slow start is now, by the seconds turned since its change. */
@@ -167,8 +162,8 @@ export class Membership {
     let over = false;
     for (const member of this.members.values()) {
       let changed = false;
-      if (member.turnDue !== undefined && now >= member.turnDue) {
-        while (member.turnDue <= now) member.turnDue += 1000;
+      if (member.warmSince !== undefined) {
+        // The percent moves only when a second turns: read it whenever this runs.
         const { conns } = this.rampNow(member, now);
         // Without a maxconn the percent changes nothing: no rebuild for it.
         if (conns !== member.rampConns) changed = member.maxconn > 0;
@@ -210,12 +205,14 @@ export class Membership {
   nextStepIn(): number | undefined {
     const now = this.now();
     let soonest: number | undefined;
-    for (const member of this.members.values())
-      for (const due of [member.stepDue, member.turnDue]) {
-        if (due === undefined) continue;
-        const wait = Math.max(0, due - now);
-        if (soonest === undefined || wait < soonest) soonest = wait;
-      }
+    for (const member of this.members.values()) {
+      const waits: number[] = [];
+      if (member.stepDue !== undefined) waits.push(Math.max(0, member.stepDue - now));
+      // The wall clock's next second turn since its change: its maxconn moves then.
+      if (member.warmSince !== undefined)
+        waits.push(1000 - ((now - member.warmSince + member.warmPhase) % 1000));
+      for (const wait of waits) if (soonest === undefined || wait < soonest) soonest = wait;
+    }
     return soonest;
   }
 

@@ -105,7 +105,7 @@ export function buildPlacement(
     targets: new Map(usable.map((m) => [m.id, m.url])),
     version,
     unavailable: whyNoneServes(members, usable),
-    // HAProxy's slowstart grows a server's maxconn from 1 as it grows its weight.
+    // HAProxy's slowstart grows a server's maxconn from 1 (rampConns, by the seconds turned).
     maxconn: new Map(
       usable.filter((m) => m.maxconn > 0).map((m) => [m.id, rampedLimit(m.maxconn, m.rampConns)]),
     ),
