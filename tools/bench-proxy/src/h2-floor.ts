@@ -32,6 +32,9 @@ const BARE = [
   ["bare node:http2, answers itself", "h2hello"],
   ["bare node:http2 forwarder, net sockets to backends", "h2net"],
 ] as const;
+// Which rows beside HAProxy and stickyring (default all): fewer idle node
+// processes beside HAProxy's rounds, whose figures they have been seen to lower.
+const ROWS = (process.env.BENCH_H2FLOOR_ROWS ?? "workers,h2hello,h2net").split(",");
 
 ensureTools();
 const script = fileURLToPath(new URL("./bare.js", import.meta.url));
@@ -41,10 +44,13 @@ try {
   const pem = certificate();
   const candidates = await startTlsCandidates(backends, pem);
   started.push(...candidates);
-  const workers = await startTlsStickyring(PORT_BASE + 233, backends, pem, cpus().length);
-  started.push(workers);
-  candidates.push(workers);
+  if (ROWS.includes("workers")) {
+    const workers = await startTlsStickyring(PORT_BASE + 233, backends, pem, cpus().length);
+    started.push(workers);
+    candidates.push(workers);
+  }
   for (const [i, [name, mode]] of BARE.entries()) {
+    if (!ROWS.includes(mode)) continue;
     const port = PORT_BASE + 240 + i;
     const bare = await startProcess(
       name,
@@ -59,9 +65,13 @@ try {
   const h2 = LOADS.filter((load) => load.name.startsWith("HTTP/2"));
   const table = await runHttps(candidates, ROUNDS, SECONDS, h2);
   const report = [
-    `Command: \`pnpm bench:h2floor\` (${new Date().toISOString().slice(0, 10)}, ${commit()}, ${cpus().length} cores, Node ${process.version}, ${execFileSync("haproxy", ["-v"], { encoding: "utf8" }).split("\n")[0]}).`,
+    `Command: \`${ROWS.length < 3 ? `BENCH_H2FLOOR_ROWS=${ROWS.join(",")} ` : ""}pnpm bench:h2floor\` (${new Date().toISOString().slice(0, 10)}, ${commit()}, ${cpus().length} cores, Node ${process.version}, ${execFileSync("haproxy", ["-v"], { encoding: "utf8" }).split("\n")[0]}).`,
     `${ROUNDS} alternating rounds of ${SECONDS} s after an uncounted warm-up; medians shown. HAProxy and stickyring as in bench:https;`,
-    `\`stickyring, ${cpus().length} workers\`: the same with \`WORKERS=${cpus().length}\` (a control process and one data-plane worker per core; CPU and RSS summed over all of them): HAProxy runs one thread, so this row is not like for like;`,
+    ...(ROWS.includes("workers")
+      ? [
+          `\`stickyring, ${cpus().length} workers\`: the same with \`WORKERS=${cpus().length}\` (a control process and one data-plane worker per core; CPU and RSS summed over all of them): HAProxy runs one thread, so this row is not like for like;`,
+        ]
+      : []),
     `the bare node:http2 servers (tools/bench-proxy/src/bare.ts, GET only, Content-Length answers only) run as ${launchLine()}, with the same certificate.`,
     "The bare forwarder is what any proxy on node:http2 costs at least: its requests/s bound what stickyring's TLS port can reach.",
     "",
