@@ -12,6 +12,11 @@
 //           each stream itself: Node's HTTP/2 server alone
 //   h2net   node:http2 over TLS forwarding each stream (GET only) on the same
 //           kept-alive net sockets: the floor of a Node HTTP/2-to-HTTP/1.1 proxy
+//   h2pipe  the same, pipelining the requests on 4 connections per backend,
+//           each tick's requests in one write: an experiment on where h2net's
+//           time goes (socket wakeups), not a way to forward (a server that
+//           closes mid-pipeline loses the requests behind, and no well-known
+//           proxy pipelines to its servers)
 
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { connect, createServer as createNetServer, type Socket } from "node:net";
@@ -41,27 +46,35 @@ const idle = new Map<number, Socket[]>();
 /** Where a relayed answer goes: node:http's response, or a client socket written to directly. */
 type Answer = (status: number, headers: string[], body: Buffer) => void;
 
-/** Reads one response (status line, headers, Content-Length body) and relays it. */
+/** One whole response (status line, headers, Content-Length body) at the start of `buffered`, if it is all there. */
+function readAnswer(buffered: Buffer) {
+  const end = buffered.indexOf("\r\n\r\n");
+  if (end < 0) return undefined;
+  const head = buffered.toString("latin1", 0, end).split("\r\n");
+  const headers: string[] = [];
+  let length = 0;
+  for (const line of head.slice(1)) {
+    const colon = line.indexOf(":");
+    const name = line.slice(0, colon).toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    if (name === "content-length") length = Number(value);
+    if (name !== "connection" && name !== "keep-alive") headers.push(name, value);
+  }
+  const used = end + 4 + length;
+  if (buffered.length < used) return undefined; // the body is not all here yet
+  const status = Number(head[0]!.slice(9, 12));
+  return { status, headers, body: buffered.subarray(end + 4, used), used };
+}
+
+/** Reads one response and relays it; the socket goes back to the idle list. */
 function relayOne(socket: Socket, port: number, answer: Answer): void {
   let buffered: Buffer = Buffer.alloc(0);
   const onData = (chunk: Buffer) => {
     buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-    const end = buffered.indexOf("\r\n\r\n");
-    if (end < 0) return;
-    const head = buffered.toString("latin1", 0, end).split("\r\n");
-    const status = Number(head[0]!.slice(9, 12));
-    const headers: string[] = [];
-    let length = 0;
-    for (let i = 1; i < head.length; i++) {
-      const colon = head[i]!.indexOf(":");
-      const name = head[i]!.slice(0, colon).toLowerCase();
-      const value = head[i]!.slice(colon + 1).trim();
-      if (name === "content-length") length = Number(value);
-      if (name !== "connection" && name !== "keep-alive") headers.push(name, value);
-    }
-    if (buffered.length < end + 4 + length) return; // the body is not all here yet
+    const read = readAnswer(buffered);
+    if (read === undefined) return;
     socket.off("data", onData);
-    answer(status, headers, buffered.subarray(end + 4, end + 4 + length));
+    answer(read.status, read.headers, read.body);
     idle.get(port)!.push(socket);
   };
   socket.on("data", onData);
@@ -111,17 +124,61 @@ function h2hello(stream: ServerHttp2Stream): void {
   stream.end("Hello from App 1");
 }
 
-/** Each stream as an HTTP/1.1 GET to the client's backend; the answer as one HEADERS and one DATA frame. */
-function h2net(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
-  const port = pickByAddress(stream.session!.socket.remoteAddress, backends);
-  const head = `GET ${headers[":path"]} HTTP/1.1\r\nhost: ${headers[":authority"]}\r\n\r\n`;
-  forward(port, head, (status, fields, body) => {
+/** A stream's GET as an HTTP/1.1 request head. */
+const getHead = (headers: IncomingHttpHeaders) =>
+  `GET ${headers[":path"]} HTTP/1.1\r\nhost: ${headers[":authority"]}\r\n\r\n`;
+
+/** Relays an answer on a stream as one HEADERS and one DATA frame. */
+const answerOn =
+  (stream: ServerHttp2Stream): Answer =>
+  (status, fields, body) => {
     if (stream.destroyed) return;
     const answer: OutgoingHttpHeaders = { ":status": status };
     for (let i = 0; i < fields.length; i += 2) answer[fields[i]!] = fields[i + 1]!;
     stream.respond(answer);
     stream.end(body);
+  };
+
+/** Each stream as an HTTP/1.1 GET to the client's backend on a kept-alive socket of its own. */
+function h2net(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+  const port = pickByAddress(stream.session!.socket.remoteAddress, backends);
+  forward(port, getHead(headers), answerOn(stream));
+}
+
+/** One pipelined connection: answers come back in the order the requests were written. */
+function pipeline(port: number) {
+  const socket = connect({ port, host: "127.0.0.1", noDelay: true });
+  const waiting: Answer[] = [];
+  let batch: string[] = [];
+  let buffered: Buffer = Buffer.alloc(0);
+  socket.on("data", (chunk: Buffer) => {
+    buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+    for (let read = readAnswer(buffered); read !== undefined; read = readAnswer(buffered)) {
+      waiting.shift()!(read.status, read.headers, read.body);
+      buffered = buffered.subarray(read.used);
+    }
   });
+  return (head: string, answer: Answer) => {
+    waiting.push(answer);
+    if (batch.length === 0)
+      setImmediate(() => {
+        socket.write(batch.join(""), "latin1");
+        batch = [];
+      });
+    batch.push(head);
+  };
+}
+
+/** 4 pipelined connections per backend port, opened at its first request. */
+const pipelines = new Map<number, ReturnType<typeof pipeline>[]>();
+let turn = 0;
+
+function h2pipe(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+  const port = pickByAddress(stream.session!.socket.remoteAddress, backends);
+  let connections = pipelines.get(port);
+  if (connections === undefined)
+    pipelines.set(port, (connections = Array.from({ length: 4 }, () => pipeline(port))));
+  connections[turn++ % connections.length]!(getHead(headers), answerOn(stream));
 }
 
 function h2Server(onStream: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void) {
@@ -140,7 +197,8 @@ else if (mode === "raw") createServer(viaRaw).listen(port, "127.0.0.1");
 else if (mode === "net") createNetServer({ noDelay: true }, viaNet).listen(port, "127.0.0.1");
 else if (mode === "h2hello") h2Server(h2hello).listen(port, "127.0.0.1");
 else if (mode === "h2net") h2Server(h2net).listen(port, "127.0.0.1");
+else if (mode === "h2pipe") h2Server(h2pipe).listen(port, "127.0.0.1");
 else {
-  console.error(`usage: bare.js hello|raw|net|h2hello|h2net <port> <backend ports...>`);
+  console.error(`usage: bare.js hello|raw|net|h2hello|h2net|h2pipe <port> <backend ports...>`);
   process.exit(2);
 }

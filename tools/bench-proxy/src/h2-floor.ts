@@ -4,8 +4,9 @@
 // (bare.ts): one answering each stream itself, one forwarding each to the
 // backends on kept-alive sockets with nothing else (no ring, headers,
 // limits, timeouts, metrics). The bare forwarder is the ceiling of any proxy
-// built on node:http2, whatever it does above it. Also stickyring's
-// multi-core mode (WORKERS = the cores): not a like-for-like row (HAProxy
+// built on node:http2 that forwards as proxies do, whatever it does above it
+// (BENCH_H2FLOOR_ROWS=...,h2pipe adds one that pipelines to the backends, an
+// experiment). Also stickyring's multi-core mode (WORKERS = the cores): not a like-for-like row (HAProxy
 // runs one thread), but what an operator with spare cores gets. Writes
 // results/h2-floor.md.
 
@@ -31,10 +32,13 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const BARE = [
   ["bare node:http2, answers itself", "h2hello"],
   ["bare node:http2 forwarder, net sockets to backends", "h2net"],
+  ["bare node:http2 forwarder, pipelining to backends (experiment)", "h2pipe"],
 ] as const;
-// Which rows beside HAProxy and stickyring (default all): fewer idle node
-// processes beside HAProxy's rounds, whose figures they have been seen to lower.
-const ROWS = (process.env.BENCH_H2FLOOR_ROWS ?? "workers,h2hello,h2net").split(",");
+// Which rows beside HAProxy and stickyring (default all but the pipelining
+// experiment): fewer idle node processes beside HAProxy's rounds, whose
+// figures they have been seen to lower.
+const DEFAULT_ROWS = "workers,h2hello,h2net";
+const ROWS = (process.env.BENCH_H2FLOOR_ROWS ?? DEFAULT_ROWS).split(",");
 
 ensureTools();
 const script = fileURLToPath(new URL("./bare.js", import.meta.url));
@@ -65,7 +69,7 @@ try {
   const h2 = LOADS.filter((load) => load.name.startsWith("HTTP/2"));
   const table = await runHttps(candidates, ROUNDS, SECONDS, h2);
   const report = [
-    `Command: \`${ROWS.length < 3 ? `BENCH_H2FLOOR_ROWS=${ROWS.join(",")} ` : ""}pnpm bench:h2floor\` (${new Date().toISOString().slice(0, 10)}, ${commit()}, ${cpus().length} cores, Node ${process.version}, ${execFileSync("haproxy", ["-v"], { encoding: "utf8" }).split("\n")[0]}).`,
+    `Command: \`${ROWS.join(",") !== DEFAULT_ROWS ? `BENCH_H2FLOOR_ROWS=${ROWS.join(",")} ` : ""}pnpm bench:h2floor\` (${new Date().toISOString().slice(0, 10)}, ${commit()}, ${cpus().length} cores, Node ${process.version}, ${execFileSync("haproxy", ["-v"], { encoding: "utf8" }).split("\n")[0]}).`,
     `${ROUNDS} alternating rounds of ${SECONDS} s after an uncounted warm-up; medians shown. HAProxy and stickyring as in bench:https;`,
     ...(ROWS.includes("workers")
       ? [
@@ -74,6 +78,11 @@ try {
       : []),
     `the bare node:http2 servers (tools/bench-proxy/src/bare.ts, GET only, Content-Length answers only) run as ${launchLine()}, with the same certificate.`,
     "The bare forwarder is what any proxy on node:http2 costs at least: its requests/s bound what stickyring's TLS port can reach.",
+    ...(ROWS.includes("h2pipe")
+      ? [
+          "The pipelining forwarder is an experiment, not a way to forward: it writes each tick's requests to a backend in one write on 4 connections per backend, to show how much of the bare forwarder's time is its socket wakeups.",
+        ]
+      : []),
     "",
     table,
   ].join("\n");
