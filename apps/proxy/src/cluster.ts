@@ -8,7 +8,7 @@
 // master-worker mode and Envoy's main thread/worker threads split the same way.
 
 import cluster, { type Worker } from "node:cluster";
-import { listen, onShutdownSignal, type Logger } from "@stickyring/runtime";
+import { announceHealth, listen, onShutdownSignal, type Logger } from "@stickyring/runtime";
 import { AggregatorRegistry } from "prom-client";
 import type { ProxyConfig } from "./config.js";
 import { createDataPlane } from "./data-plane/data-plane.js";
@@ -242,6 +242,7 @@ async function runPrimary(config: ProxyConfig, logger: Logger): Promise<void> {
     { port, adminPort, adminHost: config.admin.host, workers: config.workers },
     "proxy listening",
   );
+  announceHealth(logger, config.admin.host, adminPort, "/healthz");
 
   onShutdownSignal(logger, config.graceMs + STOP_MS, async () => {
     stopping = true;

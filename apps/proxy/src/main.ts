@@ -5,7 +5,12 @@
 import { parseArgs } from "node:util";
 import cluster from "node:cluster";
 import { setFlagsFromString } from "node:v8";
-import { createLogger, exitWithHealth, onShutdownSignal } from "@stickyring/runtime";
+import {
+  announceHealth,
+  createLogger,
+  exitWithHealth,
+  onShutdownSignal,
+} from "@stickyring/runtime";
 import { ConfigError, loadConfig } from "./config.js";
 import { runCluster } from "./cluster.js";
 
@@ -57,13 +62,7 @@ if (config.tls === undefined) setFlagsFromString("--no-maglev");
 // nearly doubled the CPU per request (a bare node:http2 server under
 // h2load: 22 -> 40 µs), for a few MB.
 if (config.tls === undefined) setFlagsFromString("--memory-saver-mode");
-if (healthcheck) {
-  // The admin listener answers /healthz; a wildcard bind is reached on loopback.
-  const host = ["0.0.0.0", "::"].includes(config.admin.host) ? "127.0.0.1" : config.admin.host;
-  await exitWithHealth(
-    `http://${host.includes(":") ? `[${host}]` : host}:${config.admin.port}/healthz`,
-  );
-}
+if (healthcheck) await exitWithHealth(config.admin.host, config.admin.port, "/healthz");
 
 const logger = createLogger("proxy", config.logLevel);
 // Once, by the process that read the settings first (a worker reads them again).
@@ -102,7 +101,8 @@ async function runSingle() {
   // file too and needs only the data plane (cluster.ts).
   const { createStickyProxy } = await import("./proxy.js");
   const proxy = createStickyProxy(config, logger);
-  await proxy.start();
+  const { adminPort } = await proxy.start();
+  announceHealth(logger, config.admin.host, adminPort, "/healthz");
   // GRACE first (MONITOR_URI says 503 meanwhile), then up to 10 s to drain.
   onShutdownSignal(logger, config.graceMs + 10_000, () => proxy.stop(10_000));
 }

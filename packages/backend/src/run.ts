@@ -1,5 +1,6 @@
 import { createServer } from "node:http";
 import {
+  announceHealth,
   closeGracefully,
   createLogger,
   exitWithHealth,
@@ -23,7 +24,7 @@ export async function runBackend(n: number): Promise<void> {
     process.exit(2);
   }
   if (process.argv.includes("--healthcheck"))
-    await exitWithHealth(`http://127.0.0.1:${config.port}/healthz`);
+    await exitWithHealth(config.host, config.port, "/healthz");
   const name = config.name ?? id;
   const logger = createLogger(name, config.logLevel);
   const greeting = config.name === undefined ? `Hello from App ${n}` : `Hello from ${name}`;
@@ -31,6 +32,7 @@ export async function runBackend(n: number): Promise<void> {
   const wss = attachWebSocketEcho(server, greeting);
   const port = await listen(server, config.port, config.host);
   logger.info({ port }, `${name} listening`);
+  announceHealth(logger, config.host, port, "/healthz");
   onShutdownSignal(logger, SHUTDOWN_TIMEOUT_MS, async () => {
     for (const client of wss.clients) client.close(1001, "server shutting down");
     await closeGracefully(server, SHUTDOWN_TIMEOUT_MS);

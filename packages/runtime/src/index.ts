@@ -8,6 +8,7 @@ import {
 import { pino, type Logger } from "pino";
 
 export type { Logger };
+export { announceHealth, exitWithHealth } from "./health.js";
 
 /** The levels LOG_LEVEL accepts, quietest last. */
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -110,20 +111,6 @@ export function onShutdownSignal(
   };
   process.on("SIGTERM", handle);
   process.on("SIGINT", handle);
-}
-
-/**
- * The container health check (`node dist/main.js --healthcheck`): exits 0
- * when `url` answers 2xx within the timeout, 1 otherwise. No curl needed in
- * the image.
- */
-export async function exitWithHealth(url: string, timeoutMs = 2000): Promise<never> {
-  try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    process.exit(response.ok ? 0 : 1);
-  } catch {
-    process.exit(1);
-  }
 }
 
 /**
