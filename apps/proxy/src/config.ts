@@ -66,6 +66,8 @@ export interface ProxyConfig {
   maxIdlePerServer: number;
   /** HAProxy's global `maxconn`: client connections served at once, all workers together. */
   clientMaxconn: number;
+  /** Connections one client address may hold at once, in each worker (0: no cap). */
+  clientAddressMaxconn: number;
   /** Bytes/s a request body must average once it has taken longer than the client timeout (0: off). */
   clientMinBodyRate: number;
   /** Requests a client may send (CLIENT_RATE, CLIENT_RATE_BURST); undefined: no limit. */
@@ -378,6 +380,7 @@ const schema = z.object({
   TIMEOUT_QUEUE: text.optional(),
   MAX_IDLE_PER_SERVER: integer(16, 0, 100_000),
   CLIENT_MAXCONN: text.optional(),
+  CLIENT_ADDRESS_MAXCONN: integer(0, 0, 1_000_000),
   TRUSTED_PROXIES: text.optional().transform((v, ctx) => {
     const parsed = parseCidrList(v ?? "");
     if ("matcher" in parsed) return parsed.matcher;
@@ -701,6 +704,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): ProxyCo
     maxconn: s.MAXCONN,
     maxIdlePerServer: s.MAX_IDLE_PER_SERVER,
     clientMaxconn,
+    clientAddressMaxconn: s.CLIENT_ADDRESS_MAXCONN,
     clientMinBodyRate: s.CLIENT_MIN_BODY_RATE,
     clientRate,
     requestIdHeader: s.REQUEST_ID_HEADER,

@@ -512,6 +512,80 @@ describe("the client connection limit (CLIENT_MAXCONN)", () => {
   });
 });
 
+describe("connections per client address (CLIENT_ADDRESS_MAXCONN)", () => {
+  /** A keep-alive connection from `from` (a loopback address), after `preamble` if given. */
+  const open = (port: number, from: string, preamble = "") =>
+    new Promise<Socket>((resolve, reject) => {
+      const socket = connect({ port, host: "127.0.0.1", localAddress: from }, () => {
+        if (preamble !== "") socket.write(preamble);
+        resolve(socket);
+      });
+      socket.once("error", reject);
+    });
+  /** The first answer's status line, or "closed" when the proxy closes the connection without one. */
+  const ask = (socket: Socket, path: string) =>
+    new Promise<string>((resolve) => {
+      socket.once("data", (data) => resolve(data.toString("latin1").split("\r\n")[0]!));
+      socket.once("close", () => resolve("closed"));
+      socket.on("error", () => undefined);
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    });
+  const proxyHeader = (client: string) => `PROXY TCP4 ${client} 127.0.0.1 40000 80\r\n`;
+
+  it("closes at once a connection past the cap from one address; other addresses and freed places are served", async () => {
+    const app1 = await countingBackend("app1", () => 1);
+    cleanup.push(() => app1.stop());
+    const running = await proxyOver([app1], { CLIENT_ADDRESS_MAXCONN: "2" });
+    const a = await open(running.port, "127.0.0.2");
+    const b = await open(running.port, "127.0.0.2");
+    cleanup.push(async () => [a, b].forEach((s) => s.destroy()));
+    expect(await ask(a, "/a")).toBe("HTTP/1.1 200 OK");
+    expect(await ask(b, "/b")).toBe("HTTP/1.1 200 OK");
+
+    const third = await open(running.port, "127.0.0.2");
+    expect(await ask(third, "/c")).toBe("closed");
+    const other = await open(running.port, "127.0.0.3");
+    cleanup.push(async () => other.destroy());
+    expect(await ask(other, "/d")).toBe("HTTP/1.1 200 OK");
+    expect(await metric(running, /stickyring_client_connections_refused_per_address/)).toBe(1);
+
+    a.destroy();
+    await waitFor(
+      async () => (await metric(running, /stickyring_client_connections\{state="open"\}/)) === 2,
+    );
+    const again = await open(running.port, "127.0.0.2");
+    cleanup.push(async () => again.destroy());
+    expect(await ask(again, "/e")).toBe("HTTP/1.1 200 OK");
+    expect(app1.state.order).toEqual(["/a", "/b", "/d", "/e"]);
+  });
+
+  it("with ACCEPT_PROXY, counts the address the PROXY header names, not the balancer's", async () => {
+    const app1 = await countingBackend("app1", () => 1);
+    cleanup.push(() => app1.stop());
+    const running = await proxyOver([app1], {
+      CLIENT_ADDRESS_MAXCONN: "1",
+      ACCEPT_PROXY: "on",
+    });
+    // Every connection comes from the one balancer (127.0.0.4).
+    const first = await open(running.port, "127.0.0.4", proxyHeader("203.0.113.7"));
+    cleanup.push(async () => first.destroy());
+    expect(await ask(first, "/a")).toBe("HTTP/1.1 200 OK");
+    const same = await open(running.port, "127.0.0.4", proxyHeader("203.0.113.7"));
+    expect(await ask(same, "/b")).toBe("closed");
+    const other = await open(running.port, "127.0.0.4", proxyHeader("203.0.113.8"));
+    cleanup.push(async () => other.destroy());
+    expect(await ask(other, "/c")).toBe("HTTP/1.1 200 OK");
+    expect(app1.state.order).toEqual(["/a", "/c"]);
+  });
+
+  it("is off by default, and refused by name when it is not a count", () => {
+    expect(loadConfig({}).clientAddressMaxconn).toBe(0);
+    expect(() => loadConfig({ CLIENT_ADDRESS_MAXCONN: "-1" })).toThrow(
+      /CLIENT_ADDRESS_MAXCONN="-1": expected an integer from 0 to 1000000/,
+    );
+  });
+});
+
 describe("idle connections to a server (MAX_IDLE_PER_SERVER)", () => {
   it("keeps a burst's connections for the next burst, then at most that many", async () => {
     const app1 = await countingBackend("app1", () => 30);

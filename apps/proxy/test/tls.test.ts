@@ -446,6 +446,43 @@ describe("PROXY protocol in front of TLS (ACCEPT_PROXY)", () => {
   });
 });
 
+describe("connections per client address in front of TLS (CLIENT_ADDRESS_MAXCONN, ACCEPT_PROXY)", () => {
+  let running: RunningProxy;
+  let tlsPort: number;
+  beforeAll(async () => {
+    running = await startProxy(
+      backends,
+      tlsEnv({ ACCEPT_PROXY: "on", CLIENT_ADDRESS_MAXCONN: "1" }),
+    );
+    tlsPort = (running.proxy.tlsServer!.address() as { port: number }).port;
+  });
+  afterAll(() => running.stop());
+
+  /** A TLS connection behind a PROXY header naming `client`: "secure", or "closed" when the proxy closed it first. */
+  const secure = (client: string) =>
+    new Promise<{ outcome: string; socket: TLSSocket }>((resolve) => {
+      const raw = netConnect({ host: "127.0.0.1", port: tlsPort }, () => {
+        raw.write(`PROXY TCP4 ${client} 127.0.0.1 40000 443\r\n`);
+        const socket = tlsConnect({ socket: raw, ca: pki.ca, servername: "localhost" }, () =>
+          resolve({ outcome: "secure", socket }),
+        );
+        socket.on("error", () => resolve({ outcome: "closed", socket }));
+        socket.on("close", () => resolve({ outcome: "closed", socket }));
+      });
+      raw.on("error", () => undefined);
+    });
+
+  it("closes a second connection from the address the header names before its handshake", async () => {
+    const first = await secure("203.0.113.7");
+    expect(first.outcome).toBe("secure");
+    const second = await secure("203.0.113.7");
+    expect(second.outcome).toBe("closed");
+    const other = await secure("203.0.113.8");
+    expect(other.outcome).toBe("secure");
+    for (const { socket } of [first, second, other]) socket.destroy();
+  });
+});
+
 describe("HSTS and HTTPS_REDIRECT", () => {
   let running: RunningProxy;
   let tlsPort: number;

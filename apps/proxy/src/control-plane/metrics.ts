@@ -196,6 +196,12 @@ export function createMetrics(): Metrics {
     [],
     (gauge, view) => gauge.set(view.clients.refused),
   );
+  loadGauge(
+    "stickyring_client_connections_refused_per_address",
+    "Connections closed at once since start because their client address held CLIENT_ADDRESS_MAXCONN already.",
+    [],
+    (gauge, view) => gauge.set(view.clients.refusedPerAddress),
+  );
   return {
     registry,
     watchLoad(source) {

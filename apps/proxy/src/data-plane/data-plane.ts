@@ -52,6 +52,8 @@ export interface DataPlaneSettings {
   maxIdlePerServer: number;
   /** Client connections served at once by this process (client-gate.ts). */
   clientMaxconn: number;
+  /** Connections one client address may hold at once in this process; 0: no cap. */
+  clientAddressMaxconn: number;
   clientMinBodyRate: number;
   /** CLIENT_RATE: requests a client may send; undefined: no limit. */
   clientRate: ClientRate | undefined;
@@ -367,8 +369,20 @@ export function createDataPlane(options: {
     forwarder.upgrade(req, result, socket, head);
   };
 
+  let addressFullLogged = 0;
   const gate = createClientGate(config.clientMaxconn, {
     clientMs: config.timeouts.clientMs,
+    perAddress: config.clientAddressMaxconn,
+    claimOnAdmit: !config.acceptProxy,
+    addressFull(address, perAddress) {
+      // At most a line every 10 s: this is what a flood from one address looks like.
+      if (performance.now() - addressFullLogged < 10_000 && addressFullLogged !== 0) return;
+      addressFullLogged = performance.now();
+      logger.warn(
+        { client: address, perAddress, refused: gate.counts().refusedPerAddress },
+        "a client address holds CLIENT_ADDRESS_MAXCONN connections: more from it are closed at once",
+      );
+    },
     full(full, counts) {
       if (full)
         logger.warn(

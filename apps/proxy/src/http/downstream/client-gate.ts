@@ -6,8 +6,15 @@
 // descriptor, first come first served, until a served connection closes.
 // Past `limit` set aside as well, a new connection is closed at once, so
 // descriptors and memory stay bounded whatever comes in.
+//
+// `perAddress` (CLIENT_ADDRESS_MAXCONN) caps the connections one client
+// address holds, served or waiting, as HAProxy's `tcp-request connection
+// reject if { src_conn_cur ge N }` does: without it one address could take
+// every place. One more from that address is closed at once, unread. The address is the TCP peer's, or with the PROXY protocol the one
+// its header names: the engines then claim the place once they read it.
 
 import type { Socket } from "node:net";
+import { plainAddress } from "./request.js";
 
 export interface ClientGateCounts {
   /** Connections served now. */
@@ -17,11 +24,19 @@ export interface ClientGateCounts {
   limit: number;
   /** Connections closed at once since start: both the served and the waiting were full. */
   refused: number;
+  /** Connections closed at once since start: their address held `perAddress` already. */
+  refusedPerAddress: number;
 }
 
 export interface ClientGate {
   /** Serves `socket` now, or once a served connection closes. */
   admit(socket: Socket, serve: () => void): void;
+  /**
+   * Counts `socket` against its client `address` while it is open; past
+   * the cap closes it and says false. Called by admit itself unless the
+   * address comes in a PROXY protocol header.
+   */
+  claim(socket: Socket, address: string | undefined): boolean;
   counts(): ClientGateCounts;
   /** A new limit: more connections are served at once if it rose. */
   setLimit(limit: number): void;
@@ -34,13 +49,41 @@ export function createClientGate(
     clientMs: number;
     /** Called when the limit is reached (true), and when nothing waits any more (false). */
     full(full: boolean, counts: ClientGateCounts): void;
+    /** Connections one client address may hold at once; 0: no cap. */
+    perAddress?: number;
+    /** Whether admit claims the TCP peer's address (false: the PROXY protocol names it later). */
+    claimOnAdmit?: boolean;
+    /** Called when a connection is closed for its address's cap. */
+    addressFull?(address: string, perAddress: number): void;
   },
 ): ClientGate {
   let open = 0;
   let refused = 0;
+  let refusedPerAddress = 0;
   let isFull = false;
   const waiting = new Set<{ socket: Socket; serve: () => void }>();
-  const counts = () => ({ open, waiting: waiting.size, limit, refused });
+  const byAddress = new Map<string, number>();
+  const { perAddress = 0, claimOnAdmit = true } = options;
+  const counts = () => ({ open, waiting: waiting.size, limit, refused, refusedPerAddress });
+
+  const claim = (socket: Socket, peer: string | undefined): boolean => {
+    if (perAddress === 0 || peer === undefined) return true;
+    const address = plainAddress(peer)!;
+    const held = byAddress.get(address) ?? 0;
+    if (held >= perAddress) {
+      refusedPerAddress++;
+      options.addressFull?.(address, perAddress);
+      socket.destroy();
+      return false;
+    }
+    byAddress.set(address, held + 1);
+    socket.once("close", () => {
+      const left = byAddress.get(address)! - 1;
+      if (left === 0) byAddress.delete(address);
+      else byAddress.set(address, left);
+    });
+    return true;
+  };
 
   const serve = (socket: Socket, start: () => void) => {
     open++;
@@ -72,6 +115,7 @@ export function createClientGate(
 
   return {
     admit(socket, start) {
+      if (claimOnAdmit && !claim(socket, socket.remoteAddress)) return;
       if (open < limit) return serve(socket, start);
       if (waiting.size >= limit) {
         refused++;
@@ -98,6 +142,7 @@ export function createClientGate(
         options.full(true, counts());
       }
     },
+    claim,
     counts,
     setLimit(value) {
       limit = value;

@@ -78,6 +78,8 @@ export interface ConnectionHost {
   readonly acceptProxy: boolean;
   /** A half-close drops the request in flight while none of it has reached a server. */
   readonly abortOnClose: boolean;
+  /** Counts the connection against the client address its PROXY header named (client-gate.ts); false: closed. */
+  claim(socket: Socket, address: string | undefined): boolean;
   forget(connection: ClientConnection): void;
 }
 
@@ -263,6 +265,7 @@ export class ClientConnection implements ResponseOwner {
     }
     this.preamble = undefined;
     if (header.source !== undefined) this.remoteAddress = header.source;
+    if (!this.host.claim(this.socket, this.remoteAddress)) return;
     this.socket.removeListener("data", this.onPreamble);
     this.socket.on("data", this.onData);
     const rest = bytes.subarray(header.length);

@@ -53,6 +53,7 @@ export function createHttpServer(handlers: ServerHandlers, options: HttpServerOp
     closing: false,
     acceptProxy: options.acceptProxy,
     abortOnClose: options.abortOnClose,
+    claim: (socket, address) => options.gate.claim(socket, address),
     forget: (connection) => connections.delete(connection),
   };
   // Every socket, upgraded ones too (they leave `connections`): closing cuts them all in the end.

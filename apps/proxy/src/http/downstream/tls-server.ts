@@ -156,6 +156,7 @@ export function createTlsServer(
       raw.removeListener("data", onData);
       // As HAProxy does: nothing to answer a peer that does not speak it.
       if (header.state === "invalid") return void raw.destroy();
+      if (!options.gate.claim(raw, header.source ?? raw.remoteAddress)) return;
       raw.pause();
       raw.setTimeout(0);
       const rest = bytes.subarray(header.length);

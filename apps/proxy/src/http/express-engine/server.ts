@@ -274,6 +274,7 @@ export function createExpressServer(
 
   const sockets = new Set<Socket>();
   const hand = (socket: Socket, remoteAddress: string | undefined, rest: Buffer) => {
+    if (!options.gate.claim(socket, remoteAddress ?? socket.remoteAddress)) return;
     clients.set(socket, remoteAddress);
     http.emit("connection", socket);
     // Bytes read with the PROXY header: the first of the HTTP stream.
