@@ -106,7 +106,9 @@ describe("announceHealth", () => {
     expect(warnings).toEqual([]);
     announceHealth(logger, "::", 8404, "/healthz", { HEALTHCHECK_FILE: file });
     expect(readFileSync(file, "utf8")).toBe("::1 8404 /healthz\n");
-    announceHealth(logger, undefined, 1, "/healthz", { HEALTHCHECK_FILE: join(dir, "no/such/dir") });
+    announceHealth(logger, undefined, 1, "/healthz", {
+      HEALTHCHECK_FILE: join(dir, "no/such/dir"),
+    });
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/^HEALTHCHECK_FILE=.*no\/such\/dir: cannot write it \(ENOENT/);
   });
