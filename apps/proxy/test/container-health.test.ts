@@ -4,6 +4,7 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:http";
+import { createServer as createNetServer } from "node:net";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -95,6 +96,16 @@ describe("the check", () => {
     expect(await check()).toBe(0);
     writeFileSync(file, `127.0.0.1 ${port} /elsewhere\n`);
     expect(await check()).toBe(1);
+
+    // Status lines as a server may write them: without a reason phrase, or not HTTP at all.
+    let line = "HTTP/1.1 200\r\n";
+    const raw = createNetServer((socket) => socket.end(`${line}content-length: 0\r\n\r\n`));
+    const rawPort = await listen(raw, 0, "127.0.0.1");
+    stops.push(() => new Promise((r) => raw.close(r)));
+    writeFileSync(file, `127.0.0.1 ${rawPort} /healthz\n`);
+    expect(await check()).toBe(0);
+    line = "garbage 200 x\r\n";
+    expect(await check()).toBe(1);
   });
 });
 
@@ -105,7 +116,7 @@ describe("announceHealth", () => {
     announceHealth(logger, "0.0.0.0", 1, "/healthz", {});
     expect(warnings).toEqual([]);
     announceHealth(logger, "::", 8404, "/healthz", { HEALTHCHECK_FILE: file });
-    expect(readFileSync(file, "utf8")).toBe("::1 8404 /healthz\n");
+    expect(readFileSync(file, "utf8")).toBe("127.0.0.1 8404 /healthz\n");
     announceHealth(logger, undefined, 1, "/healthz", {
       HEALTHCHECK_FILE: join(dir, "no/such/dir"),
     });

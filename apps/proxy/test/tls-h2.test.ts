@@ -7,6 +7,7 @@ import { execFile } from "node:child_process";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import { constants, type ClientHttp2Session, type ClientHttp2Stream } from "node:http2";
 import { createServer as createNetServer, type Server as NetServer } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { createHashRing, sourceKey } from "@stickyring/hashing";
@@ -822,6 +823,53 @@ describe("an HTTP/2 client that takes none of its answer", () => {
           .servers[0].inFlight as number;
       await waitFor(async () => (await busy()) === 0, 3000);
     } finally {
+      await proxy.stop();
+      await backend.kill();
+    }
+  }, 15_000);
+});
+
+describe("an idle HTTP/2 client that never closes its side", () => {
+  it("loses its connection, and its place among the client connections, soon after TIMEOUT_CLIENT", async () => {
+    const backend = await startBackend(1);
+    const proxy = await startProxy([backend], {
+      TLS_PORT: "0",
+      TLS_CERT: leaf.combinedFile,
+      TIMEOUT_CLIENT: "1s",
+      HEALTH_INTER: "60s",
+    });
+    const open = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${proxy.adminPort}/metrics`)).text();
+      return Number(/^stickyring_client_connections\{state="open"\} (\S+)$/m.exec(text)![1]);
+    };
+    const port = (proxy.proxy.tlsServer!.address() as { port: number }).port;
+    // The preface and an empty SETTINGS frame, then silence; the client's side stays open.
+    const socket = tlsConnect(
+      {
+        port,
+        host: "127.0.0.1",
+        ca: pki.ca,
+        servername: "localhost",
+        ALPNProtocols: ["h2"],
+        allowHalfOpen: true,
+      },
+      () =>
+        socket.write(
+          Buffer.concat([
+            Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+            Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]),
+          ]),
+        ),
+    );
+    socket.on("data", () => undefined);
+    socket.on("error", () => undefined);
+    try {
+      await waitFor(async () => (await open()) === 1, 3000);
+      const ended = new Promise((resolve) => socket.once("end", resolve));
+      await ended; // GOAWAY and the proxy's end, at TIMEOUT_CLIENT
+      await waitFor(async () => (await open()) === 0, 3000);
+    } finally {
+      socket.destroy();
       await proxy.stop();
       await backend.kill();
     }

@@ -9,10 +9,13 @@
 
 import { writeFileSync } from "node:fs";
 
-/** A wildcard bind is reached on loopback. */
+/**
+ * A wildcard bind is reached on IPv4's loopback: `::` takes IPv4 too, and a
+ * container often has no IPv6 (Docker's default), where `::1` cannot be
+ * reached (found by an outside probe).
+ */
 function reachable(host: string | undefined): string {
-  if (host === undefined || host === "" || host === "0.0.0.0") return "127.0.0.1";
-  return host === "::" ? "::1" : host;
+  return host === undefined || ["", "0.0.0.0", "::"].includes(host) ? "127.0.0.1" : host;
 }
 
 /**

@@ -54,6 +54,8 @@ const RESET_BURST = 200;
 const RESET_RATE = 33;
 
 const ignore = () => {};
+/** How long a session closed for idleness waits for the client's end before its socket is destroyed. */
+const CLOSE_GRACE_MS = 1000;
 const EMPTY = Buffer.alloc(0);
 
 /** What a connection's streams share. */
@@ -97,9 +99,13 @@ export function createH2Server(handlers: ServerHandlers, options: H2Options): H2
     session.setTimeout(options.idleMs, () => {
       // A stream waiting on its server is the server timeout's to judge.
       if (state.open > 0) return;
-      // A second silence after GOAWAY: the client is not closing its side.
-      if (session.closed) session.destroy();
-      else session.close();
+      // GOAWAY, then the end of the socket. node:http2 then waits for the
+      // client's end, even once the session is destroyed: one that never sends
+      // it held the connection, and its place under CLIENT_MAXCONN and
+      // CLIENT_ADDRESS_MAXCONN, for good (found by an outside probe). Its end
+      // has a moment to come, as it does from any client.
+      session.close();
+      setTimeout(() => state.socket.destroy(), CLOSE_GRACE_MS).unref();
     });
   });
   server.on(
@@ -153,8 +159,9 @@ export function createH2Server(handlers: ServerHandlers, options: H2Options): H2
     },
     close(timeoutMs) {
       return new Promise((resolve) => {
+        // The sockets, not the sessions: a destroyed session's socket still waits for the client's end.
         const force = setTimeout(() => {
-          for (const session of sessions.keys()) session.destroy();
+          for (const { socket } of sessions.values()) socket.destroy();
         }, timeoutMs);
         force.unref();
         const check = () => {
