@@ -843,23 +843,23 @@ describe("an idle HTTP/2 client that never closes its side", () => {
       return Number(/^stickyring_client_connections\{state="open"\} (\S+)$/m.exec(text)![1]);
     };
     const port = (proxy.proxy.tlsServer!.address() as { port: number }).port;
-    // The preface and an empty SETTINGS frame, then silence; the client's side stays open.
-    const socket = tlsConnect(
-      {
-        port,
-        host: "127.0.0.1",
-        ca: pki.ca,
-        servername: "localhost",
-        ALPNProtocols: ["h2"],
-        allowHalfOpen: true,
-      },
-      () =>
-        socket.write(
-          Buffer.concat([
-            Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
-            Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]),
-          ]),
-        ),
+    // The preface and an empty SETTINGS frame, then silence; the client's side stays open
+    // (node's TLS client takes allowHalfOpen as its net socket does; its types do not list it).
+    const options = {
+      port,
+      host: "127.0.0.1",
+      ca: pki.ca,
+      servername: "localhost",
+      ALPNProtocols: ["h2"],
+      allowHalfOpen: true,
+    };
+    const socket = tlsConnect(options, () =>
+      socket.write(
+        Buffer.concat([
+          Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+          Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]),
+        ]),
+      ),
     );
     socket.on("data", () => undefined);
     socket.on("error", () => undefined);
