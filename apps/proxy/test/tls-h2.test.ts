@@ -794,15 +794,21 @@ describe("an HTTP/2 upload the client resets before its end", () => {
   });
 });
 
+/** One backend, and a proxy with a TLS port and a client timeout of 1 s. */
+async function withClientTimeout() {
+  const backend = await startBackend(1);
+  const proxy = await startProxy([backend], {
+    TLS_PORT: "0",
+    TLS_CERT: leaf.combinedFile,
+    TIMEOUT_CLIENT: "1s",
+    HEALTH_INTER: "60s",
+  });
+  return { backend, proxy };
+}
+
 describe("an HTTP/2 client that takes none of its answer", () => {
   it("has the stream reset after TIMEOUT_CLIENT, and its server connection freed", async () => {
-    const backend = await startBackend(1);
-    const proxy = await startProxy([backend], {
-      TLS_PORT: "0",
-      TLS_CERT: leaf.combinedFile,
-      TIMEOUT_CLIENT: "1s",
-      HEALTH_INTER: "60s",
-    });
+    const { backend, proxy } = await withClientTimeout();
     try {
       const port = (proxy.proxy.tlsServer!.address() as { port: number }).port;
       const session = await h2Session(port, { ca: pki.ca });
@@ -831,13 +837,7 @@ describe("an HTTP/2 client that takes none of its answer", () => {
 
 describe("an idle HTTP/2 client that never closes its side", () => {
   it("loses its connection, and its place among the client connections, soon after TIMEOUT_CLIENT", async () => {
-    const backend = await startBackend(1);
-    const proxy = await startProxy([backend], {
-      TLS_PORT: "0",
-      TLS_CERT: leaf.combinedFile,
-      TIMEOUT_CLIENT: "1s",
-      HEALTH_INTER: "60s",
-    });
+    const { backend, proxy } = await withClientTimeout();
     const open = async () => {
       const text = await (await fetch(`http://127.0.0.1:${proxy.adminPort}/metrics`)).text();
       return Number(/^stickyring_client_connections\{state="open"\} (\S+)$/m.exec(text)![1]);
