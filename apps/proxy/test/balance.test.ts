@@ -39,7 +39,8 @@ describe("BALANCE=uri", () => {
     } finally {
       await running.stop();
     }
-  });
+    // 2,400 connections of their own: seconds when the other suites load both cores.
+  }, 30_000);
 
   it("honours depth: paths under one directory share a backend", async () => {
     const running = await startProxy(backends, { BALANCE: "uri depth 1" });

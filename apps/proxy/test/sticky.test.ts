@@ -64,14 +64,14 @@ describe("source-IP stickiness with 1,200 distinct client addresses", () => {
     }
     expect(moved).toBe(CLIENTS.filter((c) => before.owner(c) === "app2").length);
     expect(moved).toBeGreaterThan(0);
-  });
+  }, 30_000);
 
   it("brings every client back when the backend is restored", async () => {
     await topology.backends[1]!.restore();
     await waitFor(() => topology.running.proxy.placement().targets.has("app2"), 5000);
     const back = await sweep(topology.running.port);
     for (const from of CLIENTS) expect(back.owner(from)).toBe(before.owner(from));
-  });
+  }, 30_000);
 });
 
 describe("two proxies given the same servers in a different order", () => {
