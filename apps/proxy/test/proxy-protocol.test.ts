@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import fc from "fast-check";
 import { readProxyHeader } from "../src/http/downstream/proxy-protocol.js";
-import { plainAddress } from "../src/http/downstream/request.js";
+import { sourceKey } from "@stickyring/hashing";
 import { clientAddresses, get, startProxy, useTopology, type RunningProxy } from "./harness.js";
 import { exchange as exchangeWith } from "./raw-client.js";
 
@@ -55,9 +55,9 @@ describe("readProxyHeader", () => {
     // An IPv4-mapped source is the IPv4 client it maps (CLIENT_ADDRESS_MAXCONN counts them as one).
     const mapped = v2([...Array(10).fill(0), 0xff, 0xff, 1, 2, 3, 4]);
     expect(readProxyHeader(mapped)).toMatchObject({ source: "::ffff:102:304" });
-    expect(plainAddress("::ffff:102:304")).toBe("1.2.3.4");
-    expect(plainAddress("::ffff:1.2.3.4")).toBe("1.2.3.4");
-    expect(plainAddress("::ffff:1:2:3")).toBe("::ffff:1:2:3");
+    expect(sourceKey("::ffff:102:304")).toBe("1.2.3.4");
+    expect(sourceKey("::ffff:1.2.3.4")).toBe("1.2.3.4");
+    expect(sourceKey("::ffff:1:2:3")).toBe("::ffff:1:2:3");
     const local = v2([10, 0, 0, 1], 0);
     expect(readProxyHeader(local)).toEqual({
       state: "complete",

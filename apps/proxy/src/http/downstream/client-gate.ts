@@ -14,7 +14,7 @@
 // its header names: the engines then claim the place once they read it.
 
 import type { Socket } from "node:net";
-import { plainAddress } from "./request.js";
+import { sourceKey } from "@stickyring/hashing";
 
 export interface ClientGateCounts {
   /** Connections served now. */
@@ -68,7 +68,9 @@ export function createClientGate(
 
   const claim = (socket: Socket, peer: string | undefined): boolean => {
     if (perAddress === 0 || peer === undefined) return true;
-    const address = plainAddress(peer)!;
+    // The key routing hashes: one address however it is written (::ffff:1.2.3.4,
+    // a PROXY v2 header's ::ffff:102:304, IPv6 with or without its zeros).
+    const address = sourceKey(peer);
     const held = byAddress.get(address) ?? 0;
     if (held >= perAddress) {
       refusedPerAddress++;

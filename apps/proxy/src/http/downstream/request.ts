@@ -153,20 +153,11 @@ export function setUpgrade(raw: string[], headers: Headers): void {
   headers.upgrade = "websocket";
 }
 
-/** An IPv4-mapped IPv6 address in hexadecimal, as a PROXY v2 header's is written: `::ffff:a01:203`. */
-const MAPPED_HEX = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i;
-
-/**
- * `::ffff:10.1.2.3`, as a dual-stack listener reports an IPv4 peer (or
- * `::ffff:a01:203`, as a PROXY v2 header gives it), in its IPv4 form.
- */
+/** `::ffff:10.1.2.3`, as a dual-stack listener reports an IPv4 peer, in its IPv4 form. */
 export function plainAddress(address: string | undefined): string | undefined {
-  if (address === undefined || !address.startsWith("::ffff:")) return address;
-  if (address.includes(".")) return address.slice(7);
-  const hex = MAPPED_HEX.exec(address);
-  if (hex === null) return address;
-  const [high, low] = [parseInt(hex[1]!, 16), parseInt(hex[2]!, 16)];
-  return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+  return address !== undefined && address.startsWith("::ffff:") && address.includes(".")
+    ? address.slice(7)
+    : address;
 }
 
 /** Every Host line says `authority`, in the raw list and the header object alike. */
